@@ -1,0 +1,122 @@
+/**
+ * Test-, bench- and `npm start`-facing handle of the simulated Azure (ARM + Entra over HTTPS on
+ * 127.0.0.1). Production code never imports this; adapters only see `armEndpoint`,
+ * `authorityHost` and `ca` through settings.
+ */
+import type { Clock } from '../../shared/clock';
+
+export type FaultKind = '429' | '500' | '503' | 'reset' | 'slow';
+
+export interface FaultPlan {
+  /** Probability 0..1 that a matching ARM call fails. */
+  rate: number;
+  kinds: FaultKind[];
+  /** Operation keys (see AzureSimulator.callCounts) to restrict faults to; all ARM calls when absent. */
+  operations?: string[];
+  retryAfterSeconds?: number;
+  slowMs?: number;
+}
+
+export interface SimulatorOptions {
+  /** Defaults to the system clock. Tests pass the host's VirtualClock. */
+  clock?: Clock;
+  /** Seed for faults and generated ids: the same seed gives the same run. */
+  seed?: number;
+  /** Simulated durations (clock ms). */
+  durations?: {
+    /** How long an image template run takes from Queued to Succeeded (default 60 min). */
+    buildMs?: number;
+    /** Per-region replication of a gallery image version (default 20 min). */
+    replicationPerRegionMs?: number;
+    /** Creation of a VM (default 2 min). */
+    vmCreateMs?: number;
+  };
+  faults?: FaultPlan;
+  /** Fixed port; 0 / absent = ephemeral. */
+  port?: number;
+}
+
+export interface RunCommandScript {
+  (call: { vmId: string; imageVersionId: string; shell: 'Shell' | 'PowerShell'; script: string }): {
+    exitCode: number;
+    stdout: string;
+    stderr: string;
+  };
+}
+
+export interface SimRequestRecord {
+  method: string;
+  path: string;
+  apiVersion: string | undefined;
+  operation: string; // operation key, e.g. "PUT Microsoft.VirtualMachineImages/imageTemplates"
+  status: number;
+  body: unknown; // parsed JSON body as received (never contains tokens)
+  hadAuxiliaryHeader: boolean;
+}
+
+export interface AzureSimulator {
+  readonly armEndpoint: string; // https://127.0.0.1:PORT
+  readonly authorityHost: string; // https://127.0.0.1:PORT (token + discovery endpoints)
+  /** PEM of the self-signed certificate generated at start; clients trust it via tlsOptions.ca. */
+  readonly ca: string;
+  /** Plain-HTTP loopback endpoint for ManagedIdentityCredential (IDENTITY_ENDPOINT / IDENTITY_HEADER). */
+  readonly managedIdentityEndpoint: { url: string; header: string };
+
+  // ---- seeding (in-process, synchronous)
+  addTenant(tenantId: string, displayName: string): void;
+  addSubscription(tenantId: string, subscriptionId: string): void;
+  addResourceGroup(subscriptionId: string, name: string, location: string): string; // returns id
+  /** Multi-tenant apps get a service principal in each tenant via addServicePrincipal. */
+  addAppRegistration(app: {
+    appId: string;
+    displayName: string;
+    homeTenantId: string;
+    secrets?: string[];
+    /** PEM certificate (public part) whose private key signs client assertions. */
+    certificates?: string[];
+    /** Federated credentials: assertions with this issuer/subject (e.g. a managed identity token) are accepted. */
+    federated?: { issuer: string; subject: string }[];
+  }): void;
+  /** Returns the service principal's object id in that tenant. */
+  addServicePrincipal(tenantId: string, appId: string): string;
+  addUserAssignedIdentity(args: { subscriptionId: string; resourceGroup: string; name: string; location: string }): {
+    id: string;
+    principalId: string;
+    clientId: string;
+    tenantId: string;
+  };
+  /** roleName is a built-in name ("Contributor", "Reader", "Owner", "Network Contributor", …) or a role definition id. */
+  assignRole(args: { principalId: string; role: string; scope: string }): string; // returns assignment id
+  removeRoleAssignment(assignmentId: string): void;
+  addPlatformImageVersion(args: { location: string; publisher: string; offer: string; sku: string; version: string }): void;
+  addGallery(args: { subscriptionId: string; resourceGroup: string; name: string; location: string }): string;
+  addVirtualNetwork(args: {
+    subscriptionId: string;
+    resourceGroup: string;
+    name: string;
+    location: string;
+    subnets: {
+      name: string;
+      addressPrefix: string;
+      privateLinkServiceNetworkPolicies: 'Enabled' | 'Disabled';
+      /** Inbound NSG allows, e.g. { sourceAddressPrefix: 'AzureLoadBalancer', destinationPortRanges: ['60001'] } */
+      nsgInboundAllows?: { sourceAddressPrefix: string; destinationPortRanges: string[] }[];
+    }[];
+  }): string; // vnet id
+  addManagedImage(args: { subscriptionId: string; resourceGroup: string; name: string; location: string; osType: 'Linux' | 'Windows' }): string;
+  addStorageBlob(args: { subscriptionId: string; resourceGroup: string; account: string; container: string; blob: string }): string; // https uri
+
+  // ---- behaviour scripting
+  setFaults(plan: FaultPlan | undefined): void;
+  scriptRunCommand(script: RunCommandScript): void;
+  /** Image template runs whose customizer names match fail at Customizing with this log excerpt. */
+  failCustomizer(args: { customizerName: string; logLines: string[] }): void;
+
+  // ---- inspection
+  /** Live resources (ids, lower-cased types). */
+  inventory(): { id: string; type: string; tags: Record<string, string> }[];
+  /** Calls per operation key since start (faulted calls included). */
+  callCounts(): Record<string, number>;
+  requests(): SimRequestRecord[];
+  stop(): Promise<void>;
+}
