@@ -1,0 +1,86 @@
+/**
+ * The shape of a build as everyone outside the orchestration sees it: the orchestration's custom
+ * status (read by the HTTP API, the status page, the approvals trigger and any Durable monitor)
+ * and its names. Written by src/orchestrations; read elsewhere. JSON-safe, never a secret.
+ */
+import type { ApprovalRequest } from '../ports/approvals';
+
+export const BUILD_ORCHESTRATION = 'buildImagePipeline';
+export const REVOKE_ORCHESTRATION = 'revokeImageVersion';
+/** External event that cancels a build; data: { reason: string, requestedBy?: string }. */
+export const CANCEL_EVENT = 'cancel';
+
+export type BuildStep =
+  | 'queued'
+  | 'preflight'
+  | 'waitingForBuildSlot'
+  | 'build'
+  | 'test'
+  | 'approve'
+  | 'promote'
+  | 'compensate'
+  | 'done';
+
+export type StageState =
+  | 'pending'
+  | 'running'
+  | 'awaitingApproval'
+  | 'promoting'
+  | 'testing'
+  | 'done'
+  | 'failed'
+  | 'rejected'
+  | 'timedOut'
+  | 'canceled'
+  | 'skipped';
+
+export interface StageStatus {
+  name: string;
+  tenantId: string;
+  state: StageState;
+  startedAt?: string;
+  endedAt?: string;
+  /** Gallery image version id in this stage's tenant, once it exists. */
+  versionId?: string;
+  regions?: { name: string; state: string; progress: number }[];
+  approval?: {
+    requestId: string;
+    requestedAt: string;
+    deadline: string;
+    decision?: 'approved' | 'rejected' | 'timedOut';
+    decidedAt?: string;
+    approver?: string;
+    changeTicket?: string;
+    comment?: string;
+  };
+}
+
+export interface BuildFailure {
+  code: string;
+  message: string;
+  step: BuildStep;
+  stage?: string;
+  hint?: string;
+  /** AIB run sub-state and the tail of customization.log, when the build itself failed. */
+  runSubState?: string;
+  logExcerpt?: string;
+}
+
+export type BuildOutcome = 'running' | 'succeeded' | 'failed' | 'rejected' | 'timedOut' | 'canceled';
+
+export interface BuildCustomStatus {
+  buildId: string;
+  pipeline: string;
+  outcome: BuildOutcome;
+  step: BuildStep;
+  currentStage?: string;
+  message?: string;
+  imageVersion?: string;
+  recipeHash?: string;
+  sourceImageVersion?: string;
+  stages: StageStatus[];
+  /** The exact request an approval decision must match; absent when none is pending. */
+  pendingApproval?: ApprovalRequest;
+  failure?: BuildFailure;
+  updatedAt: string;
+}
