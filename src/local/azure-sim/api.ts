@@ -34,6 +34,10 @@ export interface SimulatorOptions {
   faults?: FaultPlan;
   /** Fixed port; 0 / absent = ephemeral. */
   port?: number;
+  /** Lifetime of issued access tokens in simulator-clock ms (default 24 h so virtual-time runs keep working; see FIDELITY.md). */
+  tokenLifetimeMs?: number;
+  /** Polls a short long-running operation answers InProgress before turning terminal (default 1). */
+  shortOperationPolls?: number;
 }
 
 export interface RunCommandScript {
@@ -61,6 +65,8 @@ export interface AzureSimulator {
   readonly ca: string;
   /** Plain-HTTP loopback endpoint for ManagedIdentityCredential (IDENTITY_ENDPOINT / IDENTITY_HEADER). */
   readonly managedIdentityEndpoint: { url: string; header: string };
+  /** Additive: a client certificate generated at start (for an app registration's certificate credential). */
+  readonly spareClientCertificate: { certificatePem: string; privateKeyPem: string };
 
   // ---- seeding (in-process, synchronous)
   addTenant(tenantId: string, displayName: string): void;
@@ -79,7 +85,12 @@ export interface AzureSimulator {
   }): void;
   /** Returns the service principal's object id in that tenant. */
   addServicePrincipal(tenantId: string, appId: string): string;
-  addUserAssignedIdentity(args: { subscriptionId: string; resourceGroup: string; name: string; location: string }): {
+  addUserAssignedIdentity(args: {
+    subscriptionId: string;
+    resourceGroup: string;
+    name: string;
+    location: string;
+  }): {
     id: string;
     principalId: string;
     clientId: string;
@@ -88,7 +99,13 @@ export interface AzureSimulator {
   /** roleName is a built-in name ("Contributor", "Reader", "Owner", "Network Contributor", …) or a role definition id. */
   assignRole(args: { principalId: string; role: string; scope: string }): string; // returns assignment id
   removeRoleAssignment(assignmentId: string): void;
-  addPlatformImageVersion(args: { location: string; publisher: string; offer: string; sku: string; version: string }): void;
+  addPlatformImageVersion(args: {
+    location: string;
+    publisher: string;
+    offer: string;
+    sku: string;
+    version: string;
+  }): void;
   addGallery(args: { subscriptionId: string; resourceGroup: string; name: string; location: string }): string;
   addVirtualNetwork(args: {
     subscriptionId: string;
@@ -103,8 +120,32 @@ export interface AzureSimulator {
       nsgInboundAllows?: { sourceAddressPrefix: string; destinationPortRanges: string[] }[];
     }[];
   }): string; // vnet id
-  addManagedImage(args: { subscriptionId: string; resourceGroup: string; name: string; location: string; osType: 'Linux' | 'Windows' }): string;
-  addStorageBlob(args: { subscriptionId: string; resourceGroup: string; account: string; container: string; blob: string }): string; // https uri
+  addManagedImage(args: {
+    subscriptionId: string;
+    resourceGroup: string;
+    name: string;
+    location: string;
+    osType: 'Linux' | 'Windows';
+  }): string;
+  addStorageBlob(args: {
+    subscriptionId: string;
+    resourceGroup: string;
+    account: string;
+    container: string;
+    blob: string;
+  }): string; // https uri
+
+  /** Additive: lets workloads on the simulated host get tokens for this identity from the managed identity endpoint. */
+  attachHostIdentity(clientId: string, isDefault?: boolean): void;
+  /** Additive: a custom role definition; returns its GUID (usable as `role` in assignRole). */
+  addRoleDefinition(def: {
+    roleName: string;
+    description?: string;
+    actions: string[];
+    notActions?: string[];
+    dataActions?: string[];
+    assignableScopes: string[];
+  }): string;
 
   // ---- behaviour scripting
   setFaults(plan: FaultPlan | undefined): void;

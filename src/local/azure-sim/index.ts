@@ -1,0 +1,24 @@
+/**
+ * Entry point of the simulated Azure (ARM + Entra + managed identity + a small Blob endpoint).
+ * See FIDELITY.md for what it models and where it knowingly differs from Azure.
+ */
+import type { AzureSimulator, SimulatorOptions } from './api';
+import { resourceRoutes } from './providers/resources';
+import { Simulator } from './sim';
+
+export type {
+  AzureSimulator,
+  SimulatorOptions,
+  FaultPlan,
+  FaultKind,
+  RunCommandScript,
+  SimRequestRecord,
+} from './api';
+export { createStandardWorld, type StandardWorld } from './world';
+
+export async function startAzureSimulator(options: SimulatorOptions = {}): Promise<AzureSimulator> {
+  const sim = new Simulator(options);
+  sim.registerRoutes(resourceRoutes);
+  await sim.start(options.port);
+  return sim;
+}

@@ -1,0 +1,165 @@
+import { ResourceManagementClient } from '@azure/arm-resources';
+import { AuthorizationManagementClient } from '@azure/arm-authorization';
+import {
+  ClientSecretCredential,
+  ClientAssertionCredential,
+  ManagedIdentityCredential,
+} from '@azure/identity';
+import { VirtualClock } from '../../src/shared/clock';
+import { errorOf, startEnv, type Env } from './helpers';
+
+describe('azure-sim: Entra tokens and ARM basics', () => {
+  let env: Env;
+  const clock = new VirtualClock();
+  beforeAll(async () => {
+    env = await startEnv({ clock });
+  });
+  afterAll(async () => {
+    await env.sim.stop();
+  });
+
+  test('client secret token reads a resource group through the real SDK', async () => {
+    const { world } = env;
+    const client = new ResourceManagementClient(
+      env.secretCredential(world.eng.tenantId),
+      world.eng.subscriptionId,
+      env.clientOptions({ credentialScopes: ['https://management.azure.com/.default'] }),
+    );
+    const rg = await client.resourceGroups.get(world.templateResourceGroup);
+    expect(rg.location).toBe('westeurope');
+    expect(rg.id).toBe(
+      `/subscriptions/${world.eng.subscriptionId}/resourceGroups/${world.templateResourceGroup}`,
+    );
+  });
+
+  test('certificate credential (PS256 assertion) gets a token', async () => {
+    const token = await env
+      .certCredential(env.world.test.tenantId)
+      .getToken('https://management.azure.com/.default');
+    const payload = JSON.parse(
+      Buffer.from((token?.token ?? '').split('.')[1] ?? '', 'base64url').toString(),
+    ) as { tid: string; oid: string };
+    expect(payload.tid).toBe(env.world.test.tenantId);
+    expect(payload.oid).toBe(env.world.test.factoryPrincipalId);
+  });
+
+  test('wrong secret gives AADSTS7000215 without echoing the secret', async () => {
+    const cred = new ClientSecretCredential(
+      env.world.eng.tenantId,
+      env.world.factoryApp.appId,
+      'not-the-secret',
+      {
+        authorityHost: env.sim.authorityHost,
+        disableInstanceDiscovery: true,
+        tlsOptions: { ca: env.sim.ca },
+      },
+    );
+    const err = await errorOf(cred.getToken('https://management.azure.com/.default'));
+    expect(err.message).toContain('AADSTS7000215');
+    expect(err.message).not.toContain('not-the-secret');
+  });
+
+  test('app without a service principal in the tenant gives AADSTS700016', async () => {
+    env.sim.addTenant('44444444-4444-4444-8444-444444444444', 'Fabrikam');
+    const cred = new ClientSecretCredential(
+      '44444444-4444-4444-8444-444444444444',
+      env.world.factoryApp.appId,
+      env.world.factoryApp.clientSecret,
+      {
+        authorityHost: env.sim.authorityHost,
+        disableInstanceDiscovery: true,
+        tlsOptions: { ca: env.sim.ca },
+      },
+    );
+    const err = await errorOf(cred.getToken('https://management.azure.com/.default'));
+    expect(err.message).toContain('AADSTS700016');
+  });
+
+  test('federated assertion from the managed identity endpoint is exchanged for an app token', async () => {
+    const { sim, world } = env;
+    process.env.IDENTITY_ENDPOINT = sim.managedIdentityEndpoint.url;
+    process.env.IDENTITY_HEADER = sim.managedIdentityEndpoint.header;
+    try {
+      const mi = new ManagedIdentityCredential({ clientId: world.factoryIdentity.clientId });
+      const cred = new ClientAssertionCredential(
+        world.eng.tenantId,
+        world.factoryApp.appId,
+        async () => (await mi.getToken('api://AzureADTokenExchange')).token,
+        { authorityHost: sim.authorityHost, disableInstanceDiscovery: true, tlsOptions: { ca: sim.ca } },
+      );
+      const token = await cred.getToken('https://management.azure.com/.default');
+      const payload = JSON.parse(
+        Buffer.from((token?.token ?? '').split('.')[1] ?? '', 'base64url').toString(),
+      ) as { oid: string };
+      expect(payload.oid).toBe(world.eng.factoryPrincipalId);
+    } finally {
+      delete process.env.IDENTITY_ENDPOINT;
+      delete process.env.IDENTITY_HEADER;
+    }
+  });
+
+  test('token of tenant A on a subscription of tenant B → 401 InvalidAuthenticationTokenTenant', async () => {
+    const { world } = env;
+    const client = new ResourceManagementClient(
+      env.secretCredential(world.eng.tenantId),
+      world.prod.subscriptionId,
+      env.clientOptions({ credentialScopes: ['https://management.azure.com/.default'] }),
+    );
+    const err = await errorOf(client.resourceGroups.get(world.prod.galleryResourceGroup));
+    expect(err.statusCode).toBe(401);
+    expect(err.code).toBe('InvalidAuthenticationTokenTenant');
+  });
+
+  test('RBAC: 403 AuthorizationFailed with the real message shape', async () => {
+    const { world } = env;
+    const client = new ResourceManagementClient(
+      env.secretCredential(world.eng.tenantId),
+      world.eng.subscriptionId,
+      env.clientOptions({ credentialScopes: ['https://management.azure.com/.default'] }),
+    );
+    const err = await errorOf(client.resourceGroups.createOrUpdate('rg-new', { location: 'westeurope' }));
+    expect(err.statusCode).toBe(403);
+    expect(err.code).toBe('AuthorizationFailed');
+    const oid = world.eng.factoryPrincipalId;
+    expect(err.message).toBe(
+      `The client '${oid}' with object id '${oid}' does not have authorization to perform action 'Microsoft.Resources/subscriptions/resourceGroups/write' over scope '/subscriptions/${world.eng.subscriptionId}/resourceGroups/rg-new' or the scope is invalid. If access was recently granted, please refresh your credentials.`,
+    );
+  });
+
+  test('role assignments list with principalId filter and atScope()', async () => {
+    const { world } = env;
+    const client = new AuthorizationManagementClient(
+      env.secretCredential(world.eng.tenantId),
+      world.eng.subscriptionId,
+      env.clientOptions({ credentialScopes: ['https://management.azure.com/.default'] }),
+    );
+    const scope = world.staging.goodResourceGroupId;
+    const found = [];
+    for await (const a of client.roleAssignments.listForScope(scope, {
+      filter: `atScope() and principalId eq '${world.buildIdentity.principalId}'`,
+    }))
+      found.push(a);
+    expect(found.map((a) => a.roleDefinitionId?.split('/').pop())).toEqual([world.roles.Contributor]);
+    const none = [];
+    for await (const a of client.roleAssignments.listForScope(world.staging.unauthorizedResourceGroupId, {
+      filter: `atScope() and principalId eq '${world.buildIdentity.principalId}'`,
+    }))
+      none.push(a);
+    expect(none).toEqual([]);
+  });
+
+  test('expired token (virtual clock) → 401 ExpiredAuthenticationToken', async () => {
+    const { world } = env;
+    const cred = env.secretCredential(world.eng.tenantId);
+    const client = new ResourceManagementClient(
+      cred,
+      world.eng.subscriptionId,
+      env.clientOptions({ credentialScopes: ['https://management.azure.com/.default'] }),
+    );
+    await client.resourceGroups.get(world.templateResourceGroup);
+    clock.advanceBy(25 * 3600_000);
+    const err = await errorOf(client.resourceGroups.get(world.templateResourceGroup));
+    expect(err.statusCode).toBe(401);
+    expect(err.code).toBe('ExpiredAuthenticationToken');
+  });
+});
