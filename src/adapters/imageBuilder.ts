@@ -1,0 +1,208 @@
+/**
+ * ImageBuilderPort over @azure/arm-imagebuilder 5.x. Its models are FLATTENED: source, customize,
+ * distribute, vmProfile… sit at the top level of ImageTemplate (a nested `properties` object is
+ * silently dropped by the serializer), and `identity` is required.
+ */
+import type { ImageTemplate, ImageTemplateCustomizerUnion, ImageTemplateSourceUnion } from '@azure/arm-imagebuilder';
+import type { ImageBuilderPort, ImageTemplateRef, ImageTemplateSpec, ImageTemplateStatus, RunState } from '../ports/azure';
+import { FactoryError } from '../shared/errors';
+import type { ClientFactory } from './clients';
+import { azureCall, classifyAzureError, orUndefined, type ErrorContext } from './errors';
+import { readCustomizationLog } from './customizationLog';
+
+export function templateId(ref: ImageTemplateRef): string {
+  return `/subscriptions/${ref.subscriptionId}/resourceGroups/${ref.resourceGroup}/providers/Microsoft.VirtualMachineImages/imageTemplates/${ref.name}`;
+}
+
+function toSource(source: ImageTemplateSpec['source']): ImageTemplateSourceUnion {
+  switch (source.type) {
+    case 'PlatformImage':
+      return { type: 'PlatformImage', publisher: source.publisher, offer: source.offer, sku: source.sku, version: source.version };
+    case 'SharedImageVersion':
+      return { type: 'SharedImageVersion', imageVersionId: source.imageVersionId };
+    case 'ManagedImage':
+      return { type: 'ManagedImage', imageId: source.imageId };
+  }
+}
+
+function toCustomizer(customizer: ImageTemplateSpec['customizers'][number]): ImageTemplateCustomizerUnion {
+  // Field names are case-sensitive from API 2024-02-01 on: copy only what the API knows.
+  switch (customizer.type) {
+    case 'Shell':
+      return { type: 'Shell', name: customizer.name, inline: customizer.inline, scriptUri: customizer.scriptUri, sha256Checksum: customizer.sha256Checksum };
+    case 'PowerShell':
+      return {
+        type: 'PowerShell',
+        name: customizer.name,
+        inline: customizer.inline,
+        scriptUri: customizer.scriptUri,
+        sha256Checksum: customizer.sha256Checksum,
+        runElevated: customizer.runElevated,
+      };
+    case 'File':
+      return { type: 'File', name: customizer.name, sourceUri: customizer.sourceUri, destination: customizer.destination, sha256Checksum: customizer.sha256Checksum };
+    case 'WindowsUpdate':
+      return { type: 'WindowsUpdate', name: customizer.name, searchCriteria: customizer.searchCriteria, filters: customizer.filters, updateLimit: customizer.updateLimit };
+    case 'WindowsRestart':
+      return { type: 'WindowsRestart', name: customizer.name, restartTimeout: customizer.restartTimeout };
+  }
+}
+
+/** The request body for PUT imageTemplates (flattened 5.x model). */
+export function toImageTemplate(spec: ImageTemplateSpec): ImageTemplate {
+  return {
+    location: spec.location,
+    tags: spec.tags,
+    identity: { type: 'UserAssigned', userAssignedIdentities: { [spec.buildIdentityId]: {} } },
+    source: toSource(spec.source),
+    customize: spec.customizers.map(toCustomizer),
+    distribute: [
+      {
+        type: 'SharedImage',
+        galleryImageId: spec.distribute.galleryImageVersionId,
+        runOutputName: spec.distribute.runOutputName,
+        excludeFromLatest: spec.distribute.excludeFromLatest,
+        targetRegions: spec.distribute.targetRegions.map((region) => ({
+          name: region.name,
+          replicaCount: region.replicaCount,
+          storageAccountType: region.storageAccountType,
+        })),
+        artifactTags: spec.tags,
+      },
+    ],
+    buildTimeoutInMinutes: spec.buildTimeoutInMinutes,
+    vmProfile: {
+      vmSize: spec.vmSize,
+      osDiskSizeGB: spec.osDiskSizeGB,
+      ...(spec.subnetId === undefined ? {} : { vnetConfig: { subnetId: spec.subnetId } }),
+    },
+    ...(spec.stagingResourceGroupId === undefined ? {} : { stagingResourceGroup: spec.stagingResourceGroupId }),
+  };
+}
+
+function isoDate(value: Date | string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  return value instanceof Date ? value.toISOString() : value;
+}
+
+export function toStatus(template: ImageTemplate): ImageTemplateStatus {
+  const status: ImageTemplateStatus = { provisioningState: (template.provisioningState ?? 'Creating') as ImageTemplateStatus['provisioningState'] };
+  if (template.provisioningError !== undefined) {
+    status.provisioningError = { code: template.provisioningError.provisioningErrorCode ?? 'Unknown', message: template.provisioningError.message ?? '' };
+  }
+  const run = template.lastRunStatus;
+  if (run !== undefined) {
+    const startTime = isoDate(run.startTime);
+    const endTime = isoDate(run.endTime);
+    status.lastRun = {
+      runState: (run.runState ?? 'Running') as RunState,
+      ...(run.runSubState === undefined ? {} : { runSubState: run.runSubState }),
+      ...(run.message === undefined ? {} : { message: run.message }),
+      ...(startTime === undefined ? {} : { startTime }),
+      ...(endTime === undefined ? {} : { endTime }),
+    };
+  }
+  return status;
+}
+
+export class ImageBuilderAdapter implements ImageBuilderPort {
+  constructor(private readonly clients: ClientFactory) {}
+
+  private context(operation: string, ref: ImageTemplateRef, extra: Partial<ErrorContext> = {}): ErrorContext {
+    return { operation, resource: templateId(ref), principal: this.clients.runtime.store.principal(this.clients.credentialName), ...extra };
+  }
+
+  private templates(ref: ImageTemplateRef): ReturnType<ClientFactory['imageBuilder']>['virtualMachineImageTemplates'] {
+    return this.clients.imageBuilder(ref.subscriptionId).virtualMachineImageTemplates;
+  }
+
+  private get poll(): { updateIntervalInMs: number } {
+    return { updateIntervalInMs: this.clients.runtime.updateIntervalInMs };
+  }
+
+  async getTemplate(ref: ImageTemplateRef): Promise<ImageTemplateStatus | undefined> {
+    const template = await orUndefined(this.context('read image template', ref), () => this.templates(ref).get(ref.resourceGroup, ref.name));
+    return template === undefined ? undefined : toStatus(template);
+  }
+
+  async createTemplate(spec: ImageTemplateSpec): Promise<ImageTemplateStatus> {
+    const context = this.context('create image template', spec, {
+      buildIdentityId: spec.buildIdentityId,
+      ...(spec.stagingResourceGroupId === undefined ? {} : { stagingResourceGroupId: spec.stagingResourceGroupId }),
+    });
+    const existing = await this.getTemplate(spec);
+    if (existing !== undefined) {
+      if (existing.provisioningState === 'Failed') throw this.failedProvisioning(existing, context, true);
+      // Succeeded, or still Creating/Updating from an earlier attempt: templates are immutable, never re-PUT.
+      return existing;
+    }
+    const created = await azureCall(context, () => this.templates(spec).createOrUpdate(spec.resourceGroup, spec.name, toImageTemplate(spec), this.poll));
+    const status = toStatus(created);
+    if (status.provisioningState === 'Failed') throw this.failedProvisioning(status, context, false);
+    this.clients.runtime.log(`image template ${spec.name}: ${status.provisioningState}`);
+    return status;
+  }
+
+  private failedProvisioning(status: ImageTemplateStatus, context: ErrorContext, preexisting: boolean): FactoryError {
+    const error = status.provisioningError ?? { code: 'ProvisioningFailed', message: 'provisioning failed' };
+    const classified = classifyAzureError({ name: 'ProvisioningFailed', code: error.code, message: error.message }, context);
+    if (classified.code !== 'OperationFailed' || !preexisting) return classified;
+    return new FactoryError('Conflict', `${classified.message} (the template exists from an earlier attempt and failed to provision)`, {
+      retryable: false,
+      hint: 'Image templates cannot be updated: delete the failed template, then create it again (or use a new name).',
+      details: classified.details,
+    });
+  }
+
+  async startRun(ref: ImageTemplateRef): Promise<void> {
+    const current = await this.getTemplate(ref);
+    if (current === undefined) throw new FactoryError('NotFound', `Cannot start a run: image template ${templateId(ref)} does not exist`, { retryable: false });
+    // Safe to call twice: a run already going (or done) is not started again.
+    if (current.lastRun !== undefined) return;
+    await azureCall(this.context('start image template run', ref), async () => {
+      await this.templates(ref).run(ref.resourceGroup, ref.name, this.poll).submitted();
+    });
+  }
+
+  async cancelRun(ref: ImageTemplateRef): Promise<void> {
+    const current = await this.getTemplate(ref);
+    if (current?.lastRun?.runState !== 'Running') return;
+    await azureCall(this.context('cancel image template run', ref), async () => {
+      await this.templates(ref).cancel(ref.resourceGroup, ref.name, this.poll).submitted();
+    });
+  }
+
+  async getRunOutput(ref: ImageTemplateRef, runOutputName: string): Promise<{ artifactId: string } | undefined> {
+    const output = await orUndefined(this.context(`read run output ${runOutputName}`, ref), () =>
+      this.templates(ref).getRunOutput(ref.resourceGroup, ref.name, runOutputName),
+    );
+    return output?.artifactId === undefined ? undefined : { artifactId: output.artifactId };
+  }
+
+  async deleteTemplate(ref: ImageTemplateRef): Promise<void> {
+    const context = this.context('delete image template', ref);
+    const template = await orUndefined(context, () => this.templates(ref).get(ref.resourceGroup, ref.name));
+    if (template === undefined) return;
+    const staging = template.stagingResourceGroup;
+    const identity = Object.keys(template.identity.userAssignedIdentities ?? {})[0];
+    const deleteContext: ErrorContext = {
+      ...context,
+      ...(staging === undefined || staging === '' ? {} : { stagingResourceGroupId: staging }),
+      ...(identity === undefined ? {} : { buildIdentityId: identity }),
+    };
+    try {
+      await this.templates(ref).delete(ref.resourceGroup, ref.name, this.poll);
+    } catch (error) {
+      const classified = classifyAzureError(error, deleteContext);
+      if (classified.code !== 'NotFound') throw classified;
+    }
+  }
+
+  async readCustomizationLog(ref: ImageTemplateRef, tailLines: number): Promise<string | undefined> {
+    const template = await orUndefined(this.context('read image template', ref), () => this.templates(ref).get(ref.resourceGroup, ref.name));
+    if (template === undefined) return undefined;
+    const staging = template.exactStagingResourceGroup ?? template.stagingResourceGroup;
+    if (staging === undefined || staging === '') return undefined;
+    return readCustomizationLog(this.clients, staging, tailLines, template.lastRunStatus?.message);
+  }
+}
