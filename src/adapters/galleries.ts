@@ -23,8 +23,14 @@ export function imageVersionId(ref: GalleryImageVersionRef): string {
   return `${imageDefinitionId(ref)}/versions/${ref.version}`;
 }
 
-function toTargetRegions(regions: TargetRegion[]): { name: string; regionalReplicaCount: number; storageAccountType: TargetRegion['storageAccountType'] }[] {
-  return regions.map((region) => ({ name: region.name, regionalReplicaCount: region.replicaCount, storageAccountType: region.storageAccountType }));
+function toTargetRegions(
+  regions: TargetRegion[],
+): { name: string; regionalReplicaCount: number; storageAccountType: TargetRegion['storageAccountType'] }[] {
+  return regions.map((region) => ({
+    name: region.name,
+    regionalReplicaCount: region.replicaCount,
+    storageAccountType: region.storageAccountType,
+  }));
 }
 
 function isoDate(value: Date | string | undefined): string | undefined {
@@ -50,12 +56,20 @@ export function toVersionInfo(version: GalleryImageVersion): ImageVersionInfo {
             progress: region.progress ?? 0,
             ...(region.details === undefined ? {} : { details: region.details }),
           }))
-        : (profile?.targetRegions ?? []).map((region) => ({ name: region.name, state: 'Unknown' as RegionReplicationState, progress: 0 })),
+        : (profile?.targetRegions ?? []).map((region) => ({
+            name: region.name,
+            state: 'Unknown',
+            progress: 0,
+          })),
   };
 }
 
 function sourceIdOf(version: GalleryImageVersion): string | undefined {
-  return version.storageProfile?.source?.id ?? version.storageProfile?.osDiskImage?.source?.uri ?? version.storageProfile?.osDiskImage?.source?.id;
+  return (
+    version.storageProfile?.source?.id ??
+    version.storageProfile?.osDiskImage?.source?.uri ??
+    version.storageProfile?.osDiskImage?.source?.id
+  );
 }
 
 function specSourceId(spec: ImageVersionSpec): string {
@@ -99,25 +113,40 @@ export class GalleryAdapter implements GalleryPort {
     if (existing !== undefined) {
       const differences = definitionDifferences(spec, existing);
       if (differences.length > 0) {
-        throw new FactoryError('Conflict', `Image definition ${id} exists with different properties: ${differences.join('; ')}`, {
-          retryable: false,
-          hint: 'Image definitions cannot change these properties: use a new image definition name, or align the pipeline with the existing one.',
-          details: { resource: id, differences },
-        });
+        throw new FactoryError(
+          'Conflict',
+          `Image definition ${id} exists with different properties: ${differences.join('; ')}`,
+          {
+            retryable: false,
+            hint: 'Image definitions cannot change these properties: use a new image definition name, or align the pipeline with the existing one.',
+            details: { resource: id, differences },
+          },
+        );
       }
       return;
     }
-    const features = { ...(spec.features ?? {}), ...(spec.securityType === undefined ? {} : { SecurityType: spec.securityType }) };
+    const features = {
+      ...(spec.features ?? {}),
+      ...(spec.securityType === undefined ? {} : { SecurityType: spec.securityType }),
+    };
     const body: GalleryImage = {
       location: spec.location,
       osType: spec.osType,
       osState: spec.osState,
       hyperVGeneration: spec.hyperVGeneration,
       identifier: { ...spec.identifier },
-      ...(Object.keys(features).length === 0 ? {} : { features: Object.entries(features).map(([name, value]) => ({ name, value })) }),
+      ...(Object.keys(features).length === 0
+        ? {}
+        : { features: Object.entries(features).map(([name, value]) => ({ name, value })) }),
     };
     await azureCall(this.context('create image definition', id), () =>
-      this.compute(spec.subscriptionId).galleryImages.createOrUpdate(spec.resourceGroup, spec.gallery, spec.image, body, this.poll),
+      this.compute(spec.subscriptionId).galleryImages.createOrUpdate(
+        spec.resourceGroup,
+        spec.gallery,
+        spec.image,
+        body,
+        this.poll,
+      ),
     );
   }
 
@@ -128,14 +157,24 @@ export class GalleryAdapter implements GalleryPort {
 
   private readVersion(ref: GalleryImageVersionRef): Promise<GalleryImageVersion | undefined> {
     return orUndefined(this.context('read image version', imageVersionId(ref)), () =>
-      this.compute(ref.subscriptionId).galleryImageVersions.get(ref.resourceGroup, ref.gallery, ref.image, ref.version, { expand: 'ReplicationStatus' }),
+      this.compute(ref.subscriptionId).galleryImageVersions.get(
+        ref.resourceGroup,
+        ref.gallery,
+        ref.image,
+        ref.version,
+        { expand: 'ReplicationStatus' },
+      ),
     );
   }
 
   async listVersions(ref: GalleryImageRef): Promise<ImageVersionInfo[]> {
     return azureCall(this.context('list image versions', imageDefinitionId(ref)), async () => {
       const out: ImageVersionInfo[] = [];
-      for await (const version of this.compute(ref.subscriptionId).galleryImageVersions.listByGalleryImage(ref.resourceGroup, ref.gallery, ref.image)) {
+      for await (const version of this.compute(ref.subscriptionId).galleryImageVersions.listByGalleryImage(
+        ref.resourceGroup,
+        ref.gallery,
+        ref.image,
+      )) {
         out.push(toVersionInfo(version));
       }
       return out;
@@ -148,18 +187,26 @@ export class GalleryAdapter implements GalleryPort {
     if (existing !== undefined) {
       const existingSource = sourceIdOf(existing);
       if (existingSource !== undefined && existingSource.toLowerCase() !== specSourceId(spec).toLowerCase()) {
-        throw new FactoryError('Conflict', `Image version ${id} exists already with another source (${existingSource})`, {
-          retryable: false,
-          hint: 'Gallery image versions are immutable: publish under a new version number.',
-          details: { resource: id, existingSource, requestedSource: specSourceId(spec) },
-        });
+        throw new FactoryError(
+          'Conflict',
+          `Image version ${id} exists already with another source (${existingSource})`,
+          {
+            retryable: false,
+            hint: 'Gallery image versions are immutable: publish under a new version number.',
+            details: { resource: id, existingSource, requestedSource: specSourceId(spec) },
+          },
+        );
       }
       if (existing.provisioningState !== 'Failed') return;
-      throw new FactoryError('OperationFailed', `Image version ${id} exists from an earlier attempt and failed`, {
-        retryable: false,
-        hint: 'Delete the failed version (deleteVersion), then create it again.',
-        details: { resource: id },
-      });
+      throw new FactoryError(
+        'OperationFailed',
+        `Image version ${id} exists from an earlier attempt and failed`,
+        {
+          retryable: false,
+          hint: 'Delete the failed version (deleteVersion), then create it again.',
+          details: { resource: id },
+        },
+      );
     }
     const source = spec.source;
     const body: GalleryImageVersion = {
@@ -178,19 +225,35 @@ export class GalleryAdapter implements GalleryPort {
     // Copy/replication runs for tens of minutes: only wait until ARM accepted the PUT.
     await azureCall(this.context('create image version', id), async () => {
       await this.compute(spec.subscriptionId)
-        .galleryImageVersions.createOrUpdate(spec.resourceGroup, spec.gallery, spec.image, spec.version, body, this.poll)
+        .galleryImageVersions.createOrUpdate(
+          spec.resourceGroup,
+          spec.gallery,
+          spec.image,
+          spec.version,
+          body,
+          this.poll,
+        )
         .submitted();
     });
   }
 
   async updateVersion(
     ref: GalleryImageVersionRef,
-    patch: { excludeFromLatest?: boolean; endOfLifeDate?: string; tags?: Record<string, string>; targetRegions?: TargetRegion[] },
+    patch: {
+      excludeFromLatest?: boolean;
+      endOfLifeDate?: string;
+      tags?: Record<string, string>;
+      targetRegions?: TargetRegion[];
+    },
   ): Promise<void> {
     const id = imageVersionId(ref);
     const context = this.context('update image version', id);
     const existing = await this.readVersion(ref);
-    if (existing === undefined) throw new FactoryError('NotFound', `Cannot update image version ${id}: it does not exist`, { retryable: false, details: { resource: id } });
+    if (existing === undefined)
+      throw new FactoryError('NotFound', `Cannot update image version ${id}: it does not exist`, {
+        retryable: false,
+        details: { resource: id },
+      });
     const publishingProfile = {
       ...(patch.excludeFromLatest === undefined ? {} : { excludeFromLatest: patch.excludeFromLatest }),
       ...(patch.endOfLifeDate === undefined ? {} : { endOfLifeDate: new Date(patch.endOfLifeDate) }),
@@ -214,7 +277,13 @@ export class GalleryAdapter implements GalleryPort {
   async deleteVersion(ref: GalleryImageVersionRef): Promise<void> {
     const context = this.context('delete image version', imageVersionId(ref));
     try {
-      await this.compute(ref.subscriptionId).galleryImageVersions.delete(ref.resourceGroup, ref.gallery, ref.image, ref.version, this.poll);
+      await this.compute(ref.subscriptionId).galleryImageVersions.delete(
+        ref.resourceGroup,
+        ref.gallery,
+        ref.image,
+        ref.version,
+        this.poll,
+      );
     } catch (error) {
       const classified = classifyAzureError(error, context);
       if (classified.code !== 'NotFound') throw classified;
@@ -239,7 +308,11 @@ function toDefinitionSpec(ref: GalleryImageRef, image: GalleryImage): ImageDefin
     osType: image.osType ?? 'Linux',
     osState: image.osState ?? 'Generalized',
     hyperVGeneration: (image.hyperVGeneration ?? 'V1') as ImageDefinitionSpec['hyperVGeneration'],
-    identifier: { publisher: image.identifier?.publisher ?? '', offer: image.identifier?.offer ?? '', sku: image.identifier?.sku ?? '' },
+    identifier: {
+      publisher: image.identifier?.publisher ?? '',
+      offer: image.identifier?.offer ?? '',
+      sku: image.identifier?.sku ?? '',
+    },
     ...(securityType === undefined ? {} : { securityType }),
     ...(Object.keys(features).length === 0 ? {} : { features }),
   };
@@ -248,7 +321,8 @@ function toDefinitionSpec(ref: GalleryImageRef, image: GalleryImage): ImageDefin
 function definitionDifferences(wanted: ImageDefinitionSpec, actual: ImageDefinitionSpec): string[] {
   const out: string[] = [];
   const compare = (label: string, a: string | undefined, b: string | undefined): void => {
-    if ((a ?? '').toLowerCase() !== (b ?? '').toLowerCase()) out.push(`${label} is ${b ?? '(unset)'}, wanted ${a ?? '(unset)'}`);
+    if ((a ?? '').toLowerCase() !== (b ?? '').toLowerCase())
+      out.push(`${label} is ${b ?? '(unset)'}, wanted ${a ?? '(unset)'}`);
   };
   compare('osType', wanted.osType, actual.osType);
   compare('osState', wanted.osState, actual.osState);
@@ -256,7 +330,8 @@ function definitionDifferences(wanted: ImageDefinitionSpec, actual: ImageDefinit
   compare('identifier.publisher', wanted.identifier.publisher, actual.identifier.publisher);
   compare('identifier.offer', wanted.identifier.offer, actual.identifier.offer);
   compare('identifier.sku', wanted.identifier.sku, actual.identifier.sku);
-  if (wanted.securityType !== undefined) compare('securityType', wanted.securityType, actual.securityType ?? 'Standard');
+  if (wanted.securityType !== undefined)
+    compare('securityType', wanted.securityType, actual.securityType ?? 'Standard');
   return out;
 }
 
@@ -278,14 +353,23 @@ export function compareVersions(a: string, b: string): number {
 export class PlatformImageAdapter implements PlatformImagePort {
   constructor(private readonly clients: ClientFactory) {}
 
-  async listVersions(args: { subscriptionId: string; location: string; publisher: string; offer: string; sku: string }): Promise<string[]> {
+  async listVersions(args: {
+    subscriptionId: string;
+    location: string;
+    publisher: string;
+    offer: string;
+    sku: string;
+  }): Promise<string[]> {
     const images = await orUndefined(
       {
         operation: 'list platform image versions',
         resource: `${args.publisher}:${args.offer}:${args.sku} in ${args.location}`,
         principal: this.clients.runtime.store.principal(this.clients.credentialName),
       },
-      () => this.clients.compute(args.subscriptionId).virtualMachineImages.list(args.location, args.publisher, args.offer, args.sku),
+      () =>
+        this.clients
+          .compute(args.subscriptionId)
+          .virtualMachineImages.list(args.location, args.publisher, args.offer, args.sku),
     );
     return (images ?? []).map((image) => image.name).sort(compareVersions);
   }

@@ -3,8 +3,18 @@
  * distribute, vmProfile… sit at the top level of ImageTemplate (a nested `properties` object is
  * silently dropped by the serializer), and `identity` is required.
  */
-import type { ImageTemplate, ImageTemplateCustomizerUnion, ImageTemplateSourceUnion } from '@azure/arm-imagebuilder';
-import type { ImageBuilderPort, ImageTemplateRef, ImageTemplateSpec, ImageTemplateStatus, RunState } from '../ports/azure';
+import type {
+  ImageTemplate,
+  ImageTemplateCustomizerUnion,
+  ImageTemplateSourceUnion,
+} from '@azure/arm-imagebuilder';
+import type {
+  ImageBuilderPort,
+  ImageTemplateRef,
+  ImageTemplateSpec,
+  ImageTemplateStatus,
+  RunState,
+} from '../ports/azure';
 import { FactoryError } from '../shared/errors';
 import type { ClientFactory } from './clients';
 import { azureCall, classifyAzureError, orUndefined, type ErrorContext } from './errors';
@@ -17,7 +27,13 @@ export function templateId(ref: ImageTemplateRef): string {
 function toSource(source: ImageTemplateSpec['source']): ImageTemplateSourceUnion {
   switch (source.type) {
     case 'PlatformImage':
-      return { type: 'PlatformImage', publisher: source.publisher, offer: source.offer, sku: source.sku, version: source.version };
+      return {
+        type: 'PlatformImage',
+        publisher: source.publisher,
+        offer: source.offer,
+        sku: source.sku,
+        version: source.version,
+      };
     case 'SharedImageVersion':
       return { type: 'SharedImageVersion', imageVersionId: source.imageVersionId };
     case 'ManagedImage':
@@ -29,7 +45,13 @@ function toCustomizer(customizer: ImageTemplateSpec['customizers'][number]): Ima
   // Field names are case-sensitive from API 2024-02-01 on: copy only what the API knows.
   switch (customizer.type) {
     case 'Shell':
-      return { type: 'Shell', name: customizer.name, inline: customizer.inline, scriptUri: customizer.scriptUri, sha256Checksum: customizer.sha256Checksum };
+      return {
+        type: 'Shell',
+        name: customizer.name,
+        inline: customizer.inline,
+        scriptUri: customizer.scriptUri,
+        sha256Checksum: customizer.sha256Checksum,
+      };
     case 'PowerShell':
       return {
         type: 'PowerShell',
@@ -40,9 +62,21 @@ function toCustomizer(customizer: ImageTemplateSpec['customizers'][number]): Ima
         runElevated: customizer.runElevated,
       };
     case 'File':
-      return { type: 'File', name: customizer.name, sourceUri: customizer.sourceUri, destination: customizer.destination, sha256Checksum: customizer.sha256Checksum };
+      return {
+        type: 'File',
+        name: customizer.name,
+        sourceUri: customizer.sourceUri,
+        destination: customizer.destination,
+        sha256Checksum: customizer.sha256Checksum,
+      };
     case 'WindowsUpdate':
-      return { type: 'WindowsUpdate', name: customizer.name, searchCriteria: customizer.searchCriteria, filters: customizer.filters, updateLimit: customizer.updateLimit };
+      return {
+        type: 'WindowsUpdate',
+        name: customizer.name,
+        searchCriteria: customizer.searchCriteria,
+        filters: customizer.filters,
+        updateLimit: customizer.updateLimit,
+      };
     case 'WindowsRestart':
       return { type: 'WindowsRestart', name: customizer.name, restartTimeout: customizer.restartTimeout };
   }
@@ -76,7 +110,9 @@ export function toImageTemplate(spec: ImageTemplateSpec): ImageTemplate {
       osDiskSizeGB: spec.osDiskSizeGB,
       ...(spec.subnetId === undefined ? {} : { vnetConfig: { subnetId: spec.subnetId } }),
     },
-    ...(spec.stagingResourceGroupId === undefined ? {} : { stagingResourceGroup: spec.stagingResourceGroupId }),
+    ...(spec.stagingResourceGroupId === undefined
+      ? {}
+      : { stagingResourceGroup: spec.stagingResourceGroupId }),
   };
 }
 
@@ -86,9 +122,14 @@ function isoDate(value: Date | string | undefined): string | undefined {
 }
 
 export function toStatus(template: ImageTemplate): ImageTemplateStatus {
-  const status: ImageTemplateStatus = { provisioningState: (template.provisioningState ?? 'Creating') as ImageTemplateStatus['provisioningState'] };
+  const status: ImageTemplateStatus = {
+    provisioningState: template.provisioningState ?? 'Creating',
+  };
   if (template.provisioningError !== undefined) {
-    status.provisioningError = { code: template.provisioningError.provisioningErrorCode ?? 'Unknown', message: template.provisioningError.message ?? '' };
+    status.provisioningError = {
+      code: template.provisioningError.provisioningErrorCode ?? 'Unknown',
+      message: template.provisioningError.message ?? '',
+    };
   }
   const run = template.lastRunStatus;
   if (run !== undefined) {
@@ -109,10 +150,17 @@ export class ImageBuilderAdapter implements ImageBuilderPort {
   constructor(private readonly clients: ClientFactory) {}
 
   private context(operation: string, ref: ImageTemplateRef, extra: Partial<ErrorContext> = {}): ErrorContext {
-    return { operation, resource: templateId(ref), principal: this.clients.runtime.store.principal(this.clients.credentialName), ...extra };
+    return {
+      operation,
+      resource: templateId(ref),
+      principal: this.clients.runtime.store.principal(this.clients.credentialName),
+      ...extra,
+    };
   }
 
-  private templates(ref: ImageTemplateRef): ReturnType<ClientFactory['imageBuilder']>['virtualMachineImageTemplates'] {
+  private templates(
+    ref: ImageTemplateRef,
+  ): ReturnType<ClientFactory['imageBuilder']>['virtualMachineImageTemplates'] {
     return this.clients.imageBuilder(ref.subscriptionId).virtualMachineImageTemplates;
   }
 
@@ -121,14 +169,18 @@ export class ImageBuilderAdapter implements ImageBuilderPort {
   }
 
   async getTemplate(ref: ImageTemplateRef): Promise<ImageTemplateStatus | undefined> {
-    const template = await orUndefined(this.context('read image template', ref), () => this.templates(ref).get(ref.resourceGroup, ref.name));
+    const template = await orUndefined(this.context('read image template', ref), () =>
+      this.templates(ref).get(ref.resourceGroup, ref.name),
+    );
     return template === undefined ? undefined : toStatus(template);
   }
 
   async createTemplate(spec: ImageTemplateSpec): Promise<ImageTemplateStatus> {
     const context = this.context('create image template', spec, {
       buildIdentityId: spec.buildIdentityId,
-      ...(spec.stagingResourceGroupId === undefined ? {} : { stagingResourceGroupId: spec.stagingResourceGroupId }),
+      ...(spec.stagingResourceGroupId === undefined
+        ? {}
+        : { stagingResourceGroupId: spec.stagingResourceGroupId }),
     });
     const existing = await this.getTemplate(spec);
     if (existing !== undefined) {
@@ -136,27 +188,45 @@ export class ImageBuilderAdapter implements ImageBuilderPort {
       // Succeeded, or still Creating/Updating from an earlier attempt: templates are immutable, never re-PUT.
       return existing;
     }
-    const created = await azureCall(context, () => this.templates(spec).createOrUpdate(spec.resourceGroup, spec.name, toImageTemplate(spec), this.poll));
+    const created = await azureCall(context, () =>
+      this.templates(spec).createOrUpdate(spec.resourceGroup, spec.name, toImageTemplate(spec), this.poll),
+    );
     const status = toStatus(created);
     if (status.provisioningState === 'Failed') throw this.failedProvisioning(status, context, false);
     this.clients.runtime.log(`image template ${spec.name}: ${status.provisioningState}`);
     return status;
   }
 
-  private failedProvisioning(status: ImageTemplateStatus, context: ErrorContext, preexisting: boolean): FactoryError {
+  private failedProvisioning(
+    status: ImageTemplateStatus,
+    context: ErrorContext,
+    preexisting: boolean,
+  ): FactoryError {
     const error = status.provisioningError ?? { code: 'ProvisioningFailed', message: 'provisioning failed' };
-    const classified = classifyAzureError({ name: 'ProvisioningFailed', code: error.code, message: error.message }, context);
+    const classified = classifyAzureError(
+      { name: 'ProvisioningFailed', code: error.code, message: error.message },
+      context,
+    );
     if (classified.code !== 'OperationFailed' || !preexisting) return classified;
-    return new FactoryError('Conflict', `${classified.message} (the template exists from an earlier attempt and failed to provision)`, {
-      retryable: false,
-      hint: 'Image templates cannot be updated: delete the failed template, then create it again (or use a new name).',
-      details: classified.details,
-    });
+    return new FactoryError(
+      'Conflict',
+      `${classified.message} (the template exists from an earlier attempt and failed to provision)`,
+      {
+        retryable: false,
+        hint: 'Image templates cannot be updated: delete the failed template, then create it again (or use a new name).',
+        details: classified.details,
+      },
+    );
   }
 
   async startRun(ref: ImageTemplateRef): Promise<void> {
     const current = await this.getTemplate(ref);
-    if (current === undefined) throw new FactoryError('NotFound', `Cannot start a run: image template ${templateId(ref)} does not exist`, { retryable: false });
+    if (current === undefined)
+      throw new FactoryError(
+        'NotFound',
+        `Cannot start a run: image template ${templateId(ref)} does not exist`,
+        { retryable: false },
+      );
     // Safe to call twice: a run already going (or done) is not started again.
     if (current.lastRun !== undefined) return;
     await azureCall(this.context('start image template run', ref), async () => {
@@ -172,7 +242,10 @@ export class ImageBuilderAdapter implements ImageBuilderPort {
     });
   }
 
-  async getRunOutput(ref: ImageTemplateRef, runOutputName: string): Promise<{ artifactId: string } | undefined> {
+  async getRunOutput(
+    ref: ImageTemplateRef,
+    runOutputName: string,
+  ): Promise<{ artifactId: string } | undefined> {
     const output = await orUndefined(this.context(`read run output ${runOutputName}`, ref), () =>
       this.templates(ref).getRunOutput(ref.resourceGroup, ref.name, runOutputName),
     );
@@ -199,7 +272,9 @@ export class ImageBuilderAdapter implements ImageBuilderPort {
   }
 
   async readCustomizationLog(ref: ImageTemplateRef, tailLines: number): Promise<string | undefined> {
-    const template = await orUndefined(this.context('read image template', ref), () => this.templates(ref).get(ref.resourceGroup, ref.name));
+    const template = await orUndefined(this.context('read image template', ref), () =>
+      this.templates(ref).get(ref.resourceGroup, ref.name),
+    );
     if (template === undefined) return undefined;
     const staging = template.exactStagingResourceGroup ?? template.stagingResourceGroup;
     if (staging === undefined || staging === '') return undefined;

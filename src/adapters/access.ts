@@ -1,0 +1,103 @@
+/** AccessCheckPort over @azure/arm-authorization (role assignments/definitions) and @azure/arm-resources. */
+import type { AccessCheckPort, RoleGrant } from '../ports/azure';
+import type { ClientFactory } from './clients';
+import { parseResourceId, segment } from './clients';
+import { azureCall, orUndefined, type ErrorContext } from './errors';
+
+/** api-versions per resource type for generic reads (getById needs one). */
+const API_VERSIONS: Record<string, string> = {
+  'microsoft.compute/galleries': '2025-03-03',
+  'microsoft.compute/galleries/images': '2025-03-03',
+  'microsoft.compute/galleries/images/versions': '2025-03-03',
+  'microsoft.compute/images': '2024-11-01',
+  'microsoft.compute/virtualmachines': '2024-11-01',
+  'microsoft.compute/disks': '2024-03-02',
+  'microsoft.network/virtualnetworks': '2024-05-01',
+  'microsoft.network/networkinterfaces': '2024-05-01',
+  'microsoft.network/networksecuritygroups': '2024-05-01',
+  'microsoft.managedidentity/userassignedidentities': '2023-01-31',
+  'microsoft.storage/storageaccounts': '2023-05-01',
+  'microsoft.virtualmachineimages/imagetemplates': '2025-10-01',
+};
+
+function isUnder(scope: string, parent: string): boolean {
+  const a = scope.toLowerCase().replace(/\/+$/, '');
+  const p = parent.toLowerCase().replace(/\/+$/, '');
+  return p === '/' || a === p || a.startsWith(`${p}/`);
+}
+
+export class AccessAdapter implements AccessCheckPort {
+  constructor(private readonly clients: ClientFactory) {}
+
+  private context(operation: string, resource: string): ErrorContext {
+    return {
+      operation,
+      resource,
+      principal: this.clients.runtime.store.principal(this.clients.credentialName),
+    };
+  }
+
+  async listRoleGrants(principalId: string, scope: string): Promise<RoleGrant[]> {
+    const subscriptionId = parseResourceId(scope).subscriptionId;
+    const authorization = this.clients.authorization(subscriptionId);
+    return azureCall(this.context(`list role assignments of ${principalId}`, scope), async () => {
+      const grants: RoleGrant[] = [];
+      const roleNames = new Map<string, string>();
+      for await (const assignment of authorization.roleAssignments.listForScope(scope, {
+        filter: `assignedTo('${principalId}')`,
+      })) {
+        if (assignment.principalId?.toLowerCase() !== principalId.toLowerCase()) continue;
+        if (
+          assignment.scope === undefined ||
+          assignment.roleDefinitionId === undefined ||
+          !isUnder(scope, assignment.scope)
+        )
+          continue;
+        let roleName = roleNames.get(assignment.roleDefinitionId.toLowerCase());
+        if (roleName === undefined) {
+          const definition = await authorization.roleDefinitions.getById(assignment.roleDefinitionId);
+          roleName = definition.roleName ?? assignment.roleDefinitionId;
+          roleNames.set(assignment.roleDefinitionId.toLowerCase(), roleName);
+        }
+        grants.push({ roleDefinitionId: assignment.roleDefinitionId, roleName, scope: assignment.scope });
+      }
+      return grants;
+    });
+  }
+
+  async getResource(resourceId: string): Promise<{ id: string; location: string } | undefined> {
+    const parsed = parseResourceId(resourceId);
+    const resources = this.clients.resources(parsed.subscriptionId);
+    const context = this.context('read resource', resourceId);
+    if (parsed.provider === undefined) {
+      if (parsed.resourceGroup === undefined) {
+        return { id: `/subscriptions/${parsed.subscriptionId}`, location: '' };
+      }
+      const group = await orUndefined(context, () =>
+        resources.resourceGroups.get(parsed.resourceGroup ?? ''),
+      );
+      return group === undefined ? undefined : { id: group.id ?? resourceId, location: group.location };
+    }
+    const types = parsed.segments.filter((_, index) => index % 2 === 0);
+    const type = `${parsed.provider}/${types.join('/')}`.toLowerCase();
+    // A subnet has no location of its own: it is in its VNET's region.
+    if (type === 'microsoft.network/virtualnetworks/subnets') {
+      const vnetName = segment(parsed, 'virtualNetworks') ?? '';
+      const subnetName = segment(parsed, 'subnets') ?? '';
+      const network = this.clients.network(parsed.subscriptionId);
+      const subnet = await orUndefined(context, () =>
+        network.subnets.get(parsed.resourceGroup ?? '', vnetName, subnetName),
+      );
+      if (subnet === undefined) return undefined;
+      const vnet = await orUndefined(context, () =>
+        network.virtualNetworks.get(parsed.resourceGroup ?? '', vnetName),
+      );
+      return vnet === undefined ? undefined : { id: subnet.id ?? resourceId, location: vnet.location ?? '' };
+    }
+    const apiVersion = API_VERSIONS[type] ?? '2021-04-01';
+    const resource = await orUndefined(context, () => resources.resources.getById(resourceId, apiVersion));
+    return resource === undefined
+      ? undefined
+      : { id: resource.id ?? resourceId, location: resource.location ?? '' };
+  }
+}

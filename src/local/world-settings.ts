@@ -1,0 +1,71 @@
+/**
+ * The app settings that make Image Factory talk to a simulated Azure seeded with the standard world.
+ * Three profiles use three different auth methods on the same multi-tenant app:
+ *   eng  → clientSecret (ENG tenant), test → clientCertificate (TEST), prod → workloadIdentity (PROD,
+ *   the factory's managed identity token as federated assertion); plus "factory", the managed
+ *   identity itself (kind managedIdentity, ENG).
+ * Writes the simulator's CA certificate to `options.caFile` (or a temp file) so AZURE_CA_CERT_FILE
+ * can point at it.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CredentialProfile } from '../config/azure';
+import type { AzureSimulator } from './azure-sim/api';
+import type { StandardWorld } from './azure-sim/world';
+
+export const WORLD_SECRET_SETTING = 'FACTORY_CLIENT_SECRET';
+export const WORLD_CERTIFICATE_SETTING = 'FACTORY_CLIENT_CERTIFICATE';
+
+export function settingsForWorld(
+  sim: AzureSimulator,
+  world: StandardWorld,
+  options?: { caFile: string },
+): Record<string, string> {
+  const caFile = options?.caFile ?? join(mkdtempSync(join(tmpdir(), 'image-factory-sim-')), 'ca.pem');
+  writeFileSync(caFile, sim.ca, { mode: 0o600 });
+  const app = world.factoryApp;
+  const credentials: Record<string, CredentialProfile> = {
+    eng: {
+      tenantId: world.eng.tenantId,
+      kind: 'clientSecret',
+      clientId: app.appId,
+      principalId: world.eng.factoryPrincipalId,
+      displayName: `${app.displayName} (${world.eng.displayName})`,
+      secretSetting: WORLD_SECRET_SETTING,
+    },
+    test: {
+      tenantId: world.test.tenantId,
+      kind: 'clientCertificate',
+      clientId: app.appId,
+      principalId: world.test.factoryPrincipalId,
+      displayName: `${app.displayName} (${world.test.displayName})`,
+      certificateSetting: WORLD_CERTIFICATE_SETTING,
+    },
+    prod: {
+      tenantId: world.prod.tenantId,
+      kind: 'workloadIdentity',
+      clientId: app.appId,
+      principalId: world.prod.factoryPrincipalId,
+      displayName: `${app.displayName} (${world.prod.displayName})`,
+      managedIdentityClientId: world.factoryIdentity.clientId,
+    },
+    factory: {
+      tenantId: world.factoryIdentity.tenantId,
+      kind: 'managedIdentity',
+      clientId: world.factoryIdentity.clientId,
+      principalId: world.factoryIdentity.principalId,
+      displayName: 'id-image-factory (managed identity)',
+    },
+  };
+  return {
+    ARM_ENDPOINT: sim.armEndpoint,
+    AZURE_AUTHORITY_HOST: sim.authorityHost,
+    AZURE_CA_CERT_FILE: caFile,
+    AZURE_CREDENTIALS: JSON.stringify(credentials),
+    [WORLD_SECRET_SETTING]: app.clientSecret,
+    [WORLD_CERTIFICATE_SETTING]: app.certificateWithKeyPem,
+    IDENTITY_ENDPOINT: sim.managedIdentityEndpoint.url,
+    IDENTITY_HEADER: sim.managedIdentityEndpoint.header,
+  };
+}
