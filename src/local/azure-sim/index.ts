@@ -3,6 +3,7 @@
  * See FIDELITY.md for what it models and where it knowingly differs from Azure.
  */
 import type { AzureSimulator, SimulatorOptions } from './api';
+import { computeRoutes } from './providers/compute';
 import { resourceRoutes } from './providers/resources';
 import { Simulator } from './sim';
 
@@ -19,6 +20,7 @@ export { createStandardWorld, type StandardWorld } from './world';
 export async function startAzureSimulator(options: SimulatorOptions = {}): Promise<AzureSimulator> {
   const sim = new Simulator(options);
   sim.registerRoutes(resourceRoutes);
+  sim.registerRoutes(computeRoutes);
   await sim.start(options.port);
   return sim;
 }

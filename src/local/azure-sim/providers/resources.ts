@@ -300,14 +300,12 @@ function getRoleDefinition(sim: Simulator, req: ArmRequest): ArmResponse {
 /** GET {scope}/providers/Microsoft.Authorization/permissions (api 2015-07-01 / 2022-04-01): what the caller may do. */
 function listPermissions(sim: Simulator, req: ArmRequest): ArmResponse {
   const scope = scopeOf(req);
-  const value = sim
-    .grantsFor(req.claims.oid, scope)
-    .map((g) => ({
-      actions: g.role.actions,
-      notActions: g.role.notActions,
-      dataActions: g.role.dataActions,
-      notDataActions: g.role.notDataActions,
-    }));
+  const value = sim.grantsFor(req.claims.oid, scope).map((g) => ({
+    actions: g.role.actions,
+    notActions: g.role.notActions,
+    dataActions: g.role.dataActions,
+    notDataActions: g.role.notDataActions,
+  }));
   return { status: 200, body: { value } };
 }
 
