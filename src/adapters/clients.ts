@@ -42,23 +42,43 @@ export class ClientFactory {
   }
 
   imageBuilder(subscriptionId: string): ImageBuilderClient {
-    return this.cached('aib', subscriptionId, () => new ImageBuilderClient(this.credential, subscriptionId, this.options()));
+    return this.cached(
+      'aib',
+      subscriptionId,
+      () => new ImageBuilderClient(this.credential, subscriptionId, this.options()),
+    );
   }
 
   compute(subscriptionId: string): ComputeManagementClient {
-    return this.cached('compute', subscriptionId, () => new ComputeManagementClient(this.credential, subscriptionId, this.options()));
+    return this.cached(
+      'compute',
+      subscriptionId,
+      () => new ComputeManagementClient(this.credential, subscriptionId, this.options()),
+    );
   }
 
   network(subscriptionId: string): NetworkManagementClient {
-    return this.cached('network', subscriptionId, () => new NetworkManagementClient(this.credential, subscriptionId, this.options()));
+    return this.cached(
+      'network',
+      subscriptionId,
+      () => new NetworkManagementClient(this.credential, subscriptionId, this.options()),
+    );
   }
 
   resources(subscriptionId: string): ResourceManagementClient {
-    return this.cached('resources', subscriptionId, () => new ResourceManagementClient(this.credential, subscriptionId, this.options()));
+    return this.cached(
+      'resources',
+      subscriptionId,
+      () => new ResourceManagementClient(this.credential, subscriptionId, this.options()),
+    );
   }
 
   authorization(subscriptionId: string): AuthorizationManagementClient {
-    return this.cached('authorization', subscriptionId, () => new AuthorizationManagementClient(this.credential, subscriptionId, this.options()));
+    return this.cached(
+      'authorization',
+      subscriptionId,
+      () => new AuthorizationManagementClient(this.credential, subscriptionId, this.options()),
+    );
   }
 }
 
@@ -80,7 +100,12 @@ export function parseResourceId(id: string): {
   const providerIndex = lower.indexOf('providers');
   const provider = providerIndex >= 0 ? parts[providerIndex + 1] : undefined;
   const segments = providerIndex >= 0 ? parts.slice(providerIndex + 2) : [];
-  return { subscriptionId, ...(resourceGroup === undefined ? {} : { resourceGroup }), ...(provider === undefined ? {} : { provider }), segments };
+  return {
+    subscriptionId,
+    ...(resourceGroup === undefined ? {} : { resourceGroup }),
+    ...(provider === undefined ? {} : { provider }),
+    segments,
+  };
 }
 
 /** `value` of the named type in a parsed id (e.g. "galleries" → gallery name). */

@@ -202,9 +202,10 @@ export class CredentialStore {
   }
 
   private managedIdentity(name: string, clientId: string | undefined): TokenCredential {
+    // @azure/identity reads the endpoint from the process environment, whatever `env` says.
     if (
-      this.env.IDENTITY_ENDPOINT === undefined &&
-      this.env.MSI_ENDPOINT === undefined &&
+      process.env.IDENTITY_ENDPOINT === undefined &&
+      process.env.MSI_ENDPOINT === undefined &&
       !this.isPublicCloud
     ) {
       // Without an endpoint the SDK falls back to IMDS (169.254.169.254), which a local run cannot reach.

@@ -5,7 +5,13 @@
  * message). Read with @azure/storage-blob using the profile's token (Storage Blob Data Reader).
  */
 import { Agent } from 'node:https';
-import { BlobServiceClient, newPipeline, type RequestPolicy, type RequestPolicyFactory, type WebResource } from '@azure/storage-blob';
+import {
+  BlobServiceClient,
+  newPipeline,
+  type RequestPolicy,
+  type RequestPolicyFactory,
+  type WebResource,
+} from '@azure/storage-blob';
 import type { ClientFactory } from './clients';
 import { parseResourceId } from './clients';
 import { classifyAzureError } from './errors';
@@ -26,7 +32,9 @@ function trustPolicy(agent: Agent): RequestPolicyFactory {
 }
 
 export function blobServiceClient(clients: ClientFactory, blobEndpoint: string): BlobServiceClient {
-  const pipeline = newPipeline(clients.runtime.store.credential(clients.credentialName), { retryOptions: { maxTries: 1 } });
+  const pipeline = newPipeline(clients.runtime.store.credential(clients.credentialName), {
+    retryOptions: { maxTries: 1 },
+  });
   const tls = clients.runtime.store.tlsOptions();
   if (tls !== undefined) pipeline.factories.unshift(trustPolicy(new Agent({ ca: tls.ca, keepAlive: true })));
   return new BlobServiceClient(blobEndpoint, pipeline);
@@ -38,17 +46,26 @@ function tail(text: string, lines: number): string {
 }
 
 /** Reads the last `tailLines` of customization.log for a staging group; undefined when there is none. */
-export async function readCustomizationLog(clients: ClientFactory, stagingResourceGroupId: string, tailLines: number, runMessage?: string): Promise<string | undefined> {
+export async function readCustomizationLog(
+  clients: ClientFactory,
+  stagingResourceGroupId: string,
+  tailLines: number,
+  runMessage?: string,
+): Promise<string | undefined> {
   const staging = parseResourceId(stagingResourceGroupId);
   if (staging.resourceGroup === undefined) return undefined;
   const context = { operation: 'read customization.log', resource: stagingResourceGroupId };
   try {
     const resources = clients.resources(staging.subscriptionId);
     let account: { id: string; blob: string } | undefined;
-    for await (const resource of resources.resources.listByResourceGroup(staging.resourceGroup, { filter: "resourceType eq 'Microsoft.Storage/storageAccounts'" })) {
-      if (resource.id === undefined || resource.type?.toLowerCase() !== 'microsoft.storage/storageaccounts') continue;
+    for await (const resource of resources.resources.listByResourceGroup(staging.resourceGroup, {
+      filter: "resourceType eq 'Microsoft.Storage/storageAccounts'",
+    })) {
+      if (resource.id === undefined || resource.type?.toLowerCase() !== 'microsoft.storage/storageaccounts')
+        continue;
       const full = await resources.resources.getById(resource.id, STORAGE_API_VERSION);
-      const endpoints = (full.properties as { primaryEndpoints?: { blob?: string } } | undefined)?.primaryEndpoints;
+      const endpoints = (full.properties as { primaryEndpoints?: { blob?: string } } | undefined)
+        ?.primaryEndpoints;
       if (endpoints?.blob !== undefined) {
         account = { id: resource.id, blob: endpoints.blob };
         break;
@@ -80,6 +97,7 @@ function blobNameFromMessage(message: string | undefined, blobEndpoint: string):
   if (message === undefined) return undefined;
   const base = blobEndpoint.endsWith('/') ? blobEndpoint : `${blobEndpoint}/`;
   const match = /(https:\/\/\S+\/packerlogs\/\S+?customization\.log)/i.exec(message)?.[1];
-  if (match === undefined || !match.toLowerCase().startsWith(`${base}${PACKER_LOGS}/`.toLowerCase())) return undefined;
+  if (match === undefined || !match.toLowerCase().startsWith(`${base}${PACKER_LOGS}/`.toLowerCase()))
+    return undefined;
   return decodeURIComponent(match.slice(`${base}${PACKER_LOGS}/`.length));
 }

@@ -128,8 +128,16 @@ function findConnectionCode(error: unknown, depth = 0): string | undefined {
   if (typeof like.code === 'string' && CONNECTION_CODES.has(like.code)) return like.code;
   if (like.name === 'AbortError' || like.name === 'TimeoutError') return like.name;
   if (typeof like.message === 'string') {
-    const match = /\b(ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|socket hang up)\b/.exec(like.message);
-    if (match?.[1] !== undefined) return match[1] === 'socket hang up' ? 'ECONNRESET' : match[1];
+    const match =
+      /\b(ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|socket hang up|network_error|Network unreachable)\b/.exec(
+        like.message,
+      );
+    if (match?.[1] !== undefined)
+      return match[1] === 'socket hang up'
+        ? 'ECONNRESET'
+        : match[1].startsWith('ECONN') || match[1].startsWith('E')
+          ? match[1]
+          : 'ENETUNREACH';
   }
   return findConnectionCode(like.cause, depth + 1);
 }
@@ -197,7 +205,6 @@ const CROSS_TENANT_CODES = new Set([
   'linkedauthorizationfailed',
   'invalidauxiliarytoken',
   'auxiliarytokenmissing',
-  'invalidauthenticationtokentenant',
   'missingauxiliarytoken',
 ]);
 
@@ -309,7 +316,9 @@ export function classifyAzureError(thrown: unknown, context: ErrorContext): Fact
   if (status === 401) {
     return make('AuthenticationFailed', `Not authenticated to ${where(context)}: ${summary}`, {
       retryable: false,
-      hint: 'The token was refused: check the tenant of the credential profile matches the subscription’s tenant.',
+      hint: /InvalidAuthenticationTokenTenant/i.test(allText)
+        ? `The credential profile${context.principal === undefined ? '' : ` "${context.principal.credential}"`} signs in to a tenant that does not own this subscription: use the profile of the subscription's tenant.`
+        : 'The token was refused: check the tenant of the credential profile matches the subscription’s tenant.',
       details: baseDetails,
     });
   }

@@ -1,0 +1,148 @@
+import { classifyAzureError, scrubSecrets } from '../../src/adapters/errors';
+import { startHarness, expectFactoryError, assertNoSecrets, type Harness } from './helpers';
+
+describe('error classification against the simulator', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => h.stop());
+  afterEach(() => h.sim.setFaults(undefined));
+
+  const rgId = (): string =>
+    `/subscriptions/${h.world.eng.subscriptionId}/resourceGroups/${h.world.templateResourceGroup}`;
+  const op = 'GET Microsoft.Resources/resourceGroups';
+
+  it('reads a resource group when nothing is wrong', async () => {
+    await expect(h.ports.access('eng').getResource(rgId())).resolves.toEqual({
+      id: rgId(),
+      location: 'westeurope',
+    });
+  });
+
+  it('429 with Retry-After → Throttled, retryable, retryAfterMs from the header', async () => {
+    h.sim.setFaults({ rate: 1, kinds: ['429'], operations: [op], retryAfterSeconds: 17 });
+    const error = await expectFactoryError(() => h.ports.access('eng').getResource(rgId()));
+    expect(error).toMatchObject({ code: 'Throttled', retryable: true, retryAfterMs: 17_000 });
+    expect(error.message).toContain('TooManyRequests');
+    assertNoSecrets(error, h.world);
+  });
+
+  it.each([
+    ['500', 'ServerError'],
+    ['503', 'ServerError'],
+    ['reset', 'ConnectionFault'],
+  ] as const)('%s → %s, retryable', async (kind, code) => {
+    h.sim.setFaults({ rate: 1, kinds: [kind], operations: [op], retryAfterSeconds: 3 });
+    const error = await expectFactoryError(() => h.ports.access('eng').getResource(rgId()));
+    expect(error.code).toBe(code);
+    expect(error.retryable).toBe(true);
+    if (kind === '503') expect(error.retryAfterMs).toBe(3000);
+    expect(error.message).toContain('read resource');
+    assertNoSecrets(error, h.world);
+  });
+
+  it('403 AuthorizationFailed names the role, the principal, the scope and the az command', async () => {
+    // The factory managed identity only reads its own identity resource group.
+    const error = await expectFactoryError(() => h.ports.access('factory').getResource(rgId()));
+    expect(error.code).toBe('AuthorizationFailed');
+    expect(error.retryable).toBe(false);
+    expect(error.hint).toContain(`grant Reader to id-image-factory (managed identity)`);
+    expect(error.hint).toContain(`on ${rgId()}`);
+    expect(error.hint).toContain(
+      `az role assignment create --assignee-object-id ${h.world.factoryIdentity.principalId} --assignee-principal-type ServicePrincipal --role "Reader" --scope ${rgId()}`,
+    );
+    assertNoSecrets(error, h.world);
+  });
+
+  it('a token from the wrong tenant is AuthenticationFailed (401), not retryable', async () => {
+    const error = await expectFactoryError(() => h.ports.access('test').getResource(rgId()));
+    expect(error.code).toBe('AuthenticationFailed');
+    expect(error.retryable).toBe(false);
+    expect(error.message).toContain('InvalidAuthenticationTokenTenant');
+  });
+
+  it('404 → undefined for reads', async () => {
+    await expect(
+      h.ports
+        .access('eng')
+        .getResource(`/subscriptions/${h.world.eng.subscriptionId}/resourceGroups/rg-missing`),
+    ).resolves.toBeUndefined();
+  });
+});
+
+describe('classifier (shapes the SDKs throw)', () => {
+  it('maps AIB staging "Unauthorized … user assigned identity" to StagingGroupUnauthorized with the grant', () => {
+    const staging = '/subscriptions/s/resourceGroups/blog-ib-staging-rg';
+    const error = classifyAzureError(
+      {
+        name: 'RestError',
+        code: 'Unauthorized',
+        statusCode: 400,
+        message: `Not authorized to access the resource: ${staging}. Please check the user assigned identity has the correct permissions. For more details, go to https://aka.ms/azvmimagebuilderts.`,
+      },
+      {
+        operation: 'delete image template',
+        buildIdentityId:
+          '/subscriptions/s/resourceGroups/r/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uai',
+      },
+    );
+    expect(error.code).toBe('StagingGroupUnauthorized');
+    expect(error.hint).toContain(
+      `grant Contributor to the build identity /subscriptions/s/resourceGroups/r/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uai on the staging resource group ${staging}`,
+    );
+    expect(error.hint).toContain('az role assignment create');
+  });
+
+  it('maps LinkedAuthorizationFailed to CrossTenantTokenMissing', () => {
+    const error = classifyAzureError(
+      {
+        name: 'RestError',
+        code: 'LinkedAuthorizationFailed',
+        statusCode: 403,
+        message:
+          'The client has permission to perform action on scope, however the current tenant is not authorized to access linked subscription',
+      },
+      { operation: 'create image version' },
+    );
+    expect(error.code).toBe('CrossTenantTokenMissing');
+    expect(error.hint).toContain('auxiliaryTenantIds');
+  });
+
+  it('scrubs SAS signatures, bearer tokens, client secrets and JWTs', () => {
+    const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJ0aWQiOiIxMjM0NTYifQ.c2lnbmF0dXJlLXZhbHVl';
+    const text = scrubSecrets(
+      `https://a.blob/x?sv=1&sig=AbC%2Fdef%3D&se=2 Authorization: Bearer abc.def-ghi client_secret=hunter22&x=1 token ${jwt}`,
+    );
+    expect(text).not.toContain('AbC%2Fdef');
+    expect(text).not.toContain('abc.def-ghi');
+    expect(text).not.toContain('hunter22');
+    expect(text).not.toContain(jwt);
+    const error = classifyAzureError(
+      {
+        name: 'RestError',
+        statusCode: 400,
+        code: 'BadRequest',
+        message: `bad uri https://x/y?sig=SECRETSIG123 with ${jwt}`,
+      },
+      { operation: 'x' },
+    );
+    expect(error.message).not.toContain('SECRETSIG123');
+    expect(error.message).not.toContain(jwt);
+  });
+
+  it('a Retry-After date becomes a delay; 409 on templates hints at immutability', () => {
+    const conflict = classifyAzureError(
+      {
+        name: 'RestError',
+        code: 'Conflict',
+        statusCode: 409,
+        message:
+          'Update/Upgrade of image templates is currently not supported. Please change the name of the template you are submitting.',
+      },
+      { operation: 'create image template' },
+    );
+    expect(conflict).toMatchObject({ code: 'Conflict', retryable: false });
+    expect(conflict.hint).toMatch(/new template name/);
+  });
+});
