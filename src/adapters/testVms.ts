@@ -12,7 +12,6 @@ import type { ClientFactory } from './clients';
 import { azureCall, classifyAzureError, orUndefined, type ErrorContext } from './errors';
 
 const ADMIN_USER = 'factoryadmin';
-const RUN_COMMAND_NAME = 'image-factory-test';
 
 export function vmId(ref: VmRef): string {
   return `/subscriptions/${ref.subscriptionId}/resourceGroups/${ref.resourceGroup}/providers/Microsoft.Compute/virtualMachines/${ref.name}`;
@@ -145,11 +144,15 @@ export class TestVmAdapter implements TestVmPort {
     const diskId = vm.storageProfile?.osDisk?.managedDisk?.id;
     const diskName =
       diskId === undefined ? osDiskName(spec.name) : (diskId.split('/').pop() ?? osDiskName(spec.name));
-    await azureCall(this.context('tag test VM OS disk', diskId ?? diskName), () =>
-      this.clients
+    try {
+      await this.clients
         .compute(spec.subscriptionId)
-        .disks.update(spec.resourceGroup, diskName, { tags: spec.tags }, this.poll),
-    );
+        .disks.update(spec.resourceGroup, diskName, { tags: spec.tags }, this.poll);
+    } catch (error) {
+      // Best effort: the tag only helps leak checks; deleteVm removes the disk by name anyway.
+      const classified = classifyAzureError(error, this.context('tag test VM OS disk', diskId ?? diskName));
+      this.clients.runtime.log(`could not tag OS disk ${diskName}: ${classified.code}`);
+    }
   }
 
   async getVm(
@@ -183,43 +186,20 @@ export class TestVmAdapter implements TestVmPort {
         retryable: false,
         details: { resource: id },
       });
-    const runCommands = this.clients.compute(ref.subscriptionId).virtualMachineRunCommands;
-    await azureCall(context, () =>
-      runCommands.createOrUpdate(
+    // VM Run Command (action): what `az vm run-command invoke` uses. It reports no exit code of its
+    // own: Linux states it in the message ("exit status=N"); Windows is inferred from stderr.
+    const result = await azureCall(context, () =>
+      this.clients.compute(ref.subscriptionId).virtualMachines.runCommand(
         ref.resourceGroup,
         ref.name,
-        RUN_COMMAND_NAME,
         {
-          location: vm.location,
-          source: {
-            script: command.script,
-            ...(command.shell === 'PowerShell' ? { scriptShell: 'Default' } : {}),
-          },
-          asyncExecution: false,
-          timeoutInSeconds: command.timeoutSeconds,
-          treatFailureAsDeploymentFailure: false,
+          commandId: command.shell === 'Shell' ? 'RunShellScript' : 'RunPowerShellScript',
+          script: command.script.split('\n'),
         },
         this.poll,
       ),
     );
-    const result = await azureCall(context, () =>
-      runCommands.getByVirtualMachine(ref.resourceGroup, ref.name, RUN_COMMAND_NAME, {
-        expand: 'instanceView',
-      }),
-    );
-    const view = result.instanceView;
-    if (view?.executionState === 'TimedOut') {
-      throw new FactoryError(
-        'OperationFailed',
-        `Command on test VM ${id} timed out after ${command.timeoutSeconds}s`,
-        { retryable: false, details: { resource: id } },
-      );
-    }
-    return {
-      exitCode: view?.exitCode ?? (view?.executionState === 'Succeeded' ? 0 : 1),
-      stdout: view?.output ?? '',
-      stderr: view?.error ?? '',
-    };
+    return parseRunCommandResult(result.value ?? []);
   }
 
   async deleteVm(ref: VmRef): Promise<void> {
@@ -281,4 +261,23 @@ export class TestVmAdapter implements TestVmPort {
       return ids.sort();
     });
   }
+}
+
+/** Turns the Run Command statuses into exit code, stdout and stderr. */
+export function parseRunCommandResult(statuses: { code?: string; message?: string }[]): RunCommandResult {
+  const stdOut = statuses.find((s) => s.code?.startsWith('ComponentStatus/StdOut'));
+  const stdErr = statuses.find((s) => s.code?.startsWith('ComponentStatus/StdErr'));
+  if (stdOut !== undefined || stdErr !== undefined) {
+    const stderr = stdErr?.message ?? '';
+    return { exitCode: stderr.trim() === '' ? 0 : 1, stdout: stdOut?.message ?? '', stderr };
+  }
+  const message = statuses.map((s) => s.message ?? '').join('\n');
+  const stdout = /\[stdout\]\n([\s\S]*?)\n\[stderr\]/.exec(message)?.[1] ?? '';
+  const stderr = /\[stderr\]\n([\s\S]*?)\n?$/.exec(message)?.[1] ?? '';
+  const exit = /exit status=(\d+)/.exec(message)?.[1];
+  return {
+    exitCode: exit !== undefined ? Number(exit) : /Enable succeeded/.test(message) ? 0 : 1,
+    stdout,
+    stderr,
+  };
 }

@@ -46,7 +46,9 @@ export async function expectFactoryError(fn: () => Promise<unknown>): Promise<Fa
     thrown = error;
   }
   if (!(thrown instanceof FactoryError)) {
-    throw new Error(`expected a FactoryError, got ${thrown === undefined ? 'success' : thrown instanceof Error ? thrown.message : JSON.stringify(thrown)}`);
+    throw new Error(
+      `expected a FactoryError, got ${thrown === undefined ? 'success' : thrown instanceof Error ? thrown.message : JSON.stringify(thrown)}`,
+    );
   }
   return thrown;
 }
