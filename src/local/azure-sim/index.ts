@@ -4,6 +4,7 @@
  */
 import type { AzureSimulator, SimulatorOptions } from './api';
 import { computeRoutes } from './providers/compute';
+import { imageBuilderRoutes, tickImageBuilder } from './providers/imagebuilder';
 import { resourceRoutes } from './providers/resources';
 import { Simulator } from './sim';
 
@@ -21,6 +22,8 @@ export async function startAzureSimulator(options: SimulatorOptions = {}): Promi
   const sim = new Simulator(options);
   sim.registerRoutes(resourceRoutes);
   sim.registerRoutes(computeRoutes);
+  sim.registerRoutes(imageBuilderRoutes);
+  sim.onTick((now) => tickImageBuilder(sim, now));
   await sim.start(options.port);
   return sim;
 }

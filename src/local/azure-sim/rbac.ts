@@ -166,16 +166,16 @@ export const BUILT_IN_ROLES: RoleDefinition[] = [
 
 /** ARM wildcard match, case-insensitive; '*' matches any run of characters. */
 export function actionMatches(pattern: string, action: string): boolean {
-  const re = new RegExp(
-    '^' +
-      pattern
-        .split('*')
-        .map((p) => p.replace(/[.+?^${}()|[\]\\/]/g, '\\$&'))
-        .join('.*') +
-      '$',
-    'i',
-  );
-  return re.test(action);
+  // ARM treats "a/*/b" as also matching "a/b" (e.g. userAssignedIdentities/*/assign/action).
+  const normalized = pattern.toLowerCase();
+  const variants = [normalized, normalized.replace(/\/\*\//g, '/')];
+  return variants.some((v) => {
+    const source = v
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\/]/g, '\\$&'))
+      .join('.*');
+    return new RegExp('^' + source + '$').test(action.toLowerCase());
+  });
 }
 
 export function roleAllows(role: RoleDefinition, action: string, data = false): boolean {

@@ -3,7 +3,7 @@
  * Resource-provider behaviour lives in providers/*.ts; this file holds what every call shares:
  * authentication, RBAC, api-version checks, faults, long-running operations and the request log.
  */
-import { generateKeyPairSync, randomBytes, createPublicKey, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, createPublicKey, type KeyObject } from 'node:crypto';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import {
   createServer as createHttpServer,
@@ -1255,20 +1255,34 @@ export class Simulator implements AzureSimulator {
     }
     const content = this.blobs.get(`${account}/${container}/${blobName}`.toLowerCase());
     if (content === undefined) return storageError(404, 'BlobNotFound', 'The specified blob does not exist.');
-    if (req.method === 'HEAD') {
-      res.writeHead(200, {
-        'Content-Length': Buffer.byteLength(content),
-        'Content-Type': 'text/plain',
-        'x-ms-blob-type': 'BlockBlob',
-      });
-      return void res.end();
-    }
-    res.writeHead(200, {
+    const etag = `"0x${createHash('sha1').update(content).digest('hex').slice(0, 15).toUpperCase()}"`;
+    const headers = {
       'Content-Length': Buffer.byteLength(content),
       'Content-Type': 'text/plain',
       'x-ms-blob-type': 'BlockBlob',
       'x-ms-version': '2025-01-05',
-    });
+      ETag: etag,
+      'Last-Modified': new Date(this.clock.now()).toUTCString(),
+      'Accept-Ranges': 'bytes',
+    };
+    if (req.method === 'HEAD') {
+      res.writeHead(200, headers);
+      return void res.end();
+    }
+    const range = /bytes=(\d+)-(\d*)/.exec(String(req.headers['x-ms-range'] ?? req.headers.range ?? ''));
+    if (range) {
+      const buf = Buffer.from(content);
+      const first = Number(range[1]);
+      const last = range[2] ? Math.min(Number(range[2]), buf.length - 1) : buf.length - 1;
+      const part = buf.subarray(first, last + 1);
+      res.writeHead(206, {
+        ...headers,
+        'Content-Length': part.length,
+        'Content-Range': `bytes ${first}-${last}/${buf.length}`,
+      });
+      return void res.end(part);
+    }
+    res.writeHead(200, headers);
     res.end(content);
   }
 

@@ -201,6 +201,12 @@ export function createStandardWorld(sim: AzureSimulator): StandardWorld {
     scope: buildIdentity.id,
   });
   sim.assignRole({ principalId: factoryIdentity.principalId, role: 'Reader', scope: identityRgId });
+  // read customization.log from AIB's staging storage accounts (created per template)
+  sim.assignRole({
+    principalId: eng.factoryPrincipalId,
+    role: 'Storage Blob Data Reader',
+    scope: `/subscriptions/${engSub}`,
+  });
 
   const goodStaging = sim.addResourceGroup(engSub, 'rg-aib-staging', location);
   const badStaging = sim.addResourceGroup(engSub, 'rg-aib-staging-noperm', location);
