@@ -61,8 +61,21 @@ export async function readCustomizationLog(
     for await (const resource of resources.resources.listByResourceGroup(staging.resourceGroup, {
       filter: "resourceType eq 'Microsoft.Storage/storageAccounts'",
     })) {
-      if (resource.id === undefined || resource.type?.toLowerCase() !== 'microsoft.storage/storageaccounts')
+      if (
+        resource.id === undefined ||
+        resource.name === undefined ||
+        resource.type?.toLowerCase() !== 'microsoft.storage/storageaccounts'
+      )
         continue;
+      // AIB names the log's URL in the run message; trust it only when it points into this account.
+      const fromMessage = logUrlFromMessage(runMessage);
+      if (fromMessage !== undefined && fromMessage.toLowerCase().includes(resource.name.toLowerCase())) {
+        account = {
+          id: resource.id,
+          blob: fromMessage.slice(0, fromMessage.toLowerCase().indexOf(`/${PACKER_LOGS}/`) + 1),
+        };
+        break;
+      }
       const full = await resources.resources.getById(resource.id, STORAGE_API_VERSION);
       const endpoints = (full.properties as { primaryEndpoints?: { blob?: string } } | undefined)
         ?.primaryEndpoints;
@@ -93,10 +106,14 @@ export async function readCustomizationLog(
   }
 }
 
-function blobNameFromMessage(message: string | undefined, blobEndpoint: string): string | undefined {
+function logUrlFromMessage(message: string | undefined): string | undefined {
   if (message === undefined) return undefined;
+  return /(https:\/\/\S+?\/packerlogs\/\S+?customization\.log)/i.exec(message)?.[1];
+}
+
+function blobNameFromMessage(message: string | undefined, blobEndpoint: string): string | undefined {
   const base = blobEndpoint.endsWith('/') ? blobEndpoint : `${blobEndpoint}/`;
-  const match = /(https:\/\/\S+\/packerlogs\/\S+?customization\.log)/i.exec(message)?.[1];
+  const match = logUrlFromMessage(message);
   if (match === undefined || !match.toLowerCase().startsWith(`${base}${PACKER_LOGS}/`.toLowerCase()))
     return undefined;
   return decodeURIComponent(match.slice(`${base}${PACKER_LOGS}/`.length));
