@@ -118,6 +118,12 @@ export interface AzureSimulator {
       privateLinkServiceNetworkPolicies: 'Enabled' | 'Disabled';
       /** Inbound NSG allows, e.g. { sourceAddressPrefix: 'AzureLoadBalancer', destinationPortRanges: ['60001'] } */
       nsgInboundAllows?: { sourceAddressPrefix: string; destinationPortRanges: string[] }[];
+      /**
+       * Additive: inbound Deny rules (priority 4000, 4010, …, after the allows), e.g. a custom
+       * "deny all inbound" { sourceAddressPrefix: '*', destinationPortRanges: ['*'] }. Every NSG also
+       * carries Azure's default rules (AllowVnetInBound, AllowAzureLoadBalancerInBound, DenyAllInBound).
+       */
+      nsgInboundDenies?: { sourceAddressPrefix: string; destinationPortRanges: string[] }[];
     }[];
   }): string; // vnet id
   addManagedImage(args: {

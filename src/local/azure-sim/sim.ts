@@ -96,6 +96,26 @@ interface AsyncOperation {
   onDone?: () => void;
 }
 
+/** Blob contents by lower-case "account/container/blob", with the clock time of the last write. */
+export class BlobStore extends Map<string, string> {
+  readonly modified = new Map<string, number>();
+
+  constructor(private readonly now: () => number) {
+    super();
+  }
+
+  override set(key: string, value: string): this {
+    // Map's constructor never calls set here (no initial entries), so `modified` exists.
+    this.modified.set(key, this.now());
+    return super.set(key, value);
+  }
+
+  override delete(key: string): boolean {
+    this.modified.delete(key);
+    return super.delete(key);
+  }
+}
+
 export type Handler = (sim: Simulator, req: ArmRequest) => ArmResponse | Promise<ArmResponse>;
 
 export interface Route {
@@ -138,7 +158,8 @@ export class Simulator implements AzureSimulator {
     sku: string;
     version: string;
   }[] = [];
-  readonly blobs = new Map<string, string>(); // "account/container/blob" -> content
+  /** "account/container/blob" -> content; remembers when each blob was last written (List Blobs). */
+  readonly blobs = new BlobStore(() => this.clock.now());
   readonly operations = new Map<string, AsyncOperation>();
   runCommandScript: RunCommandScript | undefined;
   readonly customizerFailures: { customizerName: string; logLines: string[] }[] = [];
@@ -446,6 +467,7 @@ export class Simulator implements AzureSimulator {
       addressPrefix: string;
       privateLinkServiceNetworkPolicies: 'Enabled' | 'Disabled';
       nsgInboundAllows?: { sourceAddressPrefix: string; destinationPortRanges: string[] }[];
+      nsgInboundDenies?: { sourceAddressPrefix: string; destinationPortRanges: string[] }[];
     }[];
   }): string {
     const base = `/subscriptions/${args.subscriptionId}/resourceGroups/${args.resourceGroup}/providers/Microsoft.Network`;
@@ -468,30 +490,44 @@ export class Simulator implements AzureSimulator {
     });
     for (const subnet of args.subnets) {
       let nsgId: string | undefined;
-      if (subnet.nsgInboundAllows) {
+      if (subnet.nsgInboundAllows || subnet.nsgInboundDenies) {
         const nsgName = `${args.name}-${subnet.name}-nsg`;
-        nsgId = `${base}/networkSecurityGroups/${nsgName}`;
-        const securityRules = subnet.nsgInboundAllows.map((r, i) => ({
-          id: `${nsgId}/securityRules/allow-${i}`,
-          name: `allow-${i}`,
+        const nsg = `${base}/networkSecurityGroups/${nsgName}`;
+        nsgId = nsg;
+        const rule = (
+          name: string,
+          r: { sourceAddressPrefix: string; destinationPortRanges: string[] },
+          access: 'Allow' | 'Deny',
+          priority: number,
+        ): Record<string, unknown> => ({
+          id: `${nsg}/securityRules/${name}`,
+          name,
           properties: {
             provisioningState: 'Succeeded',
-            protocol: 'Tcp',
+            protocol: access === 'Allow' ? 'Tcp' : '*',
             sourcePortRange: '*',
             sourceAddressPrefix: r.sourceAddressPrefix,
             destinationAddressPrefix: '*',
             destinationPortRanges: r.destinationPortRanges,
-            access: 'Allow',
-            priority: 100 + i * 10,
+            access,
+            priority,
             direction: 'Inbound',
           },
-        }));
+        });
+        const securityRules = [
+          ...(subnet.nsgInboundAllows ?? []).map((r, i) => rule(`allow-${i}`, r, 'Allow', 100 + i * 10)),
+          ...(subnet.nsgInboundDenies ?? []).map((r, i) => rule(`deny-${i}`, r, 'Deny', 4000 + i * 10)),
+        ];
         this.putResource({
           ...common,
-          id: nsgId,
+          id: nsg,
           type: 'Microsoft.Network/networkSecurityGroups',
           name: nsgName,
-          properties: { provisioningState: 'Succeeded', securityRules },
+          properties: {
+            provisioningState: 'Succeeded',
+            securityRules,
+            defaultSecurityRules: defaultSecurityRules(nsg),
+          },
         });
       }
       this.putResource({
@@ -1212,6 +1248,13 @@ export class Simulator implements AzureSimulator {
       const sas = accountRes.internal.sas as string[] | undefined;
       const se = url.searchParams.get('se');
       allowed = (sas ?? []).includes(sig) && (se === null || Date.parse(se) > this.clock.now());
+      if (allowed && blobName === '' && url.searchParams.get('comp') === 'list')
+        // the SAS this simulator issues is a read SAS for blobs (sr=b, sp=r): it cannot list a container
+        return storageError(
+          403,
+          'AuthorizationResourceTypeMismatch',
+          'This request is not authorized to perform this operation using this resource type.',
+        );
       if (!allowed)
         return storageError(
           403,
@@ -1253,6 +1296,9 @@ export class Simulator implements AzureSimulator {
     } else {
       return storageError(404, 'ResourceNotFound', 'The specified resource does not exist.');
     }
+    if (blobName === '' && url.searchParams.get('comp') === 'list') {
+      return this.listBlobs(res, account, container, url.searchParams.get('prefix') ?? '', storageError);
+    }
     const content = this.blobs.get(`${account}/${container}/${blobName}`.toLowerCase());
     if (content === undefined) return storageError(404, 'BlobNotFound', 'The specified blob does not exist.');
     const etag = `"0x${createHash('sha1').update(content).digest('hex').slice(0, 15).toUpperCase()}"`;
@@ -1284,6 +1330,51 @@ export class Simulator implements AzureSimulator {
     }
     res.writeHead(200, headers);
     res.end(content);
+  }
+
+  /** List Blobs (GET /{account}/{container}?restype=container&comp=list[&prefix=]): flat listing, one page. */
+  private listBlobs(
+    res: ServerResponse,
+    account: string,
+    container: string,
+    prefix: string,
+    storageError: (status: number, code: string, message: string) => void,
+  ): void {
+    this.count('GET blob/list');
+    const base = `${account}/${container}/`.toLowerCase();
+    const keys = [...this.blobs.keys()].filter((k) => k.startsWith(base));
+    if (keys.length === 0)
+      return storageError(404, 'ContainerNotFound', 'The specified container does not exist.');
+    const xml = (v: string): string =>
+      v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+    const items = keys
+      .map((k) => ({ key: k, name: k.slice(base.length) }))
+      .filter((b) => b.name.startsWith(prefix.toLowerCase()))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      .map((b) => {
+        const content = this.blobs.get(b.key) ?? '';
+        const modified = new Date(this.blobs.modified.get(b.key) ?? this.clock.now()).toUTCString();
+        const etag = `0x${createHash('sha1').update(content).digest('hex').slice(0, 15).toUpperCase()}`;
+        return (
+          `<Blob><Name>${xml(b.name)}</Name><Properties>` +
+          `<Creation-Time>${modified}</Creation-Time><Last-Modified>${modified}</Last-Modified>` +
+          `<Etag>${etag}</Etag><Content-Length>${Buffer.byteLength(content)}</Content-Length>` +
+          `<Content-Type>text/plain</Content-Type><BlobType>BlockBlob</BlobType>` +
+          `<LeaseStatus>unlocked</LeaseStatus><LeaseState>available</LeaseState>` +
+          `<ServerEncrypted>true</ServerEncrypted></Properties></Blob>`
+        );
+      });
+    const body =
+      `<?xml version="1.0" encoding="utf-8"?>` +
+      `<EnumerationResults ServiceEndpoint="${xml(this.armEndpoint)}/${xml(account)}/" ContainerName="${xml(container)}">` +
+      (prefix === '' ? '' : `<Prefix>${xml(prefix)}</Prefix>`) +
+      `<Blobs>${items.join('')}</Blobs><NextMarker /></EnumerationResults>`;
+    res.writeHead(200, {
+      'Content-Type': 'application/xml',
+      'Content-Length': Buffer.byteLength(body),
+      'x-ms-version': '2025-01-05',
+    });
+    res.end(body);
   }
 
   /** Creates a read SAS for a storage account; returns the query string (without '?'). */
@@ -1641,6 +1732,40 @@ export class Simulator implements AzureSimulator {
       );
     return req.body;
   }
+}
+
+/** The default rules Azure puts in every NSG (read-only, lowest precedence). */
+function defaultSecurityRules(nsgId: string): Record<string, unknown>[] {
+  const rule = (
+    name: string,
+    direction: 'Inbound' | 'Outbound',
+    priority: number,
+    access: 'Allow' | 'Deny',
+    source: string,
+    destination: string,
+  ): Record<string, unknown> => ({
+    id: `${nsgId}/defaultSecurityRules/${name}`,
+    name,
+    properties: {
+      provisioningState: 'Succeeded',
+      protocol: '*',
+      sourcePortRange: '*',
+      destinationPortRange: '*',
+      sourceAddressPrefix: source,
+      destinationAddressPrefix: destination,
+      access,
+      priority,
+      direction,
+    },
+  });
+  return [
+    rule('AllowVnetInBound', 'Inbound', 65000, 'Allow', 'VirtualNetwork', 'VirtualNetwork'),
+    rule('AllowAzureLoadBalancerInBound', 'Inbound', 65001, 'Allow', 'AzureLoadBalancer', '*'),
+    rule('DenyAllInBound', 'Inbound', 65500, 'Deny', '*', '*'),
+    rule('AllowVnetOutBound', 'Outbound', 65000, 'Allow', 'VirtualNetwork', 'VirtualNetwork'),
+    rule('AllowInternetOutBound', 'Outbound', 65001, 'Allow', '*', 'Internet'),
+    rule('DenyAllOutBound', 'Outbound', 65500, 'Deny', '*', '*'),
+  ];
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

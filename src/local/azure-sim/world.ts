@@ -58,7 +58,7 @@ export interface StandardWorld {
     goodSubnetId: string;
     /** privateLinkServiceNetworkPolicies Enabled. */
     policiesEnabledSubnetId: string;
-    /** Good subnet but no NSG rule for AzureLoadBalancer (build fails while running). */
+    /** Good subnet but its NSG denies all inbound before any AzureLoadBalancer allow (build fails while running). */
     noLoadBalancerRuleSubnetId: string;
     /** A VNET/subnet in another region than the build. */
     otherRegionSubnetId: string;
@@ -261,6 +261,8 @@ export function createStandardWorld(sim: AzureSimulator): StandardWorld {
         addressPrefix: '10.10.3.0/24',
         privateLinkServiceNetworkPolicies: 'Disabled',
         nsgInboundAllows: [{ sourceAddressPrefix: 'VirtualNetwork', destinationPortRanges: ['22'] }],
+        // a locked-down NSG: without this custom deny, Azure's default AllowAzureLoadBalancerInBound lets AIB in
+        nsgInboundDenies: [{ sourceAddressPrefix: '*', destinationPortRanges: ['*'] }],
       },
     ],
   });

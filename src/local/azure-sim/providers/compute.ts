@@ -530,7 +530,8 @@ function applyVersionPatch(sim: Simulator, r: SimResource, body: Record<string, 
   const props = isObject(body.properties) ? body.properties : {};
   const pp = isObject(props.publishingProfile) ? props.publishingProfile : undefined;
   const current = r.properties.publishingProfile as Record<string, unknown>;
-  if (isObject(body.tags)) r.tags = { ...r.tags, ...tagsOf(body) };
+  // ARM PATCH replaces the whole `tags` object (callers that want a merge send the merged set).
+  if (isObject(body.tags)) r.tags = tagsOf(body);
   if (!pp) return;
   if (typeof pp.excludeFromLatest === 'boolean') current.excludeFromLatest = pp.excludeFromLatest;
   if (str(pp.endOfLifeDate)) current.endOfLifeDate = str(pp.endOfLifeDate);
@@ -994,6 +995,36 @@ function deleteVm(sim: Simulator, req: ArmRequest): ArmResponse {
   return { status: 202, headers };
 }
 
+/** Action Run Command keeps only the last 4,096 bytes of each stream (Azure's documented limit). */
+export const RUN_COMMAND_OUTPUT_LIMIT = 4096;
+
+function lastBytes(text: string, limit = RUN_COMMAND_OUTPUT_LIMIT): string {
+  const buf = Buffer.from(text, 'utf8');
+  return buf.length <= limit ? text : buf.subarray(buf.length - limit).toString('utf8');
+}
+
+/** First line of Image Factory's exit-code wrapper (src/adapters/runCommandScript.ts). */
+const WRAPPER_HEADER = /^# image-factory: exit-code marker wrapper v1\b/;
+
+/**
+ * The simulated VM does not execute scripts: `scriptRunCommand` decides what the user's script does.
+ * When the script is Image Factory's exit-code wrapper, the VM "runs" the wrapper around it the way
+ * sh/PowerShell would: the user's script sees its own text, the wrapper appends `##exitcode=N` to
+ * stdout and always exits 0.
+ */
+function unwrap(shell: 'Shell' | 'PowerShell', script: string): { inner: string; wrapped: boolean } {
+  const lines = script.split('\n');
+  if (!WRAPPER_HEADER.test(lines[0] ?? '')) return { inner: script, wrapped: false };
+  if (shell === 'Shell') {
+    const close = lines.lastIndexOf(')');
+    if (lines[1] !== '(' || lines[2] !== ':' || close < 3) return { inner: script, wrapped: false };
+    return { inner: lines.slice(3, close).join('\n'), wrapped: true };
+  }
+  const b64 = /FromBase64String\('([A-Za-z0-9+/=]*)'\)/.exec(script)?.[1];
+  if (b64 === undefined) return { inner: script, wrapped: false };
+  return { inner: Buffer.from(b64, 'base64').toString('utf8'), wrapped: true };
+}
+
 function runCommand(sim: Simulator, req: ArmRequest): ArmResponse {
   const id = idOf(req).split('/').slice(0, -1).join('/');
   sim.authorize(req.claims, 'Microsoft.Compute/virtualMachines/runCommand/action', id);
@@ -1012,9 +1043,31 @@ function runCommand(sim: Simulator, req: ArmRequest): ArmResponse {
     throw new ArmError(400, 'InvalidParameter', `The command id '${commandId}' is not supported.`);
   const script = (Array.isArray(body.script) ? body.script : []).map(String).join('\n');
   const shell = commandId === 'RunShellScript' ? 'Shell' : 'PowerShell';
-  const out = sim.runCommandScript
-    ? sim.runCommandScript({ vmId: vm.id, imageVersionId: str(vm.internal.imageId) ?? '', shell, script })
+  const { inner, wrapped } = unwrap(shell, script);
+  const user = sim.runCommandScript
+    ? sim.runCommandScript({
+        vmId: vm.id,
+        imageVersionId: str(vm.internal.imageId) ?? '',
+        shell,
+        script: inner,
+      })
     : { exitCode: 0, stdout: '', stderr: '' };
+  // What the process run by the extension produced: the wrapper prints the marker and exits 0.
+  const out = wrapped
+    ? {
+        exitCode: 0,
+        stdout:
+          shell === 'Shell'
+            ? `${user.stdout}\n##exitcode=${user.exitCode}\n` // printf '\n##exitcode=%s\n'
+            : `${user.stdout}${user.stdout === '' || user.stdout.endsWith('\n') ? '' : '\n'}##exitcode=${user.exitCode}\n`,
+        stderr: user.stderr,
+      }
+    : user;
+  const stdout = lastBytes(out.stdout);
+  const stderr = lastBytes(out.stderr);
+  // Linux (RunCommandLinux): one status whose message holds both streams; a non-zero exit of the
+  // script is stated in it. Windows (RunCommandWindows): two statuses, StdOut and StdErr, both
+  // "succeeded" whatever the script's exit code (Azure reports no exit code for RunPowerShellScript).
   const result =
     shell === 'Shell'
       ? {
@@ -1023,7 +1076,7 @@ function runCommand(sim: Simulator, req: ArmRequest): ArmResponse {
               code: 'ProvisioningState/succeeded',
               level: 'Info',
               displayStatus: 'Provisioning succeeded',
-              message: `${out.exitCode === 0 ? 'Enable succeeded: ' : `Enable failed: failed to execute command: command terminated with exit status=${out.exitCode}`}\n[stdout]\n${out.stdout}\n[stderr]\n${out.stderr}\n`,
+              message: `${out.exitCode === 0 ? 'Enable succeeded: ' : `Enable failed: failed to execute command: command terminated with exit status=${out.exitCode}`}\n[stdout]\n${stdout}\n[stderr]\n${stderr}\n`,
             },
           ],
         }
@@ -1033,13 +1086,13 @@ function runCommand(sim: Simulator, req: ArmRequest): ArmResponse {
               code: 'ComponentStatus/StdOut/succeeded',
               level: 'Info',
               displayStatus: 'Provisioning succeeded',
-              message: out.stdout,
+              message: stdout,
             },
             {
               code: 'ComponentStatus/StdErr/succeeded',
               level: 'Info',
               displayStatus: 'Provisioning succeeded',
-              message: out.exitCode === 0 ? out.stderr : `${out.stderr}\nExit code: ${out.exitCode}`,
+              message: stderr,
             },
           ],
         };
@@ -1057,6 +1110,21 @@ function runCommand(sim: Simulator, req: ArmRequest): ArmResponse {
 function getDisk(sim: Simulator, req: ArmRequest): ArmResponse {
   authorizeFor(sim, req, 'Microsoft.Compute/disks', 'read');
   return { status: 200, body: sim.view(mustGet(sim, req, 'Microsoft.Compute/disks')) };
+}
+
+/** PATCH disks: tags (replaced as a whole, as ARM PATCH does); other updatable fields are ignored. */
+function patchDisk(sim: Simulator, req: ArmRequest): ArmResponse {
+  authorizeFor(sim, req, 'Microsoft.Compute/disks', 'write');
+  const r = mustGet(sim, req, 'Microsoft.Compute/disks');
+  const body = sim.parseBody(req);
+  if (isObject(body.tags)) r.tags = tagsOf(body);
+  const headers = sim.beginOperation({
+    subscriptionId: r.subscriptionId,
+    namespace: 'Microsoft.Compute',
+    location: r.location,
+    apiVersion: req.apiVersion,
+  });
+  return { status: 200, body: sim.view(r), headers };
 }
 
 function deleteDisk(sim: Simulator, req: ArmRequest): ArmResponse {
@@ -1121,6 +1189,7 @@ export const computeRoutes: Route[] = [
   { type: 'microsoft.compute/virtualmachines', verb: 'delete', handler: deleteVm },
   { type: 'microsoft.compute/virtualmachines', verb: 'action:runcommand', handler: runCommand },
   { type: 'microsoft.compute/disks', verb: 'get', handler: getDisk },
+  { type: 'microsoft.compute/disks', verb: 'patch', handler: patchDisk },
   { type: 'microsoft.compute/disks', verb: 'delete', handler: deleteDisk },
   { type: 'microsoft.network/virtualnetworks', verb: 'get', handler: getVnetWithSubnets },
   { type: 'microsoft.network/virtualnetworks/subnets', verb: 'get', handler: getSubnet },

@@ -502,6 +502,10 @@ function runTemplate(sim: Simulator, req: ArmRequest): ArmResponse {
   return { status: 202, headers };
 }
 
+/**
+ * Whether the subnet's NSG lets AzureLoadBalancer reach the proxy VM on `port`: inbound rules (custom
+ * and default) in priority order, the first one matching source AzureLoadBalancer and the port decides.
+ */
 function subnetAllowsLoadBalancer(sim: Simulator, subnetId: string, port: number): boolean {
   const subnet = sim.getResource(subnetId);
   const nsgId =
@@ -510,13 +514,21 @@ function subnetAllowsLoadBalancer(sim: Simulator, subnetId: string, port: number
       : undefined;
   if (!nsgId) return true; // no NSG: nothing blocks it
   const nsg = sim.getResource(nsgId);
-  const rules = Array.isArray(nsg?.properties.securityRules)
-    ? nsg.properties.securityRules.filter(isObject)
-    : [];
-  return rules.some((rule) => {
-    const p = isObject(rule.properties) ? rule.properties : {};
-    if (p.direction !== 'Inbound' || p.access !== 'Allow') return false;
-    if (!['AzureLoadBalancer', '*'].includes(str(p.sourceAddressPrefix) ?? '')) return false;
+  const rules = [
+    ...(Array.isArray(nsg?.properties.securityRules) ? nsg.properties.securityRules : []),
+    ...(Array.isArray(nsg?.properties.defaultSecurityRules) ? nsg.properties.defaultSecurityRules : []),
+  ]
+    .filter(isObject)
+    .map((rule) => (isObject(rule.properties) ? rule.properties : {}))
+    .filter((p) => p.direction === 'Inbound')
+    .sort((a, b) => Number(a.priority ?? 0) - Number(b.priority ?? 0));
+  const decisive = rules.find((p) => {
+    const sources = [
+      ...(Array.isArray(p.sourceAddressPrefixes) ? p.sourceAddressPrefixes.map(String) : []),
+      ...(str(p.sourceAddressPrefix) ? [str(p.sourceAddressPrefix) ?? ''] : []),
+    ];
+    if (!sources.some((s) => s === '*' || eqi(s, 'AzureLoadBalancer'))) return false;
+    if (!['*', 'Tcp', 'tcp'].includes(str(p.protocol) ?? '*')) return false;
     const ranges = [
       ...(Array.isArray(p.destinationPortRanges) ? p.destinationPortRanges.map(String) : []),
       ...(str(p.destinationPortRange) ? [str(p.destinationPortRange) ?? ''] : []),
@@ -527,6 +539,8 @@ function subnetAllowsLoadBalancer(sim: Simulator, subnetId: string, port: number
       return lo !== undefined && port >= lo && port <= (hi ?? lo);
     });
   });
+  // An NSG always ends in AllowAzureLoadBalancerInBound (65001); an NSG without default rules allows too.
+  return decisive === undefined || decisive.access === 'Allow';
 }
 
 function cancelTemplate(sim: Simulator, req: ArmRequest): ArmResponse {

@@ -104,9 +104,11 @@ function listResources(sim: Simulator, req: ArmRequest): ArmResponse {
   const filter = req.query.get('$filter') ?? '';
   const tagName = /tagName eq '([^']*)'/i.exec(filter)?.[1];
   const tagValue = /tagValue eq '([^']*)'/i.exec(filter)?.[1];
+  const resourceType = /resourceType eq '([^']*)'/i.exec(filter)?.[1];
   const value = sim
     .resourcesIn(id)
     .filter((r) => r.type.split('/').length === 2) // top-level resources only, as ARM lists them
+    .filter((r) => resourceType === undefined || eqi(r.type, resourceType))
     .filter(
       (r) =>
         tagName === undefined ||
@@ -116,6 +118,19 @@ function listResources(sim: Simulator, req: ArmRequest): ArmResponse {
     )
     .map((r) => ({ id: r.id, name: r.name, type: r.type, location: r.location, tags: { ...r.tags } }));
   return { status: 200, body: { value } };
+}
+
+/** GET …/providers/Microsoft.Storage/storageAccounts/{name}: the account with its blob endpoint. */
+function getStorageAccount(sim: Simulator, req: ArmRequest): ArmResponse {
+  const id = '/' + req.segments.join('/');
+  sim.authorize(req.claims, 'Microsoft.Storage/storageAccounts/read', id);
+  const r = sim.getResource(id);
+  if (!r || r.type !== 'Microsoft.Storage/storageAccounts')
+    throw sim.notFound(req.segments, 'Microsoft.Storage/storageAccounts', req.segments[7] ?? '');
+  return {
+    status: 200,
+    body: sim.view(r, { kind: 'StorageV2', sku: { name: 'Standard_LRS', tier: 'Standard' } }),
+  };
 }
 
 // ---------------------------------------------------------------- Microsoft.Authorization
@@ -316,6 +331,7 @@ export const resourceRoutes: Route[] = [
   { type: 'microsoft.resources/resourcegroups', verb: 'delete', handler: deleteRg },
   { type: 'microsoft.resources/resourcegroups', verb: 'list', handler: listRgs },
   { type: 'microsoft.resources/resources', verb: 'list', handler: listResources },
+  { type: 'microsoft.storage/storageaccounts', verb: 'get', handler: getStorageAccount },
   { type: 'microsoft.authorization/roleassignments', verb: 'list', handler: listAssignments },
   { type: 'microsoft.authorization/roleassignments', verb: 'get', handler: getAssignment },
   { type: 'microsoft.authorization/roleassignments', verb: 'put', handler: putAssignment },
