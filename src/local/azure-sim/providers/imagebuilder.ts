@@ -514,10 +514,8 @@ function subnetAllowsLoadBalancer(sim: Simulator, subnetId: string, port: number
       : undefined;
   if (!nsgId) return true; // no NSG: nothing blocks it
   const nsg = sim.getResource(nsgId);
-  const rules = [
-    ...(Array.isArray(nsg?.properties.securityRules) ? nsg.properties.securityRules : []),
-    ...(Array.isArray(nsg?.properties.defaultSecurityRules) ? nsg.properties.defaultSecurityRules : []),
-  ]
+  const list = (v: unknown): unknown[] => (Array.isArray(v) ? (v as unknown[]) : []);
+  const rules = [...list(nsg?.properties.securityRules), ...list(nsg?.properties.defaultSecurityRules)]
     .filter(isObject)
     .map((rule) => (isObject(rule.properties) ? rule.properties : {}))
     .filter((p) => p.direction === 'Inbound')
