@@ -16,7 +16,9 @@ import type {
   RunState,
 } from '../ports/azure';
 import { FactoryError } from '../shared/errors';
+import type { SecurityRule } from '@azure/arm-network';
 import type { ClientFactory } from './clients';
+import { parseResourceId, segment } from './clients';
 import { azureCall, classifyAzureError, orUndefined, type ErrorContext } from './errors';
 import { readCustomizationLog } from './customizationLog';
 
@@ -146,6 +148,47 @@ export function toStatus(template: ImageTemplate): ImageTemplateStatus {
   return status;
 }
 
+function sameRegion(a: string, b: string): boolean {
+  return a.replace(/\s+/g, '').toLowerCase() === b.replace(/\s+/g, '').toLowerCase();
+}
+
+/** The proxy VM port AIB uses: 60000 for Windows builds, 60001 for Linux. */
+function isWindowsBuild(spec: ImageTemplateSpec): boolean {
+  if (
+    spec.customizers.some(
+      (c) => c.type === 'PowerShell' || c.type === 'WindowsUpdate' || c.type === 'WindowsRestart',
+    )
+  )
+    return true;
+  return (
+    spec.source.type === 'PlatformImage' && /windows/i.test(`${spec.source.publisher} ${spec.source.offer}`)
+  );
+}
+
+/** NSG semantics: inbound rules (custom + default) by priority; the first that matches the traffic decides. */
+function decisiveInboundRule(rules: SecurityRule[], source: string, port: number): SecurityRule | undefined {
+  return rules
+    .filter((rule) => rule.direction === 'Inbound')
+    .sort((a, b) => (a.priority ?? 0) - (b.priority ?? 0))
+    .find((rule) => {
+      const sources = [
+        ...(rule.sourceAddressPrefix === undefined ? [] : [rule.sourceAddressPrefix]),
+        ...(rule.sourceAddressPrefixes ?? []),
+      ];
+      if (!sources.some((s) => s === '*' || s.toLowerCase() === source.toLowerCase())) return false;
+      if (rule.protocol !== undefined && !['*', 'tcp'].includes(rule.protocol.toLowerCase())) return false;
+      const ranges = [
+        ...(rule.destinationPortRange === undefined ? [] : [rule.destinationPortRange]),
+        ...(rule.destinationPortRanges ?? []),
+      ];
+      return ranges.some((range) => {
+        if (range === '*') return true;
+        const [lo, hi] = range.split('-').map(Number);
+        return lo !== undefined && port >= lo && port <= (hi ?? lo);
+      });
+    });
+}
+
 export class ImageBuilderAdapter implements ImageBuilderPort {
   constructor(private readonly clients: ClientFactory) {}
 
@@ -188,6 +231,7 @@ export class ImageBuilderAdapter implements ImageBuilderPort {
       // Succeeded, or still Creating/Updating from an earlier attempt: templates are immutable, never re-PUT.
       return existing;
     }
+    if (spec.subnetId !== undefined) await this.checkBuildSubnet(spec, spec.subnetId);
     const created = await azureCall(context, () =>
       this.templates(spec).createOrUpdate(spec.resourceGroup, spec.name, toImageTemplate(spec), this.poll),
     );
@@ -195,6 +239,88 @@ export class ImageBuilderAdapter implements ImageBuilderPort {
     if (status.provisioningState === 'Failed') throw this.failedProvisioning(status, context, false);
     this.clients.runtime.log(`image template ${spec.name}: ${status.provisioningState}`);
     return status;
+  }
+
+  /**
+   * Existing-VNET builds: what AIB needs from the subnet, checked before the template exists (AIB
+   * would reject the first two at provisioning, and the NSG only 20+ minutes into the run).
+   * Subnet/NSG reads we are not allowed to do are skipped: AIB then decides.
+   */
+  private async checkBuildSubnet(spec: ImageTemplateSpec, subnetId: string): Promise<void> {
+    const problem = (message: string, hint: string, details: Record<string, unknown>): FactoryError =>
+      new FactoryError('BadRequest', `Cannot build ${spec.name} on subnet ${subnetId}: ${message}`, {
+        retryable: false,
+        hint,
+        details: { resource: subnetId, ...details },
+      });
+    const parsed = parseResourceId(subnetId);
+    const vnetName = segment(parsed, 'virtualNetworks');
+    const subnetName = segment(parsed, 'subnets');
+    if (parsed.resourceGroup === undefined || vnetName === undefined || subnetName === undefined)
+      throw problem(
+        'not a subnet resource id',
+        'Pass the full id: /subscriptions/…/resourceGroups/…/providers/Microsoft.Network/virtualNetworks/…/subnets/….',
+        {},
+      );
+    const rg = parsed.resourceGroup;
+    const network = this.clients.network(parsed.subscriptionId);
+    const context = this.context('check build subnet', spec, { resource: subnetId });
+    const readable = async <T>(fn: () => Promise<T>): Promise<T | undefined | 'forbidden'> => {
+      try {
+        return await orUndefined(context, fn);
+      } catch (error) {
+        if (error instanceof FactoryError && error.code === 'AuthorizationFailed') {
+          this.clients.runtime.log(`build subnet check skipped (no read access): ${subnetId}`);
+          return 'forbidden';
+        }
+        throw error;
+      }
+    };
+    const subnet = await readable(() => network.subnets.get(rg, vnetName, subnetName));
+    if (subnet === 'forbidden') return;
+    if (subnet === undefined)
+      throw problem(
+        'the subnet does not exist',
+        'Create the subnet (or fix the id) before building on it.',
+        {},
+      );
+    const vnet = await readable(() => network.virtualNetworks.get(rg, vnetName));
+    if (vnet !== 'forbidden' && vnet?.location !== undefined && !sameRegion(vnet.location, spec.location))
+      throw problem(
+        `its virtual network ${vnetName} is in ${vnet.location}, the image template in ${spec.location}; AIB needs the VNET in the build's region`,
+        `Use a subnet of a VNET in ${spec.location}, or build in ${vnet.location}.`,
+        { vnetLocation: vnet.location, templateLocation: spec.location },
+      );
+    if (subnet.privateLinkServiceNetworkPolicies !== 'Disabled')
+      throw problem(
+        `privateLinkServiceNetworkPolicies is ${subnet.privateLinkServiceNetworkPolicies ?? 'Enabled'}; AIB's private link to the build VM needs it Disabled`,
+        `az network vnet subnet update --ids ${subnetId} --private-link-service-network-policies Disabled`,
+        { privateLinkServiceNetworkPolicies: subnet.privateLinkServiceNetworkPolicies ?? 'Enabled' },
+      );
+    const nsgId = subnet.networkSecurityGroup?.id;
+    if (nsgId === undefined) return;
+    const nsgRef = parseResourceId(nsgId);
+    const nsgName = segment(nsgRef, 'networkSecurityGroups') ?? '';
+    const nsg = await readable(() =>
+      this.clients
+        .network(nsgRef.subscriptionId)
+        .networkSecurityGroups.get(nsgRef.resourceGroup ?? '', nsgName),
+    );
+    if (nsg === 'forbidden' || nsg === undefined) return;
+    const port = isWindowsBuild(spec) ? 60000 : 60001;
+    const decisive = decisiveInboundRule(
+      [...(nsg.securityRules ?? []), ...(nsg.defaultSecurityRules ?? [])],
+      'AzureLoadBalancer',
+      port,
+    );
+    if (decisive !== undefined && decisive.access === 'Deny') {
+      const priority = Math.max(100, (decisive.priority ?? 4096) - 10);
+      throw problem(
+        `network security group ${nsgName} denies AzureLoadBalancer → port ${port} (rule ${decisive.name ?? '?'}, priority ${decisive.priority ?? '?'}), so AIB cannot reach its proxy VM and the build would fail`,
+        `Allow it with a priority number below ${decisive.priority ?? '?'}: az network nsg rule create --resource-group ${nsgRef.resourceGroup ?? '<rg>'} --nsg-name ${nsgName} --name AllowImageBuilderProxy${port} --priority ${priority} --direction Inbound --access Allow --protocol Tcp --source-address-prefixes AzureLoadBalancer --destination-address-prefixes VirtualNetwork --destination-port-ranges ${port}`,
+        { networkSecurityGroupId: nsgId, port, denyingRule: decisive.name, priority: decisive.priority },
+      );
+    }
   }
 
   private failedProvisioning(

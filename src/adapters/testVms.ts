@@ -10,6 +10,7 @@ import type { ResourceGroupRef, RunCommandResult, TestVmPort, TestVmSpec, VmRef 
 import { FactoryError } from '../shared/errors';
 import type { ClientFactory } from './clients';
 import { azureCall, classifyAzureError, orUndefined, type ErrorContext } from './errors';
+import { takeExitMarker, wrapScript } from './runCommandScript';
 
 const ADMIN_USER = 'factoryadmin';
 
@@ -74,7 +75,11 @@ export class TestVmAdapter implements TestVmPort {
   async createVm(spec: TestVmSpec): Promise<void> {
     const id = vmId(spec);
     const existing = await this.getVm(spec);
-    if (existing !== undefined) return;
+    if (existing !== undefined) {
+      // A crash between VM create and disk tag leaves the disk untagged: finish that step.
+      await this.tagOsDisk(spec, existing.osDiskId);
+      return;
+    }
     const network = this.clients.network(spec.subscriptionId);
     const nic = await azureCall(
       this.context('create network interface', `${spec.resourceGroup}/${nicName(spec.name)}`),
@@ -140,17 +145,26 @@ export class TestVmAdapter implements TestVmPort {
         .compute(spec.subscriptionId)
         .virtualMachines.createOrUpdate(spec.resourceGroup, spec.name, body, this.poll),
     );
-    // Tags on a VM do not reach its implicit OS disk: tag it so leak checks find it.
-    const diskId = vm.storageProfile?.osDisk?.managedDisk?.id;
+    await this.tagOsDisk(spec, vm.storageProfile?.osDisk?.managedDisk?.id);
+  }
+
+  /**
+   * Tags on a VM do not reach its implicit OS disk: tag it (merged, only when missing) so leak checks
+   * by tag find VM, NIC and disk. Best effort: deleteVm removes the disk by name anyway.
+   */
+  private async tagOsDisk(spec: TestVmSpec, diskId: string | undefined): Promise<void> {
     const diskName =
       diskId === undefined ? osDiskName(spec.name) : (diskId.split('/').pop() ?? osDiskName(spec.name));
+    const disks = this.clients.compute(spec.subscriptionId).disks;
+    const context = this.context('tag test VM OS disk', diskId ?? diskName);
     try {
-      await this.clients
-        .compute(spec.subscriptionId)
-        .disks.update(spec.resourceGroup, diskName, { tags: spec.tags }, this.poll);
+      const disk = await orUndefined(context, () => disks.get(spec.resourceGroup, diskName));
+      if (disk === undefined) return;
+      const current = disk.tags ?? {};
+      if (Object.entries(spec.tags).every(([k, v]) => current[k] === v)) return;
+      await disks.update(spec.resourceGroup, diskName, { tags: { ...current, ...spec.tags } }, this.poll);
     } catch (error) {
-      // Best effort: the tag only helps leak checks; deleteVm removes the disk by name anyway.
-      const classified = classifyAzureError(error, this.context('tag test VM OS disk', diskId ?? diskName));
+      const classified = classifyAzureError(error, context);
       this.clients.runtime.log(`could not tag OS disk ${diskName}: ${classified.code}`);
     }
   }
@@ -187,14 +201,14 @@ export class TestVmAdapter implements TestVmPort {
         details: { resource: id },
       });
     // VM Run Command (action): what `az vm run-command invoke` uses. It reports no exit code of its
-    // own: Linux states it in the message ("exit status=N"); Windows is inferred from stderr.
+    // own (Windows never, Linux not reliably), so the script is wrapped to print one (runCommandScript.ts).
     const result = await azureCall(context, () =>
       this.clients.compute(ref.subscriptionId).virtualMachines.runCommand(
         ref.resourceGroup,
         ref.name,
         {
           commandId: command.shell === 'Shell' ? 'RunShellScript' : 'RunPowerShellScript',
-          script: command.script.split('\n'),
+          script: wrapScript(command.shell, command.script),
         },
         this.poll,
       ),
@@ -263,21 +277,34 @@ export class TestVmAdapter implements TestVmPort {
   }
 }
 
-/** Turns the Run Command statuses into exit code, stdout and stderr. */
+/** Exit code reported when the wrapper's marker is missing and Azure stated none (e.g. the script was killed). */
+export const UNKNOWN_EXIT_CODE = -1;
+
+/**
+ * Turns the Run Command statuses into exit code, stdout and stderr. The exit code comes from the
+ * wrapper's `##exitcode=N` marker (see runCommandScript.ts); without it, from Linux's "exit status=N";
+ * otherwise it is unknown (UNKNOWN_EXIT_CODE), never guessed from stderr.
+ */
 export function parseRunCommandResult(statuses: { code?: string; message?: string }[]): RunCommandResult {
   const stdOut = statuses.find((s) => s.code?.startsWith('ComponentStatus/StdOut'));
   const stdErr = statuses.find((s) => s.code?.startsWith('ComponentStatus/StdErr'));
+  let stdout: string;
+  let stderr: string;
+  let stated: number | undefined;
   if (stdOut !== undefined || stdErr !== undefined) {
-    const stderr = stdErr?.message ?? '';
-    return { exitCode: stderr.trim() === '' ? 0 : 1, stdout: stdOut?.message ?? '', stderr };
+    stdout = stdOut?.message ?? '';
+    stderr = stdErr?.message ?? '';
+  } else {
+    const message = statuses.map((s) => s.message ?? '').join('\n');
+    stdout = /\[stdout\]\n([\s\S]*?)\n\[stderr\]/.exec(message)?.[1] ?? '';
+    stderr = /\[stderr\]\n([\s\S]*?)\n?$/.exec(message)?.[1] ?? '';
+    const exit = /exit status=(\d+)/.exec(message)?.[1];
+    stated = exit === undefined ? undefined : Number(exit);
   }
-  const message = statuses.map((s) => s.message ?? '').join('\n');
-  const stdout = /\[stdout\]\n([\s\S]*?)\n\[stderr\]/.exec(message)?.[1] ?? '';
-  const stderr = /\[stderr\]\n([\s\S]*?)\n?$/.exec(message)?.[1] ?? '';
-  const exit = /exit status=(\d+)/.exec(message)?.[1];
+  const marked = takeExitMarker(stdout);
   return {
-    exitCode: exit !== undefined ? Number(exit) : /Enable succeeded/.test(message) ? 0 : 1,
-    stdout,
+    exitCode: marked.exitCode ?? stated ?? UNKNOWN_EXIT_CODE,
+    stdout: marked.stdout,
     stderr,
   };
 }
