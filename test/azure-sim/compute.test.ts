@@ -215,6 +215,39 @@ describe('azure-sim: galleries, cross-tenant copy, VMs, network', () => {
     );
     expect(res.value?.[0]?.message).toContain('exit status=3');
     expect(res.value?.[0]?.message).toContain('[stdout]\nhello');
+    // Windows: two "succeeded" statuses and no exit code anywhere, whatever the script returned;
+    // each stream keeps only its last 4,096 bytes
+    sim.scriptRunCommand(() => ({ exitCode: 3, stdout: 'x'.repeat(5000) + 'END', stderr: 'boom' }));
+    const win = await eng.virtualMachines.runCommand(
+      world.testVm.resourceGroup,
+      'vm-t1',
+      { commandId: 'RunPowerShellScript', script: ['exit 3'] },
+      { updateIntervalInMs: 1 },
+    );
+    expect(win.value?.map((v) => v.code)).toEqual([
+      'ComponentStatus/StdOut/succeeded',
+      'ComponentStatus/StdErr/succeeded',
+    ]);
+    expect(win.value?.[0]?.message).toHaveLength(4096);
+    expect(win.value?.[0]?.message?.endsWith('END')).toBe(true);
+    expect(win.value?.[1]?.message).toBe('boom');
+    expect(JSON.stringify(win.value)).not.toMatch(/exit|\b3\b/i);
+    // disk PATCH: tags replaced as a whole; the tag filter of the resource list then finds the disk
+    const vmNow = await eng.virtualMachines.get(world.testVm.resourceGroup, 'vm-t1');
+    const diskName = vmNow.storageProfile?.osDisk?.name ?? '';
+    await eng.disks.update(
+      world.testVm.resourceGroup,
+      diskName,
+      { tags: { a: '1', b: '2' } },
+      { updateIntervalInMs: 1 },
+    );
+    await eng.disks.update(
+      world.testVm.resourceGroup,
+      diskName,
+      { tags: { b: '3' } },
+      { updateIntervalInMs: 1 },
+    );
+    expect((await eng.disks.get(world.testVm.resourceGroup, diskName)).tags).toEqual({ b: '3' });
     await eng.virtualMachines.delete(world.testVm.resourceGroup, 'vm-t1', { updateIntervalInMs: 1 });
     const left = sim
       .inventory()
