@@ -7,4 +7,6 @@ module.exports = {
   transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false, tsconfig: { isolatedModules: true } }] },
   testTimeout: 60000,
   maxWorkers: 2,
+  // The Node worker module @azure/functions needs; the local host provides a stand-in.
+  moduleNameMapper: { "^@azure/functions-core$": "<rootDir>/src/local/host/functions-core-stand-in.ts" },
 };

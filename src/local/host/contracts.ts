@@ -23,7 +23,8 @@ export interface FunctionRegistry {
   byTriggerType(type: string): CapturedFunction[];
 }
 
-export type RuntimeStatus = 'Pending' | 'Running' | 'Completed' | 'ContinuedAsNew' | 'Failed' | 'Canceled' | 'Terminated' | 'Suspended';
+export type RuntimeStatus =
+  'Pending' | 'Running' | 'Completed' | 'ContinuedAsNew' | 'Failed' | 'Canceled' | 'Terminated' | 'Suspended';
 
 export interface InstanceStatus {
   name: string;
@@ -54,7 +55,10 @@ export interface OrchestrationEngine {
   startNew(orchestratorName: string, options?: { instanceId?: string; input?: unknown }): Promise<string>;
   raiseEvent(instanceId: string, eventName: string, eventData: unknown): Promise<void>;
   terminate(instanceId: string, reason: string): Promise<void>;
-  getStatus(instanceId: string, options?: { showHistory?: boolean; showInput?: boolean }): Promise<InstanceStatus | undefined>;
+  getStatus(
+    instanceId: string,
+    options?: { showHistory?: boolean; showInput?: boolean },
+  ): Promise<InstanceStatus | undefined>;
   list(filter: ListFilter): Promise<{ instances: InstanceStatus[]; continuationToken?: string }>;
   purge(instanceId: string): Promise<boolean>;
   /** Resolves when nothing is running or queued (activities, episodes); does not advance the clock. */

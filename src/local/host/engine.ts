@@ -1,0 +1,999 @@
+/**
+ * The local stand-in for the Durable Task extension: runs orchestration episodes through the real
+ * durable-functions replay engine (the captured orchestrator handlers), executes the actions they
+ * return with DurableTask.Core's semantics, runs activities, fires timers and persists everything
+ * in SQLite. See README.md next to this file for what it verifies and where it differs.
+ */
+import { randomUUID } from 'node:crypto';
+import { InvocationContext } from '@azure/functions';
+import type { Clock } from '../../shared/clock';
+import { FactoryError, toError } from '../../shared/errors';
+import type {
+  CapturedFunction,
+  FunctionRegistry,
+  InstanceStatus,
+  ListFilter,
+  OrchestrationEngine,
+  RuntimeStatus,
+} from './contracts';
+import {
+  ActionType,
+  ActionTypeName,
+  EventType,
+  EventTypeName,
+  actionSignature,
+  timeSpanToMs,
+  type HistoryEvent,
+  type OrchestratorAction,
+  type RetryOptionsWire,
+} from './history';
+import type { ActivityWork, HostStore, InstanceRecord, TimerWork } from './store';
+
+/** What the extension sends as its newest replay schema (V4 in durable-functions 3.5.0). */
+const UPPER_SCHEMA_VERSION = 3;
+/** Azure Storage backend defaults, as the extension sends them. */
+const MAXIMUM_SHORT_TIMER_DURATION = '6.00:00:00';
+const LONG_RUNNING_TIMER_INTERVAL = '3.00:00:00';
+const OUT_OF_PROC_MARKER = '$OutOfProcData$:';
+
+export interface EngineOptions {
+  registry: FunctionRegistry;
+  clock: Clock;
+  store: HostStore;
+  log?: (line: string) => void;
+  /** host.json durableTask.maxConcurrentActivityFunctions */
+  maxConcurrentActivities?: number;
+  /** Real-clock mode arms setTimeout for durable timers; virtual mode waits for fireDueTimers(). */
+  realTimers: boolean;
+}
+
+interface OrchestratorState {
+  isDone: boolean;
+  actions: OrchestratorAction[][];
+  output: unknown;
+  error?: string;
+  customStatus?: unknown;
+}
+
+interface TimerEntry extends TimerWork {
+  canceled: boolean;
+}
+
+export interface EngineStats {
+  episodes: number;
+  /** CPU time spent inside orchestrator handlers (replay), ms. */
+  replayCpuMs: number;
+  activityExecutions: Map<string, number>;
+}
+
+class NonDeterminismError extends Error {}
+
+const TERMINAL: RuntimeStatus[] = ['Completed', 'Failed', 'Terminated'];
+
+export class DurableEngine implements OrchestrationEngine {
+  readonly clock: Clock;
+  readonly stats: EngineStats = { episodes: 0, replayCpuMs: 0, activityExecutions: new Map() };
+  private readonly registry: FunctionRegistry;
+  private readonly store: HostStore;
+  private readonly log: (line: string) => void;
+  private readonly maxConcurrentActivities: number;
+  private readonly realTimers: boolean;
+
+  private readonly instances = new Map<string, InstanceRecord>();
+  private readonly pendingActivities = new Map<string, ActivityWork>();
+  private readonly runningActivities = new Set<string>();
+  private readonly timers = new Map<string, TimerEntry>();
+  private readonly runningEpisodes = new Map<string, HistoryEvent[]>();
+  private readonly episodeRequests = new Set<string>();
+  private idleWaiters: (() => void)[] = [];
+  private pumpQueued = false;
+  private realTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(options: EngineOptions) {
+    this.registry = options.registry;
+    this.clock = options.clock;
+    this.store = options.store;
+    this.log = options.log ?? (() => undefined);
+    this.maxConcurrentActivities = options.maxConcurrentActivities ?? 10;
+    this.realTimers = options.realTimers;
+    const state = this.store.loadAll();
+    for (const instance of state.instances) {
+      this.instances.set(instance.instanceId, instance);
+      if (instance.inbox.length > 0 && !TERMINAL.includes(instance.runtimeStatus))
+        this.episodeRequests.add(instance.instanceId);
+    }
+    for (const work of state.activities) this.pendingActivities.set(work.workId, work);
+    for (const timer of state.timers) this.timers.set(timer.timerKey, { ...timer, canceled: false });
+    this.pump();
+  }
+
+  // ------------------------------------------------------------------ public API
+
+  startNew(
+    orchestratorName: string,
+    options: { instanceId?: string; input?: unknown } = {},
+  ): Promise<string> {
+    this.orchestrator(orchestratorName);
+    const instanceId = options.instanceId ?? randomUUID().replace(/-/g, '');
+    const existing = this.instances.get(instanceId);
+    if (existing !== undefined && !TERMINAL.includes(existing.runtimeStatus)) {
+      return Promise.reject(
+        new FactoryError(
+          'InstanceExists',
+          `An instance with ID '${instanceId}' already exists and is ${existing.runtimeStatus}.`,
+        ),
+      );
+    }
+    const record = this.newInstance(
+      orchestratorName,
+      instanceId,
+      options.input === undefined ? undefined : JSON.stringify(options.input),
+    );
+    this.store.transaction(() => this.persist(record));
+    this.requestEpisode(instanceId);
+    this.log(`[host] started ${orchestratorName} ${instanceId}`);
+    return Promise.resolve(instanceId);
+  }
+
+  raiseEvent(instanceId: string, eventName: string, eventData: unknown): Promise<void> {
+    const instance = this.instances.get(instanceId);
+    if (instance === undefined)
+      return Promise.reject(new FactoryError('InstanceNotFound', `No instance with ID '${instanceId}'.`));
+    if (TERMINAL.includes(instance.runtimeStatus)) {
+      return Promise.reject(
+        new FactoryError(
+          'InstanceCompleted',
+          `Instance '${instanceId}' is ${instance.runtimeStatus}; the event was discarded.`,
+        ),
+      );
+    }
+    this.deliver(instance, {
+      ...this.event(EventType.EventRaised),
+      Name: eventName,
+      Input: eventData === undefined ? undefined : JSON.stringify(eventData),
+    });
+    return Promise.resolve();
+  }
+
+  terminate(instanceId: string, reason: string): Promise<void> {
+    const instance = this.instances.get(instanceId);
+    if (instance === undefined)
+      return Promise.reject(new FactoryError('InstanceNotFound', `No instance with ID '${instanceId}'.`));
+    if (TERMINAL.includes(instance.runtimeStatus)) return Promise.resolve();
+    this.store.transaction(() => {
+      instance.history.push({ ...this.event(EventType.ExecutionTerminated), Input: JSON.stringify(reason) });
+      instance.runtimeStatus = 'Terminated';
+      instance.output = reason;
+      instance.inbox = [];
+      instance.lastUpdatedTime = this.nowIso();
+      this.dropWorkOf(instance.instanceId);
+      this.persist(instance);
+      this.notifyParent(instance, false, `Instance terminated: ${reason}`);
+    });
+    this.log(`[host] terminated ${instance.name} ${instanceId}: ${reason}`);
+    this.pump();
+    return Promise.resolve();
+  }
+
+  getStatus(
+    instanceId: string,
+    options: { showHistory?: boolean; showInput?: boolean } = {},
+  ): Promise<InstanceStatus | undefined> {
+    const instance = this.instances.get(instanceId);
+    return Promise.resolve(instance === undefined ? undefined : this.toStatus(instance, options));
+  }
+
+  list(filter: ListFilter): Promise<{ instances: InstanceStatus[]; continuationToken?: string }> {
+    let selected = [...this.instances.values()].sort(
+      (a, b) => a.createdTime.localeCompare(b.createdTime) || a.instanceId.localeCompare(b.instanceId),
+    );
+    if (filter.runtimeStatus?.length)
+      selected = selected.filter((i) => filter.runtimeStatus?.includes(i.runtimeStatus));
+    if (filter.createdTimeFrom)
+      selected = selected.filter((i) => i.createdTime >= (filter.createdTimeFrom ?? ''));
+    if (filter.createdTimeTo)
+      selected = selected.filter((i) => i.createdTime <= (filter.createdTimeTo ?? ''));
+    if (filter.instanceIdPrefix)
+      selected = selected.filter((i) => i.instanceId.startsWith(filter.instanceIdPrefix ?? ''));
+    const start = filter.continuationToken
+      ? Number(Buffer.from(filter.continuationToken, 'base64').toString())
+      : 0;
+    const top = filter.top ?? selected.length;
+    const page = selected.slice(start, start + top);
+    const next =
+      start + top < selected.length ? Buffer.from(String(start + top)).toString('base64') : undefined;
+    return Promise.resolve({
+      instances: page.map((i) => this.toStatus(i, { showInput: true })),
+      ...(next === undefined ? {} : { continuationToken: next }),
+    });
+  }
+
+  purge(instanceId: string): Promise<boolean> {
+    const instance = this.instances.get(instanceId);
+    if (instance === undefined) return Promise.resolve(false);
+    if (!TERMINAL.includes(instance.runtimeStatus)) {
+      return Promise.reject(
+        new FactoryError(
+          'InstanceRunning',
+          `Instance '${instanceId}' is ${instance.runtimeStatus}; only finished instances can be purged.`,
+        ),
+      );
+    }
+    this.store.transaction(() => this.store.deleteInstance(instanceId));
+    this.instances.delete(instanceId);
+    return Promise.resolve(true);
+  }
+
+  whenIdle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Earliest pending durable timer (clock ms), if any. */
+  nextTimerDue(): number | undefined {
+    let earliest: number | undefined;
+    for (const timer of this.timers.values())
+      if (earliest === undefined || timer.fireAt < earliest) earliest = timer.fireAt;
+    return earliest;
+  }
+
+  /** Fires every timer due at `now`; the host calls this after moving a virtual clock. */
+  fireDueTimers(now: number = this.clock.now()): number {
+    const due = [...this.timers.values()]
+      .filter((timer) => timer.fireAt <= now)
+      .sort((a, b) => a.fireAt - b.fireAt);
+    for (const timer of due) {
+      this.timers.delete(timer.timerKey);
+      const instance = this.instances.get(timer.instanceId);
+      this.store.transaction(() => {
+        this.store.deleteTimer(timer.timerKey);
+        if (
+          instance === undefined ||
+          instance.executionId !== timer.executionId ||
+          TERMINAL.includes(instance.runtimeStatus)
+        )
+          return;
+        instance.inbox.push({
+          ...this.event(EventType.TimerFired),
+          TimerId: timer.timerId,
+          FireAt: new Date(timer.fireAt).toISOString(),
+        });
+        this.persist(instance);
+        this.episodeRequests.add(instance.instanceId);
+      });
+    }
+    if (due.length > 0) this.pump();
+    return due.length;
+  }
+
+  instanceIds(): string[] {
+    return [...this.instances.keys()];
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.realTimer) clearTimeout(this.realTimer);
+  }
+
+  // ------------------------------------------------------------------ scheduling
+
+  private isIdle(): boolean {
+    return (
+      this.runningActivities.size === 0 &&
+      this.runningEpisodes.size === 0 &&
+      this.pendingActivities.size === 0 &&
+      [...this.episodeRequests].every((id) => this.runningEpisodes.has(id))
+    );
+  }
+
+  private requestEpisode(instanceId: string): void {
+    this.episodeRequests.add(instanceId);
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.pumpQueued || this.stopped) return;
+    this.pumpQueued = true;
+    setImmediate(() => {
+      this.pumpQueued = false;
+      this.runPump();
+    });
+  }
+
+  private runPump(): void {
+    if (this.stopped) return;
+    for (const instanceId of [...this.episodeRequests]) {
+      if (this.runningEpisodes.has(instanceId)) continue;
+      this.episodeRequests.delete(instanceId);
+      const instance = this.instances.get(instanceId);
+      if (instance === undefined || instance.inbox.length === 0 || TERMINAL.includes(instance.runtimeStatus))
+        continue;
+      void this.runEpisode(instance).finally(() => this.pump());
+    }
+    for (const work of [...this.pendingActivities.values()]) {
+      if (this.runningActivities.size >= this.maxConcurrentActivities) break;
+      this.pendingActivities.delete(work.workId);
+      this.runningActivities.add(work.workId);
+      void this.runActivity(work).finally(() => {
+        this.runningActivities.delete(work.workId);
+        this.pump();
+      });
+    }
+    if (this.realTimers) this.armRealTimer();
+    if (this.isIdle()) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+
+  private armRealTimer(): void {
+    if (this.realTimer) clearTimeout(this.realTimer);
+    const due = this.nextTimerDue();
+    if (due === undefined) return;
+    const delay = Math.max(0, Math.min(due - this.clock.now(), 2 ** 31 - 1));
+    this.realTimer = setTimeout(() => this.fireDueTimers(), delay);
+    this.realTimer.unref?.();
+  }
+
+  // ------------------------------------------------------------------ activities
+
+  private async runActivity(work: ActivityWork): Promise<void> {
+    const fn = this.registry.functions.get(work.name);
+    let completion: HistoryEvent;
+    const count = (this.stats.activityExecutions.get(work.name) ?? 0) + 1;
+    this.stats.activityExecutions.set(work.name, count);
+    if (fn === undefined || fn.triggerType !== 'activityTrigger') {
+      completion = this.taskFailed(
+        work,
+        new Error(`The function '${work.name}' doesn't exist, is disabled, or is not an activity function.`),
+      );
+    } else {
+      const context = new InvocationContext({
+        invocationId: randomUUID(),
+        functionName: work.name,
+        options: { trigger: fn.trigger as never },
+        logHandler: (level, ...args) => this.log(`[${work.name}] ${level}: ${args.map(String).join(' ')}`),
+      });
+      try {
+        const input: unknown = work.input === undefined ? undefined : JSON.parse(work.input);
+        const result = await fn.handler(input, context);
+        completion = {
+          ...this.event(EventType.TaskCompleted),
+          TaskScheduledId: work.taskScheduledId,
+          Result: JSON.stringify(result ?? null),
+        };
+        this.log(`[host] activity ${work.name} (${work.instanceId}#${work.taskScheduledId}) succeeded`);
+      } catch (thrown) {
+        completion = this.taskFailed(work, toError(thrown));
+        this.log(
+          `[host] activity ${work.name} (${work.instanceId}#${work.taskScheduledId}) failed: ${String(completion.Reason)}`,
+        );
+      }
+    }
+    const instance = this.instances.get(work.instanceId);
+    this.store.transaction(() => {
+      this.store.deleteActivity(work.workId);
+      if (
+        instance === undefined ||
+        instance.executionId !== work.executionId ||
+        TERMINAL.includes(instance.runtimeStatus)
+      )
+        return;
+      instance.inbox.push(completion);
+      this.persist(instance);
+      this.episodeRequests.add(instance.instanceId);
+    });
+  }
+
+  private taskFailed(work: ActivityWork, error: Error): HistoryEvent {
+    const details = parseFailurePayload(error);
+    return {
+      ...this.event(EventType.TaskFailed),
+      TaskScheduledId: work.taskScheduledId,
+      Reason: `Activity function '${work.name}' failed: ${details.ErrorMessage}`,
+      Details: JSON.stringify({ message: details.ErrorMessage, type: details.ErrorType }),
+      FailureDetails: details,
+    };
+  }
+
+  // ------------------------------------------------------------------ episodes
+
+  private async runEpisode(instance: InstanceRecord): Promise<void> {
+    const newEvents = instance.inbox;
+    instance.inbox = [];
+    this.runningEpisodes.set(instance.instanceId, newEvents);
+    try {
+      await this.executeEpisode(instance, newEvents);
+    } catch (thrown) {
+      // A fault of the host itself (e.g. the store): fail the instance rather than loop on it.
+      const message = `Local host error: ${toError(thrown).message}`;
+      this.log(`[host] episode of ${instance.instanceId} failed: ${message}`);
+      this.store.transaction(() => {
+        this.completeExecution(instance, 'Failed', message);
+        this.persist(instance);
+      });
+    } finally {
+      this.runningEpisodes.delete(instance.instanceId);
+      if (instance.inbox.length > 0) this.episodeRequests.add(instance.instanceId);
+    }
+  }
+
+  private async executeEpisode(instance: InstanceRecord, newEvents: HistoryEvent[]): Promise<void> {
+    const fn = this.orchestrator(instance.name);
+    const now = this.clock.now();
+    const started: HistoryEvent = {
+      ...this.event(EventType.OrchestratorStarted),
+      Timestamp: new Date(now).toISOString(),
+    };
+    const past = instance.history.map((event) => ({ ...event, IsPlayed: true }));
+    const history: HistoryEvent[] = [
+      ...past,
+      started,
+      ...newEvents.map((event) => ({ ...event, IsPlayed: false })),
+    ];
+    const executionStarted = history.find((event) => event.EventType === EventType.ExecutionStarted);
+    const input: unknown =
+      typeof executionStarted?.Input === 'string' ? JSON.parse(executionStarted.Input) : undefined;
+    const trigger = {
+      history,
+      input,
+      instanceId: instance.instanceId,
+      isReplaying: past.length > 0,
+      parentInstanceId: instance.parent?.instanceId,
+      upperSchemaVersion: UPPER_SCHEMA_VERSION,
+      upperSchemaVersionNew: UPPER_SCHEMA_VERSION,
+      longRunningTimerIntervalDuration: LONG_RUNNING_TIMER_INTERVAL,
+      maximumShortTimerDuration: MAXIMUM_SHORT_TIMER_DURATION,
+      defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
+    };
+    const context = new InvocationContext({
+      invocationId: randomUUID(),
+      functionName: instance.name,
+      options: { trigger: fn.trigger as never },
+      logHandler: (level, ...args) =>
+        this.log(`[${instance.name} ${instance.instanceId}] ${level}: ${args.map(String).join(' ')}`),
+    });
+
+    const cpuBefore = process.cpuUsage();
+    let state: OrchestratorState;
+    try {
+      state = (await fn.handler(trigger, context)) as OrchestratorState;
+    } catch (thrown) {
+      state = parseOrchestratorFailure(toError(thrown));
+    }
+    const cpu = process.cpuUsage(cpuBefore);
+    this.stats.episodes += 1;
+    this.stats.replayCpuMs += (cpu.user + cpu.system) / 1000;
+
+    const actions = state.actions?.[0] ?? [];
+    const signatures = actions.map(actionSignature);
+    const divergence = findDivergence(instance.lastActions, signatures);
+
+    // The episode commits: from here on its events live in history, not in the stored inbox.
+    this.runningEpisodes.delete(instance.instanceId);
+    this.store.transaction(() => {
+      instance.history = history.map((event) => ({ ...event, IsPlayed: true }));
+      instance.customStatus = state.customStatus;
+      instance.lastUpdatedTime = new Date(now).toISOString();
+      if (instance.runtimeStatus === 'Pending') instance.runtimeStatus = 'Running';
+
+      if (divergence !== undefined) {
+        this.completeExecution(instance, 'Failed', `Non-deterministic workflow detected: ${divergence}`);
+      } else {
+        instance.lastActions = signatures;
+        const walk = new ActionWalker(this, instance, now);
+        let walkFailure: string | undefined;
+        try {
+          walk.run(actions);
+        } catch (thrown) {
+          walkFailure =
+            thrown instanceof NonDeterminismError
+              ? `Non-deterministic workflow detected: ${thrown.message}`
+              : `The local host could not execute the orchestrator's actions: ${toError(thrown).message}`;
+        }
+        if (walkFailure !== undefined) {
+          this.completeExecution(instance, 'Failed', walkFailure);
+        } else if (state.error !== undefined) {
+          this.completeExecution(instance, 'Failed', state.error);
+        } else if (walk.continueAsNew !== undefined) {
+          this.continueAsNew(instance, walk.continueAsNew);
+        } else if (state.isDone) {
+          this.completeExecution(instance, 'Completed', state.output);
+        }
+      }
+      instance.history.push(this.event(EventType.OrchestratorCompleted));
+      this.persist(instance);
+    });
+    this.stats.activityExecutions.set('$episodes', this.stats.episodes);
+  }
+
+  private completeExecution(instance: InstanceRecord, status: 'Completed' | 'Failed', output: unknown): void {
+    instance.history.push({
+      ...this.event(EventType.ExecutionCompleted),
+      OrchestrationStatus: status,
+      Result: output === undefined ? undefined : JSON.stringify(output),
+    });
+    instance.runtimeStatus = status;
+    instance.output = output;
+    this.dropWorkOf(instance.instanceId);
+    this.notifyParent(instance, status === 'Completed', output);
+    this.log(
+      `[host] ${instance.name} ${instance.instanceId} ${status}${status === 'Failed' ? `: ${String(output)}` : ''}`,
+    );
+  }
+
+  private continueAsNew(instance: InstanceRecord, input: unknown): void {
+    this.dropWorkOf(instance.instanceId);
+    instance.executionId = randomUUID();
+    instance.input = input === undefined ? undefined : JSON.stringify(input);
+    const carried = instance.inbox.filter((event) => event.EventType === EventType.EventRaised);
+    instance.history = [];
+    instance.lastActions = [];
+    instance.inbox = [this.executionStarted(instance), ...carried];
+    this.episodeRequests.add(instance.instanceId);
+  }
+
+  private notifyParent(child: InstanceRecord, succeeded: boolean, output: unknown): void {
+    if (child.parent === undefined) return;
+    const parent = this.instances.get(child.parent.instanceId);
+    if (
+      parent === undefined ||
+      parent.executionId !== child.parent.executionId ||
+      TERMINAL.includes(parent.runtimeStatus)
+    )
+      return;
+    parent.inbox.push(
+      succeeded
+        ? {
+            ...this.event(EventType.SubOrchestrationInstanceCompleted),
+            TaskScheduledId: child.parent.taskScheduledId,
+            Result: JSON.stringify(output ?? null),
+          }
+        : {
+            ...this.event(EventType.SubOrchestrationInstanceFailed),
+            TaskScheduledId: child.parent.taskScheduledId,
+            Reason: `Orchestrator function '${child.name}' failed: ${String(output)}`,
+            Details: JSON.stringify({ message: String(output) }),
+          },
+    );
+    this.persist(parent);
+    this.episodeRequests.add(parent.instanceId);
+  }
+
+  // ------------------------------------------------------------------ used by ActionWalker
+
+  /** @internal */ scheduleActivity(
+    instance: InstanceRecord,
+    id: number,
+    name: string,
+    input: string | undefined,
+  ): void {
+    const work: ActivityWork = {
+      workId: `${instance.instanceId}|${instance.executionId}|${id}`,
+      instanceId: instance.instanceId,
+      executionId: instance.executionId,
+      taskScheduledId: id,
+      name,
+      input,
+    };
+    this.pendingActivities.set(work.workId, work);
+    this.store.putActivity(work);
+  }
+
+  /** @internal */ scheduleTimer(instance: InstanceRecord, id: number, fireAt: number): void {
+    const timer: TimerEntry = {
+      timerKey: `${instance.instanceId}|${instance.executionId}|${id}`,
+      instanceId: instance.instanceId,
+      executionId: instance.executionId,
+      timerId: id,
+      fireAt,
+      canceled: false,
+    };
+    this.timers.set(timer.timerKey, timer);
+    this.store.putTimer(timer);
+  }
+
+  /** @internal */ startSubOrchestration(
+    parent: InstanceRecord,
+    id: number,
+    name: string,
+    instanceId: string,
+    input: string | undefined,
+  ): void {
+    this.orchestrator(name);
+    const existing = this.instances.get(instanceId);
+    if (existing !== undefined && !TERMINAL.includes(existing.runtimeStatus)) return;
+    const child = this.newInstance(name, instanceId, input, {
+      instanceId: parent.instanceId,
+      taskScheduledId: id,
+      executionId: parent.executionId,
+    });
+    this.persist(child);
+    this.episodeRequests.add(instanceId);
+  }
+
+  /** @internal */ event(type: number, eventId = -1): HistoryEvent {
+    return { EventType: type, EventId: eventId, IsPlayed: false, Timestamp: this.nowIso() };
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private orchestrator(name: string): CapturedFunction {
+    const fn = this.registry.functions.get(name);
+    if (fn === undefined || fn.triggerType !== 'orchestrationTrigger') {
+      throw new FactoryError(
+        'OrchestratorNotFound',
+        `The function '${name}' doesn't exist or is not an orchestrator function.`,
+      );
+    }
+    return fn;
+  }
+
+  private newInstance(
+    name: string,
+    instanceId: string,
+    input: string | undefined,
+    parent?: InstanceRecord['parent'],
+  ): InstanceRecord {
+    const now = this.nowIso();
+    const record: InstanceRecord = {
+      instanceId,
+      name,
+      executionId: randomUUID(),
+      runtimeStatus: 'Pending',
+      input,
+      output: undefined,
+      customStatus: undefined,
+      createdTime: now,
+      lastUpdatedTime: now,
+      ...(parent === undefined ? {} : { parent }),
+      history: [],
+      inbox: [],
+      lastActions: [],
+    };
+    record.inbox.push(this.executionStarted(record));
+    this.instances.set(instanceId, record);
+    return record;
+  }
+
+  private executionStarted(instance: InstanceRecord): HistoryEvent {
+    return {
+      ...this.event(EventType.ExecutionStarted),
+      Name: instance.name,
+      Input: instance.input,
+      OrchestrationInstance: { InstanceId: instance.instanceId, ExecutionId: instance.executionId },
+      ...(instance.parent === undefined
+        ? {}
+        : { ParentInstance: { OrchestrationInstance: { InstanceId: instance.parent.instanceId } } }),
+    };
+  }
+
+  private deliver(instance: InstanceRecord, event: HistoryEvent): void {
+    this.store.transaction(() => {
+      instance.inbox.push(event);
+      this.persist(instance);
+    });
+    this.requestEpisode(instance.instanceId);
+  }
+
+  private persist(instance: InstanceRecord): void {
+    const inFlight = this.runningEpisodes.get(instance.instanceId);
+    // While an episode runs, the events it consumed stay in the stored inbox until it commits.
+    this.store.putInstance(
+      inFlight && inFlight.length > 0 ? { ...instance, inbox: [...inFlight, ...instance.inbox] } : instance,
+    );
+  }
+
+  private dropWorkOf(instanceId: string): void {
+    for (const [key, work] of this.pendingActivities)
+      if (work.instanceId === instanceId) {
+        this.pendingActivities.delete(key);
+        this.store.deleteActivity(key);
+      }
+    for (const [key, timer] of this.timers)
+      if (timer.instanceId === instanceId) {
+        this.timers.delete(key);
+        this.store.deleteTimer(key);
+      }
+  }
+
+  /** @internal */ cancelTimer(instance: InstanceRecord, id: number): void {
+    const timer = this.timers.get(`${instance.instanceId}|${instance.executionId}|${id}`);
+    if (timer) timer.canceled = true;
+  }
+
+  private nowIso(): string {
+    return new Date(this.clock.now()).toISOString();
+  }
+
+  private toStatus(
+    instance: InstanceRecord,
+    options: { showHistory?: boolean; showInput?: boolean },
+  ): InstanceStatus {
+    return {
+      name: instance.name,
+      instanceId: instance.instanceId,
+      runtimeStatus: instance.runtimeStatus,
+      input: options.showInput === false || instance.input === undefined ? null : JSON.parse(instance.input),
+      output: instance.output ?? null,
+      customStatus: instance.customStatus ?? null,
+      createdTime: instance.createdTime,
+      lastUpdatedTime: instance.lastUpdatedTime,
+      ...(options.showHistory ? { history: instance.history.map(describeEvent) } : {}),
+    };
+  }
+}
+
+/**
+ * Walks the orchestrator's action list the way DurableTask.Core replays the out-of-proc shim's
+ * actions: in order, allocating sequence ids, matching them with history, scheduling what is new,
+ * and stopping at the first top-level action the host still has to wait for.
+ */
+class ActionWalker {
+  continueAsNew: unknown = undefined;
+  private nextId = 0;
+  private readonly scheduled = new Map<number, HistoryEvent>();
+  private readonly completions = new Map<number, HistoryEvent>();
+  private readonly raisedCounts = new Map<string, number>();
+  private readonly waitCounts = new Map<string, number>();
+
+  constructor(
+    private readonly engine: DurableEngine,
+    private readonly instance: InstanceRecord,
+    private readonly now: number,
+  ) {
+    for (const event of instance.history) {
+      switch (event.EventType) {
+        case EventType.TaskScheduled:
+        case EventType.TimerCreated:
+        case EventType.SubOrchestrationInstanceCreated:
+        case EventType.EventSent:
+          this.scheduled.set(event.EventId, event);
+          break;
+        case EventType.TaskCompleted:
+        case EventType.TaskFailed:
+        case EventType.SubOrchestrationInstanceCompleted:
+        case EventType.SubOrchestrationInstanceFailed:
+          this.completions.set(Number(event.TaskScheduledId), event);
+          break;
+        case EventType.TimerFired:
+          this.completions.set(Number(event.TimerId), event);
+          break;
+        case EventType.EventRaised:
+          this.raisedCounts.set(String(event.Name), (this.raisedCounts.get(String(event.Name)) ?? 0) + 1);
+          break;
+        default:
+      }
+    }
+  }
+
+  run(actions: OrchestratorAction[]): void {
+    actions.forEach((action, index) => {
+      if (this.stopped) return;
+      const isLast = index === actions.length - 1;
+      const complete = this.process(action);
+      // The shim awaits each top-level action; the library only moves past an action once it has
+      // its result, except Task.all, which fails fast while the host's WhenAll waits for every child.
+      if (!complete && !isLast && action.actionType === ActionType.WhenAll) this.stopped = true;
+    });
+  }
+
+  private stopped = false;
+
+  private process(action: OrchestratorAction): boolean {
+    switch (action.actionType) {
+      case ActionType.CallActivity:
+        return this.activity(action);
+      case ActionType.CallActivityWithRetry:
+        return this.withRetry(action, () => this.activity(action));
+      case ActionType.CallSubOrchestrator:
+        return this.subOrchestration(action);
+      case ActionType.CallSubOrchestratorWithRetry:
+        return this.withRetry(action, () => this.subOrchestration(action));
+      case ActionType.CreateTimer:
+        return this.timer(action);
+      case ActionType.WaitForExternalEvent: {
+        const name = action.externalEventName ?? '';
+        const waits = (this.waitCounts.get(name) ?? 0) + 1;
+        this.waitCounts.set(name, waits);
+        return (this.raisedCounts.get(name) ?? 0) >= waits;
+      }
+      case ActionType.ContinueAsNew:
+        this.continueAsNew = parseMaybeJson(action.input);
+        return true;
+      case ActionType.WhenAll:
+        return (action.compoundActions ?? []).map((child) => this.process(child)).every(Boolean);
+      case ActionType.WhenAny:
+        return (action.compoundActions ?? []).map((child) => this.process(child)).some(Boolean);
+      default:
+        throw new FactoryError(
+          'UnsupportedAction',
+          `The local host does not support ${ActionTypeName[action.actionType] ?? action.actionType} actions.`,
+        );
+    }
+  }
+
+  private activity(action: OrchestratorAction): boolean {
+    const id = this.nextId++;
+    const name = action.functionName ?? '';
+    const existing = this.scheduled.get(id);
+    if (existing === undefined) {
+      const input = action.input === undefined ? undefined : JSON.stringify(action.input);
+      this.append({ ...this.engine.event(EventType.TaskScheduled, id), Name: name, Input: input });
+      this.engine.scheduleActivity(this.instance, id, name, input);
+      return false;
+    }
+    this.expect(existing, EventType.TaskScheduled, name, action);
+    return this.completions.has(id);
+  }
+
+  private subOrchestration(action: OrchestratorAction): boolean {
+    const id = this.nextId++;
+    const name = action.functionName ?? '';
+    const existing = this.scheduled.get(id);
+    if (existing === undefined) {
+      const childId = action.instanceId || `${this.instance.instanceId}:${id}`;
+      const input = action.input === undefined ? undefined : JSON.stringify(action.input);
+      this.append({
+        ...this.engine.event(EventType.SubOrchestrationInstanceCreated, id),
+        Name: name,
+        InstanceId: childId,
+        Input: input,
+      });
+      this.engine.startSubOrchestration(this.instance, id, name, childId, input);
+      return false;
+    }
+    this.expect(existing, EventType.SubOrchestrationInstanceCreated, name, action);
+    return this.completions.has(id);
+  }
+
+  /** DurableTask.Core RetryInterceptor: attempt, and after every failure (the last included) a timer. */
+  private withRetry(action: OrchestratorAction, attempt: () => boolean): boolean {
+    const options = action.retryOptions as RetryOptionsWire;
+    const firstAttemptId = this.nextId;
+    for (let retryCount = 0; ; retryCount++) {
+      const attemptId = this.nextId;
+      if (!attempt()) return false;
+      const outcome = this.completions.get(attemptId);
+      if (
+        outcome?.EventType === EventType.TaskCompleted ||
+        outcome?.EventType === EventType.SubOrchestrationInstanceCompleted
+      )
+        return true;
+      const timerId = this.nextId;
+      const existingTimer = this.scheduled.get(timerId);
+      if (existingTimer === undefined) {
+        const firstAttemptAt = Date.parse(
+          this.scheduled.get(firstAttemptId)?.Timestamp ?? new Date(this.now).toISOString(),
+        );
+        const timeout = options.retryTimeoutInMilliseconds ?? 0;
+        // RetryInterceptor.ComputeNextDelay: past the retry timeout it stops without a timer, and the
+        // library then waits forever (Azure/azure-functions-durable-js#629). We do the same.
+        if (timeout > 0 && this.now - firstAttemptAt >= timeout) return false;
+        const delay = Math.min(
+          options.firstRetryIntervalInMilliseconds * Math.pow(options.backoffCoefficient ?? 1, retryCount),
+          options.maxRetryIntervalInMilliseconds ?? Number.MAX_SAFE_INTEGER,
+        );
+        this.nextId++;
+        this.append({
+          ...this.engine.event(EventType.TimerCreated, timerId),
+          FireAt: new Date(this.now + delay).toISOString(),
+        });
+        this.engine.scheduleTimer(this.instance, timerId, this.now + delay);
+        return false;
+      }
+      this.nextId++;
+      this.expect(existingTimer, EventType.TimerCreated, '', action);
+      if (!this.completions.has(timerId)) return false;
+      if (retryCount + 1 >= options.maxNumberOfAttempts) return true;
+    }
+  }
+
+  /** A timer longer than maximumShortTimerDuration is a chain of shorter ones, as the extension does. */
+  private timer(action: OrchestratorAction): boolean {
+    const finalFireAt = new Date(action.fireAt ?? 0).getTime();
+    const maxShort = timeSpanToMs(MAXIMUM_SHORT_TIMER_DURATION);
+    const interval = timeSpanToMs(LONG_RUNNING_TIMER_INTERVAL);
+    for (;;) {
+      const id = this.nextId++;
+      const existing = this.scheduled.get(id);
+      if (existing === undefined) {
+        const fireAt = finalFireAt - this.now > maxShort ? this.now + interval : finalFireAt;
+        this.append({
+          ...this.engine.event(EventType.TimerCreated, id),
+          FireAt: new Date(fireAt).toISOString(),
+        });
+        if (!action.isCanceled) this.engine.scheduleTimer(this.instance, id, fireAt);
+        return false;
+      }
+      this.expect(existing, EventType.TimerCreated, '', action);
+      if (action.isCanceled) this.engine.cancelTimer(this.instance, id);
+      if (!this.completions.has(id)) return false;
+      if (Date.parse(String(existing.FireAt)) >= finalFireAt) return true;
+    }
+  }
+
+  private expect(existing: HistoryEvent, type: number, name: string, action: OrchestratorAction): void {
+    if (existing.EventType === type && (name === '' || existing.Name === name)) return;
+    const was = `${EventTypeName[existing.EventType] ?? existing.EventType}${typeof existing.Name === 'string' ? `(${existing.Name})` : ''}`;
+    throw new NonDeterminismError(
+      `history has ${was} with sequence id ${existing.EventId}, but the replay produced ${actionSignature(action)} for it`,
+    );
+  }
+
+  private append(event: HistoryEvent): void {
+    this.instance.history.push(event);
+    this.scheduled.set(event.EventId, event);
+  }
+}
+
+function findDivergence(previous: string[], current: string[]): string | undefined {
+  for (let i = 0; i < previous.length; i++) {
+    if (previous[i] !== current[i]) {
+      return `action #${i} was ${previous[i]} in the previous episode, but the replay produced ${current[i] ?? 'no action'}`;
+    }
+  }
+  return undefined;
+}
+
+function parseOrchestratorFailure(error: Error): OrchestratorState {
+  const at = error.message.indexOf(OUT_OF_PROC_MARKER);
+  if (at >= 0) {
+    const state = JSON.parse(error.message.slice(at + OUT_OF_PROC_MARKER.length)) as OrchestratorState;
+    return { ...state, error: state.error ?? 'Orchestrator failed' };
+  }
+  return { isDone: false, actions: [[]], output: undefined, error: error.message };
+}
+
+function parseFailurePayload(error: Error): {
+  ErrorType: string;
+  ErrorMessage: string;
+  StackTrace?: string;
+  IsNonRetriable: boolean;
+  Properties?: Record<string, unknown>;
+} {
+  // durable-functions' wrapActivityHandler puts a JSON payload in the message when an
+  // ExceptionPropertiesProvider is registered; the extension turns it into FailureDetails.
+  try {
+    const payload = JSON.parse(error.message) as {
+      errorType?: string;
+      errorMessage?: string;
+      stackTrace?: string;
+      isNonRetriable?: boolean;
+      properties?: Record<string, unknown>;
+    };
+    if (payload && typeof payload.errorMessage === 'string') {
+      return {
+        ErrorType: payload.errorType ?? error.name,
+        ErrorMessage: payload.errorMessage,
+        ...(payload.stackTrace ? { StackTrace: payload.stackTrace } : {}),
+        IsNonRetriable: payload.isNonRetriable ?? false,
+        ...(payload.properties ? { Properties: payload.properties } : {}),
+      };
+    }
+  } catch {
+    // not a payload: a plain error
+  }
+  return {
+    ErrorType: error.name,
+    ErrorMessage: error.message,
+    ...(error.stack ? { StackTrace: error.stack } : {}),
+    IsNonRetriable: false,
+  };
+}
+
+function parseMaybeJson(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
+
+function describeEvent(event: HistoryEvent): Record<string, unknown> {
+  const { EventType: type, IsPlayed: _played, ...rest } = event;
+  return { EventType: EventTypeName[type] ?? type, ...rest };
+}

@@ -1,0 +1,227 @@
+import { eventTypes, startSampleHost } from './helpers';
+import type { LocalHost } from '../../src/local/host';
+import { sampleControl } from '../fixtures/sample-app';
+
+describe('local durable host: replay through the real durable-functions library', () => {
+  let host: LocalHost;
+  afterEach(async () => {
+    await host.stop();
+  });
+
+  it('runs activities in sequence with the golden history of the real host', async () => {
+    ({ host } = await startSampleHost());
+    const id = await host.startNew('helloSequence', { input: ['A', 'B'] });
+    const status = await host.waitFor(id);
+    expect(status.runtimeStatus).toBe('Completed');
+    // A string input reaches the activity JSON-encoded once more, as with the real host
+    // (platform-facts: "String inputs reach activities pre-stringified").
+    expect(status.output).toEqual(['Hello "A"', 'Hello "B"']);
+    const history = (await host.getStatus(id, { showHistory: true }))?.history;
+    expect(eventTypes(history)).toEqual([
+      'OrchestratorStarted',
+      'ExecutionStarted',
+      'TaskScheduled',
+      'OrchestratorCompleted',
+      'OrchestratorStarted',
+      'TaskCompleted',
+      'TaskScheduled',
+      'OrchestratorCompleted',
+      'OrchestratorStarted',
+      'TaskCompleted',
+      'ExecutionCompleted',
+      'OrchestratorCompleted',
+    ]);
+    const scheduled = history?.filter((e) => e.EventType === 'TaskScheduled').map((e) => [e.EventId, e.Name]);
+    expect(scheduled).toEqual([
+      [0, 'hello'],
+      [1, 'hello'],
+    ]);
+  });
+
+  it('retries host-side and succeeds on the 3rd attempt, with a timer after each failure', async () => {
+    ({ host } = await startSampleHost());
+    const id = await host.startNew('retrying', { input: { key: 'third-time', failTimes: 2, attempts: 3 } });
+    const status = await host.waitFor(id);
+    expect(status.output).toBe('ok third-time');
+    const history = (await host.getStatus(id, { showHistory: true }))?.history ?? [];
+    const ids = history
+      .filter((e) => e.EventType === 'TaskScheduled' || e.EventType === 'TimerCreated')
+      .map((e) => `${String(e.EventType)}#${String(e.EventId)}`);
+    expect(ids).toEqual([
+      'TaskScheduled#0',
+      'TimerCreated#1',
+      'TaskScheduled#2',
+      'TimerCreated#3',
+      'TaskScheduled#4',
+    ]);
+    // backoff 2: 1 s then 2 s
+    const timers = history
+      .filter((e) => e.EventType === 'TimerCreated')
+      .map((e) => Date.parse(String(e.FireAt)));
+    const failures = history.filter((e) => e.EventType === 'TaskFailed');
+    expect(failures[0]?.Reason).toMatch(/^Activity function 'flaky' failed: flaky failure/);
+    expect(timers[1]! - timers[0]!).toBeGreaterThanOrEqual(2000);
+  });
+
+  it('surfaces the failure only after the timer that follows the last attempt', async () => {
+    ({ host } = await startSampleHost());
+    const id = await host.startNew('retrying', { input: { key: 'never', failTimes: 99, attempts: 2 } });
+    const status = await host.waitFor(id);
+    expect(status.output).toMatch(/^gave up: .*flaky failure/);
+    const types = eventTypes((await host.getStatus(id, { showHistory: true }))?.history).filter((t) =>
+      ['TaskScheduled', 'TaskFailed', 'TimerCreated', 'TimerFired'].includes(t),
+    );
+    expect(types).toEqual([
+      'TaskScheduled',
+      'TaskFailed',
+      'TimerCreated',
+      'TimerFired',
+      'TaskScheduled',
+      'TaskFailed',
+      'TimerCreated',
+      'TimerFired',
+    ]);
+    expect(host.engine.stats.activityExecutions.get('flaky')).toBe(2);
+  });
+
+  it('reproduces the retryTimeoutInMilliseconds hang of the real host (#629)', async () => {
+    ({ host } = await startSampleHost());
+    const id = await host.startNew('retrying', {
+      input: { key: 'timeout', failTimes: 99, attempts: 5, timeoutMs: 500 },
+    });
+    await host.drive();
+    const status = await host.getStatus(id);
+    // RetryInterceptor stops without a timer once the retry timeout passed; the library then waits forever.
+    expect(status?.runtimeStatus).toBe('Running');
+    expect(host.engine.nextTimerDue()).toBeUndefined();
+  });
+
+  it('event beats the deadline: the approval wins and the timer is cancelled', async () => {
+    ({ host } = await startSampleHost());
+    const id = await host.startNew('approvalRace');
+    await host.drive({ until: async () => (await host.getStatus(id))?.runtimeStatus === 'Running' });
+    await host.raiseEvent(id, 'approval', { approver: 'alice' });
+    const status = await host.waitFor(id);
+    expect(status.output).toEqual({ decision: { approver: 'alice' } });
+  });
+
+  it('deadline beats the event: times out after one virtual hour', async () => {
+    const started = await startSampleHost();
+    host = started.host;
+    const t0 = started.clock.now();
+    const id = await host.startNew('approvalRace');
+    const status = await host.waitFor(id);
+    expect(status.output).toEqual({ decision: 'timedOut' });
+    expect(started.clock.now() - t0).toBe(60 * 60 * 1000);
+  });
+
+  it('buffers an event raised before anyone waits for it', async () => {
+    ({ host } = await startSampleHost());
+    const id = await host.startNew('approvalRace');
+    await host.raiseEvent(id, 'approval', 'early');
+    const status = await host.waitFor(id);
+    expect(status.output).toEqual({ decision: 'early' });
+  });
+
+  it('matches event names exactly, as the JS library does', async () => {
+    const started = await startSampleHost();
+    host = started.host;
+    const id = await host.startNew('approvalRace');
+    await host.raiseEvent(id, 'APPROVAL', 'wrong case');
+    const status = await host.waitFor(id);
+    expect(status.output).toEqual({ decision: 'timedOut' });
+  });
+
+  it('runs sub-orchestrations and reports their failure to the parent', async () => {
+    ({ host } = await startSampleHost());
+    const ok = await host.startNew('parent', { input: 'kid' });
+    const bad = await host.startNew('parent', { input: 'boom' });
+    expect((await host.waitFor(ok)).output).toBe('Hello "kid"');
+    const failed = await host.waitFor(bad);
+    expect(failed.output).toMatch(/^child failed: .*child failed on purpose/);
+    expect((await host.getStatus(`${bad}:0`))?.runtimeStatus).toBe('Failed');
+  });
+
+  it('fan-out: the library fails fast but the host waits for every child before the next action', async () => {
+    ({ host } = await startSampleHost());
+    const id = await host.startNew('fanOut');
+    const status = await host.waitFor(id);
+    expect(status.output).toMatch(/^failed fast: .*flaky failure.*; then Hello "after-failure"$/);
+    const history = (await host.getStatus(id, { showHistory: true }))?.history ?? [];
+    const afterIndex = history.findIndex((e) => e.EventType === 'TaskScheduled' && e.Name === 'hello');
+    const completions = history
+      .slice(0, afterIndex)
+      .filter((e) => e.EventType === 'TaskCompleted' || e.EventType === 'TaskFailed');
+    expect(completions).toHaveLength(3);
+  });
+
+  it('continueAsNew restarts with new input and a fresh history', async () => {
+    ({ host } = await startSampleHost());
+    const id = await host.startNew('counter', { input: 0 });
+    const status = await host.waitFor(id);
+    expect(status.output).toBe(3);
+    expect(host.engine.stats.activityExecutions.get('hello')).toBe(4);
+    const history = (await host.getStatus(id, { showHistory: true }))?.history ?? [];
+    expect(history.filter((e) => e.EventType === 'ExecutionStarted')).toHaveLength(1);
+  });
+
+  it('terminate stops an instance and drops its pending work', async () => {
+    ({ host } = await startSampleHost());
+    const id = await host.startNew('approvalRace');
+    await host.drive({ until: async () => (await host.getStatus(id))?.runtimeStatus === 'Running' });
+    await host.terminate(id, 'operator said so');
+    const status = await host.getStatus(id);
+    expect(status?.runtimeStatus).toBe('Terminated');
+    expect(status?.output).toBe('operator said so');
+    expect(host.engine.nextTimerDue()).toBeUndefined();
+    await expect(host.raiseEvent(id, 'approval', 'late')).rejects.toThrow(/Terminated/);
+  });
+
+  it('fails the instance when a replay diverges from history, naming both actions', async () => {
+    ({ host } = await startSampleHost());
+    sampleControl.driftAfterFirstHello = true;
+    try {
+      const id = await host.startNew('drifting');
+      const status = await host.waitFor(id);
+      expect(status.runtimeStatus).toBe('Failed');
+      expect(String(status.output)).toMatch(
+        /Non-deterministic workflow detected: .*CallActivity\(hello\).*CallActivity\(nothing\)/,
+      );
+    } finally {
+      sampleControl.deterministic = true;
+      sampleControl.driftAfterFirstHello = false;
+    }
+  });
+
+  it('runs a 3-hour orchestration in milliseconds on the virtual clock', async () => {
+    const started = await startSampleHost();
+    host = started.host;
+    const t0 = started.clock.now();
+    const wall = Date.now();
+    const id = await host.startNew('longRunning');
+    const status = await host.waitFor(id);
+    expect(status.runtimeStatus).toBe('Completed');
+    expect(Date.parse(String(status.output)) - t0).toBe(3 * 60 * 60 * 1000);
+    expect(Date.now() - wall).toBeLessThan(5000);
+  });
+
+  it('records an activity returning undefined as "null"', async () => {
+    ({ host } = await startSampleHost());
+    const id = await host.startNew('helloSequence', { input: [] });
+    expect((await host.waitFor(id)).output).toEqual([]);
+    expect(await host.callActivity('nothing', null)).toBeUndefined();
+  });
+
+  it('runs the sample workflow: retry, timer, approval raced against a deadline, sub-orchestration', async () => {
+    ({ host } = await startSampleHost());
+    const id = await host.startNew('sampleWorkflow');
+    await host.drive({
+      until: async () =>
+        ((await host.getStatus(id))?.customStatus as { step?: string } | null)?.step === 'awaitingApproval',
+    });
+    await host.raiseEvent(id, 'approval', { approver: 'bob' });
+    const status = await host.waitFor(id);
+    expect(status.output).toEqual({ outcome: 'approved', by: 'bob', greeting: 'Hello "approved world"' });
+    expect(status.customStatus).toEqual({ step: 'done' });
+  });
+});
