@@ -166,7 +166,7 @@ export class LocalHost {
     });
     for (const [bindingName, value] of Object.entries(options.extraInputs ?? {}))
       context.extraInputs.set(bindingName, value);
-    return fn.handler(triggerInput, context);
+    return await fn.handler(triggerInput, context);
   }
 
   async stop(): Promise<void> {
