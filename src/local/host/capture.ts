@@ -64,7 +64,7 @@ export function loadApp(entry: string, env: Record<string, string> = {}): Functi
   const entryPath = path.resolve(entry);
   let registrations = loadedEntries.get(entryPath);
   if (registrations === undefined) {
-    if (process.env.JEST_WORKER_ID === undefined) hookModuleResolution();
+    if (!process.env.JEST_WORKER_ID) hookModuleResolution();
     const sink = captureSink();
     const before = sink.registrations.length;
     // eslint-disable-next-line @typescript-eslint/no-require-imports
