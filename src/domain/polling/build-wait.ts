@@ -1,0 +1,230 @@
+/**
+ * How long the build orchestration sleeps before it reads the Image Builder run status again.
+ *
+ * Pure and deterministic (it runs inside the orchestrator): every input is explicit, no clock, no
+ * I/O, no randomness. Idea:
+ *   1. Model when the run will end: a log-normal fitted to past durations (history p50/p90, or the
+ *      prior in `defaults`), truncated at the time already elapsed, and — when the current run
+ *      sub-state, when it was entered and the median time per sub-state are known — multiplied by
+ *      "entered this sub-state at x, the rest usually takes Σ medians of this and later sub-states".
+ *   2. Poll with the density that minimises reads + lag/readCostMs: one read per
+ *      sqrt(2·readCostMs / hazard(t)) — sparse while the end is unlikely, dense in the window where
+ *      it is likely. The next poll is where that density has integrated to one read.
+ *   3. Past the 99th percentile of the model (an overrun), back off geometrically: each delay is
+ *      the delay at the overrun point plus `overrunBackoffRatio` × the time overrun so far.
+ *   Always within [floorMs, capMs].
+ */
+import { FactoryError } from '../../shared/errors';
+import {
+  Z99,
+  logNormalFromQuantiles,
+  logNormalPdf,
+  logNormalQuantile,
+  logNormalSurvival,
+  type LogNormal,
+} from './distribution';
+import { INVALID_POLLING_INPUT, type BuildHistory } from './history';
+
+/** Image Builder run sub-states in the order a run goes through them. */
+export const RUN_SUB_STATES = ['Queued', 'Building', 'Customizing', 'Validating', 'Distributing'] as const;
+
+export interface BuildPollDefaults {
+  /** Never poll sooner than this after the previous read (ms). */
+  floorMs: number;
+  /** Never sleep longer than this (ms). */
+  capMs: number;
+  /** Duration model used when there is no history (median and p90, ms). */
+  priorP50Ms: number;
+  priorP90Ms: number;
+  /** How much detection lag (ms) one read is worth: smaller → more reads, less lag. */
+  readCostMs: number;
+  /** After an overrun each delay grows by this fraction of the time overrun so far (geometric back-off). */
+  overrunBackoffRatio: number;
+}
+
+export const DEFAULT_BUILD_POLL_DEFAULTS: Readonly<BuildPollDefaults> = Object.freeze({
+  floorMs: 15_000,
+  capMs: 10 * 60_000,
+  priorP50Ms: 60 * 60_000,
+  priorP90Ms: 120 * 60_000,
+  readCostMs: 1_500,
+  overrunBackoffRatio: 0.25,
+});
+
+export interface BuildPollInput {
+  /** Time since the run started (ms), as the orchestration measures it. */
+  elapsedMs: number;
+  /** lastRun.runSubState of the latest read (Queued, Building, Customizing, Validating, Distributing). */
+  runSubState?: string;
+  /** Elapsed time of the first read that showed `runSubState` (ms). */
+  subStateSeenAtMs?: number;
+  /** Elapsed time of the last read that still showed an earlier sub-state (the change happened after it). */
+  subStateNotSeenAtMs?: number;
+  history: BuildHistory | undefined;
+  defaults: BuildPollDefaults;
+}
+
+/** The model of the run's end the policy works from (exposed for tests and the bench). */
+export interface BuildEndModel {
+  prior: LogNormal;
+  /** "Entered the current sub-state at entryMs; the rest takes ~remaining". */
+  evidence?: { entryMs: number; remaining: LogNormal };
+  /** Whether the prior still applies (false when the current sub-state began past the history's p99). */
+  usePrior: boolean;
+  /** From here on the run has overrun: geometric back-off. */
+  overrunAtMs: number;
+}
+
+function fail(message: string): never {
+  throw new FactoryError(INVALID_POLLING_INPUT, message);
+}
+
+function checkInput(input: BuildPollInput): void {
+  const finite = (name: string, v: unknown, allowUndefined: boolean): void => {
+    if (v === undefined && allowUndefined) return;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+      fail(`${name} must be a finite, non-negative number of milliseconds; got ${String(v)}`);
+    }
+  };
+  finite('elapsedMs', input.elapsedMs, false);
+  finite('subStateSeenAtMs', input.subStateSeenAtMs, true);
+  finite('subStateNotSeenAtMs', input.subStateNotSeenAtMs, true);
+  const d = input.defaults;
+  finite('defaults.floorMs', d.floorMs, false);
+  finite('defaults.capMs', d.capMs, false);
+  finite('defaults.priorP50Ms', d.priorP50Ms, false);
+  finite('defaults.priorP90Ms', d.priorP90Ms, false);
+  finite('defaults.readCostMs', d.readCostMs, false);
+  finite('defaults.overrunBackoffRatio', d.overrunBackoffRatio, false);
+  if (d.floorMs <= 0) fail(`defaults.floorMs must be > 0; got ${d.floorMs}`);
+  if (d.capMs < d.floorMs) fail(`defaults.capMs (${d.capMs}) must be ≥ defaults.floorMs (${d.floorMs})`);
+  if (d.readCostMs <= 0) fail(`defaults.readCostMs must be > 0; got ${d.readCostMs}`);
+  if (input.history !== undefined) {
+    finite('history.p50Ms', input.history.p50Ms, false);
+    finite('history.p90Ms', input.history.p90Ms, false);
+    for (const [name, v] of Object.entries(input.history.subStateP50Ms ?? {})) {
+      finite(`history.subStateP50Ms.${name}`, v, false);
+    }
+  }
+}
+
+/** The end-of-run model for this input (see the module comment). */
+export function buildEndModel(input: BuildPollInput): BuildEndModel {
+  checkInput(input);
+  const { history, defaults } = input;
+  const prior =
+    history === undefined
+      ? logNormalFromQuantiles(defaults.priorP50Ms, defaults.priorP90Ms)
+      : logNormalFromQuantiles(history.p50Ms, history.p90Ms);
+  const priorP99 = logNormalQuantile(prior, Z99);
+  const evidence = subStateEvidence(input, prior.sigma);
+  // A sub-state entered after the history's 99th percentile: the history is no guide any more.
+  const usePrior = evidence === undefined || evidence.entryMs <= priorP99;
+  const evidenceP99 =
+    evidence === undefined ? 0 : evidence.entryMs + logNormalQuantile(evidence.remaining, Z99);
+  const overrunAtMs = usePrior ? Math.max(priorP99, evidenceP99) : evidenceP99;
+  return { prior, ...(evidence === undefined ? {} : { evidence }), usePrior, overrunAtMs };
+}
+
+function subStateEvidence(input: BuildPollInput, sigma: number): BuildEndModel['evidence'] {
+  const medians = input.history?.subStateP50Ms;
+  const index = RUN_SUB_STATES.findIndex((s) => s === input.runSubState);
+  if (medians === undefined || index < 0) return undefined;
+  const current = RUN_SUB_STATES[index];
+  if (current === undefined || medians[current] === undefined) return undefined;
+  let entryMs: number;
+  let widthMs = 0;
+  if (input.subStateSeenAtMs !== undefined) {
+    const seen = Math.min(input.subStateSeenAtMs, input.elapsedMs);
+    const notSeen =
+      input.subStateNotSeenAtMs !== undefined
+        ? Math.min(input.subStateNotSeenAtMs, seen)
+        : index === 0
+          ? 0
+          : seen;
+    entryMs = (seen + notSeen) / 2;
+    widthMs = seen - notSeen;
+  } else if (index === 0) {
+    entryMs = 0;
+  } else {
+    return undefined;
+  }
+  let remainingMs = 0;
+  for (const s of RUN_SUB_STATES.slice(index)) remainingMs += medians[s] ?? 0;
+  if (remainingMs <= 0) return undefined;
+  // Not knowing exactly when the sub-state began (uniform over widthMs) widens the spread.
+  const spread = widthMs / (2 * Math.sqrt(3) * remainingMs);
+  return {
+    entryMs,
+    remaining: { mu: Math.log(remainingMs), sigma: Math.sqrt(sigma * sigma + spread * spread) },
+  };
+}
+
+/** Unnormalised density of the end time at absolute elapsed t. */
+function density(model: BuildEndModel, t: number): number {
+  const p = model.usePrior ? logNormalPdf(model.prior, t) : 1;
+  if (model.evidence === undefined) return p;
+  return p * logNormalPdf(model.evidence.remaining, t - model.evidence.entryMs);
+}
+
+/**
+ * Delay (ms) from `elapsedMs` to the next read, following the read density sqrt(h/(2·readCost))
+ * clamped to [1/capMs, 1/floorMs]. undefined when the model gives the future no mass at all.
+ */
+function densityDelay(model: BuildEndModel, elapsedMs: number, d: BuildPollDefaults): number | undefined {
+  const step = d.floorMs / 4;
+  const fineEnd = elapsedMs + d.capMs;
+  // Mass beyond the fine window: analytic without evidence, otherwise a coarse numeric tail.
+  let tail: number;
+  if (model.evidence === undefined) {
+    tail = logNormalSurvival(model.prior, fineEnd);
+  } else {
+    const ev = model.evidence;
+    const horizon = Math.max(
+      fineEnd + d.capMs,
+      ev.entryMs + logNormalQuantile(ev.remaining, 6),
+      model.usePrior ? logNormalQuantile(model.prior, 6) : 0,
+    );
+    const coarse = Math.max(step, (horizon - fineEnd) / 400);
+    tail = 0;
+    for (let t = fineEnd + coarse / 2; t < horizon; t += coarse) tail += density(model, t) * coarse;
+  }
+  const n = Math.ceil(d.capMs / step);
+  const pdf: number[] = new Array<number>(n);
+  for (let i = 0; i < n; i += 1) pdf[i] = density(model, elapsedMs + (i + 0.5) * step);
+  // survival at the start of each fine cell
+  const survival: number[] = new Array<number>(n + 1);
+  survival[n] = tail;
+  for (let i = n - 1; i >= 0; i -= 1) survival[i] = (survival[i + 1] ?? 0) + (pdf[i] ?? 0) * step;
+  if (!((survival[0] ?? 0) > 0)) return undefined;
+  const minRate = 1 / d.capMs;
+  const maxRate = 1 / d.floorMs;
+  let reads = 0;
+  for (let i = 0; i < n; i += 1) {
+    const s = survival[i] ?? 0;
+    const hazard = s > 0 ? (pdf[i] ?? 0) / s : Infinity;
+    const rate = Math.min(maxRate, Math.max(minRate, Math.sqrt(hazard / (2 * d.readCostMs))));
+    if (reads + rate * step >= 1) return Math.max(d.floorMs, i * step + (1 - reads) / rate);
+    reads += rate * step;
+  }
+  return d.capMs;
+}
+
+/**
+ * How long to sleep before the next read of the run status (ms), always in [floorMs, capMs].
+ * Throws FactoryError InvalidPollingInput for negative/NaN inputs or defaults that contradict
+ * each other.
+ */
+export function nextPollDelayMs(input: BuildPollInput): number {
+  const model = buildEndModel(input);
+  const d = input.defaults;
+  const clamp = (ms: number): number => Math.round(Math.min(d.capMs, Math.max(d.floorMs, ms)));
+  if (input.elapsedMs < model.overrunAtMs) {
+    const delay = densityDelay(model, input.elapsedMs, d);
+    if (delay !== undefined) return clamp(delay);
+  }
+  // Overrun: geometric back-off from the delay the density gave at the overrun point.
+  const at = Math.min(model.overrunAtMs, input.elapsedMs);
+  const base = densityDelay(model, at, d) ?? d.floorMs;
+  return clamp(base + d.overrunBackoffRatio * (input.elapsedMs - at));
+}
