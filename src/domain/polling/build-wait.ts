@@ -69,6 +69,11 @@ export interface BuildEndModel {
   prior: LogNormal;
   /** "Entered the current sub-state at entryMs; the rest takes ~remaining". */
   evidence?: { entryMs: number; remaining: LogNormal };
+  /**
+   * In a sub-state before the last one, the later sub-states (median sum: `later`) still have to run
+   * after the moment the policy looks from, so the end is unlikely sooner than that.
+   */
+  later?: LogNormal;
   /** Whether the prior still applies (false when the current sub-state began past the history's p99). */
   usePrior: boolean;
   /** From here on the run has overrun: geometric back-off. */
@@ -123,7 +128,23 @@ export function buildEndModel(input: BuildPollInput): BuildEndModel {
   const evidenceP99 =
     evidence === undefined ? 0 : evidence.entryMs + logNormalQuantile(evidence.remaining, Z99);
   const overrunAtMs = usePrior ? Math.max(priorP99, evidenceP99) : evidenceP99;
-  return { prior, ...(evidence === undefined ? {} : { evidence }), usePrior, overrunAtMs };
+  const later = laterSubStates(input, prior.sigma);
+  return {
+    prior,
+    ...(evidence === undefined ? {} : { evidence }),
+    ...(later === undefined ? {} : { later }),
+    usePrior,
+    overrunAtMs,
+  };
+}
+
+function laterSubStates(input: BuildPollInput, sigma: number): LogNormal | undefined {
+  const medians = input.history?.subStateP50Ms;
+  const index = RUN_SUB_STATES.findIndex((s) => s === input.runSubState);
+  if (medians === undefined || index < 0) return undefined;
+  let laterMs = 0;
+  for (const s of RUN_SUB_STATES.slice(index + 1)) laterMs += medians[s] ?? 0;
+  return laterMs > 0 ? { mu: Math.log(laterMs), sigma } : undefined;
 }
 
 function subStateEvidence(input: BuildPollInput, sigma: number): BuildEndModel['evidence'] {
@@ -160,11 +181,12 @@ function subStateEvidence(input: BuildPollInput, sigma: number): BuildEndModel['
   };
 }
 
-/** Unnormalised density of the end time at absolute elapsed t. */
-function density(model: BuildEndModel, t: number): number {
-  const p = model.usePrior ? logNormalPdf(model.prior, t) : 1;
-  if (model.evidence === undefined) return p;
-  return p * logNormalPdf(model.evidence.remaining, t - model.evidence.entryMs);
+/** Unnormalised density of the end time at absolute elapsed t, looking from fromMs. */
+function density(model: BuildEndModel, t: number, fromMs: number): number {
+  let p = model.usePrior ? logNormalPdf(model.prior, t) : 1;
+  if (model.evidence !== undefined) p *= logNormalPdf(model.evidence.remaining, t - model.evidence.entryMs);
+  if (model.later !== undefined) p *= 1 - logNormalSurvival(model.later, t - fromMs);
+  return p;
 }
 
 /**
@@ -176,22 +198,24 @@ function densityDelay(model: BuildEndModel, elapsedMs: number, d: BuildPollDefau
   const fineEnd = elapsedMs + d.capMs;
   // Mass beyond the fine window: analytic without evidence, otherwise a coarse numeric tail.
   let tail: number;
-  if (model.evidence === undefined) {
+  if (model.evidence === undefined && model.later === undefined) {
     tail = logNormalSurvival(model.prior, fineEnd);
   } else {
     const ev = model.evidence;
     const horizon = Math.max(
       fineEnd + d.capMs,
-      ev.entryMs + logNormalQuantile(ev.remaining, 6),
+      ev === undefined ? 0 : ev.entryMs + logNormalQuantile(ev.remaining, 6),
+      model.later === undefined ? 0 : elapsedMs + logNormalQuantile(model.later, 6),
       model.usePrior ? logNormalQuantile(model.prior, 6) : 0,
     );
     const coarse = Math.max(step, (horizon - fineEnd) / 400);
     tail = 0;
-    for (let t = fineEnd + coarse / 2; t < horizon; t += coarse) tail += density(model, t) * coarse;
+    for (let t = fineEnd + coarse / 2; t < horizon; t += coarse)
+      tail += density(model, t, elapsedMs) * coarse;
   }
   const n = Math.ceil(d.capMs / step);
   const pdf: number[] = new Array<number>(n);
-  for (let i = 0; i < n; i += 1) pdf[i] = density(model, elapsedMs + (i + 0.5) * step);
+  for (let i = 0; i < n; i += 1) pdf[i] = density(model, elapsedMs + (i + 0.5) * step, elapsedMs);
   // survival at the start of each fine cell
   const survival: number[] = new Array<number>(n + 1);
   survival[n] = tail;

@@ -10,3 +10,4 @@ export {
   logNormalQuantile,
   type LogNormal,
 } from './distribution';
+export * from './replication';
