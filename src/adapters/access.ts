@@ -26,6 +26,18 @@ function isUnder(scope: string, parent: string): boolean {
   return p === '/' || a === p || a.startsWith(`${p}/`);
 }
 
+// ARM action patterns: case-insensitive; '*' matches any run of characters, and a '/*/' segment
+// may also match no segment at all (Managed Identity Operator's
+// 'userAssignedIdentities/*/assign/action' covers 'userAssignedIdentities/assign/action').
+export function actionMatches(pattern: string, action: string): boolean {
+  const escape = (text: string) => text.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+  const source = pattern
+    .split('/*/')
+    .map((part) => part.split('*').map(escape).join('.*'))
+    .join('(?:/.*)?/');
+  return new RegExp(`^${source}$`, 'i').test(action);
+}
+
 export class AccessAdapter implements AccessCheckPort {
   constructor(private readonly clients: ClientFactory) {}
 
@@ -63,6 +75,29 @@ export class AccessAdapter implements AccessCheckPort {
       }
       return grants;
     });
+  }
+
+  async missingActions(principalId: string, scope: string, actions: string[]): Promise<string[]> {
+    const grants = await this.listRoleGrants(principalId, scope);
+    const authorization = this.clients.authorization(parseResourceId(scope).subscriptionId);
+    const permissions = await azureCall(this.context('read role definitions', scope), async () => {
+      const result: { actions: string[]; notActions: string[] }[] = [];
+      for (const grant of grants) {
+        const definition = await authorization.roleDefinitions.getById(grant.roleDefinitionId);
+        for (const permission of definition.permissions ?? []) {
+          result.push({ actions: permission.actions ?? [], notActions: permission.notActions ?? [] });
+        }
+      }
+      return result;
+    });
+    return actions.filter(
+      (action) =>
+        !permissions.some(
+          (permission) =>
+            permission.actions.some((pattern) => actionMatches(pattern, action)) &&
+            !permission.notActions.some((pattern) => actionMatches(pattern, action)),
+        ),
+    );
   }
 
   async getResource(resourceId: string): Promise<{ id: string; location: string } | undefined> {

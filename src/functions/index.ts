@@ -2,4 +2,4 @@
  * App entry (package.json "main" after build): importing each file registers its functions.
  * Each line below belongs to the file it imports; registration only, no logic here.
  */
-export {};
+import './pipeline';

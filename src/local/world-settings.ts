@@ -69,3 +69,22 @@ export function settingsForWorld(
     IDENTITY_HEADER: sim.managedIdentityEndpoint.header,
   };
 }
+
+/**
+ * Settings the example pipelines refer to as ${NAME}: the simulated world's tenants, subscriptions,
+ * build identity and subnets. In Azure the same names are app settings.
+ */
+export function pipelineSettingsForWorld(world: StandardWorld): Record<string, string> {
+  return {
+    ENG_TENANT_ID: world.eng.tenantId,
+    ENG_SUBSCRIPTION_ID: world.eng.subscriptionId,
+    TEST_TENANT_ID: world.test.tenantId,
+    TEST_SUBSCRIPTION_ID: world.test.subscriptionId,
+    PROD_TENANT_ID: world.prod.tenantId,
+    PROD_SUBSCRIPTION_ID: world.prod.subscriptionId,
+    BUILD_IDENTITY_ID: world.buildIdentity.id,
+    BUILD_IDENTITY_PRINCIPAL_ID: world.buildIdentity.principalId,
+    BUILD_STAGING_RESOURCE_GROUP_ID: world.staging.goodResourceGroupId,
+    TEST_SUBNET_ID: world.testVm.subnetId,
+  };
+}

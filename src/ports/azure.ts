@@ -62,7 +62,14 @@ export type BuildSource =
 
 export type Customizer =
   | { type: 'Shell'; name: string; inline?: string[]; scriptUri?: string; sha256Checksum?: string }
-  | { type: 'PowerShell'; name: string; inline?: string[]; scriptUri?: string; sha256Checksum?: string; runElevated?: boolean }
+  | {
+      type: 'PowerShell';
+      name: string;
+      inline?: string[];
+      scriptUri?: string;
+      sha256Checksum?: string;
+      runElevated?: boolean;
+    }
   | { type: 'File'; name: string; sourceUri: string; destination: string; sha256Checksum: string }
   | { type: 'WindowsUpdate'; name: string; searchCriteria?: string; filters?: string[]; updateLimit?: number }
   | { type: 'WindowsRestart'; name: string; restartTimeout?: string };
@@ -90,7 +97,8 @@ export interface ImageTemplateSpec extends ImageTemplateRef {
   tags: Record<string, string>;
 }
 
-export type RunState = 'NotStarted' | 'Running' | 'Canceling' | 'Succeeded' | 'PartiallySucceeded' | 'Failed' | 'Canceled';
+export type RunState =
+  'NotStarted' | 'Running' | 'Canceling' | 'Succeeded' | 'PartiallySucceeded' | 'Failed' | 'Canceled';
 
 export interface ImageTemplateStatus {
   provisioningState: 'Creating' | 'Updating' | 'Succeeded' | 'Failed' | 'Deleting' | 'Canceled';
@@ -171,7 +179,12 @@ export interface GalleryPort {
   /** One PATCH: excludeFromLatest / endOfLifeDate / tags (merged) / targetRegions. */
   updateVersion(
     ref: GalleryImageVersionRef,
-    patch: { excludeFromLatest?: boolean; endOfLifeDate?: string; tags?: Record<string, string>; targetRegions?: TargetRegion[] },
+    patch: {
+      excludeFromLatest?: boolean;
+      endOfLifeDate?: string;
+      tags?: Record<string, string>;
+      targetRegions?: TargetRegion[];
+    },
   ): Promise<void>;
   /** No-op when already gone. */
   deleteVersion(ref: GalleryImageVersionRef): Promise<void>;
@@ -179,7 +192,13 @@ export interface GalleryPort {
 
 export interface PlatformImagePort {
   /** Versions of a marketplace image in a region, oldest first. */
-  listVersions(args: { subscriptionId: string; location: string; publisher: string; offer: string; sku: string }): Promise<string[]>;
+  listVersions(args: {
+    subscriptionId: string;
+    location: string;
+    publisher: string;
+    offer: string;
+    sku: string;
+  }): Promise<string[]>;
 }
 
 // ---------------------------------------------------------------- Test VMs
@@ -207,7 +226,10 @@ export interface TestVmPort {
    */
   createVm(spec: TestVmSpec): Promise<void>;
   getVm(ref: VmRef): Promise<{ provisioningState: string; nicIds: string[]; osDiskId?: string } | undefined>;
-  runCommand(ref: VmRef, command: { shell: 'Shell' | 'PowerShell'; script: string; timeoutSeconds: number }): Promise<RunCommandResult>;
+  runCommand(
+    ref: VmRef,
+    command: { shell: 'Shell' | 'PowerShell'; script: string; timeoutSeconds: number },
+  ): Promise<RunCommandResult>;
   /** Deletes VM, its NICs and OS disk; no-op for what is already gone. */
   deleteVm(ref: VmRef): Promise<void>;
   /** Everything with the given tag key/value still present (VMs, NICs, disks): for leak checks and cleanup. */
@@ -225,6 +247,11 @@ export interface RoleGrant {
 export interface AccessCheckPort {
   /** The role assignments that apply to principalId at scope (assigned there or inherited). */
   listRoleGrants(principalId: string, scope: string): Promise<RoleGrant[]>;
+  /**
+   * The actions (e.g. 'Microsoft.Compute/galleries/images/versions/write') that principalId may NOT
+   * perform at scope, judged from the role definitions of every grant that applies there.
+   */
+  missingActions(principalId: string, scope: string, actions: string[]): Promise<string[]>;
   /** Whether the resource (resource group, gallery, subnet…) exists and its location. */
   getResource(resourceId: string): Promise<{ id: string; location: string } | undefined>;
 }

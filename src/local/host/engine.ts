@@ -473,6 +473,7 @@ export class DurableEngine implements OrchestrationEngine {
 
     // The episode commits: from here on its events live in history, not in the stored inbox.
     this.runningEpisodes.delete(instance.instanceId);
+    let continuedAsNew = false;
     this.store.transaction(() => {
       instance.history = history.map((event) => ({ ...event, IsPlayed: true }));
       instance.customStatus = state.customStatus;
@@ -499,11 +500,12 @@ export class DurableEngine implements OrchestrationEngine {
           this.completeExecution(instance, 'Failed', state.error);
         } else if (walk.continueAsNew !== undefined) {
           this.continueAsNew(instance, walk.continueAsNew);
+          continuedAsNew = true;
         } else if (state.isDone) {
           this.completeExecution(instance, 'Completed', state.output);
         }
       }
-      instance.history.push(this.event(EventType.OrchestratorCompleted));
+      if (!continuedAsNew) instance.history.push(this.event(EventType.OrchestratorCompleted));
       this.persist(instance);
     });
     this.stats.activityExecutions.set('$episodes', this.stats.episodes);

@@ -1,0 +1,178 @@
+/**
+ * The pipeline's activities: one side effect each, safe to run twice (deterministic names, look
+ * before create), FactoryError with a stable code and `retryable` on failure. Built by a factory
+ * that receives the ports, so src/functions only wires them.
+ */
+import type { ApprovalsPort } from '../ports/approvals';
+import type { AzurePorts } from '../ports/azure';
+import type { Clock } from '../shared/clock';
+import { FactoryError } from '../shared/errors';
+import { summarizeHistory, type BuildHistory } from '../domain/polling';
+import {
+  Activities,
+  type ApprovalRequestInput,
+  type BuildOutputInput,
+  type BuildStatus,
+  type CopyVersionInput,
+  type HistoryInput,
+  type ImageDefinitionInput,
+  type PreflightInput,
+  type PreflightResult,
+  type TemplateInput,
+  type TemplateRefInput,
+  type TestScriptInput,
+  type TestScriptResult,
+  type TestVmInput,
+  type UpdateVersionInput,
+  type VersionInfo,
+  type VersionRefInput,
+  type VmRefInput,
+} from '../domain/pipeline/activities';
+import { runPreflight } from './preflight';
+
+export interface PipelineDependencies {
+  azure: AzurePorts;
+  approvals: ApprovalsPort;
+  clock: Clock;
+  log: (line: string) => void;
+}
+
+/** Tag on ENG versions recording how long the build ran: past builds tune the polling. */
+export const BUILD_DURATION_TAG = 'imagefactory.buildDurationMs';
+
+const tail = (text: string, lines: number) => text.split('\n').slice(-lines).join('\n');
+
+export function createPipelineActivities(
+  deps: PipelineDependencies,
+): Record<string, (input: never) => Promise<unknown>> {
+  const { azure } = deps;
+  const activities = {
+    [Activities.preflight]: (input: PreflightInput): Promise<PreflightResult> => runPreflight(azure, input),
+
+    [Activities.loadBuildHistory]: async (input: HistoryInput): Promise<BuildHistory | null> => {
+      const versions = await azure.galleries(input.credential).listVersions(input.image);
+      const durations = versions
+        .map((version) => Number(version.tags[BUILD_DURATION_TAG]))
+        .filter((duration) => Number.isFinite(duration) && duration > 0);
+      return summarizeHistory(durations) ?? null;
+    },
+
+    [Activities.ensureImageDefinition]: async (input: ImageDefinitionInput): Promise<void> => {
+      await azure.galleries(input.credential).ensureImageDefinition(input.spec);
+    },
+
+    [Activities.createImageTemplate]: async (input: TemplateInput): Promise<void> => {
+      const status = await azure.imageBuilder(input.credential).createTemplate(input.spec);
+      if (status.provisioningState === 'Failed') {
+        throw new FactoryError(
+          'TemplateProvisioningFailed',
+          `Image template ${input.spec.name} failed to provision: ${status.provisioningError?.message ?? 'no message'}`,
+          {
+            hint: 'A failed template cannot be updated; the factory deletes it and the next build uses a new name.',
+          },
+        );
+      }
+    },
+
+    [Activities.startImageBuild]: async (input: TemplateRefInput): Promise<void> => {
+      const builder = azure.imageBuilder(input.credential);
+      const status = await builder.getTemplate(input.ref);
+      // Safe to run twice: a run that already started (or finished) is not started again.
+      if (status?.lastRun !== undefined && status.lastRun.runState !== 'NotStarted') return;
+      await builder.startRun(input.ref);
+    },
+
+    [Activities.getImageBuildStatus]: async (input: TemplateRefInput): Promise<BuildStatus> => {
+      const status = await azure.imageBuilder(input.credential).getTemplate(input.ref);
+      if (status === undefined) return { exists: false };
+      return {
+        exists: true,
+        provisioningState: status.provisioningState,
+        ...(status.provisioningError ? { provisioningError: status.provisioningError.message } : {}),
+        ...(status.lastRun
+          ? {
+              runState: status.lastRun.runState,
+              ...(status.lastRun.runSubState ? { runSubState: status.lastRun.runSubState } : {}),
+              ...(status.lastRun.message ? { message: status.lastRun.message } : {}),
+            }
+          : {}),
+      };
+    },
+
+    [Activities.getImageBuildOutput]: async (input: BuildOutputInput): Promise<string> => {
+      const output = await azure.imageBuilder(input.credential).getRunOutput(input.ref, input.runOutputName);
+      if (output === undefined)
+        throw new FactoryError(
+          'RunOutputMissing',
+          `Image template ${input.ref.name} has no run output '${input.runOutputName}'.`,
+        );
+      return output.artifactId;
+    },
+
+    [Activities.readBuildLog]: async (input: TemplateRefInput): Promise<string | null> =>
+      (await azure.imageBuilder(input.credential).readCustomizationLog(input.ref, 40)) ?? null,
+
+    [Activities.cancelImageBuild]: async (input: TemplateRefInput): Promise<void> => {
+      const builder = azure.imageBuilder(input.credential);
+      const status = await builder.getTemplate(input.ref);
+      if (status?.lastRun?.runState === 'Running') await builder.cancelRun(input.ref);
+    },
+
+    [Activities.deleteImageTemplate]: async (input: TemplateRefInput): Promise<void> => {
+      await azure.imageBuilder(input.credential).deleteTemplate(input.ref);
+    },
+
+    [Activities.createTestVm]: async (input: TestVmInput): Promise<void> => {
+      await azure.testVms(input.credential).createVm(input.spec);
+    },
+
+    [Activities.getTestVm]: async (input: VmRefInput): Promise<{ provisioningState: string } | null> => {
+      const vm = await azure.testVms(input.credential).getVm(input.ref);
+      return vm === undefined ? null : { provisioningState: vm.provisioningState };
+    },
+
+    [Activities.runTestScript]: async (input: TestScriptInput): Promise<TestScriptResult> => {
+      const result = await azure.testVms(input.credential).runCommand(input.ref, {
+        shell: input.script.shell,
+        script: input.script.inline,
+        timeoutSeconds: input.timeoutSeconds,
+      });
+      return {
+        name: input.script.name,
+        exitCode: result.exitCode,
+        outputTail: tail([result.stdout, result.stderr].filter(Boolean).join('\n'), 20).slice(-2000),
+      };
+    },
+
+    [Activities.deleteTestVm]: async (input: VmRefInput): Promise<void> => {
+      await azure.testVms(input.credential).deleteVm(input.ref);
+    },
+
+    [Activities.copyImageVersion]: async (input: CopyVersionInput): Promise<void> => {
+      const galleries = azure.galleries(
+        input.credential,
+        input.sourceTenantId === undefined ? undefined : { auxiliaryTenantIds: [input.sourceTenantId] },
+      );
+      await galleries.beginCreateVersion(input.spec);
+    },
+
+    [Activities.getImageVersion]: async (input: VersionRefInput): Promise<VersionInfo> =>
+      (await azure.galleries(input.credential).getVersion(input.ref)) ?? null,
+
+    [Activities.updateImageVersion]: async (input: UpdateVersionInput): Promise<void> => {
+      await azure.galleries(input.credential).updateVersion(input.ref, input.patch);
+    },
+
+    [Activities.deleteImageVersion]: async (input: VersionRefInput): Promise<void> => {
+      await azure.galleries(input.credential).deleteVersion(input.ref);
+    },
+
+    [Activities.sendApprovalRequest]: async (input: ApprovalRequestInput): Promise<void> => {
+      await deps.approvals.sendRequest(input);
+      deps.log(
+        `approval requested: build ${input.buildId} stage ${input.stage} version ${input.imageVersion} (request ${input.requestId}, deadline ${input.deadline})`,
+      );
+    },
+  };
+  return activities;
+}

@@ -1,0 +1,295 @@
+/**
+ * Preflight: before an hour of build time is spent, check that every identity holds what it needs
+ * on every scope it will touch, and that the network and source meet Image Builder's rules. Every
+ * problem is reported at once with the exact grant or change that fixes it. Reads only.
+ */
+import type { AzurePorts, PrincipalInfo } from '../ports/azure';
+import { FactoryError, isFactoryError } from '../shared/errors';
+import type { PreflightInput, PreflightProblem, PreflightResult } from '../domain/pipeline/activities';
+import type { PipelineDefinition } from '../domain/pipeline/definition';
+import { recipeHash, templateNameFor } from '../domain/pipeline/recipe';
+
+const rgId = (subscriptionId: string, resourceGroup: string) =>
+  `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}`;
+
+interface Requirement {
+  principalId: string;
+  who: string;
+  scope: string;
+  what: string;
+  actions: string[];
+  role: string;
+}
+
+const grantCommand = (principalId: string, role: string, scope: string, principalType = 'ServicePrincipal') =>
+  `az role assignment create --assignee-object-id ${principalId} --assignee-principal-type ${principalType} --role "${role}" --scope ${scope}`;
+
+export async function runPreflight(azure: AzurePorts, input: PreflightInput): Promise<PreflightResult> {
+  const { definition, buildId } = input;
+  const problems: PreflightProblem[] = [];
+  const eng = definition.stages[0];
+  if (eng === undefined) throw new FactoryError('InvalidPipeline', 'The pipeline has no stages.');
+  const factory: PrincipalInfo = azure.principal(eng.credential);
+  const access = azure.access(eng.credential);
+  const buildIdentity = definition.build.identity;
+  const who = {
+    factory: `the factory's identity '${factory.displayName}' (principal ${factory.principalId})`,
+    build: `the build identity '${buildIdentity.resourceId.split('/').pop() ?? ''}' (principal ${buildIdentity.principalId})`,
+  };
+  const templateRg = rgId(eng.subscriptionId, definition.build.resourceGroup);
+  const engImage = `${rgId(eng.subscriptionId, eng.gallery.resourceGroup)}/providers/Microsoft.Compute/galleries/${eng.gallery.name}`;
+  const vhdSource = definition.source.type === 'vhd';
+
+  const requirements: Requirement[] = [];
+  if (!vhdSource) {
+    requirements.push(
+      {
+        principalId: factory.principalId,
+        who: who.factory,
+        scope: templateRg,
+        what: 'the image template resource group',
+        actions: [
+          'Microsoft.VirtualMachineImages/imageTemplates/write',
+          'Microsoft.VirtualMachineImages/imageTemplates/run/action',
+          'Microsoft.VirtualMachineImages/imageTemplates/delete',
+        ],
+        role: 'Contributor',
+      },
+      {
+        principalId: factory.principalId,
+        who: who.factory,
+        scope: buildIdentity.resourceId,
+        what: 'the build identity (to assign it to the template)',
+        actions: ['Microsoft.ManagedIdentity/userAssignedIdentities/assign/action'],
+        role: 'Managed Identity Operator',
+      },
+      {
+        principalId: buildIdentity.principalId,
+        who: who.build,
+        scope: engImage,
+        what: 'the ENG gallery (Image Builder distributes the version there)',
+        actions: [
+          'Microsoft.Compute/galleries/images/versions/write',
+          'Microsoft.Compute/galleries/images/versions/read',
+        ],
+        role: 'Contributor',
+      },
+    );
+    if (definition.build.stagingResourceGroupId) {
+      requirements.push({
+        principalId: buildIdentity.principalId,
+        who: who.build,
+        scope: definition.build.stagingResourceGroupId,
+        what: 'the custom staging resource group (Image Builder creates its build VM, storage and network there)',
+        actions: [
+          'Microsoft.Compute/virtualMachines/write',
+          'Microsoft.Storage/storageAccounts/write',
+          'Microsoft.Network/networkInterfaces/write',
+          'Microsoft.Resources/deployments/write',
+        ],
+        role: 'Contributor',
+      });
+    }
+    if (definition.build.subnetId) {
+      requirements.push({
+        principalId: buildIdentity.principalId,
+        who: who.build,
+        scope: definition.build.subnetId,
+        what: 'the build subnet (Image Builder joins its proxy VM and build VM to it)',
+        actions: [
+          'Microsoft.Network/virtualNetworks/subnets/join/action',
+          'Microsoft.Network/virtualNetworks/read',
+        ],
+        role: 'Network Contributor',
+      });
+    }
+  }
+  requirements.push({
+    principalId: factory.principalId,
+    who: who.factory,
+    scope: rgId(eng.subscriptionId, definition.test.resourceGroup),
+    what: 'the test VM resource group',
+    actions: [
+      'Microsoft.Compute/virtualMachines/write',
+      'Microsoft.Compute/virtualMachines/delete',
+      'Microsoft.Network/networkInterfaces/write',
+      'Microsoft.Compute/disks/delete',
+    ],
+    role: 'Contributor',
+  });
+  requirements.push({
+    principalId: factory.principalId,
+    who: who.factory,
+    scope: definition.test.subnetId,
+    what: 'the test subnet',
+    actions: ['Microsoft.Network/virtualNetworks/subnets/join/action'],
+    role: 'Network Contributor',
+  });
+  for (const stage of definition.stages) {
+    const principal = azure.principal(stage.credential);
+    const stageAccess = azure.access(stage.credential);
+    const gallery = `${rgId(stage.subscriptionId, stage.gallery.resourceGroup)}/providers/Microsoft.Compute/galleries/${stage.gallery.name}`;
+    if (principal.tenantId.toLowerCase() !== stage.tenantId.toLowerCase()) {
+      problems.push({
+        code: 'WrongTenant',
+        subject: `stage ${stage.name}`,
+        message: `credential '${stage.credential}' signs in to tenant ${principal.tenantId}, but stage ${stage.name} is in tenant ${stage.tenantId}`,
+        fix: `point stages[].credential of ${stage.name} at a profile whose tenantId is ${stage.tenantId} (AZURE_CREDENTIALS)`,
+      });
+      continue;
+    }
+    await check(
+      stageAccess,
+      {
+        principalId: principal.principalId,
+        who: `the factory's identity in ${stage.name} '${principal.displayName}' (principal ${principal.principalId})`,
+        scope: gallery,
+        what: `the ${stage.name} gallery`,
+        actions: [
+          'Microsoft.Compute/galleries/images/write',
+          'Microsoft.Compute/galleries/images/versions/write',
+          'Microsoft.Compute/galleries/images/versions/delete',
+        ],
+        role: 'Contributor',
+      },
+      problems,
+    );
+  }
+  for (const requirement of requirements) await check(access, requirement, problems);
+
+  // Network rules of an existing-VNET build (field notes: private link policy, region, NSG).
+  if (!vhdSource && definition.build.subnetId) {
+    const subnet = await azure.network(eng.credential).getSubnet(definition.build.subnetId);
+    if (subnet === undefined) {
+      problems.push({
+        code: 'SubnetNotFound',
+        subject: definition.build.subnetId,
+        message: 'the build subnet does not exist or cannot be read',
+        fix: 'create it or fix build.subnetId',
+      });
+    } else {
+      if (subnet.privateLinkServiceNetworkPolicies !== 'Disabled') {
+        const [, , sub, , rg, , , , vnet, , name] = subnet.id.split('/');
+        problems.push({
+          code: 'SubnetPrivateLinkPolicy',
+          subject: subnet.id,
+          message:
+            'Image Builder puts a Private Link service in the build subnet, which needs privateLinkServiceNetworkPolicies Disabled',
+          fix: `az network vnet subnet update --subscription ${sub ?? ''} -g ${rg ?? ''} --vnet-name ${vnet ?? ''} -n ${name ?? ''} --private-link-service-network-policies Disabled`,
+        });
+      }
+      if (subnet.location.toLowerCase() !== definition.build.location.toLowerCase()) {
+        problems.push({
+          code: 'SubnetWrongRegion',
+          subject: subnet.id,
+          message: `the build VNET is in ${subnet.location} but the build runs in ${definition.build.location}; Image Builder needs them in the same region`,
+          fix: `use a subnet in ${definition.build.location}, or set build.location to ${subnet.location}`,
+        });
+      }
+    }
+  }
+
+  // The source must exist where the build runs.
+  let sourceVersion = '';
+  const source = definition.source;
+  if (source.type === 'platformImage') {
+    const versions = await azure.platformImages(eng.credential).listVersions({
+      subscriptionId: eng.subscriptionId,
+      location: definition.build.location,
+      publisher: source.publisher,
+      offer: source.offer,
+      sku: source.sku,
+    });
+    if (versions.length === 0 || (source.version !== 'latest' && !versions.includes(source.version))) {
+      problems.push({
+        code: 'SourceUnavailable',
+        subject: `${source.publisher}:${source.offer}:${source.sku}:${source.version}`,
+        message: `no such platform image version in ${definition.build.location}`,
+        fix: `az vm image list --all -l ${definition.build.location} -p ${source.publisher} -f ${source.offer} -s ${source.sku} (pick an existing version or 'latest')`,
+      });
+    } else {
+      sourceVersion = source.version === 'latest' ? (versions.at(-1) ?? '') : source.version;
+    }
+  } else if (source.type === 'managedImage') {
+    const image = await access.getResource(source.id);
+    const imageSubscription = source.id.split('/')[2] ?? '';
+    if (image === undefined) {
+      problems.push({
+        code: 'SourceUnavailable',
+        subject: source.id,
+        message: 'the managed image does not exist or cannot be read',
+        fix: 'fix source.id or grant Reader on the image',
+      });
+    } else if (
+      image.location.toLowerCase() !== definition.build.location.toLowerCase() ||
+      imageSubscription.toLowerCase() !== eng.subscriptionId.toLowerCase()
+    ) {
+      problems.push({
+        code: 'ManagedImageWrongPlace',
+        subject: source.id,
+        message: `a managed image can only be used in its own region and subscription: it is in ${image.location}/${imageSubscription}, the build in ${definition.build.location}/${eng.subscriptionId}`,
+        fix: 'capture it into a gallery image version (galleries replicate across regions) and use source.type galleryImageVersion',
+      });
+    }
+    sourceVersion = source.id;
+  } else if (source.type === 'galleryImageVersion') {
+    const version = await access.getResource(source.id);
+    if (version === undefined)
+      problems.push({
+        code: 'SourceUnavailable',
+        subject: source.id,
+        message: 'the source image version does not exist or cannot be read',
+        fix: 'fix source.id or grant Reader on its gallery',
+      });
+    sourceVersion = source.id;
+  } else {
+    sourceVersion = source.uri.split('?')[0] ?? '';
+  }
+
+  const hash = recipeHash(definition);
+  return {
+    problems,
+    recipeHash: hash,
+    templateName: templateNameFor(definition.name, buildId, hash),
+    sourceVersion,
+  };
+}
+
+async function check(
+  access: ReturnType<AzurePorts['access']>,
+  requirement: Requirement,
+  problems: PreflightProblem[],
+): Promise<void> {
+  let missing: string[];
+  try {
+    missing = await access.missingActions(requirement.principalId, requirement.scope, requirement.actions);
+  } catch (error) {
+    if (isFactoryError(error) && !error.retryable) {
+      problems.push({
+        code: error.code === 'AuthorizationFailed' ? 'CannotReadRoles' : error.code,
+        subject: requirement.scope,
+        message: `cannot check the roles of ${requirement.who} on ${requirement.what}: ${error.message}`,
+        fix:
+          error.hint ??
+          'grant the factory Reader (Microsoft.Authorization/roleAssignments/read) on this scope',
+      });
+      return;
+    }
+    throw error;
+  }
+  if (missing.length === 0) return;
+  problems.push({
+    code: 'MissingRole',
+    subject: requirement.who,
+    message: `${requirement.who} lacks ${requirement.role} on ${requirement.what} ${requirement.scope} (missing ${missing.join(', ')})`,
+    fix: `grant it with: ${grantCommand(requirement.principalId, requirement.role, requirement.scope)}`,
+  });
+}
+
+export function describePreflightProblems(problems: PreflightProblem[]): string {
+  return problems
+    .map((problem, index) => `${index + 1}. ${problem.message}\n   fix: ${problem.fix}`)
+    .join('\n');
+}
+
+export type { PipelineDefinition };

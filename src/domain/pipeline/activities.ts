@@ -1,0 +1,115 @@
+/**
+ * The activities of the build pipeline: names and JSON-safe inputs/outputs, shared by the
+ * orchestration (which only sees these) and the activity implementations (which see the ports).
+ */
+import type { ApprovalRequest } from '../../ports/approvals';
+import type {
+  Customizer,
+  GalleryImageVersionRef,
+  ImageDefinitionSpec,
+  ImageTemplateRef,
+  ImageTemplateSpec,
+  ImageVersionInfo,
+  ImageVersionSpec,
+  RunState,
+  TargetRegion,
+  TestVmSpec,
+  VmRef,
+} from '../../ports/azure';
+import type { PipelineDefinition } from './definition';
+
+export const Activities = {
+  preflight: 'preflight',
+  loadBuildHistory: 'loadBuildHistory',
+  ensureImageDefinition: 'ensureImageDefinition',
+  createImageTemplate: 'createImageTemplate',
+  startImageBuild: 'startImageBuild',
+  getImageBuildStatus: 'getImageBuildStatus',
+  getImageBuildOutput: 'getImageBuildOutput',
+  readBuildLog: 'readBuildLog',
+  cancelImageBuild: 'cancelImageBuild',
+  deleteImageTemplate: 'deleteImageTemplate',
+  createTestVm: 'createTestVm',
+  getTestVm: 'getTestVm',
+  runTestScript: 'runTestScript',
+  deleteTestVm: 'deleteTestVm',
+  copyImageVersion: 'copyImageVersion',
+  getImageVersion: 'getImageVersion',
+  updateImageVersion: 'updateImageVersion',
+  deleteImageVersion: 'deleteImageVersion',
+  sendApprovalRequest: 'sendApprovalRequest',
+} as const;
+
+/** Every Azure call names the credential profile it runs as. */
+export interface WithCredential {
+  credential: string;
+}
+
+export interface PreflightInput {
+  buildId: string;
+  definition: PipelineDefinition;
+}
+
+export interface PreflightProblem {
+  /** Stable code, e.g. MissingRole, SubnetPolicy, WrongRegion, SourceUnavailable. */
+  code: string;
+  /** Which identity or resource it is about, in words. */
+  subject: string;
+  message: string;
+  /** The exact grant or change that fixes it (e.g. an az command). */
+  fix: string;
+}
+
+export interface PreflightResult {
+  problems: PreflightProblem[];
+  /** sha256 of the recipe (source, image, customizers, build VM): names templates, tags versions. */
+  recipeHash: string;
+  /** Deterministic per build and recipe: a retried activity finds its own template. */
+  templateName: string;
+  /** The platform image's exact version when the definition says 'latest'. */
+  sourceVersion: string;
+}
+
+export type TemplateInput = WithCredential & { spec: ImageTemplateSpec };
+export type TemplateRefInput = WithCredential & { ref: ImageTemplateRef };
+
+export interface BuildStatus {
+  exists: boolean;
+  provisioningState?: string;
+  provisioningError?: string;
+  runState?: RunState;
+  runSubState?: string;
+  message?: string;
+}
+
+export type ImageDefinitionInput = WithCredential & { spec: ImageDefinitionSpec };
+export type BuildOutputInput = TemplateRefInput & { runOutputName: string };
+export type TestVmInput = WithCredential & { spec: TestVmSpec };
+export type VmRefInput = WithCredential & { ref: VmRef };
+export type TestScriptInput = WithCredential & {
+  ref: VmRef;
+  script: { name: string; shell: 'Shell' | 'PowerShell'; inline: string };
+  timeoutSeconds: number;
+};
+export interface TestScriptResult {
+  name: string;
+  exitCode: number;
+  /** Last lines of stdout/stderr, for the build record. */
+  outputTail: string;
+}
+export type CopyVersionInput = WithCredential & { spec: ImageVersionSpec; sourceTenantId?: string };
+export type VersionRefInput = WithCredential & { ref: GalleryImageVersionRef };
+export type UpdateVersionInput = VersionRefInput & {
+  patch: {
+    excludeFromLatest?: boolean;
+    endOfLifeDate?: string;
+    tags?: Record<string, string>;
+    targetRegions?: TargetRegion[];
+  };
+};
+export type VersionInfo = ImageVersionInfo | null;
+export type HistoryInput = WithCredential & {
+  image: { subscriptionId: string; resourceGroup: string; gallery: string; image: string };
+};
+export type ApprovalRequestInput = ApprovalRequest;
+export type { Customizer };

@@ -1,0 +1,365 @@
+/**
+ * Pipeline definitions: one per image, under pipelines/ (YAML or JSON), validated into typed
+ * objects. schemas/pipeline.schema.json is generated from this schema (npm run schemas) and kept
+ * in sync by a test, so editors and CI can validate definitions too.
+ */
+import { z } from 'zod';
+
+const guid = z
+  .string()
+  .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a GUID');
+const resourceGroupName = z
+  .string()
+  .regex(
+    /^[-\w._()]{1,89}[-\w_()]$/,
+    'must be a resource group name: 1-90 letters, digits, ., _, -, (, ), not ending with .',
+  );
+const resourceId = z
+  .string()
+  .regex(
+    /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+(\/providers\/.+)?$/i,
+    'must be an Azure resource id (/subscriptions/…/resourceGroups/…)',
+  );
+const region = z.string().regex(/^[a-z][a-z0-9]{2,30}$/, 'must be an Azure region name such as westeurope');
+const galleryName = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._]{0,78}[A-Za-z0-9]$/,
+    'must be a gallery name: letters, digits, . and _ (no hyphens), 2-80',
+  );
+const imageName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,78}[A-Za-z0-9]$/, 'must be 2-80 letters, digits, ., _ or -');
+const azureTag = z.string().max(256);
+
+const sha256 = z.string().regex(/^[a-fA-F0-9]{64}$/, 'must be a sha256 hex digest');
+const httpsUri = z.url({ protocol: /^https$/, error: 'must be an https URL' });
+
+export const sourceSchema = z.discriminatedUnion('type', [
+  z
+    .object({
+      type: z.literal('platformImage'),
+      publisher: z.string().min(1),
+      offer: z.string().min(1),
+      sku: z.string().min(1),
+      version: z.string().regex(/^(latest|\d+\.\d+\.\d+)$/, "must be 'latest' or Major.Minor.Patch"),
+    })
+    .strict(),
+  z.object({ type: z.literal('galleryImageVersion'), id: resourceId }).strict(),
+  z.object({ type: z.literal('managedImage'), id: resourceId }).strict(),
+  z
+    .object({
+      type: z.literal('vhd'),
+      /** A VHD built elsewhere (e.g. Packer on on-prem Hyper-V): skips the build, enters at the test step. */
+      uri: httpsUri,
+      storageAccountId: resourceId,
+    })
+    .strict(),
+]);
+
+const scriptFields = {
+  name: z.string().min(1).max(64),
+  inline: z.array(z.string()).min(1).optional(),
+  scriptUri: httpsUri.optional(),
+  sha256Checksum: sha256.optional(),
+};
+
+export const customizerSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('Shell'), ...scriptFields }).strict(),
+  z.object({ type: z.literal('PowerShell'), ...scriptFields, runElevated: z.boolean().optional() }).strict(),
+  z
+    .object({
+      type: z.literal('File'),
+      name: z.string().min(1).max(64),
+      sourceUri: httpsUri,
+      destination: z.string().min(1),
+      sha256Checksum: sha256,
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('WindowsUpdate'),
+      name: z.string().min(1).max(64),
+      searchCriteria: z.string().optional(),
+      filters: z.array(z.string()).optional(),
+      updateLimit: z.number().int().min(1).max(1000).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('WindowsRestart'),
+      name: z.string().min(1).max(64),
+      restartTimeout: z.string().optional(),
+    })
+    .strict(),
+]);
+
+export const regionTargetSchema = z
+  .object({
+    name: region,
+    replicas: z
+      .number({ error: 'must be a number' })
+      .int()
+      .min(1, 'must be 1..100')
+      .max(100, 'must be 1..100'),
+    storageAccountType: z.enum(['Standard_LRS', 'Standard_ZRS', 'Premium_LRS']).default('Standard_LRS'),
+  })
+  .strict();
+
+export const stageSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9]{1,15}$/, 'must be 2-16 letters/digits, starting with a letter'),
+    tenantId: guid,
+    subscriptionId: guid,
+    /** Credential profile name in AZURE_CREDENTIALS. */
+    credential: z.string().min(1),
+    gallery: z.object({ resourceGroup: resourceGroupName, name: galleryName }).strict(),
+    regions: z.array(regionTargetSchema).min(1, 'at least one target region'),
+    approval: z
+      .object({
+        required: z.boolean(),
+        deadlineHours: z
+          .number()
+          .min(0.01)
+          .max(24 * 30)
+          .default(48),
+      })
+      .strict()
+      .optional(),
+    /** Boot and test the promoted version again in this tenant. */
+    retest: z.boolean().default(false),
+    /** Copy into this stage with excludeFromLatest while its approval is pending: approval then flips one flag. */
+    preStage: z.boolean().default(false),
+    /** Test VM placement in this tenant, required when retest is on. */
+    testResourceGroup: resourceGroupName.optional(),
+    testSubnetId: resourceId.optional(),
+  })
+  .strict();
+
+export const cadenceSchema = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('cron'),
+      expression: z.string().min(9),
+      onlyWhenChanged: z.boolean().default(true),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('patchTuesday'),
+      offsetDays: z.number().int().min(0).max(27),
+      at: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (UTC)'),
+      onlyWhenChanged: z.boolean().default(true),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('weekly'),
+      dayOfWeek: z.number().int().min(0).max(6),
+      at: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (UTC)'),
+      onlyWhenChanged: z.boolean().default(true),
+    })
+    .strict(),
+]);
+
+export const pipelineDefinitionSchema = z
+  .object({
+    name: z.string().regex(/^[a-z][a-z0-9-]{2,40}[a-z0-9]$/, 'must be 4-42 lower-case letters, digits and -'),
+    description: z.string().max(500).optional(),
+    source: sourceSchema,
+    image: z
+      .object({
+        /** Gallery image definition name, the same in every stage's gallery. */
+        definition: imageName,
+        osType: z.enum(['Linux', 'Windows']),
+        hyperVGeneration: z.enum(['V1', 'V2']).default('V2'),
+        securityType: z
+          .enum(['Standard', 'TrustedLaunch', 'TrustedLaunchSupported', 'ConfidentialVM'])
+          .default('TrustedLaunch'),
+        features: z.record(z.string(), z.string()).optional(),
+        identifier: z
+          .object({ publisher: z.string().min(1), offer: z.string().min(1), sku: z.string().min(1) })
+          .strict(),
+      })
+      .strict(),
+    build: z
+      .object({
+        /** Region of the build (template, VNET and the ENG gallery's home region). */
+        location: region,
+        resourceGroup: resourceGroupName,
+        vmSize: z.string().regex(/^Standard_[A-Za-z0-9_]+$/, 'must be a VM size such as Standard_D2s_v5'),
+        osDiskSizeGB: z.number().int().min(30).max(4095).default(64),
+        timeoutMinutes: z.number().int().min(1, 'must be 1..960').max(960, 'must be 1..960').default(120),
+        /** Expected duration, the starting point of status polling until past builds say better. */
+        expectedMinutes: z.number().int().min(1).max(960).default(45),
+        identity: z.object({ resourceId, principalId: guid }).strict(),
+        stagingResourceGroupId: resourceId.optional(),
+        subnetId: resourceId.optional(),
+        customizers: z.array(customizerSchema).default([]),
+      })
+      .strict(),
+    test: z
+      .object({
+        resourceGroup: resourceGroupName,
+        subnetId: resourceId,
+        vmSize: z.string().regex(/^Standard_[A-Za-z0-9_]+$/, 'must be a VM size such as Standard_D2s_v5'),
+        timeoutMinutes: z.number().int().min(1).max(90).default(15),
+        scripts: z
+          .array(
+            z
+              .object({
+                name: z.string().min(1).max(64),
+                shell: z.enum(['Shell', 'PowerShell']),
+                inline: z.string().min(1).max(65536),
+              })
+              .strict(),
+          )
+          .min(1, 'at least one test script'),
+      })
+      .strict(),
+    stages: z.array(stageSchema).min(1, 'at least the ENG stage'),
+    cadence: cadenceSchema.optional(),
+    tags: z.record(z.string(), azureTag).optional(),
+  })
+  .strict()
+  .superRefine((definition, ctx) => {
+    const names = new Set<string>();
+    definition.stages.forEach((stage, index) => {
+      const key = stage.name.toLowerCase();
+      if (names.has(key))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['stages', index, 'name'],
+          message: `duplicate stage name '${stage.name}'`,
+        });
+      names.add(key);
+      if (index === 0 && stage.approval?.required) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['stages', 0, 'approval'],
+          message: 'the first (ENG) stage is where the image is built; it cannot require an approval',
+        });
+      }
+      if (index === 0 && stage.preStage)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['stages', 0, 'preStage'],
+          message: 'the first stage cannot be pre-staged',
+        });
+      if (stage.retest && (stage.testResourceGroup === undefined || stage.testSubnetId === undefined)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['stages', index, 'retest'],
+          message: 'retest needs testResourceGroup and testSubnetId in this stage',
+        });
+      }
+    });
+    const first = definition.stages[0];
+    if (first && !first.regions.some((r) => r.name === definition.build.location)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['stages', 0, 'regions'],
+        message: `must include the build region '${definition.build.location}' (AIB distributes there first)`,
+      });
+    }
+    if (definition.source.type !== 'vhd' && definition.build.customizers.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['build', 'customizers'],
+        message: 'at least one customizer (or use a vhd source built elsewhere)',
+      });
+    }
+    definition.build.customizers.forEach((customizer, index) => {
+      if (
+        (customizer.type === 'Shell' || customizer.type === 'PowerShell') &&
+        (customizer.inline === undefined) === (customizer.scriptUri === undefined)
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['build', 'customizers', index],
+          message: 'give exactly one of inline or scriptUri',
+        });
+      }
+      if (
+        (customizer.type === 'WindowsUpdate' ||
+          customizer.type === 'WindowsRestart' ||
+          customizer.type === 'PowerShell') &&
+        definition.image.osType !== 'Windows'
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['build', 'customizers', index, 'type'],
+          message: `${customizer.type} needs osType Windows`,
+        });
+      }
+      if (customizer.type === 'Shell' && definition.image.osType !== 'Linux') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['build', 'customizers', index, 'type'],
+          message: 'Shell needs osType Linux',
+        });
+      }
+    });
+    definition.test.scripts.forEach((script, index) => {
+      const expected = definition.image.osType === 'Linux' ? 'Shell' : 'PowerShell';
+      if (script.shell !== expected) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['test', 'scripts', index, 'shell'],
+          message: `must be ${expected} for osType ${definition.image.osType}`,
+        });
+      }
+    });
+  });
+
+export type PipelineDefinition = z.infer<typeof pipelineDefinitionSchema>;
+export type PipelineStage = PipelineDefinition['stages'][number];
+export type PipelineSource = PipelineDefinition['source'];
+export type PipelineCustomizer = PipelineDefinition['build']['customizers'][number];
+
+/** One problem, by path, the way users read them: `stages[2].regions[0].replicas: must be 1..100`. */
+export interface DefinitionProblem {
+  path: string;
+  message: string;
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>(
+    (text, key) =>
+      typeof key === 'number' ? `${text}[${key}]` : text === '' ? String(key) : `${text}.${String(key)}`,
+    '',
+  );
+}
+
+export type ValidationResult =
+  { ok: true; definition: PipelineDefinition } | { ok: false; problems: DefinitionProblem[] };
+
+export function validatePipelineDefinition(candidate: unknown): ValidationResult {
+  const parsed = pipelineDefinitionSchema.safeParse(candidate);
+  if (parsed.success) return { ok: true, definition: parsed.data };
+  return {
+    ok: false,
+    problems: parsed.error.issues.map((issue) => ({
+      path: formatPath(issue.path) || '(root)',
+      message: issue.message,
+    })),
+  };
+}
+
+export function describeProblems(problems: DefinitionProblem[]): string {
+  return problems.map((problem) => `${problem.path}: ${problem.message}`).join('\n');
+}
+
+/** The JSON Schema published at schemas/pipeline.schema.json. */
+export function pipelineJsonSchema(): Record<string, unknown> {
+  return {
+    $id: 'https://image-factory.example/schemas/pipeline.schema.json',
+    title: 'Image Factory pipeline definition',
+    ...(z.toJSONSchema(pipelineDefinitionSchema, { io: 'input', unrepresentable: 'any' }) as Record<
+      string,
+      unknown
+    >),
+  };
+}

@@ -1,0 +1,37 @@
+/**
+ * The recipe: everything that decides an image's content. Its hash names the image template
+ * (with the build id), tags every version, and tells the patch cadence whether anything changed.
+ */
+import { createHash } from 'node:crypto';
+import type { PipelineDefinition } from './definition';
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((key) => [key, canonical((value as Record<string, unknown>)[key])]),
+    );
+  }
+  return value;
+}
+
+export function recipeHash(definition: PipelineDefinition): string {
+  const recipe = {
+    source: definition.source,
+    image: definition.image,
+    customizers: definition.build.customizers,
+    vmSize: definition.build.vmSize,
+    osDiskSizeGB: definition.build.osDiskSizeGB,
+  };
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(recipe)))
+    .digest('hex');
+}
+
+/** AIB template names: ≤ 64 chars, unique per build and recipe, so a failed one is never "updated". */
+export function templateNameFor(pipeline: string, buildId: string, hash: string): string {
+  const buildPart = createHash('sha256').update(buildId).digest('hex').slice(0, 10);
+  return `it-${pipeline}`.slice(0, 40) + `-${hash.slice(0, 8)}-${buildPart}`;
+}

@@ -1,0 +1,38 @@
+/** Registers the build pipeline: orchestrations and activities. Wiring only. */
+import * as df from 'durable-functions';
+import type { ActivityHandler } from 'durable-functions';
+import { createPipelineActivities } from '../activities/pipeline';
+import { Activities } from '../domain/pipeline/activities';
+import {
+  BUILD_ORCHESTRATION,
+  WAIT_FOR_BUILD_ORCHESTRATION,
+  buildImagePipeline,
+  waitForImageBuild,
+} from '../orchestrations/build-pipeline';
+import { isFactoryError } from '../shared/errors';
+import { pipelineDependencies } from './dependencies';
+
+// Activity failures carry our error code, retryability and hint to the orchestration (FailureDetails.properties).
+df.app.setExceptionPropertiesProvider({
+  getExceptionProperties: (error: unknown) =>
+    isFactoryError(error)
+      ? {
+          code: error.code,
+          retryable: error.retryable,
+          ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+          ...(error.hint === undefined ? {} : { hint: error.hint }),
+        }
+      : undefined,
+});
+
+df.app.orchestration(BUILD_ORCHESTRATION, buildImagePipeline);
+df.app.orchestration(WAIT_FOR_BUILD_ORCHESTRATION, waitForImageBuild);
+
+for (const name of Object.values(Activities)) {
+  const handler: ActivityHandler = (input: unknown) => {
+    const activity = createPipelineActivities(pipelineDependencies())[name];
+    if (activity === undefined) throw new Error(`No implementation for activity ${name}`);
+    return activity(input as never);
+  };
+  df.app.activity(name, { handler });
+}

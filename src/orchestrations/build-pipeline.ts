@@ -1,0 +1,825 @@
+/**
+ * The build orchestration: preflight → build (Image Builder) → test → per stage: approve → promote.
+ * Deterministic: time only from context.df.currentUtcDateTime, no I/O (activities do it), every
+ * wait raced against a deadline and the cancel event. On failure, rejection, timeout or cancel the
+ * compensation removes what this build created (test VMs, template, versions), so a build is
+ * all-or-nothing: an image that did not pass every gate is never left as "latest" anywhere.
+ */
+import type { OrchestrationContext, Task, TaskFailedError } from 'durable-functions';
+import { approvalEventName, type ApprovalDecision, type ApprovalRequest } from '../ports/approvals';
+import type { GalleryImageVersionRef, ImageTemplateRef, TargetRegion, VmRef } from '../ports/azure';
+import {
+  BUILD_ORCHESTRATION,
+  CANCEL_EVENT,
+  type BuildCustomStatus,
+  type BuildFailure,
+  type BuildOutcome,
+  type BuildStep,
+  type StageStatus,
+} from '../domain/build-status';
+import {
+  Activities,
+  type BuildStatus,
+  type PreflightResult,
+  type TestScriptResult,
+  type VersionInfo,
+} from '../domain/pipeline/activities';
+import type { PipelineDefinition, PipelineStage } from '../domain/pipeline/definition';
+import { imageVersionFor, shortHash } from '../domain/pipeline/versioning';
+import {
+  DEFAULT_BUILD_POLL_DEFAULTS,
+  DEFAULT_REPLICATION_POLL_DEFAULTS,
+  nextPollDelayMs,
+  nextReplicationPollDelayMs,
+  type BuildHistory,
+} from '../domain/polling';
+
+export const WAIT_FOR_BUILD_ORCHESTRATION = 'waitForImageBuild';
+export { BUILD_ORCHESTRATION };
+
+export interface BuildInput {
+  buildId: string;
+  pipeline: PipelineDefinition;
+  reason?: string;
+  requestedBy?: string;
+}
+
+export interface BuildResult {
+  outcome: BuildOutcome;
+  imageVersion?: string;
+  versions: { stage: string; id: string }[];
+  tests: TestScriptResult[];
+  failure?: BuildFailure;
+}
+
+/** Retry policy for activity calls: only errors marked retryable, honouring Retry-After. */
+export const AZURE_CALL_RETRY = {
+  maxAttempts: 5,
+  firstDelayMs: 5_000,
+  backoffCoefficient: 2,
+  maxDelayMs: 60_000,
+} as const;
+
+/** A failure the orchestration decided on (as opposed to an activity's error). */
+class BuildStopped extends Error {
+  constructor(
+    readonly outcome: Exclude<BuildOutcome, 'running' | 'succeeded'>,
+    readonly failure: BuildFailure,
+  ) {
+    super(failure.message);
+  }
+}
+
+interface ErrorInfo {
+  code: string;
+  message: string;
+  retryable: boolean;
+  retryAfterMs?: number;
+  hint?: string;
+}
+
+/** What an activity's failure says, from FailureDetails (properties set by our exception provider). */
+export function errorInfo(error: unknown): ErrorInfo {
+  const details = (error as Partial<TaskFailedError>).failureDetails;
+  const properties = (details?.properties ?? {});
+  const message = details?.errorMessage ?? (error instanceof Error ? error.message : String(error));
+  return {
+    code: typeof properties.code === 'string' ? properties.code : 'ActivityFailed',
+    message,
+    // Unknown errors (no code) may be transient: a bounded number of retries is cheap.
+    retryable: typeof properties.retryable === 'boolean' ? properties.retryable : true,
+    ...(typeof properties.retryAfterMs === 'number' ? { retryAfterMs: properties.retryAfterMs } : {}),
+    ...(typeof properties.hint === 'string' ? { hint: properties.hint } : {}),
+  };
+}
+
+const rgId = (subscriptionId: string, resourceGroup: string) =>
+  `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}`;
+const galleryImageId = (stage: PipelineStage, image: string) =>
+  `${rgId(stage.subscriptionId, stage.gallery.resourceGroup)}/providers/Microsoft.Compute/galleries/${stage.gallery.name}/images/${image}`;
+const targetRegions = (stage: PipelineStage): TargetRegion[] =>
+  stage.regions.map((r) => ({
+    name: r.name,
+    replicaCount: r.replicas,
+    storageAccountType: r.storageAccountType,
+  }));
+const versionRef = (stage: PipelineStage, image: string, version: string): GalleryImageVersionRef => ({
+  subscriptionId: stage.subscriptionId,
+  resourceGroup: stage.gallery.resourceGroup,
+  gallery: stage.gallery.name,
+  image,
+  version,
+});
+
+export function* buildImagePipeline(context: OrchestrationContext): Generator<Task, BuildResult, unknown> {
+  const input = context.df.getInput<BuildInput>();
+  const definition = input.pipeline;
+  const eng = definition.stages[0] as PipelineStage;
+  const startedAt = context.df.currentUtcDateTime;
+  const imageVersion = imageVersionFor(startedAt);
+  const nowIso = () => context.df.currentUtcDateTime.toISOString();
+  const cancel = context.df.waitForExternalEvent(CANCEL_EVENT);
+
+  const status: BuildCustomStatus = {
+    buildId: input.buildId,
+    pipeline: definition.name,
+    outcome: 'running',
+    step: 'preflight',
+    imageVersion,
+    stages: definition.stages.map((stage) => ({
+      name: stage.name,
+      tenantId: stage.tenantId,
+      state: 'pending',
+    })),
+    updatedAt: nowIso(),
+  };
+  const result: BuildResult = { outcome: 'running', imageVersion, versions: [], tests: [] };
+  const publish = (step?: BuildStep, message?: string, stageName?: string) => {
+    if (step !== undefined) status.step = step;
+    if (message !== undefined) status.message = message;
+    if (stageName !== undefined) status.currentStage = stageName;
+    status.updatedAt = nowIso();
+    context.df.setCustomStatus(status);
+  };
+  const stageStatus = (name: string) => status.stages.find((s) => s.name === name) as StageStatus;
+  const setStage = (name: string, patch: Partial<StageStatus>) => Object.assign(stageStatus(name), patch);
+
+  // What compensation must undo, recorded before each create is attempted.
+  const created = {
+    template: undefined as (ImageTemplateRef & { credential: string }) | undefined,
+    vms: [] as (VmRef & { credential: string })[],
+    versions: [] as { stage: PipelineStage; ref: GalleryImageVersionRef }[],
+  };
+
+  /** Calls an activity, retrying only what is retryable, with Retry-After honoured. */
+  function* call<T>(name: string, activityInput: unknown): Generator<Task, T, unknown> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (yield context.df.callActivity(name, activityInput)) as T;
+      } catch (error) {
+        const info = errorInfo(error);
+        if (!info.retryable || attempt >= AZURE_CALL_RETRY.maxAttempts) {
+          throw new BuildStopped('failed', {
+            code: info.code,
+            message: `${name}: ${info.message}`,
+            step: status.step,
+            ...(status.currentStage ? { stage: status.currentStage } : {}),
+            ...(info.hint ? { hint: info.hint } : {}),
+          });
+        }
+        const backoff = Math.min(
+          AZURE_CALL_RETRY.firstDelayMs * AZURE_CALL_RETRY.backoffCoefficient ** (attempt - 1),
+          AZURE_CALL_RETRY.maxDelayMs,
+        );
+        const delay = Math.max(backoff, info.retryAfterMs ?? 0);
+        yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + delay));
+      }
+    }
+  }
+
+  /** Sleeps, unless the build is cancelled meanwhile. */
+  function* sleep(ms: number): Generator<Task, void, unknown> {
+    const timer = context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + ms));
+    const winner = yield context.df.Task.any([timer, cancel]);
+    if (winner === cancel) {
+      timer.cancel();
+      throw cancelled();
+    }
+  }
+
+  const cancelled = () => {
+    const data = (cancel.result ?? {}) as { reason?: string; requestedBy?: string };
+    return new BuildStopped('canceled', {
+      code: 'Canceled',
+      message: `Canceled${data.requestedBy ? ` by ${data.requestedBy}` : ''}: ${data.reason ?? 'no reason given'}`,
+      step: status.step,
+      ...(status.currentStage ? { stage: status.currentStage } : {}),
+    });
+  };
+
+  function* waitForReplication(
+    stage: PipelineStage,
+    ref: GalleryImageVersionRef,
+  ): Generator<Task, void, unknown> {
+    const began = context.df.currentUtcDateTime.getTime();
+    const deadline = began + 6 * 60 * 60 * 1000;
+    for (;;) {
+      const info = yield* call<VersionInfo>(Activities.getImageVersion, {
+        credential: stage.credential,
+        ref,
+      });
+      if (info === null)
+        throw new BuildStopped('failed', {
+          code: 'VersionMissing',
+          message: `version ${ref.version} disappeared from ${stage.name}`,
+          step: 'promote',
+          stage: stage.name,
+        });
+      setStage(stage.name, {
+        regions: info.regions.map((r) => ({ name: r.name, state: r.state, progress: r.progress })),
+      });
+      publish();
+      const failedRegion = info.regions.find((r) => r.state === 'Failed');
+      if (info.provisioningState === 'Failed' || failedRegion) {
+        throw new BuildStopped('failed', {
+          code: 'ReplicationFailed',
+          message: `replication of ${ref.version} to ${failedRegion?.name ?? stage.name} failed: ${failedRegion?.details ?? info.provisioningState}`,
+          step: 'promote',
+          stage: stage.name,
+        });
+      }
+      if (info.provisioningState === 'Succeeded' && info.regions.every((r) => r.state === 'Completed'))
+        return;
+      const now = context.df.currentUtcDateTime.getTime();
+      if (now > deadline)
+        throw new BuildStopped('failed', {
+          code: 'ReplicationTimedOut',
+          message: `replication to ${stage.name} did not finish in 6 hours`,
+          step: 'promote',
+          stage: stage.name,
+        });
+      yield* sleep(
+        nextReplicationPollDelayMs({
+          elapsedMs: now - began,
+          regions: info.regions.map((r) => ({ name: r.name, progress: r.progress, state: r.state })),
+          defaults: DEFAULT_REPLICATION_POLL_DEFAULTS,
+        }),
+      );
+    }
+  }
+
+  function* runTests(
+    stage: PipelineStage,
+    where: { resourceGroup: string; subnetId: string },
+    imageVersionId: string,
+  ): Generator<Task, void, unknown> {
+    const vm: VmRef & { credential: string } = {
+      credential: stage.credential,
+      subscriptionId: stage.subscriptionId,
+      resourceGroup: where.resourceGroup,
+      // Windows computer names are at most 15 characters.
+      name: `vmt${shortHash(input.buildId)}${stage.name.toLowerCase()}`.slice(0, 15),
+    };
+    created.vms.push(vm);
+    const location = definition.build.location;
+    try {
+      yield* call(Activities.createTestVm, {
+        credential: stage.credential,
+        spec: {
+          subscriptionId: vm.subscriptionId,
+          resourceGroup: vm.resourceGroup,
+          name: vm.name,
+          location,
+          imageVersionId,
+          subnetId: where.subnetId,
+          vmSize: definition.test.vmSize,
+          osType: definition.image.osType,
+          securityType: definition.image.securityType === 'TrustedLaunch' ? 'TrustedLaunch' : 'Standard',
+          tags: { 'imagefactory.buildId': input.buildId, 'imagefactory.purpose': 'test' },
+        },
+      });
+      // Run Command needs a running VM: wait for provisioning on durable timers.
+      const vmRef = { subscriptionId: vm.subscriptionId, resourceGroup: vm.resourceGroup, name: vm.name };
+      const readyBy = context.df.currentUtcDateTime.getTime() + 30 * 60_000;
+      for (;;) {
+        const state = yield* call<{ provisioningState: string } | null>(Activities.getTestVm, {
+          credential: stage.credential,
+          ref: vmRef,
+        });
+        if (state?.provisioningState === 'Succeeded') break;
+        if (
+          state === null ||
+          state.provisioningState === 'Failed' ||
+          context.df.currentUtcDateTime.getTime() > readyBy
+        ) {
+          throw new BuildStopped('failed', {
+            code: 'TestVmNotReady',
+            message: `test VM ${vm.name} in ${stage.name} is ${state?.provisioningState ?? 'missing'}`,
+            step: 'test',
+            stage: stage.name,
+          });
+        }
+        yield* sleep(30_000);
+      }
+      for (const script of definition.test.scripts) {
+        const outcome = yield* call<TestScriptResult>(Activities.runTestScript, {
+          credential: stage.credential,
+          ref: { subscriptionId: vm.subscriptionId, resourceGroup: vm.resourceGroup, name: vm.name },
+          script,
+          timeoutSeconds: definition.test.timeoutMinutes * 60,
+        });
+        result.tests.push(outcome);
+        if (outcome.exitCode !== 0) {
+          throw new BuildStopped('failed', {
+            code: 'TestFailed',
+            message: `test '${script.name}' failed in ${stage.name} with exit code ${outcome.exitCode}`,
+            step: 'test',
+            stage: stage.name,
+            logExcerpt: outcome.outputTail,
+          });
+        }
+      }
+    } finally {
+      // Always torn down: success, test failure, activity failure or cancel.
+      yield* call(Activities.deleteTestVm, {
+        credential: vm.credential,
+        ref: { subscriptionId: vm.subscriptionId, resourceGroup: vm.resourceGroup, name: vm.name },
+      });
+      created.vms = created.vms.filter((v) => v !== vm);
+    }
+  }
+
+  function* approve(
+    stage: PipelineStage,
+    approvalRequired: { deadlineHours: number },
+    attempt: number,
+  ): Generator<Task, ApprovalDecision, unknown> {
+    const requestedAt = context.df.currentUtcDateTime;
+    const deadline = new Date(requestedAt.getTime() + approvalRequired.deadlineHours * 60 * 60 * 1000);
+    const request: ApprovalRequest = {
+      requestId: `${input.buildId}-${stage.name}-${attempt}`,
+      buildId: input.buildId,
+      pipeline: definition.name,
+      stage: stage.name,
+      imageVersion,
+      recipeHash: status.recipeHash ?? '',
+      testSummary: result.tests.map((t) => `${t.name}: exit ${t.exitCode}`).join('; ') || 'no tests',
+      requestedAt: requestedAt.toISOString(),
+      deadline: deadline.toISOString(),
+    };
+    yield* call(Activities.sendApprovalRequest, request);
+    status.pendingApproval = request;
+    setStage(stage.name, {
+      state: 'awaitingApproval',
+      approval: {
+        requestId: request.requestId,
+        requestedAt: request.requestedAt,
+        deadline: request.deadline,
+      },
+    });
+    publish(
+      'approve',
+      `waiting for the ${stage.name} approval (change request ${request.requestId}) until ${request.deadline}`,
+      stage.name,
+    );
+    const deadlineTimer = context.df.createTimer(deadline);
+    for (;;) {
+      const decisionTask = context.df.waitForExternalEvent(approvalEventName(stage.name));
+      const winner = yield context.df.Task.any([decisionTask, deadlineTimer, cancel]);
+      if (winner === cancel) {
+        deadlineTimer.cancel();
+        delete status.pendingApproval;
+        throw cancelled();
+      }
+      if (winner === deadlineTimer) {
+        delete status.pendingApproval;
+        setStage(stage.name, {
+          state: 'timedOut',
+          approval: { ...stageStatus(stage.name).approval!, decision: 'timedOut', decidedAt: nowIso() },
+        });
+        throw new BuildStopped('timedOut', {
+          code: 'ApprovalTimedOut',
+          message: `no ${stage.name} approval decision before ${request.deadline}`,
+          step: 'approve',
+          stage: stage.name,
+        });
+      }
+      const decision = decisionTask.result as ApprovalDecision;
+      // The trigger only raises matching decisions; this check keeps a stray event from acting.
+      if (
+        decision?.requestId !== request.requestId ||
+        decision.imageVersion !== imageVersion ||
+        decision.stage !== stage.name
+      )
+        continue;
+      deadlineTimer.cancel();
+      delete status.pendingApproval;
+      setStage(stage.name, {
+        approval: {
+          ...stageStatus(stage.name).approval!,
+          decision: decision.decision,
+          decidedAt: decision.decidedAt,
+          approver: decision.approver,
+          changeTicket: decision.changeTicket,
+          ...(decision.comment ? { comment: decision.comment } : {}),
+        },
+      });
+      if (decision.decision !== 'approved') {
+        setStage(stage.name, { state: 'rejected' });
+        throw new BuildStopped('rejected', {
+          code: 'ApprovalRejected',
+          message: `${stage.name} rejected by ${decision.approver} (${decision.changeTicket})${decision.comment ? `: ${decision.comment}` : ''}`,
+          step: 'approve',
+          stage: stage.name,
+        });
+      }
+      return decision;
+    }
+  }
+
+  const auditTags = (extra: Record<string, string> = {}): Record<string, string> => ({
+    ...(definition.tags ?? {}),
+    'imagefactory.buildId': input.buildId,
+    'imagefactory.pipeline': definition.name,
+    'imagefactory.recipeHash': status.recipeHash ?? '',
+    'imagefactory.sourceVersion': (status.sourceImageVersion ?? '').slice(-256),
+    'imagefactory.testResult': result.tests.every((t) => t.exitCode === 0)
+      ? `passed (${result.tests.length} scripts)`
+      : 'failed',
+    ...extra,
+  });
+
+  try {
+    context.df.setCustomStatus(status);
+    // ---- 1. Preflight: reads only; nothing is created when it fails.
+    publish('preflight', 'checking roles, network and source image');
+    const preflight = yield* call<PreflightResult>(Activities.preflight, {
+      buildId: input.buildId,
+      definition,
+    });
+    status.recipeHash = preflight.recipeHash;
+    status.sourceImageVersion = preflight.sourceVersion;
+    if (preflight.problems.length > 0) {
+      throw new BuildStopped('failed', {
+        code: 'PreflightFailed',
+        message: `${preflight.problems.length} problem(s) must be fixed before this pipeline can build:\n${preflight.problems
+          .map((p, i) => `${i + 1}. ${p.message}\n   fix: ${p.fix}`)
+          .join('\n')}`,
+        step: 'preflight',
+        hint: preflight.problems.map((p) => p.fix).join('\n'),
+      });
+    }
+    for (const stage of definition.stages) {
+      yield* call(Activities.ensureImageDefinition, {
+        credential: stage.credential,
+        spec: {
+          subscriptionId: stage.subscriptionId,
+          resourceGroup: stage.gallery.resourceGroup,
+          gallery: stage.gallery.name,
+          image: definition.image.definition,
+          location: stage.regions[0]?.name ?? definition.build.location,
+          osType: definition.image.osType,
+          osState: 'Generalized',
+          hyperVGeneration: definition.image.hyperVGeneration,
+          securityType: definition.image.securityType,
+          identifier: definition.image.identifier,
+          ...(definition.image.features ? { features: definition.image.features } : {}),
+        },
+      });
+    }
+
+    // ---- 2. Build (or take a VHD built elsewhere as the ENG version).
+    const engRef = versionRef(eng, definition.image.definition, imageVersion);
+    setStage(eng.name, { state: 'running', startedAt: nowIso() });
+    let engVersionId: string;
+    if (definition.source.type === 'vhd') {
+      publish('build', 'importing the VHD built elsewhere as the ENG version', eng.name);
+      created.versions.push({ stage: eng, ref: engRef });
+      yield* call(Activities.copyImageVersion, {
+        credential: eng.credential,
+        spec: {
+          ...engRef,
+          location: definition.build.location,
+          source: {
+            kind: 'vhd',
+            uri: definition.source.uri,
+            storageAccountId: definition.source.storageAccountId,
+          },
+          targetRegions: targetRegions(eng),
+          excludeFromLatest: true,
+          tags: auditTags(),
+        },
+      });
+      yield* waitForReplication(eng, engRef);
+      engVersionId = `${galleryImageId(eng, definition.image.definition)}/versions/${imageVersion}`;
+    } else {
+      const templateRef: ImageTemplateRef = {
+        subscriptionId: eng.subscriptionId,
+        resourceGroup: definition.build.resourceGroup,
+        name: preflight.templateName,
+      };
+      created.template = { ...templateRef, credential: eng.credential };
+      created.versions.push({ stage: eng, ref: engRef });
+      const source = definition.source;
+      publish('build', `creating image template ${templateRef.name}`, eng.name);
+      yield* call(Activities.createImageTemplate, {
+        credential: eng.credential,
+        spec: {
+          ...templateRef,
+          location: definition.build.location,
+          buildIdentityId: definition.build.identity.resourceId,
+          ...(definition.build.stagingResourceGroupId
+            ? { stagingResourceGroupId: definition.build.stagingResourceGroupId }
+            : {}),
+          vmSize: definition.build.vmSize,
+          osDiskSizeGB: definition.build.osDiskSizeGB,
+          buildTimeoutInMinutes: definition.build.timeoutMinutes,
+          ...(definition.build.subnetId ? { subnetId: definition.build.subnetId } : {}),
+          source:
+            source.type === 'platformImage'
+              ? {
+                  type: 'PlatformImage',
+                  publisher: source.publisher,
+                  offer: source.offer,
+                  sku: source.sku,
+                  version: preflight.sourceVersion || source.version,
+                }
+              : source.type === 'galleryImageVersion'
+                ? { type: 'SharedImageVersion', imageVersionId: source.id }
+                : { type: 'ManagedImage', imageId: source.id },
+          customizers: definition.build.customizers,
+          distribute: {
+            galleryImageVersionId: `${galleryImageId(eng, definition.image.definition)}/versions/${imageVersion}`,
+            runOutputName: 'eng',
+            targetRegions: targetRegions(eng),
+            excludeFromLatest: true,
+          },
+          tags: { 'imagefactory.buildId': input.buildId, 'imagefactory.pipeline': definition.name },
+        },
+      });
+      yield* call(Activities.startImageBuild, { credential: eng.credential, ref: templateRef });
+      const history = yield* call<BuildHistory | null>(Activities.loadBuildHistory, {
+        credential: eng.credential,
+        image: {
+          subscriptionId: eng.subscriptionId,
+          resourceGroup: eng.gallery.resourceGroup,
+          gallery: eng.gallery.name,
+          image: definition.image.definition,
+        },
+      });
+      publish('build', 'Image Builder is building', eng.name);
+      const runStarted = context.df.currentUtcDateTime.getTime();
+      const wait = context.df.callSubOrchestrator(
+        WAIT_FOR_BUILD_ORCHESTRATION,
+        {
+          credential: eng.credential,
+          ref: templateRef,
+          runStartedMs: runStarted,
+          timeoutMs: (definition.build.timeoutMinutes + 30) * 60_000,
+          expectedMs: definition.build.expectedMinutes * 60_000,
+          history,
+          polls: 0,
+        } satisfies WaitForBuildInput,
+        `${input.buildId}:build`,
+      );
+      const winner = yield context.df.Task.any([wait, cancel]);
+      if (winner === cancel) {
+        yield* call(Activities.cancelImageBuild, { credential: eng.credential, ref: templateRef });
+        throw cancelled();
+      }
+      const outcome = wait.result as BuildStatus;
+      const buildDurationMs = context.df.currentUtcDateTime.getTime() - runStarted;
+      if (outcome.runState !== 'Succeeded') {
+        const log = yield* call<string | null>(Activities.readBuildLog, {
+          credential: eng.credential,
+          ref: templateRef,
+        });
+        throw new BuildStopped('failed', {
+          code: outcome.exists ? 'BuildFailed' : 'TemplateMissing',
+          message: `Image Builder run ${outcome.runState ?? 'did not finish'}${outcome.runSubState ? ` at ${outcome.runSubState}` : ''}: ${outcome.message ?? outcome.provisioningError ?? 'no message'}`,
+          step: 'build',
+          stage: eng.name,
+          ...(outcome.runSubState ? { runSubState: outcome.runSubState } : {}),
+          ...(log ? { logExcerpt: log } : {}),
+        });
+      }
+      engVersionId = yield* call<string>(Activities.getImageBuildOutput, {
+        credential: eng.credential,
+        ref: templateRef,
+        runOutputName: 'eng',
+      });
+      yield* call(Activities.deleteImageTemplate, { credential: eng.credential, ref: templateRef });
+      created.template = undefined;
+      yield* call(Activities.updateImageVersion, {
+        credential: eng.credential,
+        ref: engRef,
+        patch: { tags: { 'imagefactory.buildDurationMs': String(buildDurationMs) } },
+      });
+    }
+    yield* waitForReplication(eng, engRef);
+    setStage(eng.name, { versionId: engVersionId });
+
+    // ---- 3. Test in ENG. A failed test stops everything before any promotion.
+    publish('test', 'testing the new version on a short-lived VM', eng.name);
+    setStage(eng.name, { state: 'testing' });
+    yield* runTests(
+      eng,
+      { resourceGroup: definition.test.resourceGroup, subnetId: definition.test.subnetId },
+      engVersionId,
+    );
+    yield* call(Activities.updateImageVersion, {
+      credential: eng.credential,
+      ref: engRef,
+      patch: { excludeFromLatest: false, tags: auditTags() },
+    });
+    setStage(eng.name, { state: 'done', endedAt: nowIso() });
+    result.versions.push({ stage: eng.name, id: engVersionId });
+
+    // ---- 4/5. Approve and promote, stage by stage.
+    let previous = { stage: eng, versionId: engVersionId };
+    for (const stage of definition.stages.slice(1)) {
+      const ref = versionRef(stage, definition.image.definition, imageVersion);
+      const versionId = `${galleryImageId(stage, definition.image.definition)}/versions/${imageVersion}`;
+      setStage(stage.name, { startedAt: nowIso(), state: 'pending' });
+      const copy = function* (excludeFromLatest: boolean, extraTags: Record<string, string>) {
+        created.versions.push({ stage, ref });
+        yield* call(Activities.copyImageVersion, {
+          credential: stage.credential,
+          ...(previous.stage.tenantId !== stage.tenantId ? { sourceTenantId: previous.stage.tenantId } : {}),
+          spec: {
+            ...ref,
+            location: stage.regions[0]?.name ?? definition.build.location,
+            source: { kind: 'galleryImageVersion', id: previous.versionId },
+            targetRegions: targetRegions(stage),
+            excludeFromLatest,
+            tags: auditTags(extraTags),
+          },
+        });
+      };
+      let decision: ApprovalDecision | undefined;
+      if (stage.preStage) {
+        publish(
+          'promote',
+          `pre-staging ${imageVersion} in ${stage.name} (excluded from latest until approved)`,
+          stage.name,
+        );
+        setStage(stage.name, { state: 'promoting' });
+        yield* copy(true, {});
+      }
+      if (stage.approval?.required) decision = yield* approve(stage, stage.approval, 1);
+      const approvalTags: Record<string, string> = decision
+        ? { 'imagefactory.approver': decision.approver, 'imagefactory.changeTicket': decision.changeTicket }
+        : {};
+      setStage(stage.name, { state: 'promoting' });
+      if (stage.preStage) {
+        yield* waitForReplication(stage, ref);
+        // Approval only flips the flag: one call.
+        yield* call(Activities.updateImageVersion, {
+          credential: stage.credential,
+          ref,
+          patch: { excludeFromLatest: false, tags: auditTags(approvalTags) },
+        });
+      } else {
+        publish('promote', `copying ${imageVersion} into ${stage.name}`, stage.name);
+        yield* copy(stage.retest, approvalTags);
+        yield* waitForReplication(stage, ref);
+      }
+      if (stage.retest && stage.testResourceGroup && stage.testSubnetId) {
+        setStage(stage.name, { state: 'testing' });
+        publish('test', `re-testing in ${stage.name}`, stage.name);
+        yield* runTests(
+          stage,
+          { resourceGroup: stage.testResourceGroup, subnetId: stage.testSubnetId },
+          versionId,
+        );
+        if (!stage.preStage)
+          yield* call(Activities.updateImageVersion, {
+            credential: stage.credential,
+            ref,
+            patch: { excludeFromLatest: false },
+          });
+      }
+      setStage(stage.name, { state: 'done', endedAt: nowIso(), versionId });
+      result.versions.push({ stage: stage.name, id: versionId });
+      previous = { stage, versionId };
+    }
+    result.outcome = 'succeeded';
+    status.outcome = 'succeeded';
+    publish('done', `${imageVersion} is latest in ${definition.stages.map((s) => s.name).join(', ')}`);
+    return result;
+  } catch (error) {
+    const stopped =
+      error instanceof BuildStopped
+        ? error
+        : new BuildStopped('failed', {
+            code: errorInfo(error).code,
+            message: errorInfo(error).message,
+            step: status.step,
+            ...(status.currentStage ? { stage: status.currentStage } : {}),
+          });
+    status.outcome = stopped.outcome;
+    status.failure = stopped.failure;
+    result.outcome = stopped.outcome;
+    result.failure = stopped.failure;
+    for (const stage of status.stages) {
+      if (
+        stage.state === 'pending' ||
+        stage.state === 'running' ||
+        stage.state === 'promoting' ||
+        stage.state === 'testing' ||
+        stage.state === 'awaitingApproval' ||
+        stage.state === 'done'
+      ) {
+        if (stage.name === stopped.failure.stage || stage.state !== 'done') {
+          stage.state =
+            stopped.outcome === 'canceled'
+              ? 'canceled'
+              : stage.name === stopped.failure.stage
+                ? stopped.outcome === 'failed'
+                  ? 'failed'
+                  : stage.state
+                : 'skipped';
+        }
+      }
+    }
+    publish('compensate', `${stopped.outcome}: cleaning up what this build created`);
+    const compensationErrors: string[] = [];
+    const attempt = function* (what: string, name: string, activityInput: unknown) {
+      try {
+        yield* call(name, activityInput);
+      } catch (compensationError) {
+        compensationErrors.push(`${what}: ${errorInfo(compensationError).message}`);
+      }
+    };
+    for (const vm of created.vms) {
+      yield* attempt(`delete test VM ${vm.name}`, Activities.deleteTestVm, {
+        credential: vm.credential,
+        ref: { subscriptionId: vm.subscriptionId, resourceGroup: vm.resourceGroup, name: vm.name },
+      });
+    }
+    if (created.template) {
+      const { credential, ...ref } = created.template;
+      yield* attempt(`cancel build ${ref.name}`, Activities.cancelImageBuild, { credential, ref });
+      yield* attempt(`delete template ${ref.name}`, Activities.deleteImageTemplate, { credential, ref });
+    }
+    for (const { stage, ref } of [...created.versions].reverse()) {
+      yield* attempt(`delete version ${ref.version} in ${stage.name}`, Activities.deleteImageVersion, {
+        credential: stage.credential,
+        ref,
+      });
+    }
+    if (compensationErrors.length > 0)
+      status.failure = {
+        ...stopped.failure,
+        message: `${stopped.failure.message}\ncleanup left work to do:\n${compensationErrors.join('\n')}`,
+      };
+    publish('done', stopped.failure.message);
+    if (stopped.outcome === 'failed')
+      throw new Error(`${stopped.failure.code}: ${status.failure?.message ?? stopped.failure.message}`);
+    return result;
+  }
+}
+
+export interface WaitForBuildInput {
+  credential: string;
+  ref: ImageTemplateRef;
+  runStartedMs: number;
+  timeoutMs: number;
+  expectedMs: number;
+  history: BuildHistory | null;
+  polls: number;
+  subState?: { name: string; seenAtMs: number; notSeenAtMs?: number };
+}
+
+/** Polls the run on durable timers; continues as new every 20 polls so history stays bounded. */
+export function* waitForImageBuild(context: OrchestrationContext): Generator<Task, BuildStatus, unknown> {
+  const input = context.df.getInput<WaitForBuildInput>();
+  let subState = input.subState;
+  for (let polls = input.polls; ; polls++) {
+    const elapsedMs = context.df.currentUtcDateTime.getTime() - input.runStartedMs;
+    if (polls - input.polls >= 20) {
+      context.df.continueAsNew({ ...input, polls, ...(subState ? { subState } : {}) });
+      return { exists: true };
+    }
+    const delay = nextPollDelayMs({
+      elapsedMs,
+      ...(subState
+        ? {
+            runSubState: subState.name,
+            subStateSeenAtMs: subState.seenAtMs,
+            ...(subState.notSeenAtMs !== undefined ? { subStateNotSeenAtMs: subState.notSeenAtMs } : {}),
+          }
+        : {}),
+      history: input.history ?? undefined,
+      defaults: {
+        ...DEFAULT_BUILD_POLL_DEFAULTS,
+        priorP50Ms: input.expectedMs,
+        priorP90Ms: input.expectedMs * 2,
+      },
+    });
+    yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + delay));
+    let status: BuildStatus;
+    try {
+      status = (yield context.df.callActivity(Activities.getImageBuildStatus, {
+        credential: input.credential,
+        ref: input.ref,
+      })) as BuildStatus;
+    } catch (error) {
+      if (errorInfo(error).retryable) continue;
+      throw error;
+    }
+    const now = context.df.currentUtcDateTime.getTime() - input.runStartedMs;
+    if (!status.exists) return status;
+    if (status.provisioningState === 'Failed') return status;
+    if (status.runState && status.runState !== 'Running' && status.runState !== 'NotStarted') return status;
+    if (now > input.timeoutMs)
+      return {
+        ...status,
+        runState: 'Failed',
+        message: `no result ${Math.round(input.timeoutMs / 60000)} minutes after the run started`,
+      };
+    if (status.runSubState && status.runSubState !== subState?.name) {
+      subState = { name: status.runSubState, seenAtMs: now, ...(subState ? { notSeenAtMs: elapsedMs } : {}) };
+    }
+  }
+}

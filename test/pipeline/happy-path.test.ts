@@ -1,0 +1,47 @@
+import { startFactory, type Factory } from './harness';
+
+describe('build pipeline: happy path (local host + simulated Azure + virtual clock)', () => {
+  let factory: Factory;
+  beforeAll(async () => {
+    factory = await startFactory();
+  });
+  afterAll(async () => {
+    await factory.stop();
+  });
+
+  it('builds ubuntu-2204-base, tests it, and promotes it ENG → TEST → PROD with approvals', async () => {
+    const pipeline = factory.pipelines.get('ubuntu-2204-base')!;
+    const id = await factory.start(pipeline, 'build-ubuntu-1');
+    const atTest = await factory.untilApprovalPending(id, 'TEST');
+    expect(atTest.step).toBe('approve');
+    await factory.decide(id, 'TEST', 'approved');
+    await factory.untilApprovalPending(id, 'PROD');
+    await factory.decide(id, 'PROD', 'approved', 'bob@contoso.com');
+    const final = await factory.host.waitFor(id);
+    if (final.runtimeStatus !== 'Completed') console.log(final.output, factory.log.slice(-30).join('\n'));
+    expect(final.runtimeStatus).toBe('Completed');
+    const output = final.output as {
+      outcome: string;
+      imageVersion: string;
+      versions: { stage: string; id: string }[];
+    };
+    expect(output.outcome).toBe('succeeded');
+    expect(output.versions.map((v) => v.stage)).toEqual(['ENG', 'TEST', 'PROD']);
+    const inventory = factory.sim.inventory();
+    const versions = inventory.filter((r) => r.type === 'microsoft.compute/galleries/images/versions');
+    expect(versions).toHaveLength(3);
+    for (const version of versions) {
+      expect(version.tags['imagefactory.buildId']).toBe('build-ubuntu-1');
+      expect(version.tags['imagefactory.recipeHash']).toMatch(/^[0-9a-f]{64}$/);
+      expect(version.tags['imagefactory.testResult']).toMatch(/^passed/);
+    }
+    const prod = versions.find((v) => v.id.includes(factory.world.prod.subscriptionId))!;
+    expect(prod.tags['imagefactory.approver']).toBe('bob@contoso.com');
+    expect(prod.tags['imagefactory.changeTicket']).toBe('CHG0012345');
+    // Nothing else left behind: no template, no test VM, NIC or disk.
+    const leftovers = inventory.filter((r) =>
+      /imagetemplates|virtualmachines|networkinterfaces|disks/.test(r.type),
+    );
+    expect(leftovers).toEqual([]);
+  });
+});
