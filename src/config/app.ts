@@ -2,6 +2,8 @@ import { z } from 'zod';
 
 /** Settings of the app itself (pipelines, build slots, cadence). Owned by the pipeline/entry-point code. */
 export const appSettingsSchema = z.object({
-  TASK_HUB_NAME: z.string().regex(/^[A-Za-z][A-Za-z0-9]{2,44}$/, 'letters and digits, 3..45, starting with a letter'),
+  TASK_HUB_NAME: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9]{2,44}$/, 'letters and digits, 3..45, starting with a letter'),
   PIPELINES_DIR: z.string().min(1).default('pipelines'),
 });

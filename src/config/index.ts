@@ -8,14 +8,18 @@ import { azureSettingsSchema } from './azure';
  * The one place settings are read and checked. Each section is owned by the code that uses it;
  * this module merges them so every problem is reported at once, at start-up.
  */
-const settingsSchema = appSettingsSchema.extend(azureSettingsSchema.shape).extend(approvalsSettingsSchema.shape);
+const settingsSchema = appSettingsSchema
+  .extend(azureSettingsSchema.shape)
+  .extend(approvalsSettingsSchema.shape);
 
 export type AppConfig = z.infer<typeof settingsSchema>;
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
   const parsed = settingsSchema.safeParse(env);
   if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  const problems = parsed.error.issues.map(
+    (issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`,
+  );
   throw new FactoryError('InvalidConfig', `Invalid settings:\n  ${problems.join('\n  ')}`, {
     details: { problems },
     hint: 'Check local.settings.json (locally) or the Function App settings (in Azure); see README "Settings".',

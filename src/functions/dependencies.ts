@@ -30,7 +30,7 @@ export function pipelineDependencies(
   const config = loadConfig(env);
   const log = (line: string) => console.log(`[image-factory] ${line}`);
   const dependencies: PipelineDependencies = {
-    azure: createAzurePorts(config, { env, updateIntervalInMs: Number(env.ARM_POLL_INTERVAL_MS ?? 2000) }),
+    azure: createAzurePorts(config, { env, updateIntervalInMs: config.ARM_POLL_INTERVAL_MS }),
     approvals: approvalsFactory ? approvalsFactory(config) : new RecordingApprovals(log),
     clock: systemClock,
     log,

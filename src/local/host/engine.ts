@@ -332,8 +332,13 @@ export class DurableEngine implements OrchestrationEngine {
     if (this.realTimer) clearTimeout(this.realTimer);
     const due = this.nextTimerDue();
     if (due === undefined) return;
-    const delay = Math.max(0, Math.min(due - this.clock.now(), 2 ** 31 - 1));
-    this.realTimer = setTimeout(() => this.fireDueTimers(), delay);
+    const remaining = due - this.clock.now();
+    const delay = Math.max(0, Math.min(this.clock.toRealDelay?.(remaining) ?? remaining, 2 ** 31 - 1));
+    // Timers may fire a little early (scaled clocks magnify that): re-arm after every wake-up.
+    this.realTimer = setTimeout(() => {
+      this.fireDueTimers();
+      this.pump();
+    }, delay);
     this.realTimer.unref?.();
   }
 

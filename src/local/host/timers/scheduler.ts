@@ -218,7 +218,8 @@ export class TimerScheduler {
     if (this.handle !== undefined) clearTimeout(this.handle);
     const due = this.nextDueAt();
     if (due === undefined) return;
-    const delay = Math.min(Math.max(due - this.options.clock.now(), 0), MAX_TIMEOUT);
+    const remaining = Math.max(due - this.options.clock.now(), 0);
+    const delay = Math.min(this.options.clock.toRealDelay?.(remaining) ?? remaining, MAX_TIMEOUT);
     this.handle = setTimeout(() => {
       this.handle = undefined;
       this.runDue(this.options.clock.now())

@@ -1,0 +1,94 @@
+/**
+ * The whole factory on one machine, no Azure account: the simulated Azure seeded with the standard
+ * three-tenant world, the local durable host running the unmodified app, its HTTP front end on
+ * :7071 (API + Durable management API) and its timer triggers. `npm start` and the benches use it.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { startAzureSimulator, createStandardWorld } from './azure-sim';
+import type { AzureSimulator, SimulatorOptions } from './azure-sim/api';
+import type { StandardWorld } from './azure-sim/world';
+import { LocalHost } from './host';
+import { startHttpFrontEnd, type HttpFrontEnd } from './host/http/server';
+import { TimerScheduler } from './host/timers/scheduler';
+import { pipelineSettingsForWorld, settingsForWorld } from './world-settings';
+import type { Clock } from '../shared/clock';
+
+export interface LocalFactoryOptions {
+  clock: Clock;
+  /** Where the host's SQLite files and the simulator's CA live. */
+  dataDirectory: string;
+  /** Settings from local.settings.json (Values); the simulator's endpoints and credentials are added. */
+  settings: Record<string, string>;
+  httpPort?: number;
+  functionKey: string;
+  simulator?: Omit<SimulatorOptions, 'clock'>;
+  /** Extra settings computed before the app loads (e.g. the local Service Bus connection). */
+  extraSettings?: Record<string, string>;
+  log?: (line: string) => void;
+}
+
+export interface LocalFactory {
+  sim: AzureSimulator;
+  world: StandardWorld;
+  host: LocalHost;
+  http: HttpFrontEnd;
+  timers: TimerScheduler;
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export async function startLocalFactory(options: LocalFactoryOptions): Promise<LocalFactory> {
+  mkdirSync(options.dataDirectory, { recursive: true });
+  const log = options.log ?? (() => undefined);
+  const sim = await startAzureSimulator({ ...options.simulator, clock: options.clock });
+  const world = createStandardWorld(sim);
+  const env: Record<string, string> = {
+    ...options.settings,
+    ...settingsForWorld(sim, world, { caFile: path.join(options.dataDirectory, 'simulator-ca.pem') }),
+    ...pipelineSettingsForWorld(world),
+    // The simulator finishes short operations at the first poll: no need to wait 2 s per poll.
+    ARM_POLL_INTERVAL_MS: '20',
+    ...options.extraSettings,
+  };
+  const host = await LocalHost.start({
+    appEntry: path.resolve(__dirname, '../functions/index'),
+    env,
+    clock: options.clock,
+    databasePath: path.join(options.dataDirectory, 'durable.sqlite'),
+    log,
+  });
+  const invoke = host.invokeFunction.bind(host);
+  const http = await startHttpFrontEnd({
+    registry: host.registry,
+    engine: host.engine,
+    invoke,
+    port: options.httpPort ?? 7071,
+    keys: { functionKeys: { default: options.functionKey }, masterKey: options.functionKey },
+    taskHubName: env.TASK_HUB_NAME ?? 'ImageFactory',
+    log,
+  });
+  const timers = await TimerScheduler.start({
+    registry: host.registry,
+    invoke,
+    clock: options.clock,
+    env,
+    databasePath: path.join(options.dataDirectory, 'timers.sqlite'),
+    log,
+  });
+  host.addDueWorkSource(timers);
+  return {
+    sim,
+    world,
+    host,
+    http,
+    timers,
+    env,
+    async stop() {
+      await timers.stop();
+      await http.close();
+      await host.stop();
+      await sim.stop();
+    },
+  };
+}
