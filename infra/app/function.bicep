@@ -1,0 +1,179 @@
+// The factory's function app on Flex Consumption (Node 20), identity-based connections only:
+// storage with shared keys disabled, Service Bus by namespace, secrets as Key Vault references.
+@description('Required. Function app name.')
+param name string
+@description('Required. Flex Consumption plan name.')
+param planName string
+@description('Required. Storage account name (durable state and deployment package).')
+param storageAccountName string
+@description('Required. Region.')
+param location string
+@description('Optional. Tags.')
+param tags object = {}
+@description('Required. Resource id of the factory\'s user-assigned identity.')
+param factoryIdentityId string
+@description('Required. Client id of the factory\'s user-assigned identity.')
+param factoryIdentityClientId string
+@description('Required. Principal id of the factory\'s user-assigned identity.')
+param factoryPrincipalId string
+@description('Required. Application Insights connection string.')
+param appInsightsConnectionString string
+@description('Required. Service Bus namespace host name (<name>.servicebus.windows.net).')
+param serviceBusNamespaceHost string
+@description('Required. Key Vault URI (signing key, certificate credentials).')
+param keyVaultUri string
+@description('Required. Approval queue names.')
+param queueNames { requests: string, decisions: string, rejects: string }
+@description('Required. ENG tenant id.')
+param engTenantId string
+@description('Required. ENG subscription id.')
+param engSubscriptionId string
+@description('Required. Resource id of the Image Builder build identity.')
+param buildIdentityId string
+@description('Required. Principal id of the Image Builder build identity.')
+param buildIdentityPrincipalId string
+@description('Optional. Resource id of the custom staging resource group.')
+param stagingResourceGroupId string = ''
+@description('Optional. Subnet for test VMs.')
+param testSubnetId string = ''
+@description('Optional. Client id of the multi-tenant app used for TEST/PROD.')
+param factoryAppClientId string = ''
+@description('Optional. Concurrent builds per subscription and region.')
+param buildSlotsPerRegion int = 4
+@description('Optional. TEST/PROD tenants and subscriptions, set after onboarding (infra/tenant).')
+param stageTenants { testTenantId: string, testSubscriptionId: string, prodTenantId: string, prodSubscriptionId: string } = {
+  testTenantId: ''
+  testSubscriptionId: ''
+  prodTenantId: ''
+  prodSubscriptionId: ''
+}
+
+// Durable Functions keeps its task hub in blobs, queues and tables; the deployment package is a blob.
+var storageDataRoles = [
+  'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // Storage Blob Data Owner
+  '974c5e8b-45b9-4653-ba55-5f855dd0fb88' // Storage Queue Data Contributor
+  '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3' // Storage Table Data Contributor
+]
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: storageAccountName
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: { name: 'Standard_LRS' }
+  properties: {
+    allowSharedKeyAccess: false
+    allowBlobPublicAccess: false
+    minimumTlsVersion: 'TLS1_2'
+    defaultToOAuthAuthentication: true
+  }
+  resource blobs 'blobServices' = {
+    name: 'default'
+    resource deployment 'containers' = {
+      name: 'deploymentpackage'
+    }
+  }
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: { name: 'FC1', tier: 'FlexConsumption' }
+  properties: { reserved: true }
+}
+
+var credentials = {
+  eng: {
+    tenantId: engTenantId
+    kind: 'managedIdentity'
+    clientId: factoryIdentityClientId
+    principalId: factoryPrincipalId
+    displayName: 'factory managed identity (ENG)'
+  }
+}
+
+// Every setting the app reads (src/config/*.ts) is set here; test/infra/consistency.test.ts checks it.
+var appSettings = {
+  APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${factoryIdentityClientId};Authorization=AAD'
+  AzureWebJobsStorage__accountName: storage.name
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: factoryIdentityClientId
+  TASK_HUB_NAME: 'ImageFactory'
+  PIPELINES_DIR: 'pipelines'
+  ARM_ENDPOINT: environment().resourceManager
+  AZURE_AUTHORITY_HOST: environment().authentication.loginEndpoint
+  ARM_TOKEN_SCOPE: '${environment().resourceManager}.default'
+  ARM_POLL_INTERVAL_MS: '2000'
+  AZURE_CREDENTIALS: string(credentials)
+  AZURE_CLIENT_ID: factoryIdentityClientId
+  FACTORY_APP_CLIENT_ID: factoryAppClientId
+  FACTORY_CLIENT_SECRET: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/factory-client-secret/)'
+  FACTORY_CLIENT_CERTIFICATE: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/factory-client-certificate/)'
+  APPROVAL_REQUESTS_QUEUE: queueNames.requests
+  APPROVAL_DECISIONS_QUEUE: queueNames.decisions
+  APPROVAL_REJECTS_QUEUE: queueNames.rejects
+  APPROVAL_SIGNING_KEY: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/approval-signing-key/)'
+  ServiceBusConnection__fullyQualifiedNamespace: serviceBusNamespaceHost
+  ServiceBusConnection__credential: 'managedidentity'
+  ServiceBusConnection__clientId: factoryIdentityClientId
+  PATCH_CADENCE_SCHEDULE: '0 0 * * * *'
+  BUILD_SLOTS_PER_REGION: string(buildSlotsPerRegion)
+  ENG_TENANT_ID: engTenantId
+  ENG_SUBSCRIPTION_ID: engSubscriptionId
+  TEST_TENANT_ID: stageTenants.testTenantId
+  TEST_SUBSCRIPTION_ID: stageTenants.testSubscriptionId
+  PROD_TENANT_ID: stageTenants.prodTenantId
+  PROD_SUBSCRIPTION_ID: stageTenants.prodSubscriptionId
+  BUILD_IDENTITY_ID: buildIdentityId
+  BUILD_IDENTITY_PRINCIPAL_ID: buildIdentityPrincipalId
+  BUILD_STAGING_RESOURCE_GROUP_ID: stagingResourceGroupId
+  TEST_SUBNET_ID: testSubnetId
+}
+
+resource site 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  tags: tags
+  kind: 'functionapp,linux'
+  identity: { type: 'UserAssigned', userAssignedIdentities: { '${factoryIdentityId}': {} } }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    keyVaultReferenceIdentity: factoryIdentityId
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}deploymentpackage'
+          authentication: { type: 'UserAssignedIdentity', userAssignedIdentityResourceId: factoryIdentityId }
+        }
+      }
+      scaleAndConcurrency: { maximumInstanceCount: 40, instanceMemoryMB: 2048 }
+      runtime: { name: 'node', version: '20' }
+    }
+    siteConfig: {
+      minTlsVersion: '1.2'
+      appSettings: [for setting in items(appSettings): { name: setting.key, value: setting.value }]
+    }
+  }
+}
+
+resource storageAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for role in storageDataRoles: {
+    scope: storage
+    name: guid(storage.id, factoryPrincipalId, role)
+    properties: {
+      principalId: factoryPrincipalId
+      principalType: 'ServicePrincipal'
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role)
+    }
+  }
+]
+
+output name string = site.name
+output resourceId string = site.id
+output url string = 'https://${site.properties.defaultHostName}'
+output location string = location

@@ -1,0 +1,28 @@
+@description('Required. Log Analytics workspace name.')
+param logAnalyticsName string
+@description('Required. Application Insights name.')
+param appInsightsName string
+@description('Required. Region.')
+param location string
+@description('Optional. Tags.')
+param tags object = {}
+
+resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: logAnalyticsName
+  location: location
+  tags: tags
+  properties: { retentionInDays: 30, sku: { name: 'PerGB2018' } }
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
+  name: appInsightsName
+  location: location
+  tags: tags
+  kind: 'web'
+  properties: { Application_Type: 'web', WorkspaceResourceId: workspace.id, DisableLocalAuth: true }
+}
+
+output connectionString string = appInsights.properties.ConnectionString
+output resourceId string = appInsights.id
+output name string = appInsights.name
+output location string = location

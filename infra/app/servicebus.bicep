@@ -1,0 +1,88 @@
+@description('Required. Service Bus namespace name.')
+param name string
+@description('Required. Region.')
+param location string
+@description('Optional. Tags.')
+param tags object = {}
+@description('Required. Queue names: requests (factory → on-prem), decisions (on-prem → factory), rejects (refused decisions).')
+param queueNames { requests: string, decisions: string, rejects: string }
+@description('Required. Principal id of the factory identity.')
+param factoryPrincipalId string
+@description('Optional. Principal id of the on-prem release-management integration.')
+param onPremPrincipalId string = ''
+
+var dataSender = '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39' // Azure Service Bus Data Sender
+var dataReceiver = '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0' // Azure Service Bus Data Receiver
+
+resource namespace 'Microsoft.ServiceBus/namespaces@2022-10-01-preview' = {
+  name: name
+  location: location
+  tags: tags
+  sku: { name: 'Standard', tier: 'Standard' }
+  properties: { disableLocalAuth: true, minimumTlsVersion: '1.2' }
+}
+
+resource queues 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' = [
+  for queue in items(queueNames): {
+    parent: namespace
+    name: queue.value
+    properties: {
+      maxDeliveryCount: 5
+      deadLetteringOnMessageExpiration: true
+      lockDuration: 'PT1M'
+      defaultMessageTimeToLive: 'P14D'
+    }
+  }
+]
+
+resource requestsQueue 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' existing = {
+  parent: namespace
+  name: queueNames.requests
+}
+resource decisionsQueue 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' existing = {
+  parent: namespace
+  name: queueNames.decisions
+}
+resource rejectsQueue 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' existing = {
+  parent: namespace
+  name: queueNames.rejects
+}
+
+// The factory sends requests and rejects, and receives decisions: nothing more.
+resource factorySendsRequests 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: requestsQueue
+  name: guid(requestsQueue.id, factoryPrincipalId, dataSender)
+  properties: { principalId: factoryPrincipalId, principalType: 'ServicePrincipal', roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', dataSender) }
+  dependsOn: [queues]
+}
+resource factorySendsRejects 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: rejectsQueue
+  name: guid(rejectsQueue.id, factoryPrincipalId, dataSender)
+  properties: { principalId: factoryPrincipalId, principalType: 'ServicePrincipal', roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', dataSender) }
+  dependsOn: [queues]
+}
+resource factoryReceivesDecisions 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: decisionsQueue
+  name: guid(decisionsQueue.id, factoryPrincipalId, dataReceiver)
+  properties: { principalId: factoryPrincipalId, principalType: 'ServicePrincipal', roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', dataReceiver) }
+  dependsOn: [queues]
+}
+
+// On-prem: the opposite rights.
+resource onPremReceivesRequests 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(onPremPrincipalId)) {
+  scope: requestsQueue
+  name: guid(requestsQueue.id, onPremPrincipalId, dataReceiver)
+  properties: { principalId: onPremPrincipalId, principalType: 'ServicePrincipal', roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', dataReceiver) }
+  dependsOn: [queues]
+}
+resource onPremSendsDecisions 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(onPremPrincipalId)) {
+  scope: decisionsQueue
+  name: guid(decisionsQueue.id, onPremPrincipalId, dataSender)
+  properties: { principalId: onPremPrincipalId, principalType: 'ServicePrincipal', roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', dataSender) }
+  dependsOn: [queues]
+}
+
+output host string = '${namespace.name}.servicebus.windows.net'
+output resourceId string = namespace.id
+output name string = namespace.name
+output location string = location

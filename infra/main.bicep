@@ -1,0 +1,191 @@
+// Image Factory in the ENG subscription: function app (Flex Consumption, identity-only connections),
+// Service Bus for approvals, Key Vault, identities and least-privilege roles, the optional build
+// network and the ENG gallery. TEST/PROD tenants are onboarded with infra/tenant/main.bicep.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('Required. Name of the azd environment; used in resource names and tags.')
+param environmentName string
+
+@minLength(1)
+@description('Required. Region of the factory, the builds, the build network and the ENG gallery.')
+param location string
+
+@description('Optional. Object id of the deploying user, granted Key Vault Secrets Officer to set the signing key.')
+param deployerPrincipalId string = ''
+
+@description('Optional. Client id of the multi-tenant app the factory uses for TEST/PROD (see infra/scripts/create-multitenant-app.sh).')
+param factoryAppClientId string = ''
+
+@description('Optional. Object id of the on-prem release-management principal (sends decisions, receives requests).')
+param onPremPrincipalId string = ''
+
+@description('Optional. Create a build VNET whose subnet meets Image Builder\'s rules (private link policy off, NSG 60000/60001).')
+param createBuildNetwork bool = true
+
+@description('Optional. Create a custom staging resource group for Image Builder (the build identity gets Contributor on it).')
+param useCustomStagingResourceGroup bool = true
+
+@description('Optional. Extra tags for every resource.')
+param tags object = {}
+
+@description('Optional. Maximum concurrent image builds per subscription and region (AIB quota).')
+@minValue(1)
+@maxValue(20)
+param buildSlotsPerRegion int = 4
+
+var abbrs = loadJsonContent('abbreviations.json')
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var allTags = union(tags, { 'azd-env-name': environmentName })
+var queueNames = {
+  requests: 'approval-requests'
+  decisions: 'approval-decisions'
+  rejects: 'approval-rejects'
+}
+
+resource factoryGroup 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: '${abbrs.resourceGroup}${environmentName}'
+  location: location
+  tags: allTags
+}
+
+resource templateGroup 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: '${abbrs.resourceGroup}${environmentName}-templates'
+  location: location
+  tags: allTags
+}
+
+resource testGroup 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: '${abbrs.resourceGroup}${environmentName}-tests'
+  location: location
+  tags: allTags
+}
+
+resource stagingGroup 'Microsoft.Resources/resourceGroups@2024-03-01' = if (useCustomStagingResourceGroup) {
+  name: '${abbrs.resourceGroup}${environmentName}-aib-staging'
+  location: location
+  tags: allTags
+}
+
+module monitoring 'app/monitoring.bicep' = {
+  scope: factoryGroup
+  name: 'monitoring'
+  params: {
+    logAnalyticsName: '${abbrs.logAnalytics}${resourceToken}'
+    appInsightsName: '${abbrs.appInsights}${resourceToken}'
+    location: location
+    tags: allTags
+  }
+}
+
+module identities 'app/identities.bicep' = {
+  scope: factoryGroup
+  name: 'identities'
+  params: {
+    factoryIdentityName: '${abbrs.userAssignedIdentity}${environmentName}-factory'
+    buildIdentityName: '${abbrs.userAssignedIdentity}${environmentName}-image-builder'
+    location: location
+    tags: allTags
+  }
+}
+
+module serviceBus 'app/servicebus.bicep' = {
+  scope: factoryGroup
+  name: 'servicebus'
+  params: {
+    name: '${abbrs.serviceBusNamespace}${resourceToken}'
+    location: location
+    tags: allTags
+    queueNames: queueNames
+    factoryPrincipalId: identities.outputs.factoryPrincipalId
+    onPremPrincipalId: onPremPrincipalId
+  }
+}
+
+module keyVault 'app/keyvault.bicep' = {
+  scope: factoryGroup
+  name: 'keyvault'
+  params: {
+    name: '${abbrs.keyVault}${resourceToken}'
+    location: location
+    tags: allTags
+    factoryPrincipalId: identities.outputs.factoryPrincipalId
+    deployerPrincipalId: deployerPrincipalId
+  }
+}
+
+module network 'app/network.bicep' = if (createBuildNetwork) {
+  scope: factoryGroup
+  name: 'network'
+  params: {
+    vnetName: '${abbrs.virtualNetwork}${environmentName}-build'
+    nsgName: '${abbrs.networkSecurityGroup}${environmentName}-build'
+    location: location
+    tags: allTags
+    buildPrincipalId: identities.outputs.buildPrincipalId
+    factoryPrincipalId: identities.outputs.factoryPrincipalId
+  }
+}
+
+module gallery 'app/gallery.bicep' = {
+  scope: factoryGroup
+  name: 'gallery'
+  params: {
+    name: '${abbrs.computeGallery}${replace(environmentName, '-', '_')}_eng'
+    location: location
+    tags: allTags
+  }
+}
+
+module roles 'app/roles.bicep' = {
+  name: 'roles'
+  params: {
+    factoryPrincipalId: identities.outputs.factoryPrincipalId
+    buildPrincipalId: identities.outputs.buildPrincipalId
+    factoryGroupName: factoryGroup.name
+    templateGroupName: templateGroup.name
+    testGroupName: testGroup.name
+    stagingGroupName: useCustomStagingResourceGroup ? stagingGroup.name : ''
+    buildIdentityName: identities.outputs.buildIdentityName
+    galleryName: gallery.outputs.name
+  }
+}
+
+module function 'app/function.bicep' = {
+  scope: factoryGroup
+  name: 'function'
+  params: {
+    name: '${abbrs.functionApp}${resourceToken}'
+    planName: '${abbrs.appServicePlan}${resourceToken}'
+    storageAccountName: '${abbrs.storageAccount}${resourceToken}'
+    location: location
+    tags: union(allTags, { 'azd-service-name': 'factory' })
+    factoryIdentityId: identities.outputs.factoryIdentityId
+    factoryIdentityClientId: identities.outputs.factoryClientId
+    factoryPrincipalId: identities.outputs.factoryPrincipalId
+    appInsightsConnectionString: monitoring.outputs.connectionString
+    serviceBusNamespaceHost: serviceBus.outputs.host
+    keyVaultUri: keyVault.outputs.uri
+    queueNames: queueNames
+    engTenantId: tenant().tenantId
+    engSubscriptionId: subscription().subscriptionId
+    buildIdentityId: identities.outputs.buildIdentityId
+    buildIdentityPrincipalId: identities.outputs.buildPrincipalId
+    stagingResourceGroupId: useCustomStagingResourceGroup ? stagingGroup.id : ''
+    testSubnetId: createBuildNetwork ? network.outputs.testSubnetId : ''
+    factoryAppClientId: factoryAppClientId
+    buildSlotsPerRegion: buildSlotsPerRegion
+  }
+}
+
+output AZURE_LOCATION string = location
+output AZURE_RESOURCE_GROUP string = factoryGroup.name
+output FUNCTION_APP_NAME string = function.outputs.name
+output FUNCTION_APP_URL string = function.outputs.url
+output SERVICE_BUS_NAMESPACE string = serviceBus.outputs.host
+output KEY_VAULT_URI string = keyVault.outputs.uri
+output FACTORY_PRINCIPAL_ID string = identities.outputs.factoryPrincipalId
+output BUILD_IDENTITY_ID string = identities.outputs.buildIdentityId
+output ENG_GALLERY_ID string = gallery.outputs.id
+output BUILD_SUBNET_ID string = createBuildNetwork ? network.outputs.buildSubnetId : ''
