@@ -2,6 +2,7 @@
  * `npm run bench`: every benchmark side by side in one process, one line per figure, each with its
  * target. Seeded: the same seed gives the same figures (BENCH_SEED, default 42).
  */
+import { execFileSync } from 'node:child_process';
 import { runP3, type PollFigures } from './p3-polling';
 import { runP3EndToEnd } from './p3-polling-e2e';
 
@@ -13,18 +14,39 @@ function fmt(f: PollFigures): string {
   return `reads/h=${f.readsPerHour.toFixed(1)} lag=${f.meanLagS.toFixed(1)}s product=${f.product.toFixed(0)}`;
 }
 
+/**
+ * P1, P2 and P4 run the whole factory (local host + simulated Azure); each gets its own process
+ * because @azure/identity keeps managed-identity settings per process.
+ */
+function runInChild(which: string, ...args: string[]): void {
+  try {
+    const out = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', 'bench/pipeline-benches.ts', which, ...args],
+      {
+        encoding: 'utf8',
+        maxBuffer: 64 * 2 ** 20,
+      },
+    );
+    console.log(
+      out
+        .split('\n')
+        .filter((line) => line.startsWith(which))
+        .join('\n'),
+    );
+  } catch (error) {
+    console.log(`${which}: failed: ${(error as Error).message.split('\n')[0] ?? ''}`);
+  }
+}
+
 function verdict(f: PollFigures): string {
   return f.product <= 600 && f.readsPerHour <= 60 ? 'MET' : 'NOT MET';
 }
 
 async function main(): Promise<void> {
   console.log(`bench seed=${seed}`);
-  console.log(
-    'P1 replay: not yet measured (orchestration replay CPU ms, episodes, history events for a full three-stage pipeline; needs src/orchestrations + LocalHost)',
-  );
-  console.log(
-    'P2 promotion latency: not yet measured (copy + wait for replication vs pre-staged excludeFromLatest flip; target (b) ≥ 100× faster)',
-  );
+  runInChild('P1');
+  runInChild('P2');
 
   const p3 = runP3(seed, builds);
   console.log(
@@ -41,7 +63,7 @@ async function main(): Promise<void> {
     );
   }
 
-  console.log('P4 200 concurrent pipelines: not yet measured (needs src/orchestrations + LocalHost)');
+  runInChild('P4', String(Number(process.env.BENCH_P4_PIPELINES ?? 200)));
 }
 
 main().catch((error: unknown) => {

@@ -116,7 +116,7 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
   const definition = input.pipeline;
   const eng = definition.stages[0] as PipelineStage;
   const startedAt = context.df.currentUtcDateTime;
-  const imageVersion = imageVersionFor(startedAt);
+  const imageVersion = imageVersionFor(startedAt, input.buildId);
   const nowIso = () => context.df.currentUtcDateTime.toISOString();
   const cancel = context.df.waitForExternalEvent(CANCEL_EVENT);
 

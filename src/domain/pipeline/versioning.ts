@@ -1,10 +1,14 @@
 /** Pure (used inside orchestrations): no clock, no I/O. */
-/** Gallery versions are Major.Minor.Patch of int32s: yyyy.MMdd.HHmmss of the build's start (UTC). */
-export function imageVersionFor(startedAt: Date): string {
+/**
+ * Gallery versions are Major.Minor.Patch of int32s: yyyy.MMdd.HHmmssNNN — the build's start (UTC)
+ * plus three digits of the build id's hash, so builds started in the same second get different versions.
+ */
+export function imageVersionFor(startedAt: Date, buildId = ''): string {
   const pad = (n: number, width = 2) => String(n).padStart(width, '0');
   const minor = Number(`${pad(startedAt.getUTCMonth() + 1)}${pad(startedAt.getUTCDate())}`);
+  const buildDigits = String(parseInt(shortHash(buildId), 16) % 1000).padStart(3, '0');
   const patch = Number(
-    `${pad(startedAt.getUTCHours())}${pad(startedAt.getUTCMinutes())}${pad(startedAt.getUTCSeconds())}`,
+    `${pad(startedAt.getUTCHours())}${pad(startedAt.getUTCMinutes())}${pad(startedAt.getUTCSeconds())}${buildDigits}`,
   );
   return `${startedAt.getUTCFullYear()}.${minor}.${patch}`;
 }

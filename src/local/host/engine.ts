@@ -89,6 +89,7 @@ export class DurableEngine implements OrchestrationEngine {
   private pumpQueued = false;
   private realTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private progressCounter = 0;
 
   constructor(options: EngineOptions) {
     this.registry = options.registry;
@@ -230,6 +231,11 @@ export class DurableEngine implements OrchestrationEngine {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /** A counter that moves whenever an episode or activity ran or an event arrived. */
+  progress(): number {
+    return this.progressCounter;
+  }
+
   /** Earliest pending durable timer (clock ms), if any. */
   nextTimerDue(): number | undefined {
     let earliest: number | undefined;
@@ -303,6 +309,7 @@ export class DurableEngine implements OrchestrationEngine {
 
   private runPump(): void {
     if (this.stopped) return;
+    this.progressCounter++;
     for (const instanceId of [...this.episodeRequests]) {
       if (this.runningEpisodes.has(instanceId)) continue;
       this.episodeRequests.delete(instanceId);

@@ -102,7 +102,11 @@ export class LocalHost {
       options.maxVirtualMs === undefined ? Number.POSITIVE_INFINITY : clock.now() + options.maxVirtualMs;
     for (;;) {
       await this.engine.whenIdle();
+      const progress = this.engine.progress();
       if (options.until && (await options.until())) return;
+      // `until` may have raised events or started work: let it run before time moves on.
+      await this.engine.whenIdle();
+      if (this.engine.progress() !== progress) continue;
       const candidates = [
         this.engine.nextTimerDue(),
         ...this.dueWorkSources.map((source) => source.nextDueAt()),
