@@ -3,3 +3,4 @@
  * Each line below belongs to the file it imports; registration only, no logic here.
  */
 import './pipeline';
+import './http-api';

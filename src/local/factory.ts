@@ -64,7 +64,7 @@ export async function startLocalFactory(options: LocalFactoryOptions): Promise<L
     engine: host.engine,
     invoke,
     port: options.httpPort ?? 7071,
-    keys: { functionKeys: { default: options.functionKey }, masterKey: options.functionKey },
+    keys: { functionKeys: {}, hostKeys: { default: options.functionKey }, masterKey: options.functionKey },
     taskHubName: env.TASK_HUB_NAME ?? 'ImageFactory',
     log,
   });

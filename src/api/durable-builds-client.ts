@@ -1,0 +1,70 @@
+/** BuildsClient over the durable client (df.getClient(context)), and the pipelines the API serves. */
+import type { DurableClient } from 'durable-functions';
+import { loadPipelines } from '../domain/pipeline/loader';
+import type { BuildsClient, InstanceView, Pipelines } from './builds-api';
+
+function view(status: {
+  instanceId?: string;
+  name?: string;
+  runtimeStatus?: unknown;
+  customStatus?: unknown;
+  output?: unknown;
+  input?: unknown;
+  createdTime?: Date | string;
+  lastUpdatedTime?: Date | string;
+}): InstanceView {
+  const iso = (value: Date | string | undefined) =>
+    value instanceof Date ? value.toISOString() : (value ?? '');
+  return {
+    instanceId: status.instanceId ?? '',
+    name: status.name ?? '',
+    runtimeStatus: typeof status.runtimeStatus === 'string' ? status.runtimeStatus : '',
+    customStatus: status.customStatus ?? null,
+    output: status.output ?? null,
+    input: status.input ?? null,
+    createdTime: iso(status.createdTime),
+    lastUpdatedTime: iso(status.lastUpdatedTime),
+  };
+}
+
+export function durableBuildsClient(client: DurableClient): BuildsClient {
+  return {
+    async startNew(name, instanceId, input) {
+      await client.startNew(name, { instanceId, input });
+    },
+    async getStatus(instanceId) {
+      try {
+        const status = await client.getStatus(instanceId, { showInput: true });
+        return status?.instanceId ? view(status) : undefined;
+      } catch (error) {
+        // The 3.x client throws on the extension's 404.
+        if (/\b404\b/.test((error as Error).message)) return undefined;
+        throw error;
+      }
+    },
+    async list(runtimeStatus) {
+      const all = runtimeStatus
+        ? await client.getStatusBy({ runtimeStatus: runtimeStatus as never })
+        : await client.getStatusAll();
+      return all.map(view);
+    },
+    raiseEvent: (instanceId, name, data) => client.raiseEvent(instanceId, name, data),
+    statusLinks(instanceId) {
+      const payload = client.createHttpManagementPayload(instanceId) as unknown as Record<string, string>;
+      return Object.fromEntries(Object.entries(payload).filter(([, value]) => typeof value === 'string'));
+    },
+  };
+}
+
+let cached: { at: number; dir: string; pipelines: Pipelines } | undefined;
+
+/** Definitions from PIPELINES_DIR, reloaded at most every few seconds. */
+export function servedPipelines(
+  dir: string,
+  env: Record<string, string | undefined> = process.env,
+): Pipelines {
+  if (cached && cached.dir === dir && Date.now() - cached.at < 5000) return cached.pipelines;
+  const loaded = loadPipelines(dir, env);
+  cached = { at: Date.now(), dir, pipelines: { valid: loaded.pipelines, invalid: loaded.invalid } };
+  return cached.pipelines;
+}

@@ -1,0 +1,84 @@
+/** Registers the HTTP API (authLevel function) and the revoke orchestration. Wiring only. */
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import {
+  cancelBuild,
+  getBuild,
+  getPipeline,
+  listBuilds,
+  listPipelines,
+  problem,
+  revokeVersion,
+  startBuild,
+  type ApiRequest,
+  type ApiResponse,
+} from '../api/builds-api';
+import { durableBuildsClient, servedPipelines } from '../api/durable-builds-client';
+import { statusPage } from '../api/status-page';
+import { loadConfig } from '../config';
+import { REVOKE_ORCHESTRATION } from '../domain/build-status';
+import { revokeImageVersion } from '../orchestrations/revoke-version';
+import { toError } from '../shared/errors';
+
+df.app.orchestration(REVOKE_ORCHESTRATION, revokeImageVersion);
+
+type Handler = (request: ApiRequest, context: InvocationContext) => Promise<ApiResponse> | ApiResponse;
+
+function route(name: string, methods: ('GET' | 'POST')[], path: string, handler: Handler): void {
+  app.http(name, {
+    methods,
+    route: path,
+    authLevel: 'function',
+    extraInputs: [df.input.durableClient()],
+    handler: async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+      try {
+        const body = methods.includes('POST') ? await request.text() : '';
+        const response = await handler(
+          {
+            method: request.method,
+            url: request.url,
+            headers: Object.fromEntries(request.headers.entries()),
+            params: request.params,
+            query: Object.fromEntries(request.query.entries()),
+            body,
+          },
+          context,
+        );
+        return response;
+      } catch (error) {
+        context.error(`${name} failed: ${toError(error).message}`);
+        const failed = problem(
+          500,
+          'Internal Error',
+          'The request could not be completed; see the logs for details.',
+        );
+        return failed;
+      }
+    },
+  });
+}
+
+const pipelines = () => servedPipelines(loadConfig().PIPELINES_DIR);
+const client = (context: InvocationContext) => durableBuildsClient(df.getClient(context));
+
+route('startBuild', ['POST'], 'builds', (request, context) =>
+  startBuild(request, client(context), pipelines()),
+);
+route('listBuilds', ['GET'], 'builds', (request, context) => listBuilds(request, client(context)));
+route('getBuild', ['GET'], 'builds/{id}', (request, context) => getBuild(request, client(context)));
+route('cancelBuild', ['POST'], 'builds/{id}/cancel', (request, context) =>
+  cancelBuild(request, client(context)),
+);
+route('viewBuild', ['GET'], 'builds/{id}/view', (request) => ({
+  status: 200,
+  headers: {
+    'content-type': 'text/html; charset=utf-8',
+    'content-security-policy': "default-src 'self' 'unsafe-inline'",
+  },
+  body: statusPage(request.params.id ?? ''),
+}));
+route('listPipelines', ['GET'], 'pipelines', () => listPipelines(pipelines()));
+route('getPipeline', ['GET'], 'pipelines/{name}', (request) => getPipeline(request, pipelines()));
+route('revokeVersion', ['POST'], 'versions/{pipeline}/{version}/revoke', (request, context) =>
+  revokeVersion(request, client(context), pipelines()),
+);

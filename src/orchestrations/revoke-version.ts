@@ -1,0 +1,58 @@
+/**
+ * Revokes a bad image version everywhere it went: in every stage's gallery where it exists, it is
+ * excluded from latest, its end of life set to now, and tagged with the reason and the requester.
+ * Idempotent: running it again changes nothing that is already revoked.
+ */
+import type { OrchestrationContext, Task } from 'durable-functions';
+import { Activities, type VersionInfo } from '../domain/pipeline/activities';
+import type { PipelineDefinition } from '../domain/pipeline/definition';
+
+export interface RevokeInput {
+  pipeline: PipelineDefinition;
+  version: string;
+  reason: string;
+  requestedBy: string;
+}
+
+export interface RevokeResult {
+  version: string;
+  stages: { stage: string; result: 'revoked' | 'not present' }[];
+}
+
+export function* revokeImageVersion(context: OrchestrationContext): Generator<Task, RevokeResult, unknown> {
+  const input = context.df.getInput<RevokeInput>();
+  const now = context.df.currentUtcDateTime.toISOString();
+  const result: RevokeResult = { version: input.version, stages: [] };
+  for (const stage of input.pipeline.stages) {
+    const ref = {
+      subscriptionId: stage.subscriptionId,
+      resourceGroup: stage.gallery.resourceGroup,
+      gallery: stage.gallery.name,
+      image: input.pipeline.image.definition,
+      version: input.version,
+    };
+    const info = (yield context.df.callActivity(Activities.getImageVersion, {
+      credential: stage.credential,
+      ref,
+    })) as VersionInfo;
+    if (info === null) {
+      result.stages.push({ stage: stage.name, result: 'not present' });
+    } else {
+      yield context.df.callActivity(Activities.updateImageVersion, {
+        credential: stage.credential,
+        ref,
+        patch: {
+          excludeFromLatest: true,
+          endOfLifeDate: info.endOfLifeDate ?? now,
+          tags: {
+            'imagefactory.revoked': input.reason.slice(0, 256),
+            'imagefactory.revokedBy': input.requestedBy.slice(0, 256),
+          },
+        },
+      });
+      result.stages.push({ stage: stage.name, result: 'revoked' });
+    }
+    context.df.setCustomStatus(result);
+  }
+  return result;
+}

@@ -1,0 +1,202 @@
+import { startHttpFrontEnd, type HttpFrontEnd } from '../../src/local/host/http/server';
+import { startFactory, type Factory } from '../pipeline/harness';
+
+const KEY = 'api-test-key';
+
+describe('HTTP API through the local host front end and the real durable client', () => {
+  let factory: Factory;
+  let front: HttpFrontEnd;
+  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const response = await fetch(`${front.url}${path}`, {
+      method,
+      headers: {
+        'x-functions-key': KEY,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...headers,
+      },
+      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    let json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: response.status, json, text, headers: response.headers };
+  };
+  const instanceCount = async () => (await factory.host.engine.list({})).instances.length;
+
+  beforeAll(async () => {
+    factory = await startFactory();
+    front = await startHttpFrontEnd({
+      registry: factory.host.registry,
+      engine: factory.host.engine,
+      invoke: factory.host.invokeFunction.bind(factory.host),
+      port: 0,
+      keys: { functionKeys: {}, hostKeys: { default: KEY }, masterKey: 'master-key' },
+      taskHubName: 'ImageFactoryTest',
+    });
+  });
+  afterAll(async () => {
+    await front.close();
+    await factory.stop();
+  });
+
+  describe('bad input gets a clear 4xx and starts nothing', () => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const cases: [string, () => Promise<{ status: number; json: any }>, number, string | undefined][] = [
+      ['malformed JSON', () => call('POST', '/api/builds', '{"pipeline": '), 400, undefined],
+      [
+        'unknown field',
+        () => call('POST', '/api/builds', { pipeline: 'ubuntu-2204-base', colour: 'red' }),
+        400,
+        '(body)',
+      ],
+      ['wrong type', () => call('POST', '/api/builds', { pipeline: 42 }), 400, 'pipeline'],
+      ['missing pipeline', () => call('POST', '/api/builds', {}), 400, 'pipeline'],
+      [
+        'bad override',
+        () =>
+          call('POST', '/api/builds', {
+            pipeline: 'ubuntu-2204-base',
+            overrides: { buildTimeoutMinutes: 5000 },
+          }),
+        400,
+        'overrides.buildTimeoutMinutes',
+      ],
+      ['unknown pipeline', () => call('POST', '/api/builds', { pipeline: 'no-such-image' }), 404, 'pipeline'],
+      [
+        'wrong content type',
+        () => call('POST', '/api/builds', undefined, { 'content-type': 'text/plain' }),
+        415,
+        '(header) content-type',
+      ],
+      [
+        'oversized body',
+        () => call('POST', '/api/builds', { pipeline: 'ubuntu-2204-base', reason: 'x'.repeat(70_000) }),
+        413,
+        undefined,
+      ],
+      [
+        'no function key',
+        () => call('POST', '/api/builds', { pipeline: 'ubuntu-2204-base' }, { 'x-functions-key': 'wrong' }),
+        401,
+        undefined,
+      ],
+      ['cancel without reason', () => call('POST', '/api/builds/some-build/cancel', {}), 400, 'reason'],
+      [
+        'revoke of a malformed version',
+        () => call('POST', '/api/versions/ubuntu-2204-base/latest/revoke', { reason: 'bad' }),
+        400,
+        '(route) version',
+      ],
+      ['unknown build', () => call('GET', '/api/builds/nope-123'), 404, undefined],
+      ['bad status filter', () => call('GET', '/api/builds?status=done'), 400, '(query) status'],
+    ];
+    it.each(cases)('%s', async (_name, request, status, path) => {
+      const before = await instanceCount();
+      const response = await request();
+      expect(response.status).toBe(status);
+      if (status !== 401) expect(response.json.status).toBe(status);
+      if (path) expect(response.json.errors.map((e: { path: string }) => e.path)).toContain(path);
+      expect(await instanceCount()).toBe(before);
+    });
+  });
+
+  it('lists and shows the validated pipelines', async () => {
+    const list = await call('GET', '/api/pipelines');
+    expect(list.status).toBe(200);
+    expect(list.json.pipelines.map((p: { name: string }) => p.name).sort()).toEqual([
+      'ubuntu-2204-base',
+      'windows-2022-base',
+    ]);
+    const one = await call('GET', '/api/pipelines/windows-2022-base');
+    expect(one.json.image.osType).toBe('Windows');
+  });
+
+  it('starts a build idempotently, shows its progress and cancels it with compensation', async () => {
+    const started = await call(
+      'POST',
+      '/api/builds',
+      { pipeline: 'ubuntu-2204-base', reason: 'api test' },
+      { 'Idempotency-Key': 'k-1' },
+    );
+    expect(started.status).toBe(202);
+    expect(started.json.statusQueryGetUri).toContain(started.json.id);
+    const again = await call(
+      'POST',
+      '/api/builds',
+      { pipeline: 'ubuntu-2204-base', reason: 'api test' },
+      { 'Idempotency-Key': 'k-1' },
+    );
+    expect(again.status).toBe(200);
+    expect(again.json.id).toBe(started.json.id);
+    const conflict = await call(
+      'POST',
+      '/api/builds',
+      { pipeline: 'ubuntu-2204-base', reason: 'other' },
+      { 'Idempotency-Key': 'k-1' },
+    );
+    expect(conflict.status).toBe(409);
+    const id = started.json.id as string;
+
+    await factory.untilApprovalPending(id, 'TEST');
+    const build = await call('GET', `/api/builds/${id}`);
+    expect(build.json.pipeline).toBe('ubuntu-2204-base');
+    expect(build.json.step).toBe('approve');
+    expect(build.json.pendingApproval.stage).toBe('TEST');
+    expect(build.json.stages.map((s: { state: string }) => s.state)).toEqual([
+      'done',
+      'awaitingApproval',
+      'pending',
+    ]);
+
+    const listed = await call('GET', '/api/builds?status=running&pipeline=ubuntu-2204-base');
+    expect(listed.json.builds.map((b: { id: string }) => b.id)).toContain(id);
+
+    const page = await call('GET', `/api/builds/${id}/view?code=${KEY}`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toContain('text/html');
+    expect(page.text).toContain(JSON.stringify(id));
+
+    const cancel = await call('POST', `/api/builds/${id}/cancel`, { reason: 'changed my mind' });
+    expect(cancel.status).toBe(202);
+    await factory.host.waitFor(id);
+    const canceled = await call('GET', `/api/builds/${id}`);
+    expect(canceled.json.outcome).toBe('canceled');
+    expect(canceled.json.failure.message).toContain('changed my mind');
+    expect((await call('POST', `/api/builds/${id}/cancel`, { reason: 'again' })).status).toBe(409);
+    const leftovers = factory.sim
+      .inventory()
+      .filter((r) => /imagetemplates|virtualmachines|networkinterfaces|disks|versions/.test(r.type));
+    expect(leftovers).toEqual([]);
+  });
+
+  it('revokes a promoted version in every tenant, idempotently', async () => {
+    const started = await call('POST', '/api/builds', { pipeline: 'windows-2022-base' });
+    const id = started.json.id as string;
+    for (const stage of ['TEST', 'PROD']) {
+      await factory.untilApprovalPending(id, stage);
+      await factory.decide(id, stage, 'approved');
+    }
+    await factory.host.waitFor(id);
+    const done = await call('GET', `/api/builds/${id}`);
+    expect(done.json.outcome).toBe('succeeded');
+    const version = done.json.imageVersion as string;
+    const revoke = await call('POST', `/api/versions/windows-2022-base/${version}/revoke`, {
+      reason: 'boot loop',
+    });
+    expect(revoke.status).toBe(202);
+    await factory.host.waitFor(revoke.json.id);
+    const again = await call('POST', `/api/versions/windows-2022-base/${version}/revoke`, {
+      reason: 'boot loop',
+    });
+    expect(again.json.id).toBe(revoke.json.id);
+    const versions = factory.sim
+      .inventory()
+      .filter((r) => r.type.endsWith('/versions') && r.id.endsWith(version));
+    expect(versions).toHaveLength(3);
+    for (const v of versions) expect(v.tags['imagefactory.revoked']).toBe('boot loop');
+  });
+});
