@@ -652,6 +652,7 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
         : {};
       setStage(stage.name, { state: 'promoting' });
       if (stage.preStage) {
+        publish('promote', `making the pre-staged ${imageVersion} latest in ${stage.name}`, stage.name);
         yield* waitForReplication(stage, ref);
         // Approval only flips the flag: one call.
         yield* call(Activities.updateImageVersion, {
