@@ -45,10 +45,15 @@ describe('build status page in headless Chromium', () => {
     rmSync(profile, { recursive: true, force: true });
   });
 
-  const stageStates = (page: Page) =>
-    page.$$eval('[data-stage]', (items) =>
-      items.map((item) => `${(item as HTMLElement).dataset.stage}:${(item as HTMLElement).dataset.state}`),
+  // No DOM types here (lib has no 'dom'): read attributes and text through locators.
+  const stageStates = async (page: Page) => {
+    const items = await page.locator('[data-stage]').all();
+    return Promise.all(
+      items.map(
+        async (item) => `${await item.getAttribute('data-stage')}:${await item.getAttribute('data-state')}`,
+      ),
     );
+  };
 
   browserIt('shows each stage state, the pending approval, then the rejection live', async () => {
     const started = await fetch(`${front.url}/api/builds`, {
@@ -88,7 +93,7 @@ describe('build status page in headless Chromium', () => {
     await page.goto(`${front.url}/api/builds/${id}/view?code=${KEY}`);
     await page.waitForSelector('[data-stage="TEST"][data-state="awaitingApproval"]', { timeout: 10_000 });
     expect(await stageStates(page)).toEqual(['ENG:done', 'TEST:awaitingApproval', 'PROD:pending']);
-    const text = await page.evaluate(() => document.body.innerText);
+    const text = await page.locator('body').innerText();
     expect(text).toContain('ubuntu-2204-base');
     expect(text).toMatch(/\d{4}\.\d+\.\d+/); // the image version
 
@@ -96,7 +101,7 @@ describe('build status page in headless Chromium', () => {
     await factory.host.waitFor(id);
     // The page keeps polling while the build runs and shows the outcome without a reload.
     await page.waitForSelector('[data-stage="TEST"][data-state="rejected"]', { timeout: 15_000 });
-    const after = await page.evaluate(() => document.body.innerText);
+    const after = await page.locator('body').innerText();
     expect(after).toContain('carol@contoso.com');
     expect(after).toContain('CHG0012345');
     expect(after).toContain('rejected');
