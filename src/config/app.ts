@@ -6,4 +6,6 @@ export const appSettingsSchema = z.object({
     .string()
     .regex(/^[A-Za-z][A-Za-z0-9]{2,44}$/, 'letters and digits, 3..45, starting with a letter'),
   PIPELINES_DIR: z.string().min(1).default('pipelines'),
+  /** NCRONTAB (6 fields) of the patch-cadence check; each pipeline's cadence decides what is due. */
+  PATCH_CADENCE_SCHEDULE: z.string().min(11).default('0 0 * * * *'),
 });

@@ -4,3 +4,4 @@
  */
 import './pipeline';
 import './http-api';
+import './cadence-timer';
