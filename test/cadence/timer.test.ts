@@ -32,7 +32,7 @@ describe('patch cadence timer through the local host', () => {
       statusLinks: () => ({}),
     };
     const pipelines = [...factory.pipelines.values()];
-    const source = async () => '22.04.202512010';
+    const source = () => Promise.resolve('22.04.202512010');
     const log: string[] = [];
     const first = await runCadence({
       now: new Date('2026-11-12T06:30:00Z'),
@@ -91,7 +91,7 @@ describe('patch cadence timer through the local host', () => {
       now: new Date('2026-12-10T07:00:00Z'),
       pipelines,
       client,
-      currentSourceVersion: async () => '22.04.202601010',
+      currentSourceVersion: () => Promise.resolve('22.04.202601010'),
       log: (l) => log.push(l),
     });
     expect(newSource.find((d) => d.pipeline === 'ubuntu-2204-base')).toMatchObject({
