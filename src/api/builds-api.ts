@@ -10,6 +10,7 @@ import {
   CANCEL_EVENT,
   REVOKE_ORCHESTRATION,
   type BuildCustomStatus,
+  type StageStatus,
 } from '../domain/build-status';
 import { formatPath, type PipelineDefinition, type DefinitionProblem } from '../domain/pipeline/definition';
 
@@ -129,26 +130,71 @@ const revokeSchema = z.object({ reason: z.string().min(1, 'a reason is required'
 const idPattern = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
 const requester = (request: ApiRequest) => request.headers['x-ms-client-principal-name'] ?? 'anonymous';
 
+/** Outcome when the custom status has none (not published yet) or is stale (terminated, crashed). */
+const RUNTIME_OUTCOME: Record<string, string> = {
+  Pending: 'running',
+  Running: 'running',
+  Completed: 'succeeded',
+  Failed: 'failed',
+  Terminated: 'canceled',
+  Canceled: 'canceled',
+};
+
+interface StoredBuildInput {
+  pipeline?: { name?: string; stages?: { name: string; tenantId: string }[] };
+  reason?: string;
+  requestedBy?: string;
+}
+
+/** First line of an orchestrator's failure output, bounded: no stack traces in API answers. */
+function firstLine(value: unknown): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value ?? 'no details');
+  return (text.split('\n')[0] ?? '').slice(0, 500);
+}
+
 export function buildView(status: InstanceView): Record<string, unknown> {
   const custom = (status.customStatus ?? {}) as Partial<BuildCustomStatus>;
+  const input = (status.input ?? {}) as StoredBuildInput;
+  // Before the first episode publishes its status, the stages come from the definition it was given.
+  const stages: StageStatus[] =
+    custom.stages ??
+    (input.pipeline?.stages ?? []).map((stage) => ({
+      name: stage.name,
+      tenantId: stage.tenantId,
+      state: 'pending' as const,
+    }));
+  const finished = TERMINAL.has(status.runtimeStatus);
+  const outcome =
+    custom.outcome !== undefined && !(custom.outcome === 'running' && finished)
+      ? custom.outcome
+      : (RUNTIME_OUTCOME[status.runtimeStatus] ?? 'running');
+  const failure =
+    custom.failure ??
+    (status.runtimeStatus === 'Failed'
+      ? { code: 'OrchestrationFailed', message: firstLine(status.output), step: custom.step ?? 'queued' }
+      : status.runtimeStatus === 'Terminated'
+        ? { code: 'Terminated', message: firstLine(status.output), step: custom.step ?? 'queued' }
+        : undefined);
   return {
     id: status.instanceId,
-    pipeline: custom.pipeline,
+    pipeline: custom.pipeline ?? input.pipeline?.name,
     runtimeStatus: status.runtimeStatus,
-    outcome:
-      custom.outcome ?? (TERMINAL.has(status.runtimeStatus) ? status.runtimeStatus.toLowerCase() : 'running'),
-    step: custom.step,
+    outcome,
+    step: custom.step ?? (finished ? 'done' : 'queued'),
     currentStage: custom.currentStage,
     message: custom.message,
+    reason: input.reason,
+    requestedBy: input.requestedBy,
     imageVersion: custom.imageVersion,
     recipeHash: custom.recipeHash,
     sourceImageVersion: custom.sourceImageVersion,
-    stages: custom.stages ?? [],
-    versions: (custom.stages ?? [])
+    stages,
+    versions: stages
       .filter((s) => s.versionId)
       .map((s) => ({ stage: s.name, tenantId: s.tenantId, id: s.versionId })),
+    approvals: stages.filter((s) => s.approval !== undefined).map((s) => ({ stage: s.name, ...s.approval })),
     pendingApproval: custom.pendingApproval,
-    failure: custom.failure,
+    failure,
     createdTime: status.createdTime,
     lastUpdatedTime: status.lastUpdatedTime,
   };
@@ -175,26 +221,29 @@ export async function startBuild(
   }
   const fingerprint = createHash('sha256').update(JSON.stringify(body.value)).digest('hex');
   const buildId = key
-    ? `${definition.name}-${createHash('sha256').update(key).digest('hex').slice(0, 20)}`
+    ? `${definition.name}-${createHash('sha256').update(`${definition.name}\n${key}`).digest('hex').slice(0, 20)}`
     : `${definition.name}-${randomUUID().replace(/-/g, '').slice(0, 20)}`;
+  /** The same key again: the same build (200), unless the body differs (409, nothing started). */
+  const replay = (existing: InstanceView): ApiResponse => {
+    const input = existing.input as { requestFingerprint?: string } | null;
+    if (input?.requestFingerprint !== fingerprint) {
+      return problem(
+        409,
+        'Idempotency Key Reused',
+        'This Idempotency-Key was used for a different request.',
+        [{ path: '(header) Idempotency-Key', message: 'already used with another body' }],
+      );
+    }
+    const links = client.statusLinks(buildId);
+    return {
+      status: 200,
+      headers: { location: links.statusQueryGetUri ?? '' },
+      jsonBody: { id: buildId, ...links },
+    };
+  };
   if (key) {
     const existing = await client.getStatus(buildId);
-    if (existing) {
-      const input = existing.input as { requestFingerprint?: string } | null;
-      if (input?.requestFingerprint !== fingerprint) {
-        return problem(
-          409,
-          'Idempotency Key Reused',
-          'This Idempotency-Key was used for a different request.',
-          [{ path: '(header) Idempotency-Key', message: 'already used with another body' }],
-        );
-      }
-      return {
-        status: 200,
-        headers: { location: client.statusLinks(buildId).statusQueryGetUri ?? '' },
-        jsonBody: { id: buildId, ...client.statusLinks(buildId) },
-      };
-    }
+    if (existing) return replay(existing);
   }
   const pipeline: PipelineDefinition = body.value.overrides?.buildTimeoutMinutes
     ? {
@@ -202,13 +251,20 @@ export async function startBuild(
         build: { ...definition.build, timeoutMinutes: body.value.overrides.buildTimeoutMinutes },
       }
     : definition;
-  await client.startNew(BUILD_ORCHESTRATION, buildId, {
-    buildId,
-    pipeline,
-    reason: body.value.reason,
-    requestedBy: requester(request),
-    requestFingerprint: fingerprint,
-  });
+  try {
+    await client.startNew(BUILD_ORCHESTRATION, buildId, {
+      buildId,
+      pipeline,
+      reason: body.value.reason,
+      requestedBy: requester(request),
+      requestFingerprint: fingerprint,
+    });
+  } catch (error) {
+    // Two requests with the same key at once: the loser finds the winner's build (409 from the host).
+    const existing = key ? await client.getStatus(buildId) : undefined;
+    if (existing === undefined) throw error;
+    return replay(existing);
+  }
   const links = client.statusLinks(buildId);
   return {
     status: 202,
@@ -229,26 +285,69 @@ export async function getBuild(request: ApiRequest, client: BuildsClient): Promi
   return { status: 200, jsonBody: { ...buildView(status), links: client.statusLinks(id) } };
 }
 
+const LIST_QUERY = new Set(['status', 'pipeline', 'top', 'continuation', 'code']);
+const PIPELINE_NAME = /^[a-z][a-z0-9-]{2,40}[a-z0-9]$/;
+
+/** Keyset paging over (createdTime desc, id asc): the token names the last build of the page. */
+const encodeContinuation = (view: Record<string, unknown>) =>
+  Buffer.from(JSON.stringify([view.createdTime, view.id])).toString('base64url');
+function decodeContinuation(token: string): [string, string] | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+    return Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'string')
+      ? (value as [string, string])
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+const newestFirst = (a: Record<string, unknown>, b: Record<string, unknown>) =>
+  String(b.createdTime).localeCompare(String(a.createdTime)) || String(a.id).localeCompare(String(b.id));
+
 export async function listBuilds(request: ApiRequest, client: BuildsClient): Promise<ApiResponse> {
+  const errors: { path: string; message: string }[] = [];
+  for (const name of Object.keys(request.query))
+    if (!LIST_QUERY.has(name))
+      errors.push({
+        path: `(query) ${name}`,
+        message: 'is not a filter; use status, pipeline, top, continuation',
+      });
   const statusFilter = request.query.status;
   const allowed = ['running', 'succeeded', 'failed', 'rejected', 'timedOut', 'canceled'];
-  if (statusFilter !== undefined && !allowed.includes(statusFilter)) {
-    return problem(400, 'Invalid Request', 'Unknown status filter.', [
-      { path: '(query) status', message: `must be one of ${allowed.join(', ')}` },
-    ]);
-  }
+  if (statusFilter !== undefined && !allowed.includes(statusFilter))
+    errors.push({ path: '(query) status', message: `must be one of ${allowed.join(', ')}` });
+  const pipeline = request.query.pipeline;
+  if (pipeline !== undefined && !PIPELINE_NAME.test(pipeline))
+    errors.push({ path: '(query) pipeline', message: 'must be a pipeline name' });
   const top = request.query.top === undefined ? 50 : Number(request.query.top);
   if (!Number.isInteger(top) || top < 1 || top > 500)
-    return problem(400, 'Invalid Request', 'Bad page size.', [
-      { path: '(query) top', message: 'must be 1..500' },
-    ]);
-  const instances = (await client.list()).filter((i) => i.name === BUILD_ORCHESTRATION);
-  const views = instances
+    errors.push({ path: '(query) top', message: 'must be 1..500' });
+  const after =
+    request.query.continuation === undefined ? undefined : decodeContinuation(request.query.continuation);
+  if (request.query.continuation !== undefined && after === undefined)
+    errors.push({ path: '(query) continuation', message: 'is not a token this API returned' });
+  if (errors.length > 0) return problem(400, 'Invalid Request', 'The query has invalid parameters.', errors);
+
+  const views = (await client.list())
+    .filter((i) => i.name === BUILD_ORCHESTRATION)
     .map(buildView)
     .filter((v) => (statusFilter ? v.outcome === statusFilter : true))
-    .filter((v) => (request.query.pipeline ? v.pipeline === request.query.pipeline : true))
-    .sort((a, b) => String(b.createdTime).localeCompare(String(a.createdTime)));
-  return { status: 200, jsonBody: { builds: views.slice(0, top), total: views.length } };
+    .filter((v) => (pipeline ? v.pipeline === pipeline : true))
+    .sort(newestFirst);
+  const rest =
+    after === undefined
+      ? views
+      : views.filter((v) => newestFirst(v, { createdTime: after[0], id: after[1] }) > 0);
+  const page = rest.slice(0, top);
+  const last = page[page.length - 1];
+  return {
+    status: 200,
+    jsonBody: {
+      builds: page,
+      total: views.length,
+      ...(rest.length > page.length && last ? { continuation: encodeContinuation(last) } : {}),
+    },
+  };
 }
 
 export async function cancelBuild(request: ApiRequest, client: BuildsClient): Promise<ApiResponse> {

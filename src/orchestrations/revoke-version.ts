@@ -43,7 +43,11 @@ export function* revokeImageVersion(context: OrchestrationContext): Generator<Ta
         ref,
         patch: {
           excludeFromLatest: true,
-          endOfLifeDate: info.endOfLifeDate ?? now,
+          // Now, unless it already ended earlier: a revoke never extends a version's life.
+          endOfLifeDate:
+            info.endOfLifeDate !== undefined && Date.parse(info.endOfLifeDate) < Date.parse(now)
+              ? info.endOfLifeDate
+              : now,
           tags: {
             'imagefactory.revoked': input.reason.slice(0, 256),
             'imagefactory.revokedBy': input.requestedBy.slice(0, 256),
