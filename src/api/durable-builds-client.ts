@@ -1,4 +1,7 @@
 /** BuildsClient over the durable client (df.getClient(context)), and the pipelines the API serves. */
+import { createHash } from 'node:crypto';
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import type { DurableClient } from 'durable-functions';
 import { loadPipelines } from '../domain/pipeline/loader';
 import type { BuildsClient, InstanceView, Pipelines } from './builds-api';
@@ -56,15 +59,30 @@ export function durableBuildsClient(client: DurableClient): BuildsClient {
   };
 }
 
-let cached: { at: number; dir: string; pipelines: Pipelines } | undefined;
+let cached: { key: string; pipelines: Pipelines } | undefined;
 
-/** Definitions from PIPELINES_DIR, reloaded at most every few seconds. */
+/**
+ * Definitions from PIPELINES_DIR, parsed again only when a file there (or a setting) changed:
+ * the key is each file's name, size and mtime plus a digest of the settings the ${NAME}
+ * placeholders may read. A stat per file per request; no parsing.
+ */
 export function servedPipelines(
   dir: string,
   env: Record<string, string | undefined> = process.env,
 ): Pipelines {
-  if (cached && cached.dir === dir && Date.now() - cached.at < 5000) return cached.pipelines;
+  const files = readdirSync(dir)
+    .filter((file) => /\.(ya?ml|json)$/.test(file))
+    .sort()
+    .map((file) => {
+      const stat = statSync(path.join(dir, file));
+      return `${file}:${stat.size}:${stat.mtimeMs}`;
+    });
+  const settings = createHash('sha256')
+    .update(JSON.stringify(Object.entries(env).sort(([a], [b]) => a.localeCompare(b))))
+    .digest('hex');
+  const key = `${path.resolve(dir)}|${files.join('|')}|${settings}`;
+  if (cached?.key === key) return cached.pipelines;
   const loaded = loadPipelines(dir, env);
-  cached = { at: Date.now(), dir, pipelines: { valid: loaded.pipelines, invalid: loaded.invalid } };
+  cached = { key, pipelines: { valid: loaded.pipelines, invalid: loaded.invalid } };
   return cached.pipelines;
 }

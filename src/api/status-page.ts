@@ -4,7 +4,8 @@
  * `?code=` exactly as the page was opened.
  */
 export function statusPage(buildId: string): string {
-  const id = JSON.stringify(buildId);
+  // `<` escaped: an id such as `</script><script>…` from the route must not end the script element.
+  const id = JSON.stringify(buildId).replace(/</g, '\\u003c');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Build ${buildId.replace(/[<>&"]/g, '')}</title>
 <style>

@@ -55,6 +55,14 @@ describe('builds list, build record and idempotency', () => {
     expect(await instanceCount()).toBe(before);
   });
 
+  it('the status page does not let a crafted id inject markup', async () => {
+    const evil = encodeURIComponent('</script><script>alert(1)</script>');
+    const response = await fetch(`${front.url}/api/builds/${evil}/view?code=${KEY}`);
+    const html = await response.text();
+    expect(html).not.toContain('<script>alert(1)');
+    expect(html).not.toContain('</script><script>');
+  });
+
   it('the same Idempotency-Key sent twice at once starts one build', async () => {
     const before = await instanceCount();
     const body = { pipeline: 'ubuntu-2204-base', reason: 'twice at once' };
