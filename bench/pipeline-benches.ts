@@ -78,7 +78,7 @@ export async function runP1(): Promise<string> {
     );
     return [
       `P1 replay CPU: ${cpu.toFixed(1)} ms for a full three-stage build (4 h build, replication, 2 approvals) (target < 100 ms: ${cpu < 100 ? 'MET' : 'NOT MET'})`,
-      `P1 episodes: ${episodes} across ${ids.length} instances (orchestration + build-wait sub-orchestration)`,
+      `P1 episodes: ${episodes} across ${ids.length} instances (the build orchestration, its polling sub-orchestrations for the Image Builder run and for replication)`,
       `P1 history events: ${main} in the build orchestration, at most ${maxChild} in the polling sub-orchestration per continue-as-new generation (target < 400 per instance: ${Math.max(main, maxChild) < 400 ? 'MET' : 'NOT MET'}); wall ${Date.now() - wall} ms`,
     ].join('\n');
   } finally {

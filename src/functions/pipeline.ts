@@ -8,6 +8,8 @@ import {
   WAIT_FOR_BUILD_ORCHESTRATION,
   buildImagePipeline,
   waitForImageBuild,
+  WAIT_FOR_REPLICATION_ORCHESTRATION,
+  waitForVersionReplication,
 } from '../orchestrations/build-pipeline';
 import { isFactoryError } from '../shared/errors';
 import { pipelineDependencies } from './dependencies';
@@ -27,6 +29,7 @@ df.app.setExceptionPropertiesProvider({
 
 df.app.orchestration(BUILD_ORCHESTRATION, buildImagePipeline);
 df.app.orchestration(WAIT_FOR_BUILD_ORCHESTRATION, waitForImageBuild);
+df.app.orchestration(WAIT_FOR_REPLICATION_ORCHESTRATION, waitForVersionReplication);
 
 for (const name of Object.values(Activities)) {
   const handler: ActivityHandler = (input: unknown) => {

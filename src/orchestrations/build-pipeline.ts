@@ -35,6 +35,9 @@ import {
 } from '../domain/polling';
 
 export const WAIT_FOR_BUILD_ORCHESTRATION = 'waitForImageBuild';
+export const WAIT_FOR_REPLICATION_ORCHESTRATION = 'waitForVersionReplication';
+/** Polls per generation of a waiting sub-orchestration before it continues as new (bounded history, cheap replays). */
+const POLLS_PER_GENERATION = 8;
 export { BUILD_ORCHESTRATION };
 
 export interface BuildInput {
@@ -81,7 +84,7 @@ interface ErrorInfo {
 /** What an activity's failure says, from FailureDetails (properties set by our exception provider). */
 export function errorInfo(error: unknown): ErrorInfo {
   const details = (error as Partial<TaskFailedError>).failureDetails;
-  const properties = (details?.properties ?? {});
+  const properties = details?.properties ?? {};
   const message = details?.errorMessage ?? (error instanceof Error ? error.message : String(error));
   return {
     code: typeof properties.code === 'string' ? properties.code : 'ActivityFailed',
@@ -197,54 +200,43 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
     });
   };
 
+  let replicationWaits = 0;
+  /** Waits in a sub-orchestration, so this history stays small however long replication takes. */
   function* waitForReplication(
     stage: PipelineStage,
     ref: GalleryImageVersionRef,
   ): Generator<Task, void, unknown> {
+    replicationWaits += 1;
     const began = context.df.currentUtcDateTime.getTime();
-    const deadline = began + 6 * 60 * 60 * 1000;
-    for (;;) {
-      const info = yield* call<VersionInfo>(Activities.getImageVersion, {
+    const wait = context.df.callSubOrchestrator(
+      WAIT_FOR_REPLICATION_ORCHESTRATION,
+      {
         credential: stage.credential,
         ref,
+        stageName: stage.name,
+        startedMs: began,
+        deadlineMs: began + 6 * 60 * 60 * 1000,
+        polls: 0,
+      } satisfies WaitForReplicationInput,
+      `${input.buildId}:replicate:${replicationWaits}`,
+    );
+    const winner = yield context.df.Task.any([wait, cancel]);
+    if (winner === cancel) throw cancelled();
+    const outcome = wait.result as ReplicationOutcome;
+    setStage(stage.name, { regions: outcome.regions });
+    publish();
+    if (outcome.state !== 'Completed') {
+      throw new BuildStopped('failed', {
+        code:
+          outcome.state === 'Missing'
+            ? 'VersionMissing'
+            : outcome.state === 'TimedOut'
+              ? 'ReplicationTimedOut'
+              : 'ReplicationFailed',
+        message: `replication of ${ref.version} to ${stage.name}: ${outcome.message}`,
+        step: 'promote',
+        stage: stage.name,
       });
-      if (info === null)
-        throw new BuildStopped('failed', {
-          code: 'VersionMissing',
-          message: `version ${ref.version} disappeared from ${stage.name}`,
-          step: 'promote',
-          stage: stage.name,
-        });
-      setStage(stage.name, {
-        regions: info.regions.map((r) => ({ name: r.name, state: r.state, progress: r.progress })),
-      });
-      publish();
-      const failedRegion = info.regions.find((r) => r.state === 'Failed');
-      if (info.provisioningState === 'Failed' || failedRegion) {
-        throw new BuildStopped('failed', {
-          code: 'ReplicationFailed',
-          message: `replication of ${ref.version} to ${failedRegion?.name ?? stage.name} failed: ${failedRegion?.details ?? info.provisioningState}`,
-          step: 'promote',
-          stage: stage.name,
-        });
-      }
-      if (info.provisioningState === 'Succeeded' && info.regions.every((r) => r.state === 'Completed'))
-        return;
-      const now = context.df.currentUtcDateTime.getTime();
-      if (now > deadline)
-        throw new BuildStopped('failed', {
-          code: 'ReplicationTimedOut',
-          message: `replication to ${stage.name} did not finish in 6 hours`,
-          step: 'promote',
-          stage: stage.name,
-        });
-      yield* sleep(
-        nextReplicationPollDelayMs({
-          elapsedMs: now - began,
-          regions: info.regions.map((r) => ({ name: r.name, progress: r.progress, state: r.state })),
-          defaults: DEFAULT_REPLICATION_POLL_DEFAULTS,
-        }),
-      );
     }
   }
 
@@ -772,13 +764,13 @@ export interface WaitForBuildInput {
   subState?: { name: string; seenAtMs: number; notSeenAtMs?: number };
 }
 
-/** Polls the run on durable timers; continues as new every 20 polls so history stays bounded. */
+/** Polls the run on durable timers; continues as new every few polls so history stays bounded. */
 export function* waitForImageBuild(context: OrchestrationContext): Generator<Task, BuildStatus, unknown> {
   const input = context.df.getInput<WaitForBuildInput>();
   let subState = input.subState;
   for (let polls = input.polls; ; polls++) {
     const elapsedMs = context.df.currentUtcDateTime.getTime() - input.runStartedMs;
-    if (polls - input.polls >= 20) {
+    if (polls - input.polls >= POLLS_PER_GENERATION) {
       context.df.continueAsNew({ ...input, polls, ...(subState ? { subState } : {}) });
       return { exists: true };
     }
@@ -822,5 +814,71 @@ export function* waitForImageBuild(context: OrchestrationContext): Generator<Tas
     if (status.runSubState && status.runSubState !== subState?.name) {
       subState = { name: status.runSubState, seenAtMs: now, ...(subState ? { notSeenAtMs: elapsedMs } : {}) };
     }
+  }
+}
+
+export interface WaitForReplicationInput {
+  credential: string;
+  ref: GalleryImageVersionRef;
+  stageName: string;
+  startedMs: number;
+  deadlineMs: number;
+  polls: number;
+}
+
+export interface ReplicationOutcome {
+  state: 'Completed' | 'Failed' | 'Missing' | 'TimedOut';
+  message: string;
+  regions: { name: string; state: string; progress: number }[];
+}
+
+/** Polls a version's per-region replication on durable timers; its custom status shows the progress. */
+export function* waitForVersionReplication(
+  context: OrchestrationContext,
+): Generator<Task, ReplicationOutcome, unknown> {
+  const input = context.df.getInput<WaitForReplicationInput>();
+  let regions: ReplicationOutcome['regions'] = [];
+  for (let polls = input.polls; ; polls++) {
+    if (polls - input.polls >= POLLS_PER_GENERATION) {
+      context.df.continueAsNew({ ...input, polls });
+      return { state: 'TimedOut', message: 'continued as new', regions };
+    }
+    let info: VersionInfo;
+    try {
+      info = (yield context.df.callActivity(Activities.getImageVersion, {
+        credential: input.credential,
+        ref: input.ref,
+      })) as VersionInfo;
+    } catch (error) {
+      if (!errorInfo(error).retryable) return { state: 'Failed', message: errorInfo(error).message, regions };
+      yield context.df.createTimer(
+        new Date(context.df.currentUtcDateTime.getTime() + DEFAULT_REPLICATION_POLL_DEFAULTS.floorMs),
+      );
+      continue;
+    }
+    if (info === null)
+      return { state: 'Missing', message: `version ${input.ref.version} does not exist`, regions };
+    regions = info.regions.map((r) => ({ name: r.name, state: r.state, progress: r.progress }));
+    context.df.setCustomStatus({ stage: input.stageName, regions });
+    const failedRegion = info.regions.find((r) => r.state === 'Failed');
+    if (info.provisioningState === 'Failed' || failedRegion) {
+      return {
+        state: 'Failed',
+        message: `${failedRegion?.name ?? 'the version'} failed: ${failedRegion?.details ?? info.provisioningState}`,
+        regions,
+      };
+    }
+    if (info.provisioningState === 'Succeeded' && info.regions.every((r) => r.state === 'Completed')) {
+      return { state: 'Completed', message: 'replicated to every region', regions };
+    }
+    const now = context.df.currentUtcDateTime.getTime();
+    if (now > input.deadlineMs)
+      return { state: 'TimedOut', message: 'not replicated within 6 hours', regions };
+    const delay = nextReplicationPollDelayMs({
+      elapsedMs: now - input.startedMs,
+      regions,
+      defaults: DEFAULT_REPLICATION_POLL_DEFAULTS,
+    });
+    yield context.df.createTimer(new Date(now + delay));
   }
 }
