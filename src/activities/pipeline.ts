@@ -14,6 +14,7 @@ import {
   type BuildOutputInput,
   type BuildStatus,
   type CopyVersionInput,
+  type DeleteVersionInput,
   type HistoryInput,
   type ImageDefinitionInput,
   type PreflightInput,
@@ -39,6 +40,7 @@ export interface PipelineDependencies {
 
 /** Tag on ENG versions recording how long the build ran: past builds tune the polling. */
 export const BUILD_DURATION_TAG = 'imagefactory.buildDurationMs';
+export const BUILD_ID_TAG = 'imagefactory.buildId';
 
 const tail = (text: string, lines: number) => text.split('\n').slice(-lines).join('\n');
 
@@ -163,8 +165,20 @@ export function createPipelineActivities(
       await azure.galleries(input.credential).updateVersion(input.ref, input.patch);
     },
 
-    [Activities.deleteImageVersion]: async (input: VersionRefInput): Promise<void> => {
-      await azure.galleries(input.credential).deleteVersion(input.ref);
+    [Activities.deleteImageVersion]: async (input: DeleteVersionInput): Promise<void> => {
+      const galleries = azure.galleries(input.credential);
+      if (input.onlyIfBuildId !== undefined) {
+        const version = await galleries.getVersion(input.ref);
+        if (version === undefined) return;
+        const owner = version.tags[BUILD_ID_TAG];
+        if (owner !== input.onlyIfBuildId) {
+          deps.log(
+            `not deleting version ${input.ref.version}: it belongs to build ${owner ?? '(untagged)'}, not ${input.onlyIfBuildId}`,
+          );
+          return;
+        }
+      }
+      await galleries.deleteVersion(input.ref);
     },
 
     [Activities.sendApprovalRequest]: async (input: ApprovalRequestInput): Promise<void> => {

@@ -739,6 +739,8 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
       yield* attempt(`delete version ${ref.version} in ${stage.name}`, Activities.deleteImageVersion, {
         credential: stage.credential,
         ref,
+        // A version number collision must never delete another build's version.
+        onlyIfBuildId: input.buildId,
       });
     }
     if (compensationErrors.length > 0)

@@ -99,6 +99,8 @@ export interface TestScriptResult {
 }
 export type CopyVersionInput = WithCredential & { spec: ImageVersionSpec; sourceTenantId?: string };
 export type VersionRefInput = WithCredential & { ref: GalleryImageVersionRef };
+/** Compensation deletes only versions tagged with its own build id. */
+export type DeleteVersionInput = VersionRefInput & { onlyIfBuildId?: string };
 export type UpdateVersionInput = VersionRefInput & {
   patch: {
     excludeFromLatest?: boolean;

@@ -1,15 +1,17 @@
 /** Pure (used inside orchestrations): no clock, no I/O. */
 /**
- * Gallery versions are Major.Minor.Patch of int32s: yyyy.MMdd.HHmmssNNN — the build's start (UTC)
- * plus three digits of the build id's hash, so builds started in the same second get different versions.
+ * Gallery versions are Major.Minor.Patch of int32s: yyyy.MMddHH.mmssNNNNN — the build's start (UTC)
+ * and five digits of the build id's hash, so builds started in the same second get different
+ * versions (two of 100 simultaneous builds of one pipeline collide with ~5% probability; a
+ * collision fails that build's distribution and never touches the other build's version).
  */
 export function imageVersionFor(startedAt: Date, buildId = ''): string {
   const pad = (n: number, width = 2) => String(n).padStart(width, '0');
-  const minor = Number(`${pad(startedAt.getUTCMonth() + 1)}${pad(startedAt.getUTCDate())}`);
-  const buildDigits = String(parseInt(shortHash(buildId), 16) % 1000).padStart(3, '0');
-  const patch = Number(
-    `${pad(startedAt.getUTCHours())}${pad(startedAt.getUTCMinutes())}${pad(startedAt.getUTCSeconds())}${buildDigits}`,
+  const minor = Number(
+    `${pad(startedAt.getUTCMonth() + 1)}${pad(startedAt.getUTCDate())}${pad(startedAt.getUTCHours())}`,
   );
+  const buildDigits = String(parseInt(shortHash(buildId), 16) % 100_000).padStart(5, '0');
+  const patch = Number(`${pad(startedAt.getUTCMinutes())}${pad(startedAt.getUTCSeconds())}${buildDigits}`);
   return `${startedAt.getUTCFullYear()}.${minor}.${patch}`;
 }
 
