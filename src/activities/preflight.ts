@@ -21,6 +21,22 @@ interface Requirement {
   role: string;
 }
 
+/**
+ * Preflight makes some twenty reads; retrying a transient failure here (briefly, a few times) keeps
+ * one throttled read from failing the whole check. Longer waits are left to the orchestration.
+ */
+async function read<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!isFactoryError(error) || !error.retryable || attempt >= 4) throw error;
+      const delay = Math.min(error.retryAfterMs ?? 100 * 2 ** attempt, 1000);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
 const grantCommand = (principalId: string, role: string, scope: string, principalType = 'ServicePrincipal') =>
   `az role assignment create --assignee-object-id ${principalId} --assignee-principal-type ${principalType} --role "${role}" --scope ${scope}`;
 
@@ -159,7 +175,8 @@ export async function runPreflight(azure: AzurePorts, input: PreflightInput): Pr
 
   // Network rules of an existing-VNET build (field notes: private link policy, region, NSG).
   if (!vhdSource && definition.build.subnetId) {
-    const subnet = await azure.network(eng.credential).getSubnet(definition.build.subnetId);
+    const subnetId = definition.build.subnetId;
+    const subnet = await read(() => azure.network(eng.credential).getSubnet(subnetId));
     if (subnet === undefined) {
       problems.push({
         code: 'SubnetNotFound',
@@ -193,13 +210,15 @@ export async function runPreflight(azure: AzurePorts, input: PreflightInput): Pr
   let sourceVersion = '';
   const source = definition.source;
   if (source.type === 'platformImage') {
-    const versions = await azure.platformImages(eng.credential).listVersions({
-      subscriptionId: eng.subscriptionId,
-      location: definition.build.location,
-      publisher: source.publisher,
-      offer: source.offer,
-      sku: source.sku,
-    });
+    const versions = await read(() =>
+      azure.platformImages(eng.credential).listVersions({
+        subscriptionId: eng.subscriptionId,
+        location: definition.build.location,
+        publisher: source.publisher,
+        offer: source.offer,
+        sku: source.sku,
+      }),
+    );
     if (versions.length === 0 || (source.version !== 'latest' && !versions.includes(source.version))) {
       problems.push({
         code: 'SourceUnavailable',
@@ -211,7 +230,7 @@ export async function runPreflight(azure: AzurePorts, input: PreflightInput): Pr
       sourceVersion = source.version === 'latest' ? (versions.at(-1) ?? '') : source.version;
     }
   } else if (source.type === 'managedImage') {
-    const image = await access.getResource(source.id);
+    const image = await read(() => access.getResource(source.id));
     const imageSubscription = source.id.split('/')[2] ?? '';
     if (image === undefined) {
       problems.push({
@@ -233,7 +252,7 @@ export async function runPreflight(azure: AzurePorts, input: PreflightInput): Pr
     }
     sourceVersion = source.id;
   } else if (source.type === 'galleryImageVersion') {
-    const version = await access.getResource(source.id);
+    const version = await read(() => access.getResource(source.id));
     if (version === undefined)
       problems.push({
         code: 'SourceUnavailable',
@@ -262,7 +281,9 @@ async function check(
 ): Promise<void> {
   let missing: string[];
   try {
-    missing = await access.missingActions(requirement.principalId, requirement.scope, requirement.actions);
+    missing = await read(() =>
+      access.missingActions(requirement.principalId, requirement.scope, requirement.actions),
+    );
   } catch (error) {
     if (isFactoryError(error) && !error.retryable) {
       problems.push({

@@ -57,7 +57,7 @@ export interface BuildResult {
 
 /** Retry policy for activity calls: only errors marked retryable, honouring Retry-After. */
 export const AZURE_CALL_RETRY = {
-  maxAttempts: 5,
+  maxAttempts: 8,
   firstDelayMs: 5_000,
   backoffCoefficient: 2,
   maxDelayMs: 60_000,
