@@ -44,4 +44,21 @@ describe('build pipeline: happy path (local host + simulated Azure + virtual clo
     );
     expect(leftovers).toEqual([]);
   });
+
+  it('never puts a secret, key or token in logs, custom status or history', async () => {
+    const secrets = [
+      factory.world.factoryApp.clientSecret,
+      factory.world.factoryApp.privateKeyPem.split('\n')[1] ?? 'no-key-line',
+      factory.env.IDENTITY_HEADER ?? 'no-header',
+    ];
+    const texts: string[] = [...factory.log];
+    for (const id of factory.host.engine.instanceIds()) {
+      texts.push(JSON.stringify(await factory.host.getStatus(id, { showHistory: true })));
+    }
+    const all = texts.join('\n');
+    expect(all.length).toBeGreaterThan(10_000);
+    for (const secret of secrets) expect(all).not.toContain(secret);
+    expect(all).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\./); // JWTs
+    expect(all).not.toMatch(/[?&]sig=[A-Za-z0-9%]{10,}/); // SAS
+  });
 });
