@@ -32,8 +32,8 @@ export async function runCadence(args: {
     const slot = slotFor(pipeline.cadence, args.now);
     const instanceId = instanceIdForSlot(pipeline.name, slot);
     const decide = (action: CadenceDecision['action'], reason: string) => {
-      decisions.push({ pipeline: pipeline.name, slot: slot.toISOString(), instanceId, action, reason });
-      args.log(`cadence ${pipeline.name} slot ${slot.toISOString()}: ${action} (${reason})`);
+      decisions.push({ pipeline: pipeline.name, slot, instanceId, action, reason });
+      args.log(`cadence ${pipeline.name} slot ${slot}: ${action} (${reason})`);
     };
     if (await args.client.getStatus(instanceId)) {
       decide('skipped', 'the build for this slot exists already');
@@ -57,7 +57,8 @@ export async function runCadence(args: {
             },
           }
         : {}),
-      current,
+      currentSourceVersion: current.sourceVersion,
+      currentRecipeHash: current.recipeHash,
     });
     if (!verdict.build) {
       decide('skipped', verdict.reason);

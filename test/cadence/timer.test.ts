@@ -43,9 +43,9 @@ describe('patch cadence timer through the local host', () => {
     });
     const ubuntu = first.find((d) => d.pipeline === 'ubuntu-2204-base')!;
     expect(ubuntu.action).toBe('started');
-    expect(ubuntu.instanceId).toBe('cadence-ubuntu-2204-base-20261112-0600');
+    expect(ubuntu.instanceId).toBe('cadence-ubuntu-2204-base-20261112T0600Z');
     const windows = first.find((d) => d.pipeline === 'windows-2022-base')!;
-    expect(windows.slot).toBe('2026-10-20T04:00:00.000Z'); // November's slot (17th) is not yet due
+    expect(windows.slot).toBe('2026-10-20T04:00Z'); // November's slot (17th) is not yet due
 
     const double = await runCadence({
       now: new Date('2026-11-12T06:30:00Z'),
