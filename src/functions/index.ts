@@ -5,3 +5,4 @@
 import './pipeline';
 import './http-api';
 import './cadence-timer';
+import './approvals';
