@@ -3,6 +3,8 @@
 // network and the ENG gallery. TEST/PROD tenants are onboarded with infra/tenant/main.bicep.
 targetScope = 'subscription'
 
+import { buildNetworkType, stageTenantsType } from 'types.bicep'
+
 @minLength(1)
 @maxLength(64)
 @description('Required. Name of the azd environment; used in resource names and tags.')
@@ -15,14 +17,27 @@ param location string
 @description('Optional. Object id of the deploying user, granted Key Vault Secrets Officer to set the signing key.')
 param deployerPrincipalId string = ''
 
+@description('Optional. Whether the deployer is a user or a pipeline\'s service principal.')
+param deployerPrincipalType 'User' | 'ServicePrincipal' = 'User'
+
 @description('Optional. Client id of the multi-tenant app the factory uses for TEST/PROD (see infra/scripts/create-multitenant-app.sh).')
 param factoryAppClientId string = ''
 
 @description('Optional. Object id of the on-prem release-management principal (sends decisions, receives requests).')
 param onPremPrincipalId string = ''
 
-@description('Optional. Create a build VNET whose subnet meets Image Builder\'s rules (private link policy off, NSG 60000/60001).')
-param createBuildNetwork bool = true
+@description('Optional. Build and test network: a new VNET (default) meeting Image Builder\'s rules (private link policy off, NSG AzureLoadBalancer → 60000/60001), existing subnets, or none.')
+param buildNetwork buildNetworkType = { mode: 'create', addressPrefix: '10.40.0.0/22' }
+
+@description('Optional. TEST/PROD tenants after onboarding (outputs of infra/tenant/main.bicep); empty until then.')
+param stageTenants stageTenantsType = {
+  testTenantId: ''
+  testSubscriptionId: ''
+  testPrincipalId: ''
+  prodTenantId: ''
+  prodSubscriptionId: ''
+  prodPrincipalId: ''
+}
 
 @description('Optional. Create a custom staging resource group for Image Builder (the build identity gets Contributor on it).')
 param useCustomStagingResourceGroup bool = true
@@ -30,10 +45,6 @@ param useCustomStagingResourceGroup bool = true
 @description('Optional. Extra tags for every resource.')
 param tags object = {}
 
-@description('Optional. Maximum concurrent image builds per subscription and region (AIB quota).')
-@minValue(1)
-@maxValue(20)
-param buildSlotsPerRegion int = 4
 
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
@@ -72,6 +83,7 @@ module monitoring 'app/monitoring.bicep' = {
   scope: factoryGroup
   name: 'monitoring'
   params: {
+    factoryPrincipalId: identities.outputs.factoryPrincipalId
     logAnalyticsName: '${abbrs.logAnalytics}${resourceToken}'
     appInsightsName: '${abbrs.appInsights}${resourceToken}'
     location: location
@@ -112,10 +124,11 @@ module keyVault 'app/keyvault.bicep' = {
     tags: allTags
     factoryPrincipalId: identities.outputs.factoryPrincipalId
     deployerPrincipalId: deployerPrincipalId
+    deployerPrincipalType: deployerPrincipalType
   }
 }
 
-module network 'app/network.bicep' = if (createBuildNetwork) {
+module network 'app/network.bicep' = if (buildNetwork.mode == 'create') {
   scope: factoryGroup
   name: 'network'
   params: {
@@ -123,10 +136,43 @@ module network 'app/network.bicep' = if (createBuildNetwork) {
     nsgName: '${abbrs.networkSecurityGroup}${environmentName}-build'
     location: location
     tags: allTags
+    addressPrefix: buildNetwork.?addressPrefix ?? '10.40.0.0/22'
     buildPrincipalId: identities.outputs.buildPrincipalId
     factoryPrincipalId: identities.outputs.factoryPrincipalId
+    subnetJoinerRoleId: roles.outputs.subnetJoinerRoleId
   }
 }
+
+// Existing subnets (the network team's): join rights only. Their NSG and private-link policy are
+// theirs to set; preflight checks both before every build and prints the fix.
+var existingBuildSubnetId = buildNetwork.mode == 'existing' ? (buildNetwork.?buildSubnetId ?? '') : ''
+var existingTestSubnetId = buildNetwork.mode != 'create' ? (buildNetwork.?testSubnetId ?? '') : ''
+// Scopes are evaluated even for skipped modules: fall back to this subscription and group when empty.
+var existingBuildSubnetParts = split(empty(existingBuildSubnetId) ? '/subscriptions/${subscription().subscriptionId}/resourceGroups/${factoryGroup.name}' : existingBuildSubnetId, '/')
+var existingTestSubnetParts = split(empty(existingTestSubnetId) ? '/subscriptions/${subscription().subscriptionId}/resourceGroups/${factoryGroup.name}' : existingTestSubnetId, '/')
+
+module buildJoinsExistingSubnet 'app/subnet-access.bicep' = if (!empty(existingBuildSubnetId)) {
+  scope: resourceGroup(existingBuildSubnetParts[2], existingBuildSubnetParts[4])
+  name: 'build-joins-existing-subnet'
+  params: {
+    subnetId: existingBuildSubnetId
+    principalId: identities.outputs.buildPrincipalId
+    roleDefinitionId: roles.outputs.subnetJoinerRoleId
+  }
+}
+
+module factoryJoinsExistingTestSubnet 'app/subnet-access.bicep' = if (!empty(existingTestSubnetId)) {
+  scope: resourceGroup(existingTestSubnetParts[2], existingTestSubnetParts[4])
+  name: 'factory-joins-existing-test-subnet'
+  params: {
+    subnetId: existingTestSubnetId
+    principalId: identities.outputs.factoryPrincipalId
+    roleDefinitionId: roles.outputs.subnetJoinerRoleId
+  }
+}
+
+var buildSubnetId = buildNetwork.mode == 'create' ? network.outputs.buildSubnetId : existingBuildSubnetId
+var testSubnetId = buildNetwork.mode == 'create' ? network.outputs.testSubnetId : existingTestSubnetId
 
 module gallery 'app/gallery.bicep' = {
   scope: factoryGroup
@@ -147,7 +193,6 @@ module roles 'app/roles.bicep' = {
     templateGroupName: templateGroup.name
     testGroupName: testGroup.name
     stagingGroupName: useCustomStagingResourceGroup ? stagingGroup.name : ''
-    buildIdentityName: identities.outputs.buildIdentityName
     galleryName: gallery.outputs.name
   }
 }
@@ -173,9 +218,9 @@ module function 'app/function.bicep' = {
     buildIdentityId: identities.outputs.buildIdentityId
     buildIdentityPrincipalId: identities.outputs.buildPrincipalId
     stagingResourceGroupId: useCustomStagingResourceGroup ? stagingGroup.id : ''
-    testSubnetId: createBuildNetwork ? network.outputs.testSubnetId : ''
+    testSubnetId: testSubnetId
     factoryAppClientId: factoryAppClientId
-    buildSlotsPerRegion: buildSlotsPerRegion
+    stageTenants: stageTenants
   }
 }
 
@@ -188,4 +233,6 @@ output KEY_VAULT_URI string = keyVault.outputs.uri
 output FACTORY_PRINCIPAL_ID string = identities.outputs.factoryPrincipalId
 output BUILD_IDENTITY_ID string = identities.outputs.buildIdentityId
 output ENG_GALLERY_ID string = gallery.outputs.id
-output BUILD_SUBNET_ID string = createBuildNetwork ? network.outputs.buildSubnetId : ''
+output BUILD_SUBNET_ID string = buildSubnetId
+output TEST_SUBNET_ID string = testSubnetId
+output BUILD_STAGING_RESOURCE_GROUP_ID string = useCustomStagingResourceGroup ? stagingGroup.id : ''

@@ -1,3 +1,5 @@
+import { queueNamesType, stageTenantsType } from '../types.bicep'
+
 // The factory's function app on Flex Consumption (Node 20), identity-based connections only:
 // storage with shared keys disabled, Service Bus by namespace, secrets as Key Vault references.
 @description('Required. Function app name.')
@@ -23,7 +25,7 @@ param serviceBusNamespaceHost string
 @description('Required. Key Vault URI (signing key, certificate credentials).')
 param keyVaultUri string
 @description('Required. Approval queue names.')
-param queueNames { requests: string, decisions: string, rejects: string }
+param queueNames queueNamesType
 @description('Required. ENG tenant id.')
 param engTenantId string
 @description('Required. ENG subscription id.')
@@ -38,14 +40,14 @@ param stagingResourceGroupId string = ''
 param testSubnetId string = ''
 @description('Optional. Client id of the multi-tenant app used for TEST/PROD.')
 param factoryAppClientId string = ''
-@description('Optional. Concurrent builds per subscription and region.')
-param buildSlotsPerRegion int = 4
-@description('Optional. TEST/PROD tenants and subscriptions, set after onboarding (infra/tenant).')
-param stageTenants { testTenantId: string, testSubscriptionId: string, prodTenantId: string, prodSubscriptionId: string } = {
+@description('Optional. TEST/PROD tenants, subscriptions and the object ids of the multi-tenant app\'s service principal there; empty until onboarded (infra/tenant).')
+param stageTenants stageTenantsType = {
   testTenantId: ''
   testSubscriptionId: ''
+  testPrincipalId: ''
   prodTenantId: ''
   prodSubscriptionId: ''
+  prodPrincipalId: ''
 }
 
 // Durable Functions keeps its task hub in blobs, queues and tables; the deployment package is a blob.
@@ -84,7 +86,9 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   properties: { reserved: true }
 }
 
-var credentials = {
+// Credential profiles (src/config/azure.ts): ENG as the managed identity; TEST/PROD as the multi-tenant
+// app with the managed identity's token as federated assertion (no secret), once onboarded.
+var engProfile = {
   eng: {
     tenantId: engTenantId
     kind: 'managedIdentity'
@@ -93,6 +97,19 @@ var credentials = {
     displayName: 'factory managed identity (ENG)'
   }
 }
+var stageProfiles = [
+  { name: 'test', tenantId: stageTenants.testTenantId, principalId: stageTenants.testPrincipalId }
+  { name: 'prod', tenantId: stageTenants.prodTenantId, principalId: stageTenants.prodPrincipalId }
+]
+var onboarded = filter(stageProfiles, p => !empty(factoryAppClientId) && !empty(p.tenantId) && !empty(p.principalId))
+var credentials = union(engProfile, toObject(onboarded, p => p.name, p => {
+  tenantId: p.tenantId
+  kind: 'workloadIdentity'
+  clientId: factoryAppClientId
+  principalId: p.principalId
+  displayName: 'image-factory (${toUpper(p.name)})'
+  managedIdentityClientId: factoryIdentityClientId
+}))
 
 // Every setting the app reads (src/config/*.ts) is set here; test/infra/consistency.test.ts checks it.
 var appSettings = {
@@ -109,7 +126,6 @@ var appSettings = {
   ARM_POLL_INTERVAL_MS: '2000'
   AZURE_CREDENTIALS: string(credentials)
   AZURE_CLIENT_ID: factoryIdentityClientId
-  FACTORY_APP_CLIENT_ID: factoryAppClientId
   FACTORY_CLIENT_SECRET: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/factory-client-secret/)'
   FACTORY_CLIENT_CERTIFICATE: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/factory-client-certificate/)'
   APPROVAL_REQUESTS_QUEUE: queueNames.requests
@@ -120,7 +136,6 @@ var appSettings = {
   ServiceBusConnection__credential: 'managedidentity'
   ServiceBusConnection__clientId: factoryIdentityClientId
   PATCH_CADENCE_SCHEDULE: '0 0 * * * *'
-  BUILD_SLOTS_PER_REGION: string(buildSlotsPerRegion)
   ENG_TENANT_ID: engTenantId
   ENG_SUBSCRIPTION_ID: engSubscriptionId
   TEST_TENANT_ID: stageTenants.testTenantId

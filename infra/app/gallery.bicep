@@ -1,3 +1,5 @@
+import { imageDefinitionType } from '../types.bicep'
+
 @description('Required. ENG compute gallery name (letters, digits, _ and .).')
 param name string
 @description('Required. Region.')
@@ -5,14 +7,8 @@ param location string
 @description('Optional. Tags.')
 param tags object = {}
 
-@description('Optional. Image definitions of the example pipelines.')
-param images {
-  name: string
-  osType: 'Linux' | 'Windows'
-  publisher: string
-  offer: string
-  sku: string
-}[] = [
+@description('Optional. Image definitions (Gen2, TrustedLaunch); default: the example pipelines.')
+param images imageDefinitionType[] = [
   { name: 'ubuntu-2204-base', osType: 'Linux', publisher: 'Contoso', offer: 'ubuntu-base', sku: '22.04-gen2' }
   { name: 'windows-2022-base', osType: 'Windows', publisher: 'Contoso', offer: 'windows-base', sku: '2022-gen2' }
 ]

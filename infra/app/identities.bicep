@@ -19,9 +19,26 @@ resource buildIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01
   tags: tags
 }
 
+var managedIdentityOperator = 'f1a07417-d97a-45cb-824c-7a7467783830' // Managed Identity Operator
+
+// The factory puts the build identity on each image template (userAssignedIdentities/assign/action):
+// on that one identity only, not on the resource group.
+resource factoryAssignsBuildIdentity 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: buildIdentity
+  name: guid(buildIdentity.id, factoryIdentity.id, managedIdentityOperator)
+  properties: {
+    principalId: factoryIdentity.properties.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', managedIdentityOperator)
+  }
+}
+
 output factoryIdentityId string = factoryIdentity.id
 output factoryPrincipalId string = factoryIdentity.properties.principalId
 output factoryClientId string = factoryIdentity.properties.clientId
 output buildIdentityId string = buildIdentity.id
 output buildIdentityName string = buildIdentity.name
 output buildPrincipalId string = buildIdentity.properties.principalId
+output resourceId string = factoryIdentity.id
+output name string = factoryIdentity.name
+output location string = location

@@ -8,6 +8,8 @@ param tags object = {}
 param factoryPrincipalId string
 @description('Optional. Principal id of the deployer (sets the signing key).')
 param deployerPrincipalId string = ''
+@description('Optional. Type of the deployer principal (a pipeline deploys as a ServicePrincipal).')
+param deployerPrincipalType 'User' | 'ServicePrincipal' = 'User'
 
 var secretsUser = '4633458b-17de-408a-b874-0445c86b69e6' // Key Vault Secrets User
 var secretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7' // Key Vault Secrets Officer
@@ -35,7 +37,7 @@ resource factoryReadsSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01
 resource deployerManagesSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
   scope: vault
   name: guid(vault.id, deployerPrincipalId, secretsOfficer)
-  properties: { principalId: deployerPrincipalId, principalType: 'User', roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', secretsOfficer) }
+  properties: { principalId: deployerPrincipalId, principalType: deployerPrincipalType, roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', secretsOfficer) }
 }
 
 output uri string = vault.properties.vaultUri

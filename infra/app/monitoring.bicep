@@ -6,6 +6,10 @@ param appInsightsName string
 param location string
 @description('Optional. Tags.')
 param tags object = {}
+@description('Required. Principal id of the factory identity (publishes telemetry with Entra auth; local auth is off).')
+param factoryPrincipalId string
+
+var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb' // Monitoring Metrics Publisher
 
 resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
   name: logAnalyticsName
@@ -20,6 +24,16 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
   tags: tags
   kind: 'web'
   properties: { Application_Type: 'web', WorkspaceResourceId: workspace.id, DisableLocalAuth: true }
+}
+
+resource factoryPublishes 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: appInsights
+  name: guid(appInsights.id, factoryPrincipalId, monitoringMetricsPublisher)
+  properties: {
+    principalId: factoryPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', monitoringMetricsPublisher)
+  }
 }
 
 output connectionString string = appInsights.properties.ConnectionString

@@ -10,10 +10,11 @@ param tags object = {}
 param buildPrincipalId string
 @description('Required. Principal id of the factory identity (joins the test subnet, reads subnet policies in preflight).')
 param factoryPrincipalId string
-@description('Optional. Address space.')
+@description('Optional. Address space (/22 or larger): first /24 build subnet, second /24 test subnet.')
 param addressPrefix string = '10.40.0.0/22'
+@description('Required. Resource id of the custom role that joins a subnet (virtualNetworks/read, subnets/read, subnets/join/action).')
+param subnetJoinerRoleId string
 
-var networkContributor = '4d97b98b-1d4f-4787-a291-c67834d212e7' // Network Contributor
 
 resource nsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' = {
   name: nsgName
@@ -71,20 +72,26 @@ resource buildSubnet 'Microsoft.Network/virtualNetworks/subnets@2024-05-01' exis
   name: 'snet-build'
 }
 
-resource buildJoinsSubnet 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  scope: vnet
-  name: guid(vnet.id, buildPrincipalId, networkContributor)
-  properties: { principalId: buildPrincipalId, principalType: 'ServicePrincipal', roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', networkContributor) }
+resource testSubnet 'Microsoft.Network/virtualNetworks/subnets@2024-05-01' existing = {
+  parent: vnet
+  name: 'snet-tests'
 }
 
-resource factoryJoinsSubnet 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  scope: vnet
-  name: guid(vnet.id, factoryPrincipalId, networkContributor)
-  properties: { principalId: factoryPrincipalId, principalType: 'ServicePrincipal', roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', networkContributor) }
+// Join rights on exactly one subnet each, not Network Contributor on the VNET.
+resource buildJoinsSubnet 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: buildSubnet
+  name: guid(buildSubnet.id, buildPrincipalId, subnetJoinerRoleId)
+  properties: { principalId: buildPrincipalId, principalType: 'ServicePrincipal', roleDefinitionId: subnetJoinerRoleId }
+}
+
+resource factoryJoinsTestSubnet 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: testSubnet
+  name: guid(testSubnet.id, factoryPrincipalId, subnetJoinerRoleId)
+  properties: { principalId: factoryPrincipalId, principalType: 'ServicePrincipal', roleDefinitionId: subnetJoinerRoleId }
 }
 
 output buildSubnetId string = buildSubnet.id
-output testSubnetId string = '${vnet.id}/subnets/snet-tests'
+output testSubnetId string = testSubnet.id
 output resourceId string = vnet.id
 output name string = vnet.name
 output location string = location

@@ -15,13 +15,10 @@ param templateGroupName string
 param testGroupName string
 @description('Optional. Custom staging resource group for Image Builder; empty when AIB picks its own.')
 param stagingGroupName string = ''
-@description('Required. Name of the build identity (the factory assigns it to templates).')
-param buildIdentityName string
 @description('Required. ENG gallery name.')
 param galleryName string
 
 var contributor = 'b24988ac-6180-42a0-ab88-20f7382dd24c' // Contributor
-var managedIdentityOperator = 'f1a07417-d97a-45cb-824c-7a7467783830' // Managed Identity Operator
 
 resource templateOperator 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   name: guid(subscription().id, 'image-factory-template-operator')
@@ -40,9 +37,7 @@ resource templateOperator 'Microsoft.Authorization/roleDefinitions@2022-04-01' =
           'Microsoft.VirtualMachineImages/imageTemplates/cancel/action'
           'Microsoft.VirtualMachineImages/imageTemplates/runOutputs/read'
           'Microsoft.Resources/subscriptions/resourceGroups/read'
-          'Microsoft.Storage/storageAccounts/read'
         ]
-        dataActions: ['Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read']
       }
     ]
   }
@@ -92,7 +87,6 @@ resource testVmOperator 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
           'Microsoft.Network/networkInterfaces/write'
           'Microsoft.Network/networkInterfaces/delete'
           'Microsoft.Network/networkInterfaces/join/action'
-          'Microsoft.Network/virtualNetworks/subnets/join/action'
           'Microsoft.Compute/galleries/images/versions/read'
           'Microsoft.Resources/subscriptions/resourceGroups/read'
         ]
@@ -150,6 +144,45 @@ resource imageBuilderDistributor 'Microsoft.Authorization/roleDefinitions@2022-0
   }
 }
 
+resource subnetJoiner 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(subscription().id, 'image-factory-subnet-joiner')
+  properties: {
+    roleName: 'Image Factory Subnet Joiner'
+    description: 'Put a build VM (Image Builder) or a test VM NIC into one subnet.'
+    type: 'CustomRole'
+    assignableScopes: [subscription().id]
+    permissions: [
+      {
+        actions: [
+          'Microsoft.Network/virtualNetworks/read'
+          'Microsoft.Network/virtualNetworks/subnets/read'
+          'Microsoft.Network/virtualNetworks/subnets/join/action'
+        ]
+      }
+    ]
+  }
+}
+
+resource buildLogReader 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(subscription().id, 'image-factory-build-log-reader')
+  properties: {
+    roleName: 'Image Factory Build Log Reader'
+    description: 'Find the staging storage account of Image Builder and read customization.log from it.'
+    type: 'CustomRole'
+    assignableScopes: [subscription().id]
+    permissions: [
+      {
+        actions: [
+          'Microsoft.Resources/subscriptions/resourceGroups/read'
+          'Microsoft.Resources/subscriptions/resourceGroups/resources/read'
+          'Microsoft.Storage/storageAccounts/read'
+        ]
+        dataActions: ['Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read']
+      }
+    ]
+  }
+}
+
 resource preflightAtSubscription 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(subscription().id, factoryPrincipalId, preflightReader.id)
   properties: { principalId: factoryPrincipalId, principalType: 'ServicePrincipal', roleDefinitionId: preflightReader.id }
@@ -165,12 +198,6 @@ module factoryGallery 'role-assignment.bicep' = {
   scope: resourceGroup(factoryGroupName)
   name: 'factory-gallery-publisher'
   params: { principalId: factoryPrincipalId, roleDefinitionId: galleryPublisher.id }
-}
-
-module factoryAssignsBuildIdentity 'role-assignment.bicep' = {
-  scope: resourceGroup(factoryGroupName)
-  name: 'factory-managed-identity-operator'
-  params: { principalId: factoryPrincipalId, roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', managedIdentityOperator) }
 }
 
 module factoryTestVms 'role-assignment.bicep' = {
@@ -193,9 +220,18 @@ module buildStaging 'role-assignment.bicep' = if (!empty(stagingGroupName)) {
   params: { principalId: buildPrincipalId, roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', contributor) }
 }
 
+// The factory reads customization.log from the staging group's storage account before it deletes
+// the template. Without a custom staging group AIB picks an IT_ group we cannot grant ahead of time.
+module factoryReadsBuildLogs 'role-assignment.bicep' = if (!empty(stagingGroupName)) {
+  scope: resourceGroup(empty(stagingGroupName) ? factoryGroupName : stagingGroupName)
+  name: 'factory-build-log-reader'
+  params: { principalId: factoryPrincipalId, roleDefinitionId: buildLogReader.id }
+}
+
+output subnetJoinerRoleId string = subnetJoiner.id
+output buildLogReaderRoleId string = buildLogReader.id
 output templateOperatorRoleId string = templateOperator.id
 output galleryPublisherRoleId string = galleryPublisher.id
 output testVmOperatorRoleId string = testVmOperator.id
 output preflightReaderRoleId string = preflightReader.id
-output buildIdentityName string = buildIdentityName
 output galleryName string = galleryName

@@ -1,3 +1,5 @@
+import { queueNamesType } from '../types.bicep'
+
 @description('Required. Service Bus namespace name.')
 param name string
 @description('Required. Region.')
@@ -5,11 +7,18 @@ param location string
 @description('Optional. Tags.')
 param tags object = {}
 @description('Required. Queue names: requests (factory → on-prem), decisions (on-prem → factory), rejects (refused decisions).')
-param queueNames { requests: string, decisions: string, rejects: string }
+param queueNames queueNamesType
 @description('Required. Principal id of the factory identity.')
 param factoryPrincipalId string
 @description('Optional. Principal id of the on-prem release-management integration.')
 param onPremPrincipalId string = ''
+
+@description('Optional. Deliveries before a message goes to the dead-letter queue.')
+@minValue(1)
+@maxValue(100)
+param maxDeliveryCount int = 5
+@description('Optional. Message time to live (ISO 8601); expired messages are dead-lettered, never dropped.')
+param messageTimeToLive string = 'P14D'
 
 var dataSender = '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39' // Azure Service Bus Data Sender
 var dataReceiver = '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0' // Azure Service Bus Data Receiver
@@ -27,10 +36,10 @@ resource queues 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' = [
     parent: namespace
     name: queue.value
     properties: {
-      maxDeliveryCount: 5
+      maxDeliveryCount: maxDeliveryCount
       deadLetteringOnMessageExpiration: true
       lockDuration: 'PT1M'
-      defaultMessageTimeToLive: 'P14D'
+      defaultMessageTimeToLive: messageTimeToLive
     }
   }
 ]

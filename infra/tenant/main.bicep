@@ -21,12 +21,12 @@ module gallery '../app/gallery.bicep' = {
 }
 
 resource galleryPublisher 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
-  name: guid(subscription().id, 'image-factory-gallery-publisher')
+  name: guid(resourceGroup().id, 'image-factory-gallery-publisher')
   properties: {
     roleName: 'Image Factory Gallery Publisher'
     description: 'Manage image definitions and image versions in compute galleries.'
     type: 'CustomRole'
-    assignableScopes: [subscription().id]
+    assignableScopes: [resourceGroup().id]
     permissions: [
       {
         actions: [

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { appSettingsSchema } from '../../src/config/app';
 import { approvalsSettingsSchema } from '../../src/config/approvals';
 import { azureSettingsSchema } from '../../src/config/azure';
-import { checkInfra, type InfraSources } from './checker';
+import { checkInfra, type InfraSources, type RequiredActions } from './checker';
 
 const root = path.resolve(__dirname, '../..');
 const read = (file: string) => readFileSync(path.join(root, file), 'utf8');
@@ -28,22 +28,28 @@ function sources(): InfraSources {
           .matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g),
       ].map((m) => m[1] as string),
     );
-  const settingKeys = [
-    ...Object.keys(appSettingsSchema.shape),
-    ...Object.keys(azureSettingsSchema.shape),
-    ...Object.keys(approvalsSettingsSchema.shape),
-    ...new Set(placeholders),
-  ];
-  const defaults = approvalsSettingsSchema.parse({}) as Record<string, unknown>;
+  const shapes = [appSettingsSchema.shape, azureSettingsSchema.shape, approvalsSettingsSchema.shape];
+  const settingKeys = [...new Set([...shapes.flatMap((shape) => Object.keys(shape)), ...placeholders])];
+  // Queue names: the defaults of every *_QUEUE setting, whatever else the schemas require.
+  const queueNames = shapes.flatMap((shape) =>
+    Object.entries(shape)
+      .filter(([key]) => key.endsWith('_QUEUE'))
+      .map(([, schema]) =>
+        (schema as { safeParse(v: unknown): { success: boolean; data?: unknown } }).safeParse(undefined),
+      )
+      .filter((parsed) => parsed.success && typeof parsed.data === 'string')
+      .map((parsed) => parsed.data as string),
+  );
   return {
     bicep: bicepFiles('infra'),
     sampleValues: (JSON.parse(read('local.settings.sample.json')) as { Values: Record<string, string> })
       .Values,
     settingKeys,
-    queueNames: Object.entries(defaults)
-      .filter(([key]) => key.endsWith('_QUEUE'))
-      .map(([, value]) => String(value)),
-    requiredActions: JSON.parse(read('infra/required-actions.json')) as Record<string, string[]>,
+    queueNames,
+    requiredActions: JSON.parse(read('infra/required-actions.json')) as Record<
+      string,
+      RequiredActions | string
+    >,
   };
 }
 
@@ -58,6 +64,15 @@ describe('infra and code stay consistent', () => {
     s.bicep['infra/app/function.bicep'] = fn.replace(/^\s*AZURE_CREDENTIALS:.*$/m, '');
     expect(checkInfra(s)).toEqual([
       'setting AZURE_CREDENTIALS is read by the app but not set in infra/app/function.bicep appSettings',
+    ]);
+  });
+
+  it('fails when a schema gains a setting that infra and the sample do not set', () => {
+    const s = sources();
+    s.settingKeys.push('NEW_SETTING');
+    expect(checkInfra(s)).toEqual([
+      'setting NEW_SETTING is read by the app but not set in infra/app/function.bicep appSettings',
+      'setting NEW_SETTING is missing from local.settings.sample.json',
     ]);
   });
 
@@ -83,6 +98,73 @@ describe('infra and code stay consistent', () => {
     );
     expect(checkInfra(s)).toEqual([
       'infra/app/keyvault.bicep: role id 00000000-17de-408a-b874-0445c86b69e6 is not a known built-in role',
+    ]);
+  });
+
+  it('fails when infra sets a setting nothing reads', () => {
+    const s = sources();
+    s.bicep['infra/app/function.bicep'] = s.bicep['infra/app/function.bicep']!.replace(
+      '  TASK_HUB_NAME:',
+      "  FORGOTTEN_SETTING: 'x'\n  TASK_HUB_NAME:",
+    );
+    expect(checkInfra(s)).toEqual([
+      'setting FORGOTTEN_SETTING is set by infra but nothing reads it (stale, or add it to a schema)',
+    ]);
+  });
+
+  it('fails when a role id is labelled with the wrong role name', () => {
+    const s = sources();
+    s.bicep['infra/app/servicebus.bicep'] = s.bicep['infra/app/servicebus.bicep']!.replace(
+      "'69a216fc-b8fb-44d8-bc22-1f3c2cd27a39' // Azure Service Bus Data Sender",
+      "'4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0' // Azure Service Bus Data Sender",
+    );
+    const problems = checkInfra(s);
+    expect(problems[0]).toBe(
+      'infra/app/servicebus.bicep: role id 4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0 is Azure Service Bus Data Receiver, but the comment says Azure Service Bus Data Sender',
+    );
+  });
+
+  it('fails when the factory gets more Service Bus rights than send requests/rejects and receive decisions', () => {
+    const s = sources();
+    const sb = s.bicep['infra/app/servicebus.bicep']!;
+    // The factory would receive the requests it sends (and could steal on-prem's messages).
+    s.bicep['infra/app/servicebus.bicep'] = sb
+      .replace(
+        'guid(requestsQueue.id, factoryPrincipalId, dataSender)',
+        'guid(requestsQueue.id, factoryPrincipalId, dataReceiver)',
+      )
+      .replace(
+        "principalId: factoryPrincipalId, principalType: 'ServicePrincipal', roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', dataSender) }\n  dependsOn: [queues]\n}\nresource factorySendsRejects",
+        "principalId: factoryPrincipalId, principalType: 'ServicePrincipal', roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', dataReceiver) }\n  dependsOn: [queues]\n}\nresource factorySendsRejects",
+      );
+    expect(s.bicep['infra/app/servicebus.bicep']).not.toBe(sb);
+    expect(checkInfra(s)).toEqual([
+      'infra/app/servicebus.bicep: factoryPrincipalId has [decisions: Azure Service Bus Data Receiver; rejects: Azure Service Bus Data Sender; requests: Azure Service Bus Data Receiver], expected exactly [decisions: Azure Service Bus Data Receiver; rejects: Azure Service Bus Data Sender; requests: Azure Service Bus Data Sender]',
+    ]);
+  });
+
+  it('fails when on-prem gets a right on the namespace', () => {
+    const s = sources();
+    s.bicep['infra/app/servicebus.bicep'] += `
+resource onPremEverything 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: namespace
+  name: guid(namespace.id, onPremPrincipalId, dataSender)
+  properties: { principalId: onPremPrincipalId, principalType: 'ServicePrincipal', roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', dataSender) }
+}
+`;
+    expect(checkInfra(s)).toEqual([
+      'infra/app/servicebus.bicep: onPremPrincipalId has [decisions: Azure Service Bus Data Sender; namespace: Azure Service Bus Data Sender; requests: Azure Service Bus Data Receiver], expected exactly [decisions: Azure Service Bus Data Sender; requests: Azure Service Bus Data Receiver]',
+    ]);
+  });
+
+  it('fails when no role grants a data action an adapter needs', () => {
+    const s = sources();
+    s.bicep['infra/app/roles.bicep'] = s.bicep['infra/app/roles.bicep']!.replace(
+      "dataActions: ['Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read']",
+      'dataActions: []',
+    );
+    expect(checkInfra(s)).toEqual([
+      'ImageBuilderPort needs Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read, which no role in infra grants',
     ]);
   });
 
