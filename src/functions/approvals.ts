@@ -13,7 +13,6 @@ import {
 } from '../adapters/servicebus';
 import { RecordingApprovals } from '../adapters/recording-approvals';
 import { createDecisionHandler, parseSigningKey, type BuildAccess } from '../domain/approvals';
-import type { BuildCustomStatus } from '../domain/build-status';
 import { useApprovalsFactory } from './dependencies';
 
 useApprovalsFactory((config: AppConfig) =>
@@ -57,7 +56,7 @@ function buildAccess(context: InvocationContext): BuildAccess {
     getBuildStatus: async (buildId) => {
       try {
         const status = await client.getStatus(buildId, { showInput: false });
-        return (status.customStatus ?? undefined);
+        return status.customStatus ?? undefined;
       } catch (error) {
         if (error instanceof Error && /HTTP 404/.test(error.message)) return undefined;
         throw error;

@@ -1,0 +1,169 @@
+/**
+ * The local host's Service Bus trigger: what the Functions host's Service Bus extension does for
+ * `app.serviceBusQueue` functions, through the real @azure/service-bus client (peek-lock), so it
+ * works unchanged against the local peer and against a real namespace.
+ *
+ * - queueName may be a binding expression `%SETTING%` (resolved from env; missing = startup error).
+ * - connection names a setting: `<name>` = connection string, or `<name>__fullyQualifiedNamespace`
+ *   (+ `<name>__clientId` for a user-assigned managed identity) = identity-based, as in Azure.
+ * - The handler gets the body as the Node worker does (JSON parsed to a value, else text) and
+ *   triggerMetadata in the worker's camelCase (messageId, deliveryCount, enqueuedTimeUtc, …).
+ * - autoCompleteMessages (default true): complete on success, abandon on throw, so Service Bus
+ *   dead-letters after max delivery count, as the host does.
+ * Differences: one message at a time per function (host default maxConcurrentCalls is 16 × cores);
+ * sessions and cardinality 'many' are not supported (startup error).
+ */
+import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
+import {
+  ServiceBusClient,
+  type ServiceBusReceivedMessage,
+  type ServiceBusReceiver,
+} from '@azure/service-bus';
+import type { CapturedFunction } from '../host/contracts';
+
+export interface ServiceBusTriggerOptions {
+  functions: CapturedFunction[];
+  env: Record<string, string | undefined>;
+  invoke: (
+    name: string,
+    triggerInput: unknown,
+    options: { triggerMetadata?: Record<string, unknown>; extraInputs?: Record<string, unknown> },
+  ) => Promise<unknown>;
+  /** Extra inputs the host injects, e.g. durableClient binding data from the HTTP front end. */
+  extraInputs?: (fn: CapturedFunction) => Record<string, unknown>;
+  log?: (line: string) => void;
+}
+
+export interface ServiceBusTriggers {
+  /** Functions that are listening, with the queue each one listens on. */
+  listening: { name: string; queue: string }[];
+  close(): Promise<void>;
+}
+
+function resolveExpression(value: string, env: Record<string, string | undefined>, fn: string): string {
+  return value.replace(/%([^%]+)%/g, (_, name: string) => {
+    const setting = env[name];
+    if (setting === undefined || setting === '')
+      throw new Error(`Function '${fn}': the binding expression %${name}% names a setting that is not set`);
+    return setting;
+  });
+}
+
+function clientFor(
+  connection: string,
+  env: Record<string, string | undefined>,
+  fn: string,
+): ServiceBusClient {
+  const connectionString = env[connection];
+  if (connectionString !== undefined && connectionString !== '')
+    return new ServiceBusClient(connectionString);
+  const namespace = env[`${connection}__fullyQualifiedNamespace`];
+  if (namespace !== undefined && namespace !== '') {
+    const clientId = env[`${connection}__clientId`];
+    const credential =
+      clientId !== undefined && clientId !== ''
+        ? new ManagedIdentityCredential({ clientId })
+        : new DefaultAzureCredential();
+    return new ServiceBusClient(namespace, credential);
+  }
+  throw new Error(
+    `Function '${fn}': connection '${connection}' is not configured (set ${connection} or ${connection}__fullyQualifiedNamespace)`,
+  );
+}
+
+/** The body as the Node worker hands it over: parsed JSON when it is JSON, else text or the value. */
+function triggerInputOf(message: ServiceBusReceivedMessage): unknown {
+  const body = message.body as unknown;
+  if (Buffer.isBuffer(body) || body instanceof Uint8Array) {
+    const text = Buffer.from(body).toString('utf8');
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return text;
+    }
+  }
+  return body;
+}
+
+function metadataOf(message: ServiceBusReceivedMessage): Record<string, unknown> {
+  return {
+    messageId: message.messageId,
+    // The host reports the .NET SDK's count: 1 on the first delivery (AMQP header count + 1).
+    deliveryCount: (message.deliveryCount ?? 0) + 1,
+    enqueuedTimeUtc: message.enqueuedTimeUtc?.toISOString(),
+    expiresAtUtc: message.expiresAtUtc?.toISOString(),
+    lockedUntilUtc: message.lockedUntilUtc?.toISOString(),
+    sequenceNumber: message.sequenceNumber?.toNumber(),
+    contentType: message.contentType,
+    correlationId: message.correlationId,
+    subject: message.subject,
+    label: message.subject,
+    replyTo: message.replyTo,
+    to: message.to,
+    lockToken: message.lockToken,
+    applicationProperties: message.applicationProperties ?? {},
+    userProperties: message.applicationProperties ?? {},
+  };
+}
+
+export function bindServiceBusTriggers(options: ServiceBusTriggerOptions): ServiceBusTriggers {
+  const log = options.log ?? (() => undefined);
+  const clients = new Map<string, ServiceBusClient>();
+  const receivers: ServiceBusReceiver[] = [];
+  const subscriptions: { close(): Promise<void> }[] = [];
+  const listening: { name: string; queue: string }[] = [];
+  for (const fn of options.functions) {
+    if (fn.triggerType !== 'serviceBusTrigger') continue;
+    const trigger = fn.trigger;
+    if (typeof trigger.queueName !== 'string')
+      throw new Error(`Function '${fn.name}': only queue triggers are supported locally (no topicName)`);
+    if (trigger.isSessionsEnabled === true || trigger.cardinality === 'many')
+      throw new Error(`Function '${fn.name}': sessions and cardinality 'many' are not supported locally`);
+    const queue = resolveExpression(trigger.queueName, options.env, fn.name);
+    const connection = typeof trigger.connection === 'string' ? trigger.connection : 'AzureWebJobsServiceBus';
+    let client = clients.get(connection);
+    if (client === undefined) {
+      client = clientFor(connection, options.env, fn.name);
+      clients.set(connection, client);
+    }
+    const autoComplete = trigger.autoCompleteMessages !== false;
+    const receiver = client.createReceiver(queue, { receiveMode: 'peekLock' });
+    receivers.push(receiver);
+    const subscription = receiver.subscribe(
+      {
+        processMessage: async (message) => {
+          const extraInputs = options.extraInputs?.(fn) ?? {};
+          try {
+            await options.invoke(fn.name, triggerInputOf(message), {
+              triggerMetadata: metadataOf(message),
+              extraInputs,
+            });
+          } catch (error) {
+            log(
+              `[servicebus] ${fn.name} failed on message ${String(message.messageId)} (delivery ${(message.deliveryCount ?? 0) + 1}): ${error instanceof Error ? error.message : String(error)}`,
+            );
+            if (autoComplete) await receiver.abandonMessage(message);
+            return;
+          }
+          if (autoComplete) await receiver.completeMessage(message);
+        },
+        processError: (args) => {
+          log(`[servicebus] ${fn.name} receive error (${args.errorSource}): ${args.error.message}`);
+          return Promise.resolve();
+        },
+      },
+      { autoCompleteMessages: false, maxConcurrentCalls: 1 },
+    );
+    subscriptions.push(subscription);
+    listening.push({ name: fn.name, queue });
+    log(`[servicebus] ${fn.name} listening on ${queue} (${connection})`);
+  }
+  return {
+    listening,
+    async close(): Promise<void> {
+      for (const s of subscriptions) await s.close();
+      for (const r of receivers) await r.close();
+      for (const c of clients.values()) await c.close();
+    },
+  };
+}
