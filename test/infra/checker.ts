@@ -69,6 +69,8 @@ export interface InfraSources {
   /** Default queue names from the config schemas. */
   queueNames: string[];
   requiredActions: Record<string, RequiredActions | string>;
+  /** docs/settings.md: one line per setting, "- `NAME` — meaning — example". */
+  settingsDoc: string;
 }
 
 const GUID = /'([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})'(?:[^\n]*?\/\/ *([^\n]+))?/gi;
@@ -106,6 +108,14 @@ function checkSettings(sources: InfraSources, problems: string[]): void {
     if (LOCAL_ONLY_SETTINGS.has(key))
       problems.push(`setting ${key} is local-only and must not be set in Azure`);
   }
+  const documented = new Set(
+    [...sources.settingsDoc.matchAll(/^- `([A-Za-z_][A-Za-z0-9_]*)` — .+ — .+$/gm)].map(
+      (m) => m[1] as string,
+    ),
+  );
+  for (const key of new Set([...read, ...infraSettings, ...Object.keys(sources.sampleValues)]))
+    if (!documented.has(key))
+      problems.push(`setting ${key} has no line "- \`${key}\` — meaning — example" in docs/settings.md`);
 }
 
 function checkQueues(sources: InfraSources, problems: string[]): void {

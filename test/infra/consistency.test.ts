@@ -46,6 +46,7 @@ function sources(): InfraSources {
       .Values,
     settingKeys,
     queueNames,
+    settingsDoc: read('docs/settings.md'),
     requiredActions: JSON.parse(read('infra/required-actions.json')) as Record<
       string,
       RequiredActions | string
@@ -73,6 +74,15 @@ describe('infra and code stay consistent', () => {
     expect(checkInfra(s)).toEqual([
       'setting NEW_SETTING is read by the app but not set in infra/app/function.bicep appSettings',
       'setting NEW_SETTING is missing from local.settings.sample.json',
+      'setting NEW_SETTING has no line "- `NEW_SETTING` — meaning — example" in docs/settings.md',
+    ]);
+  });
+
+  it('fails when a setting has no line in docs/settings.md', () => {
+    const s = sources();
+    s.settingsDoc = s.settingsDoc.replace(/^- `APPROVAL_REJECTS_QUEUE` .*$/m, '');
+    expect(checkInfra(s)).toEqual([
+      'setting APPROVAL_REJECTS_QUEUE has no line "- `APPROVAL_REJECTS_QUEUE` — meaning — example" in docs/settings.md',
     ]);
   });
 
@@ -109,6 +119,7 @@ describe('infra and code stay consistent', () => {
     );
     expect(checkInfra(s)).toEqual([
       'setting FORGOTTEN_SETTING is set by infra but nothing reads it (stale, or add it to a schema)',
+      'setting FORGOTTEN_SETTING has no line "- `FORGOTTEN_SETTING` — meaning — example" in docs/settings.md',
     ]);
   });
 
