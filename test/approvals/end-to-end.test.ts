@@ -1,0 +1,210 @@
+/**
+ * End to end: local durable host running the real approvals trigger, local AMQP peer, the real
+ * @azure/service-bus client on both sides. Accepted decisions reach the waiting orchestration;
+ * forged, unsigned, mismatched, late and duplicate ones land in approval-rejects and change nothing.
+ */
+import { randomUUID } from 'node:crypto';
+import { ServiceBusClient, type ServiceBusSender } from '@azure/service-bus';
+import { LocalHost } from '../../src/local/host';
+import { startHttpFrontEnd, type HttpFrontEnd } from '../../src/local/host/http/server';
+import { durableClientBindingData } from '../../src/local/host/http/durable-api';
+import { startServiceBusPeer, type ServiceBusPeer } from '../../src/local/servicebus/peer';
+import { bindServiceBusTriggers, type ServiceBusTriggers } from '../../src/local/servicebus/trigger';
+import { CLOUDEVENTS_CONTENT_TYPE, toDecisionEvent } from '../../src/domain/approvals';
+import type { ApprovalDecision, ApprovalRequest } from '../../src/ports/approvals';
+
+const KEY = Buffer.alloc(32, 42);
+let peer: ServiceBusPeer;
+let host: LocalHost;
+let front: HttpFrontEnd;
+let triggers: ServiceBusTriggers;
+let client: ServiceBusClient;
+let decisions: ServiceBusSender;
+const logs: string[] = [];
+
+beforeAll(async () => {
+  peer = await startServiceBusPeer({
+    queues: ['approval-requests', 'approval-decisions', 'approval-rejects'],
+    lockDurationMs: 5000,
+  });
+  host = await LocalHost.start({
+    appEntry: 'test/approvals/fixtures/approvals-app.ts',
+    env: {
+      TASK_HUB_NAME: 'ImageFactoryHub',
+      ServiceBusConnection: peer.connectionString,
+      APPROVAL_SIGNING_KEY: `base64:${KEY.toString('base64')}`,
+      APPROVAL_DECISIONS_QUEUE: 'approval-decisions',
+      APPROVAL_REJECTS_QUEUE: 'approval-rejects',
+    },
+    log: (line) => logs.push(line),
+  });
+  front = await startHttpFrontEnd({
+    registry: host.registry,
+    engine: host.engine,
+    invoke: (name, input, options) => host.invokeFunction(name, input, options),
+    port: 0,
+    keys: { functionKeys: {}, masterKey: 'master', durableTaskExtensionKey: 'system-key' },
+    taskHubName: 'ImageFactoryHub',
+  });
+  triggers = bindServiceBusTriggers({
+    functions: host.registry.byTriggerType('serviceBusTrigger'),
+    env: process.env,
+    invoke: (name, input, options) => host.invokeFunction(name, input, options),
+    extraInputs: (fn) => {
+      const data = durableClientBindingData(
+        {
+          engine: host.engine,
+          taskHubName: 'ImageFactoryHub',
+          connectionName: 'Storage',
+          systemKey: 'system-key',
+        },
+        front.url,
+        front.rpcBaseUrl,
+      );
+      return Object.fromEntries(
+        Object.entries(fn.bindings)
+          .filter(([, b]) => b.type === 'durableClient')
+          .map(([name]) => [name, data]),
+      );
+    },
+    log: (line) => logs.push(line),
+  });
+  client = new ServiceBusClient(peer.connectionString);
+  decisions = client.createSender('approval-decisions');
+});
+
+afterAll(async () => {
+  await decisions?.close();
+  await client?.close();
+  await triggers?.close();
+  await front?.close();
+  for (const id of ['b-wait', 'b-late', 'b-dup'])
+    await host?.terminate(id, 'test over').catch(() => undefined);
+  await host?.stop();
+  await peer?.stop();
+});
+
+const requestFor = (
+  buildId: string,
+  deadline = new Date(Date.now() + 3_600_000).toISOString(),
+): ApprovalRequest => ({
+  requestId: `${buildId}:TEST:1`,
+  buildId,
+  pipeline: 'ubuntu-base',
+  stage: 'TEST',
+  imageVersion: '2026.0101.1200',
+  recipeHash: 'sha256:abc',
+  testSummary: 'ok',
+  requestedAt: new Date().toISOString(),
+  deadline,
+});
+const decisionFor = (r: ApprovalRequest, overrides: Partial<ApprovalDecision> = {}): ApprovalDecision => ({
+  requestId: r.requestId,
+  buildId: r.buildId,
+  stage: r.stage,
+  imageVersion: r.imageVersion,
+  decision: 'approved',
+  approver: 'jane.doe',
+  changeTicket: 'CHG0001234',
+  decidedAt: new Date().toISOString(),
+  ...overrides,
+});
+const send = async (decision: ApprovalDecision, signingKey: Buffer | null = KEY, id = randomUUID()) => {
+  const event = toDecisionEvent(decision, {
+    id,
+    source: '/servicenow/change',
+    time: new Date().toISOString(),
+    ...(signingKey ? { signingKey } : {}),
+  });
+  await decisions.sendMessages({ messageId: id, contentType: CLOUDEVENTS_CONTENT_TYPE, body: event });
+  return id;
+};
+const sendRaw = async (body: unknown) => {
+  const id = randomUUID();
+  await decisions.sendMessages({ messageId: id, contentType: CLOUDEVENTS_CONTENT_TYPE, body });
+  return id;
+};
+const until = async (check: () => boolean | Promise<boolean>, timeoutMs = 15_000) => {
+  const giveUp = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > giveUp)
+      throw new Error(`condition not met in ${timeoutMs} ms; log:\n${logs.slice(-20).join('\n')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+const rejectsFor = (messageId: string) =>
+  peer
+    .queue('approval-rejects')
+    .active.filter((m) => m.applicationProperties.originalMessageId === messageId);
+const status = async (id: string) => (await host.getStatus(id))!;
+
+test('the trigger listens on the queue named by %APPROVAL_DECISIONS_QUEUE%', () => {
+  expect(triggers.listening).toEqual([{ name: 'approvalDecisions', queue: 'approval-decisions' }]);
+});
+
+test('forged, unsigned and mismatched decisions go to approval-rejects and change nothing; the valid one is taken', async () => {
+  const request = requestFor('b-wait');
+  await host.startNew('approvalFixture', { instanceId: 'b-wait', input: { request, waitMs: 3_600_000 } });
+  await until(async () => (await status('b-wait')).customStatus !== null);
+  const refused = [
+    ['bad-signature', await send(decisionFor(request, { decision: 'rejected' }), Buffer.alloc(32, 1))],
+    ['unsigned', await send(decisionFor(request, { decision: 'rejected' }), null)],
+    ['mismatch', await send(decisionFor(request, { decision: 'rejected', imageVersion: '2026.0101.9999' }))],
+    [
+      'malformed',
+      await sendRaw({
+        type: 'com.imagefactory.approval.decided',
+        data: { ...decisionFor(request), decision: 'maybe' },
+      }),
+    ],
+  ] as const;
+  await until(() => refused.every(([, id]) => rejectsFor(id).length === 1));
+  for (const [reason, id] of refused) {
+    const [rejected] = rejectsFor(id);
+    expect(rejected!.applicationProperties).toMatchObject({
+      reason,
+      buildId: 'b-wait',
+      requestId: request.requestId,
+    });
+    expect(String(rejected!.applicationProperties.detail)).not.toContain(KEY.toString('base64'));
+  }
+  expect((await status('b-wait')).runtimeStatus).toBe('Running');
+  expect(peer.queue('approval-decisions').counts).toMatchObject({ active: 0, deadLettered: 0 });
+  // The build still waits for its decision: the first valid one is what it gets.
+  const valid = decisionFor(request);
+  await send(valid);
+  const done = await host.waitFor('b-wait', { timeoutMs: 15_000 });
+  expect(done.runtimeStatus).toBe('Completed');
+  expect(done.output).toEqual({ decision: valid });
+  expect(logs.join('\n')).not.toContain(KEY.toString('base64'));
+});
+
+test('a late decision is refused and the build keeps waiting', async () => {
+  const request = requestFor('b-late', new Date(Date.now() - 1000).toISOString());
+  await host.startNew('approvalFixture', { instanceId: 'b-late', input: { request, waitMs: 3_600_000 } });
+  await until(async () => (await status('b-late')).customStatus !== null);
+  const id = await send(decisionFor(request, { decidedAt: new Date(Date.now() - 2000).toISOString() }));
+  await until(() => rejectsFor(id).length === 1);
+  expect(rejectsFor(id)[0]!.applicationProperties.reason).toBe('late');
+  expect((await status('b-late')).runtimeStatus).toBe('Running');
+});
+
+test('a duplicate decision is refused; a decision for an unknown build has no pending request', async () => {
+  const request = requestFor('b-dup');
+  await host.startNew('approvalFixture', { instanceId: 'b-dup', input: { request, waitMs: 3_600_000 } });
+  await until(async () => (await status('b-dup')).customStatus !== null);
+  const first = decisionFor(request);
+  await send(first);
+  await until(async () =>
+    JSON.stringify((await status('b-dup')).customStatus).includes('"decision":"approved"'),
+  );
+  const again = await send(decisionFor(request, { decision: 'rejected' }));
+  await until(() => rejectsFor(again).length === 1);
+  expect(rejectsFor(again)[0]!.applicationProperties.reason).toBe('duplicate');
+  const done = await host.waitFor('b-dup', { timeoutMs: 15_000 });
+  expect(done.output).toEqual({ decision: first });
+
+  const unknown = await send(decisionFor(requestFor('b-nobody')));
+  await until(() => rejectsFor(unknown).length === 1);
+  expect(rejectsFor(unknown)[0]!.applicationProperties.reason).toBe('no-pending-request');
+});
