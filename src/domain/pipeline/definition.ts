@@ -224,95 +224,83 @@ export const pipelineDefinitionSchema = z
     tags: z.record(z.string(), azureTag).optional(),
   })
   .strict()
-  .superRefine((definition, ctx) => {
-    const names = new Set<string>();
-    definition.stages.forEach((stage, index) => {
-      const key = stage.name.toLowerCase();
-      if (names.has(key))
-        ctx.addIssue({
-          code: 'custom',
-          path: ['stages', index, 'name'],
-          message: `duplicate stage name '${stage.name}'`,
-        });
-      names.add(key);
-      if (index === 0 && stage.approval?.required) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['stages', 0, 'approval'],
-          message: 'the first (ENG) stage is where the image is built; it cannot require an approval',
-        });
-      }
-      if (index === 0 && stage.preStage)
-        ctx.addIssue({
-          code: 'custom',
-          path: ['stages', 0, 'preStage'],
-          message: 'the first stage cannot be pre-staged',
-        });
-      if (stage.retest && (stage.testResourceGroup === undefined || stage.testSubnetId === undefined)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['stages', index, 'retest'],
-          message: 'retest needs testResourceGroup and testSubnetId in this stage',
-        });
-      }
-    });
-    const first = definition.stages[0];
-    if (first && !first.regions.some((r) => r.name === definition.build.location)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['stages', 0, 'regions'],
-        message: `must include the build region '${definition.build.location}' (AIB distributes there first)`,
-      });
-    }
-    if (definition.source.type !== 'vhd' && definition.build.customizers.length === 0) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['build', 'customizers'],
-        message: 'at least one customizer (or use a vhd source built elsewhere)',
-      });
-    }
-    definition.build.customizers.forEach((customizer, index) => {
-      if (
-        (customizer.type === 'Shell' || customizer.type === 'PowerShell') &&
-        (customizer.inline === undefined) === (customizer.scriptUri === undefined)
-      ) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['build', 'customizers', index],
-          message: 'give exactly one of inline or scriptUri',
-        });
-      }
-      if (
-        (customizer.type === 'WindowsUpdate' ||
-          customizer.type === 'WindowsRestart' ||
-          customizer.type === 'PowerShell') &&
-        definition.image.osType !== 'Windows'
-      ) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['build', 'customizers', index, 'type'],
-          message: `${customizer.type} needs osType Windows`,
-        });
-      }
-      if (customizer.type === 'Shell' && definition.image.osType !== 'Linux') {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['build', 'customizers', index, 'type'],
-          message: 'Shell needs osType Linux',
-        });
-      }
-    });
-    definition.test.scripts.forEach((script, index) => {
-      const expected = definition.image.osType === 'Linux' ? 'Shell' : 'PowerShell';
-      if (script.shell !== expected) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['test', 'scripts', index, 'shell'],
-          message: `must be ${expected} for osType ${definition.image.osType}`,
-        });
-      }
-    });
+  // Runs even when fields are malformed (so every problem is listed in one round), hence the
+  // defensive reading of a value that may only partly match the schema.
+  .superRefine((definition, ctx) => crossFieldChecks(definition, ctx), {
+    when: (payload) => asObject(payload.value) !== undefined,
   });
+
+type Loose = Record<string, unknown>;
+const asObject = (value: unknown): Loose | undefined =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Loose) : undefined;
+const asArray = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+
+/** Rules across fields: stage names, the ENG stage, customizer and test shells against osType. */
+function crossFieldChecks(value: unknown, ctx: z.RefinementCtx): void {
+  const definition = asObject(value) ?? {};
+  const addIssue = (path: (string | number)[], message: string) =>
+    ctx.addIssue({ code: 'custom', path, message });
+  const stages = asArray(definition.stages).map(asObject);
+  const names = new Set<string>();
+  stages.forEach((stage, index) => {
+    if (!stage) return;
+    if (typeof stage.name === 'string') {
+      const key = stage.name.toLowerCase();
+      if (names.has(key)) addIssue(['stages', index, 'name'], `duplicate stage name '${stage.name}'`);
+      names.add(key);
+    }
+    if (index === 0 && asObject(stage.approval)?.required === true)
+      addIssue(
+        ['stages', 0, 'approval'],
+        'the first (ENG) stage is where the image is built; it cannot require an approval',
+      );
+    if (index === 0 && stage.preStage === true)
+      addIssue(['stages', 0, 'preStage'], 'the first stage cannot be pre-staged');
+    if (stage.retest === true && (stage.testResourceGroup === undefined || stage.testSubnetId === undefined))
+      addIssue(['stages', index, 'retest'], 'retest needs testResourceGroup and testSubnetId in this stage');
+  });
+  const build = asObject(definition.build);
+  const first = stages[0];
+  if (build && first && typeof build.location === 'string' && Array.isArray(first.regions)) {
+    const location = build.location;
+    if (!first.regions.some((r) => asObject(r)?.name === location))
+      addIssue(
+        ['stages', 0, 'regions'],
+        `must include the build region '${location}' (AIB distributes there first)`,
+      );
+  }
+  if (!build) return;
+  const customizers = asArray(build.customizers).map(asObject);
+  const sourceType = asObject(definition.source)?.type;
+  if (typeof sourceType === 'string' && sourceType !== 'vhd' && customizers.length === 0)
+    addIssue(['build', 'customizers'], 'at least one customizer (or use a vhd source built elsewhere)');
+  const osType = asObject(definition.image)?.osType;
+  const knownOs = osType === 'Linux' || osType === 'Windows';
+  customizers.forEach((customizer, index) => {
+    if (!customizer) return;
+    const type = customizer.type;
+    if (
+      (type === 'Shell' || type === 'PowerShell') &&
+      (customizer.inline === undefined) === (customizer.scriptUri === undefined)
+    )
+      addIssue(['build', 'customizers', index], 'give exactly one of inline or scriptUri');
+    if (!knownOs) return;
+    if (
+      (type === 'WindowsUpdate' || type === 'WindowsRestart' || type === 'PowerShell') &&
+      osType !== 'Windows'
+    )
+      addIssue(['build', 'customizers', index, 'type'], `${type} needs osType Windows`);
+    if (type === 'Shell' && osType !== 'Linux')
+      addIssue(['build', 'customizers', index, 'type'], 'Shell needs osType Linux');
+  });
+  if (!knownOs) return;
+  const expected = osType === 'Linux' ? 'Shell' : 'PowerShell';
+  asArray(asObject(definition.test)?.scripts).forEach((script, index) => {
+    const shell = asObject(script)?.shell;
+    if ((shell === 'Shell' || shell === 'PowerShell') && shell !== expected)
+      addIssue(['test', 'scripts', index, 'shell'], `must be ${expected} for osType ${osType}`);
+  });
+}
 
 export type PipelineDefinition = z.infer<typeof pipelineDefinitionSchema>;
 export type PipelineStage = PipelineDefinition['stages'][number];

@@ -67,12 +67,16 @@ export function parsePipelineText(
   const problems: DefinitionProblem[] = [];
   const substituted = substituteSettings(document, env, problems);
   const result = validatePipelineDefinition(substituted);
-  if (!result.ok) return { problems: [...problems, ...result.problems] };
-  if (problems.length > 0) return { problems };
+  // An unset setting is the problem at its path; the placeholder text failing the field's own
+  // rule (e.g. "must be a GUID") would only repeat it.
+  const unresolved = new Set(problems.map((problem) => problem.path));
+  if (!result.ok) problems.push(...result.problems.filter((problem) => !unresolved.has(problem.path)));
+  // Reported with the other problems, so one round of fixes is enough.
   const expectedName = path.basename(fileName).replace(/\.(ya?ml|json)$/, '');
-  if (result.definition.name !== expectedName) {
-    return { problems: [{ path: 'name', message: `must match the file name '${expectedName}'` }] };
-  }
+  const name = (substituted as { name?: unknown } | null)?.name;
+  if (typeof name === 'string' && name !== expectedName && !problems.some((p) => p.path === 'name'))
+    problems.push({ path: 'name', message: `must match the file name '${expectedName}'` });
+  if (!result.ok || problems.length > 0) return { problems };
   return { definition: result.definition, problems: [] };
 }
 
