@@ -45,6 +45,65 @@ describe('build pipeline: happy path (local host + simulated Azure + virtual clo
     expect(leftovers).toEqual([]);
   });
 
+  it('builds windows-2022-base (PowerShell, Windows Update, restart), tests it with PowerShell and promotes it to two PROD regions', async () => {
+    const pipeline = factory.pipelines.get('windows-2022-base')!;
+    const scripts: { shell: string; script: string }[] = [];
+    factory.sim.scriptRunCommand(({ shell, script }) => {
+      scripts.push({ shell, script });
+      return { exitCode: 0, stdout: 'Tests failed: 0', stderr: '' };
+    });
+    const id = await factory.start(pipeline, 'build-windows-1');
+    await factory.untilApprovalPending(id, 'TEST');
+    await factory.decide(id, 'TEST', 'approved');
+    await factory.untilApprovalPending(id, 'PROD');
+    await factory.decide(id, 'PROD', 'approved', 'bob@contoso.com');
+    const final = await factory.host.waitFor(id);
+    if (final.runtimeStatus !== 'Completed') console.log(final.output, factory.log.slice(-30).join('\n'));
+    expect(final.runtimeStatus).toBe('Completed');
+    expect((final.output as { outcome: string }).outcome).toBe('succeeded');
+    // The template Image Builder got carried the Windows customizers, in order.
+    const templatePut = factory.sim
+      .requests()
+      .find((r) => r.method === 'PUT' && /imageTemplates\/[^/]+$/.test(r.path) && r.path.includes('windows'));
+    const customize = (templatePut?.body as { properties?: { customize?: { type: string }[] } })?.properties
+      ?.customize;
+    expect(customize?.map((c) => c.type)).toEqual(['PowerShell', 'WindowsUpdate', 'WindowsRestart']);
+    // The test ran the PowerShell script on the test VM.
+    expect(scripts).toHaveLength(1);
+    expect(scripts[0]?.shell).toBe('PowerShell');
+    expect(scripts[0]?.script).toContain('Get-WindowsFeature Telnet-Client');
+    const versions = factory.sim
+      .inventory()
+      .filter(
+        (r) =>
+          r.type === 'microsoft.compute/galleries/images/versions' &&
+          r.tags['imagefactory.buildId'] === 'build-windows-1',
+      );
+    expect(versions.map((v) => v.id.split('/')[2])).toEqual([
+      factory.world.eng.subscriptionId,
+      factory.world.test.subscriptionId,
+      factory.world.prod.subscriptionId,
+    ]);
+    for (const version of versions) {
+      expect(version.id).toContain('/images/windows-2022-base/versions/');
+      expect(version.tags['imagefactory.testResult']).toBe('passed (1 scripts)');
+    }
+    const status = await factory.status(id);
+    expect(status.stages.map((s) => [s.name, s.state])).toEqual([
+      ['ENG', 'done'],
+      ['TEST', 'done'],
+      ['PROD', 'done'],
+    ]);
+    expect(status.stages[2]?.regions?.map((r) => [r.name, r.state]).sort()).toEqual([
+      ['northeurope', 'Completed'],
+      ['westeurope', 'Completed'],
+    ]);
+    const leftovers = factory.sim
+      .inventory()
+      .filter((r) => /imagetemplates|virtualmachines|networkinterfaces|disks/.test(r.type));
+    expect(leftovers).toEqual([]);
+  });
+
   it('never puts a secret, key or token in logs, custom status or history', async () => {
     const secrets = [
       factory.world.factoryApp.clientSecret,
