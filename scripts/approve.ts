@@ -3,10 +3,18 @@
  *   npm run approve -- <buildId> <stage> --ticket CHG0001234 [--reject] [--approver name] [--comment text]
  * It reads the pending request from the factory (GET /api/builds/{id}, FACTORY_URL and FACTORY_KEY,
  * defaults: the local factory of `npm start`) and answers it with a decision that echoes the request.
- * Locally, without a Service Bus namespace, the decision is raised through the Durable HTTP API
- * link the factory returns; with ServiceBusConnection set, the Service Bus sender takes over.
+ * A real integrator keeps the request it consumed from approval-requests (ServiceNow stores it on the
+ * change); this sample looks it up instead so it can answer any build by id.
+ * With ServiceBusConnection set, it sends the decision as a CloudEvent to APPROVAL_DECISIONS_QUEUE
+ * (default approval-decisions), signed with APPROVAL_SIGNING_KEY when set. Without it (local
+ * factory with no Service Bus), it falls back to raising the event through the Durable HTTP API
+ * link the factory returns (no signature or queue checks on that path).
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { ServiceBusClient } from '@azure/service-bus';
+import { CLOUDEVENTS_CONTENT_TYPE, parseSigningKey, toDecisionEvent } from '../src/domain/approvals';
+import type { ApprovalDecision } from '../src/ports/approvals';
 
 interface Args {
   buildId: string;
@@ -69,7 +77,7 @@ async function main(): Promise<void> {
   const pending = build.pendingApproval;
   if (!pending || pending.stage !== args.stage)
     throw new Error(`build ${args.buildId} has no pending approval for stage ${args.stage}`);
-  const decision = {
+  const decision: ApprovalDecision = {
     requestId: pending.requestId,
     buildId: pending.buildId,
     stage: pending.stage,
@@ -80,6 +88,29 @@ async function main(): Promise<void> {
     ...(args.comment ? { comment: args.comment } : {}),
     decidedAt: new Date().toISOString(),
   };
+  const connection = process.env.ServiceBusConnection;
+  if (connection) {
+    const keySetting = process.env.APPROVAL_SIGNING_KEY;
+    const id = randomUUID();
+    const event = toDecisionEvent(decision, {
+      id,
+      source: process.env.APPROVAL_SOURCE ?? '/release-management/approve-sample',
+      time: new Date().toISOString(),
+      ...(keySetting ? { signingKey: parseSigningKey(keySetting) } : {}),
+    });
+    const client = new ServiceBusClient(connection);
+    const sender = client.createSender(process.env.APPROVAL_DECISIONS_QUEUE || 'approval-decisions');
+    try {
+      await sender.sendMessages({ messageId: id, contentType: CLOUDEVENTS_CONTENT_TYPE, body: event });
+    } finally {
+      await sender.close();
+      await client.close();
+    }
+    console.log(
+      `${decision.decision} ${args.stage} of build ${args.buildId} (version ${pending.imageVersion}, ${args.ticket}) sent to Service Bus${keySetting ? ', signed' : ', unsigned'}; refusals land in approval-rejects`,
+    );
+    return;
+  }
   const link = build.links?.sendEventPostUri?.replace(
     '{eventName}',
     encodeURIComponent(`approval:${args.stage}`),
