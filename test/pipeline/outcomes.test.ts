@@ -14,6 +14,14 @@ const leftovers = (factory: Factory) =>
     )
     .map((r) => r.id);
 
+/** ARM writes (anything but GET) since request number `from`: preflight failures must make none. */
+const writesSince = (factory: Factory, from: number) =>
+  factory.sim
+    .requests()
+    .slice(from)
+    .filter((r) => r.method !== 'GET' && r.path.toLowerCase().startsWith('/subscriptions/'))
+    .map((r) => `${r.method} ${r.path}`);
+
 async function finish(
   factory: Factory,
   id: string,
@@ -42,6 +50,7 @@ describe('build outcomes short of success', () => {
       build: { ...ubuntu.build, stagingResourceGroupId: factory.world.staging.unauthorizedResourceGroupId },
     };
     const before = factory.sim.callCounts();
+    const from = factory.sim.requests().length;
     const { runtimeStatus, status } = await finish(factory, await factory.start(pipeline, 'staging-pitfall'));
     expect(runtimeStatus).toBe('Failed');
     expect(status.failure?.code).toBe('PreflightFailed');
@@ -53,6 +62,7 @@ describe('build outcomes short of success', () => {
       ([op, n]) => !op.startsWith('GET') && !op.startsWith('POST oauth') && n !== (before[op] ?? 0),
     );
     expect(writes.filter(([op]) => /imageTemplates|versions|virtualMachines/.test(op))).toEqual([]);
+    expect(writesSince(factory, from)).toEqual([]);
     expect(leftovers(factory)).toEqual([]);
   });
 
@@ -61,14 +71,22 @@ describe('build outcomes short of success', () => {
       ...ubuntu,
       build: { ...ubuntu.build, subnetId: factory.world.buildNetwork.policiesEnabledSubnetId },
     };
+    const from = factory.sim.requests().length;
     const { status } = await finish(factory, await factory.start(pipeline, 'vnet-policy'));
+    expect(status.failure?.code).toBe('PreflightFailed');
+    expect(status.failure?.message).toContain(
+      'Image Builder puts a Private Link service in the build subnet, which needs privateLinkServiceNetworkPolicies Disabled',
+    );
     expect(status.failure?.message).toContain('--private-link-service-network-policies Disabled');
     const other = {
       ...ubuntu,
       build: { ...ubuntu.build, subnetId: factory.world.buildNetwork.otherRegionSubnetId },
     };
     const { status: otherStatus } = await finish(factory, await factory.start(other, 'vnet-region'));
-    expect(otherStatus.failure?.message).toContain(`but the build runs in ${ubuntu.build.location}`);
+    expect(otherStatus.failure?.message).toContain(
+      `the build VNET is in ${factory.world.buildNetwork.otherRegion} but the build runs in ${ubuntu.build.location}`,
+    );
+    expect(writesSince(factory, from)).toEqual([]);
     expect(leftovers(factory)).toEqual([]);
   });
 
@@ -86,10 +104,46 @@ describe('build outcomes short of success', () => {
           }
         : s,
     );
-    const { status } = await finish(factory, await factory.start(pipeline, 'managed-image'));
+    const from = factory.sim.requests().length;
+    const { runtimeStatus, status } = await finish(factory, await factory.start(pipeline, 'managed-image'));
+    expect(runtimeStatus).toBe('Failed');
+    expect(status.failure?.code).toBe('PreflightFailed');
     expect(status.failure?.message).toContain(
-      'a managed image can only be used in its own region and subscription',
+      'a managed image can only be used in its own region and subscription: it is in westeurope/',
     );
+    expect(status.failure?.message).toContain('use source.type galleryImageVersion');
+    expect(writesSince(factory, from)).toEqual([]);
+    expect(leftovers(factory)).toEqual([]);
+  });
+
+  it('a stage gallery the factory holds no role on: preflight names the stage, the grant, and creates nothing', async () => {
+    const { prod } = factory.world;
+    // A gallery the PROD factory principal can read (Reader on the subscription) but not write.
+    const galleryId = factory.sim.addGallery({
+      subscriptionId: prod.subscriptionId,
+      resourceGroup: prod.galleryResourceGroup,
+      name: 'gal_prod_norole',
+      location: prod.location,
+    });
+    const pipeline = {
+      ...ubuntu,
+      stages: ubuntu.stages.map((s) =>
+        s.name === 'PROD' ? { ...s, gallery: { ...s.gallery, name: 'gal_prod_norole' } } : s,
+      ),
+    };
+    const from = factory.sim.requests().length;
+    const { runtimeStatus, status } = await finish(factory, await factory.start(pipeline, 'gallery-norole'));
+    expect(runtimeStatus).toBe('Failed');
+    expect(status.failure?.code).toBe('PreflightFailed');
+    expect(status.failure?.message).toMatch(/^1 problem\(s\) must be fixed/);
+    expect(status.failure?.message).toContain(`the factory's identity in PROD '`);
+    expect(status.failure?.message).toContain(`lacks Contributor on the PROD gallery ${galleryId}`);
+    expect(status.failure?.message).toContain('Microsoft.Compute/galleries/images/versions/write');
+    expect(status.failure?.hint).toBe(
+      `grant it with: az role assignment create --assignee-object-id ${prod.factoryPrincipalId} --assignee-principal-type ServicePrincipal --role "Contributor" --scope ${galleryId}`,
+    );
+    expect(writesSince(factory, from)).toEqual([]);
+    expect(leftovers(factory)).toEqual([]);
   });
 
   it('a failing customizer: the run sub-state and the customization log are kept, the template deleted', async () => {
@@ -105,6 +159,7 @@ describe('build outcomes short of success', () => {
       customizerName: 'baseline-broken',
       logLines: ['E: Unable to locate package chrony-broken', 'Script exited with 100'],
     });
+    const from = factory.sim.requests().length;
     const { runtimeStatus, status } = await finish(
       factory,
       await factory.start(pipeline, 'customizer-fails'),
@@ -112,6 +167,14 @@ describe('build outcomes short of success', () => {
     expect(runtimeStatus).toBe('Failed');
     expect(status.failure).toMatchObject({ code: 'BuildFailed', step: 'build', runSubState: 'Customizing' });
     expect(status.failure?.logExcerpt).toContain('Unable to locate package chrony-broken');
+    expect(status.failure?.message).toContain('Image Builder run Failed at Customizing');
+    // The template this build created was deleted (no failed template is left to block a re-run).
+    const template = factory.sim
+      .requests()
+      .slice(from)
+      .filter((r) => /\/imageTemplates\/[^/]+$/.test(r.path));
+    expect(template.map((r) => r.method)).toContain('PUT');
+    expect(template.filter((r) => r.method === 'DELETE' && r.status < 300).length).toBeGreaterThan(0);
     expect(leftovers(factory)).toEqual([]);
   });
 
@@ -121,11 +184,24 @@ describe('build outcomes short of success', () => {
         ? { exitCode: 3, stdout: 'auditd inactive', stderr: '' }
         : { exitCode: 0, stdout: '', stderr: '' },
     );
+    const from = factory.sim.requests().length;
     const { runtimeStatus, status } = await finish(factory, await factory.start(ubuntu, 'test-fails'));
     expect(runtimeStatus).toBe('Failed');
     expect(status.failure).toMatchObject({ code: 'TestFailed', step: 'test', stage: 'ENG' });
     expect(status.failure?.logExcerpt).toContain('auditd inactive');
     expect(status.stages.find((s) => s.name === 'TEST')?.state).toBe('skipped');
+    expect(status.stages.find((s) => s.name === 'PROD')?.state).toBe('skipped');
+    const requests = factory.sim.requests().slice(from);
+    // The test VM existed, and nothing was ever written in TEST or PROD.
+    expect(requests.some((r) => r.method === 'PUT' && /virtualMachines\/vmt/.test(r.path))).toBe(true);
+    const promoted = requests.filter(
+      (r) =>
+        r.method !== 'GET' &&
+        (r.path.includes(factory.world.test.subscriptionId) ||
+          r.path.includes(factory.world.prod.subscriptionId)) &&
+        /versions/.test(r.path),
+    );
+    expect(promoted).toEqual([]);
     expect(leftovers(factory)).toEqual([]);
   });
 
@@ -149,6 +225,12 @@ describe('build outcomes short of success', () => {
     expect(runtimeStatus).toBe('Completed');
     expect(status.outcome).toBe('timedOut');
     expect(status.stages.find((s) => s.name === 'TEST')?.approval?.decision).toBe('timedOut');
+    expect(status.failure?.code).toBe('ApprovalTimedOut');
+    expect(status.failure?.message).toMatch(/^no TEST approval decision before \d{4}-/);
+    // The deadline (48 h) really passed on the virtual clock.
+    expect(factory.clock.now() - Date.parse(status.stages[1]!.approval!.requestedAt)).toBeGreaterThanOrEqual(
+      48 * 3600_000,
+    );
     expect(leftovers(factory)).toEqual([]);
   });
 
@@ -180,6 +262,58 @@ describe('build outcomes short of success', () => {
     const { status } = await finish(factory, id);
     expect(status.outcome).toBe('canceled');
     expect(status.failure?.message).toBe('Canceled by ops: wrong recipe');
+    // The running Image Builder run was cancelled, not left to finish and distribute.
+    expect(
+      factory.sim
+        .requests()
+        .some((r) => r.method === 'POST' && /imageTemplates\/[^/]+\/cancel$/.test(r.path)),
+    ).toBe(true);
+    expect(leftovers(factory)).toEqual([]);
+  });
+
+  it('cancel during the test removes the test VM, its NIC and disk, and the ENG version', async () => {
+    const id = await factory.start(ubuntu, 'cancel-test');
+    await factory.host.drive({
+      until: async () =>
+        (await factory.status(id))?.step === 'test' &&
+        factory.sim.inventory().some((r) => r.type === 'microsoft.compute/virtualmachines'),
+    });
+    expect(leftovers(factory).some((r) => /networkInterfaces/i.test(r))).toBe(true);
+    await factory.host.raiseEvent(id, 'cancel', { reason: 'superseded', requestedBy: 'ops' });
+    const { runtimeStatus, status } = await finish(factory, id);
+    expect(runtimeStatus).toBe('Completed');
+    expect(status.outcome).toBe('canceled');
+    expect(status.failure).toMatchObject({ code: 'Canceled', step: 'test', stage: 'ENG' });
+    expect(status.failure?.message).toBe('Canceled by ops: superseded');
+    expect(status.stages.map((s) => s.state)).toEqual(['canceled', 'canceled', 'canceled']);
+    expect(leftovers(factory)).toEqual([]);
+  });
+
+  it('cancel during an approval withdraws it and removes every version of the build', async () => {
+    const id = await factory.start(ubuntu, 'cancel-approval');
+    await factory.untilApprovalPending(id, 'TEST');
+    await factory.decide(id, 'TEST', 'approved');
+    const pending = await factory.untilApprovalPending(id, 'PROD');
+    expect(pending.pendingApproval?.stage).toBe('PROD');
+    const versions = () =>
+      factory.sim
+        .inventory()
+        .filter(
+          (r) =>
+            r.type === 'microsoft.compute/galleries/images/versions' &&
+            r.tags['imagefactory.buildId'] === 'cancel-approval',
+        );
+    // ENG, TEST, and PROD pre-staged (excluded from latest) while its approval is pending.
+    expect(versions()).toHaveLength(3);
+    expect(ubuntu.stages[2]?.preStage).toBe(true);
+    await factory.host.raiseEvent(id, 'cancel', { reason: 'change freeze', requestedBy: 'cab' });
+    const { runtimeStatus, status } = await finish(factory, id);
+    expect(runtimeStatus).toBe('Completed');
+    expect(status.outcome).toBe('canceled');
+    expect(status.failure).toMatchObject({ code: 'Canceled', step: 'approve', stage: 'PROD' });
+    expect(status.failure?.message).toBe('Canceled by cab: change freeze');
+    expect(status.pendingApproval).toBeUndefined();
+    expect(versions()).toEqual([]);
     expect(leftovers(factory)).toEqual([]);
   });
 });
