@@ -13,7 +13,7 @@ describe('transient ARM faults', () => {
   beforeAll(async () => {
     factory = await startFactory({
       seed: 2026,
-      faults: { rate: 0.1, kinds: ['429', '500', '503', 'reset'], retryAfterSeconds: 2 },
+      faults: { rate: 0.1, kinds: ['429', '500', '503', 'reset'], retryAfterSeconds: 1 },
     });
   });
   afterAll(async () => {
@@ -68,6 +68,13 @@ describe('transient ARM faults', () => {
       );
     const runs = accepted('POST', /imageTemplates\/[^/]+\/run$/);
     expect(runs).toHaveLength(PIPELINES);
+    // One run per template, one template per build: no run was started twice by a retried activity.
+    const runsPerTemplate = new Map<string, number>();
+    for (const run of runs) runsPerTemplate.set(run.path, (runsPerTemplate.get(run.path) ?? 0) + 1);
+    expect([...runsPerTemplate.values()]).toEqual(Array(PIPELINES).fill(1));
+    // Every version was created by one accepted PUT per gallery per build (ENG by Image Builder).
+    const versionPuts = accepted('PUT', /galleries\/[^/]+\/images\/[^/]+\/versions\/[^/]+$/);
+    expect(new Set(versionPuts.map((r) => r.path)).size).toBe(PIPELINES * 2);
     const vmCreates = accepted('PUT', /virtualMachines\/[^/]+$/).filter(
       (r) => r.status === 201 || r.status === 200,
     );
