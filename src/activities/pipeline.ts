@@ -13,6 +13,7 @@ import {
   type ApprovalRequestInput,
   type BuildOutputInput,
   type BuildStatus,
+  type ClaimBuildSlotInput,
   type CopyVersionInput,
   type DeleteVersionInput,
   type HistoryInput,
@@ -30,12 +31,20 @@ import {
   type VmRefInput,
 } from '../domain/pipeline/activities';
 import { runPreflight } from './preflight';
+import {
+  BUILD_SLOT_TAG,
+  decideBuildSlot,
+  type SlotDecision,
+  type SlotTicket,
+} from '../domain/pipeline/build-slots';
 
 export interface PipelineDependencies {
   azure: AzurePorts;
   approvals: ApprovalsPort;
   clock: Clock;
   log: (line: string) => void;
+  /** Image Builder runs at a time per subscription and region (BUILD_SLOTS_PER_SUBSCRIPTION_REGION). */
+  buildSlotsPerSubscriptionRegion: number;
 }
 
 /** Tag on ENG versions recording how long the build ran: past builds tune the polling. */
@@ -179,6 +188,29 @@ export function createPipelineActivities(
         }
       }
       await galleries.deleteVersion(input.ref);
+    },
+
+    // Reads only: lists the tickets (templates tagged with the slot pool) and their run states.
+    [Activities.claimBuildSlot]: async (input: ClaimBuildSlotInput): Promise<SlotDecision> => {
+      const builder = azure.imageBuilder(input.credential);
+      const ids = await azure
+        .testVms(input.credential)
+        .listTaggedResources(input.scope, BUILD_SLOT_TAG, input.slotKey);
+      const names = new Set(
+        ids
+          .filter((id) => /\/providers\/Microsoft\.VirtualMachineImages\/imageTemplates\/[^/]+$/i.test(id))
+          .map((id) => id.split('/').pop() ?? ''),
+      );
+      // A listing can lag behind a create: this build's own ticket is always looked up directly.
+      names.add(input.templateName);
+      const tickets: SlotTicket[] = [];
+      for (const name of [...names].sort()) {
+        const status = await builder.getTemplate({ ...input.scope, name });
+        if (status === undefined) continue; // deleted meanwhile: its slot is free
+        const runState = status.lastRun?.runState;
+        tickets.push({ name, running: runState === 'Running' || runState === 'Canceling' });
+      }
+      return decideBuildSlot(tickets, input.templateName, deps.buildSlotsPerSubscriptionRegion);
     },
 
     [Activities.sendApprovalRequest]: async (input: ApprovalRequestInput): Promise<void> => {

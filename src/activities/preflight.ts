@@ -269,7 +269,7 @@ export async function runPreflight(azure: AzurePorts, input: PreflightInput): Pr
   return {
     problems,
     recipeHash: hash,
-    templateName: templateNameFor(definition.name, buildId, hash),
+    templateName: templateNameFor(definition.name, buildId, hash, input.queuedAt),
     sourceVersion,
   };
 }

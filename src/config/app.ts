@@ -8,4 +8,9 @@ export const appSettingsSchema = z.object({
   PIPELINES_DIR: z.string().min(1).default('pipelines'),
   /** NCRONTAB (6 fields) of the patch-cadence check; each pipeline's cadence decides what is due. */
   PATCH_CADENCE_SCHEDULE: z.string().min(11).default('0 0 * * * *'),
+  /**
+   * Image Builder runs at a time per subscription and region, across all pipelines; further builds
+   * wait in step 'waitingForBuildSlot' (src/domain/pipeline/build-slots.ts).
+   */
+  BUILD_SLOTS_PER_SUBSCRIPTION_REGION: z.coerce.number().int().min(1).max(100).default(4),
 });

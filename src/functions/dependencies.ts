@@ -23,7 +23,7 @@ export function pipelineDependencies(
 ): PipelineDependencies {
   const key = JSON.stringify(
     Object.entries(env)
-      .filter(([name]) => /^(ARM_|AZURE_|IDENTITY_|FACTORY_|ServiceBus|APPROVAL)/.test(name))
+      .filter(([name]) => /^(ARM_|AZURE_|IDENTITY_|FACTORY_|BUILD_SLOTS_|ServiceBus|APPROVAL)/.test(name))
       .sort(),
   );
   if (cached?.key === key) return cached.dependencies;
@@ -34,6 +34,7 @@ export function pipelineDependencies(
     approvals: approvalsFactory ? approvalsFactory(config) : new RecordingApprovals(log),
     clock: systemClock,
     log,
+    buildSlotsPerSubscriptionRegion: config.BUILD_SLOTS_PER_SUBSCRIPTION_REGION,
   };
   cached = { key, dependencies };
   return dependencies;

@@ -10,6 +10,8 @@ import {
   waitForImageBuild,
   WAIT_FOR_REPLICATION_ORCHESTRATION,
   waitForVersionReplication,
+  WAIT_FOR_BUILD_SLOT_ORCHESTRATION,
+  waitForBuildSlot,
 } from '../orchestrations/build-pipeline';
 import { isFactoryError } from '../shared/errors';
 import { pipelineDependencies } from './dependencies';
@@ -30,6 +32,7 @@ df.app.setExceptionPropertiesProvider({
 df.app.orchestration(BUILD_ORCHESTRATION, buildImagePipeline);
 df.app.orchestration(WAIT_FOR_BUILD_ORCHESTRATION, waitForImageBuild);
 df.app.orchestration(WAIT_FOR_REPLICATION_ORCHESTRATION, waitForVersionReplication);
+df.app.orchestration(WAIT_FOR_BUILD_SLOT_ORCHESTRATION, waitForBuildSlot);
 
 for (const name of Object.values(Activities)) {
   const handler: ActivityHandler = (input: unknown) => {

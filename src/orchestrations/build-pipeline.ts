@@ -20,12 +20,14 @@ import {
 import {
   Activities,
   type BuildStatus,
+  type ClaimBuildSlotInput,
   type PreflightResult,
   type TestScriptResult,
   type VersionInfo,
 } from '../domain/pipeline/activities';
 import type { PipelineDefinition, PipelineStage } from '../domain/pipeline/definition';
 import { imageVersionFor, shortHash } from '../domain/pipeline/versioning';
+import { BUILD_SLOT_TAG, buildSlotKey, type SlotDecision } from '../domain/pipeline/build-slots';
 import {
   DEFAULT_BUILD_POLL_DEFAULTS,
   DEFAULT_REPLICATION_POLL_DEFAULTS,
@@ -36,6 +38,9 @@ import {
 
 export const WAIT_FOR_BUILD_ORCHESTRATION = 'waitForImageBuild';
 export const WAIT_FOR_REPLICATION_ORCHESTRATION = 'waitForVersionReplication';
+export const WAIT_FOR_BUILD_SLOT_ORCHESTRATION = 'waitForBuildSlot';
+/** How often a queued build asks again for a build slot. */
+export const BUILD_SLOT_POLL_MS = 60_000;
 /** Polls per generation of a waiting sub-orchestration before it continues as new (bounded history, cheap replays). */
 const POLLS_PER_GENERATION = 8;
 export { BUILD_ORCHESTRATION };
@@ -240,6 +245,41 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
     }
   }
 
+  let slotWaits = 0;
+  /** Waits for a build slot of the ENG subscription and build region (see build-slots.ts). */
+  function* waitForBuildSlot(templateRef: ImageTemplateRef, slotKey: string): Generator<Task, void, unknown> {
+    const claim: ClaimBuildSlotInput = {
+      credential: eng.credential,
+      scope: { subscriptionId: templateRef.subscriptionId, resourceGroup: templateRef.resourceGroup },
+      slotKey,
+      templateName: templateRef.name,
+    };
+    let slot = yield* call<SlotDecision>(Activities.claimBuildSlot, claim);
+    if (slot.granted) return;
+    publish(
+      'waitingForBuildSlot',
+      `waiting for a build slot in ${definition.build.location} (subscription ${eng.subscriptionId}): ${slot.running} of ${slot.limit} running, ${slot.ahead} queued ahead`,
+      eng.name,
+    );
+    slotWaits += 1;
+    const began = context.df.currentUtcDateTime.getTime();
+    const wait = context.df.callSubOrchestrator(
+      WAIT_FOR_BUILD_SLOT_ORCHESTRATION,
+      { claim, startedMs: began, polls: 0 } satisfies WaitForBuildSlotInput,
+      `${input.buildId}:slot:${slotWaits}`,
+    );
+    const winner = yield context.df.Task.any([wait, cancel]);
+    if (winner === cancel) throw cancelled();
+    slot = wait.result as SlotDecision;
+    if (!slot.granted)
+      throw new BuildStopped('failed', {
+        code: 'TemplateMissing',
+        message: `image template ${templateRef.name} disappeared while waiting for a build slot`,
+        step: 'waitingForBuildSlot',
+        stage: eng.name,
+      });
+  }
+
   function* runTests(
     stage: PipelineStage,
     where: { resourceGroup: string; subnetId: string },
@@ -428,6 +468,7 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
     const preflight = yield* call<PreflightResult>(Activities.preflight, {
       buildId: input.buildId,
       definition,
+      queuedAt: startedAt.toISOString(),
     });
     status.recipeHash = preflight.recipeHash;
     status.sourceImageVersion = preflight.sourceVersion;
@@ -493,6 +534,7 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
       created.template = { ...templateRef, credential: eng.credential };
       created.versions.push({ stage: eng, ref: engRef });
       const source = definition.source;
+      const slotKey = buildSlotKey(eng.subscriptionId, definition.build.location);
       publish('build', `creating image template ${templateRef.name}`, eng.name);
       yield* call(Activities.createImageTemplate, {
         credential: eng.credential,
@@ -526,9 +568,16 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
             targetRegions: targetRegions(eng),
             excludeFromLatest: true,
           },
-          tags: { 'imagefactory.buildId': input.buildId, 'imagefactory.pipeline': definition.name },
+          tags: {
+            'imagefactory.buildId': input.buildId,
+            'imagefactory.pipeline': definition.name,
+            [BUILD_SLOT_TAG]: slotKey,
+          },
         },
       });
+      // The template is this build's ticket for a build slot; it runs once the slot is granted.
+      yield* waitForBuildSlot(templateRef, slotKey);
+      publish('build', `starting Image Builder on ${templateRef.name}`, eng.name);
       yield* call(Activities.startImageBuild, { credential: eng.credential, ref: templateRef });
       const history = yield* call<BuildHistory | null>(Activities.loadBuildHistory, {
         credential: eng.credential,
@@ -882,5 +931,41 @@ export function* waitForVersionReplication(
       defaults: DEFAULT_REPLICATION_POLL_DEFAULTS,
     });
     yield context.df.createTimer(new Date(now + delay));
+  }
+}
+
+export interface WaitForBuildSlotInput {
+  claim: ClaimBuildSlotInput;
+  startedMs: number;
+  polls: number;
+}
+
+/**
+ * Asks for a build slot every minute until granted, or until the build's ticket is gone (its build
+ * was cancelled and compensated). Continues as new every few polls: a queue of hours stays cheap.
+ * Its custom status shows the queue position.
+ */
+export function* waitForBuildSlot(context: OrchestrationContext): Generator<Task, SlotDecision, unknown> {
+  const input = context.df.getInput<WaitForBuildSlotInput>();
+  for (let polls = input.polls; ; polls++) {
+    if (polls - input.polls >= POLLS_PER_GENERATION) {
+      context.df.continueAsNew({ ...input, polls });
+      return { granted: false, ticketExists: true, running: 0, ahead: 0, limit: 0 };
+    }
+    yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + BUILD_SLOT_POLL_MS));
+    let slot: SlotDecision;
+    try {
+      slot = (yield context.df.callActivity(Activities.claimBuildSlot, input.claim)) as SlotDecision;
+    } catch (error) {
+      if (errorInfo(error).retryable) continue;
+      throw error;
+    }
+    if (slot.granted || !slot.ticketExists) return slot;
+    context.df.setCustomStatus({
+      waitingSinceMs: input.startedMs,
+      running: slot.running,
+      ahead: slot.ahead,
+      limit: slot.limit,
+    });
   }
 }

@@ -34,7 +34,10 @@ export interface Factory {
 
 let counter = 0;
 
-export async function startFactory(options: SimulatorOptions = {}): Promise<Factory> {
+export async function startFactory(
+  options: SimulatorOptions = {},
+  settings: Record<string, string> = {},
+): Promise<Factory> {
   const clock = new VirtualClock(Date.UTC(2026, 10, 10, 6, 0, 0));
   const sim = await startAzureSimulator({
     clock,
@@ -50,6 +53,7 @@ export async function startFactory(options: SimulatorOptions = {}): Promise<Fact
     ARM_POLL_INTERVAL_MS: '1',
     ...settingsForWorld(sim, world, { caFile: join(dir, 'ca.pem') }),
     ...pipelineSettingsForWorld(world),
+    ...settings,
   };
   const log: string[] = [];
   const host = await LocalHost.start({

@@ -38,6 +38,7 @@ export const Activities = {
   updateImageVersion: 'updateImageVersion',
   deleteImageVersion: 'deleteImageVersion',
   sendApprovalRequest: 'sendApprovalRequest',
+  claimBuildSlot: 'claimBuildSlot',
 } as const;
 
 /** Every Azure call names the credential profile it runs as. */
@@ -48,6 +49,8 @@ export interface WithCredential {
 export interface PreflightInput {
   buildId: string;
   definition: PipelineDefinition;
+  /** ISO time the build arrived (its start): orders template names, the build-slot tickets. */
+  queuedAt?: string;
 }
 
 export interface PreflightProblem {
@@ -115,3 +118,12 @@ export type HistoryInput = WithCredential & {
 };
 export type ApprovalRequestInput = ApprovalRequest;
 export type { Customizer };
+
+/** Asks whether this build may start its Image Builder run now (see build-slots.ts). */
+export type ClaimBuildSlotInput = WithCredential & {
+  /** The template resource group, where the tickets (templates) are counted. */
+  scope: { subscriptionId: string; resourceGroup: string };
+  slotKey: string;
+  templateName: string;
+};
+export type { SlotDecision } from './build-slots';

@@ -3,6 +3,7 @@
  * (with the build id), tags every version, and tells the patch cadence whether anything changed.
  */
 import { createHash } from 'node:crypto';
+import { arrivalStamp } from './build-slots';
 import type { PipelineDefinition } from './definition';
 
 function canonical(value: unknown): unknown {
@@ -30,8 +31,13 @@ export function recipeHash(definition: PipelineDefinition): string {
     .digest('hex');
 }
 
-/** AIB template names: ≤ 64 chars, unique per build and recipe, so a failed one is never "updated". */
-export function templateNameFor(pipeline: string, buildId: string, hash: string): string {
+/**
+ * AIB template names: ≤ 64 chars, unique per build and recipe, so a failed one is never "updated".
+ * With the build's arrival time they start `it-yyMMddHHmmss-`, so names sort in arrival order: the
+ * template is also the build's ticket for a build slot (see build-slots.ts).
+ */
+export function templateNameFor(pipeline: string, buildId: string, hash: string, queuedAt?: string): string {
   const buildPart = createHash('sha256').update(buildId).digest('hex').slice(0, 10);
-  return `it-${pipeline}`.slice(0, 40) + `-${hash.slice(0, 8)}-${buildPart}`;
+  const head = queuedAt === undefined ? 'it-' : `it-${arrivalStamp(queuedAt)}-`;
+  return `${head}${pipeline}`.slice(0, 43) + `-${hash.slice(0, 8)}-${buildPart}`;
 }
