@@ -7,7 +7,6 @@ import { randomUUID } from 'node:crypto';
 import { ServiceBusClient, type ServiceBusSender } from '@azure/service-bus';
 import { LocalHost } from '../../src/local/host';
 import { startHttpFrontEnd, type HttpFrontEnd } from '../../src/local/host/http/server';
-import { durableClientBindingData } from '../../src/local/host/http/durable-api';
 import { startServiceBusPeer, type ServiceBusPeer } from '../../src/local/servicebus/peer';
 import { bindServiceBusTriggers, type ServiceBusTriggers } from '../../src/local/servicebus/trigger';
 import { CLOUDEVENTS_CONTENT_TYPE, toDecisionEvent } from '../../src/domain/approvals';
@@ -50,23 +49,7 @@ beforeAll(async () => {
     functions: host.registry.byTriggerType('serviceBusTrigger'),
     env: process.env,
     invoke: (name, input, options) => host.invokeFunction(name, input, options),
-    extraInputs: (fn) => {
-      const data = durableClientBindingData(
-        {
-          engine: host.engine,
-          taskHubName: 'ImageFactoryHub',
-          connectionName: 'Storage',
-          systemKey: 'system-key',
-        },
-        front.url,
-        front.rpcBaseUrl,
-      );
-      return Object.fromEntries(
-        Object.entries(fn.bindings)
-          .filter(([, b]) => b.type === 'durableClient')
-          .map(([name]) => [name, data]),
-      );
-    },
+    durableClient: { engine: host.engine, taskHubName: 'ImageFactoryHub', front, systemKey: 'system-key' },
     log: (line) => logs.push(line),
   });
   client = new ServiceBusClient(peer.connectionString);

@@ -19,7 +19,8 @@ import {
   type ServiceBusReceivedMessage,
   type ServiceBusReceiver,
 } from '@azure/service-bus';
-import type { CapturedFunction } from '../host/contracts';
+import type { CapturedFunction, OrchestrationEngine } from '../host/contracts';
+import { durableClientBindingData } from '../host/http/durable-api';
 
 export interface ServiceBusTriggerOptions {
   functions: CapturedFunction[];
@@ -29,9 +30,49 @@ export interface ServiceBusTriggerOptions {
     triggerInput: unknown,
     options: { triggerMetadata?: Record<string, unknown>; extraInputs?: Record<string, unknown> },
   ) => Promise<unknown>;
-  /** Extra inputs the host injects, e.g. durableClient binding data from the HTTP front end. */
+  /**
+   * The local durable host behind the HTTP front end: every `durableClient` (or
+   * `orchestrationClient`) input of a Service Bus function gets the binding data the host injects,
+   * so `df.getClient(context)` works in the handler exactly as in an HTTP function.
+   */
+  durableClient?: DurableClientSource;
+  /** Further extra inputs per function (merged over the durable client ones). */
   extraInputs?: (fn: CapturedFunction) => Record<string, unknown>;
   log?: (line: string) => void;
+}
+
+export interface DurableClientSource {
+  engine: OrchestrationEngine;
+  taskHubName: string;
+  /** The front end (startHttpFrontEnd's answer): its origin and local RPC endpoint. */
+  front: { url: string; rpcBaseUrl: string | undefined };
+  /** A key the front end accepts on the durable webhooks (its durableTaskExtensionKey or master key). */
+  systemKey: string;
+  /** Default 'Storage', as the front end. */
+  connectionName?: string;
+}
+
+/** The extra inputs the host gives a function for its durable client bindings. */
+export function durableClientInputs(
+  fn: CapturedFunction,
+  source: DurableClientSource,
+): Record<string, unknown> {
+  const inputs: Record<string, unknown> = {};
+  for (const [name, binding] of Object.entries(fn.bindings)) {
+    if (binding.direction === 'out') continue;
+    if (binding.type !== 'durableClient' && binding.type !== 'orchestrationClient') continue;
+    inputs[name] = durableClientBindingData(
+      {
+        engine: source.engine,
+        taskHubName: source.taskHubName,
+        connectionName: source.connectionName ?? 'Storage',
+        systemKey: source.systemKey,
+      },
+      source.front.url,
+      source.front.rpcBaseUrl,
+    );
+  }
+  return inputs;
 }
 
 export interface ServiceBusTriggers {
@@ -132,7 +173,10 @@ export function bindServiceBusTriggers(options: ServiceBusTriggerOptions): Servi
     const subscription = receiver.subscribe(
       {
         processMessage: async (message) => {
-          const extraInputs = options.extraInputs?.(fn) ?? {};
+          const extraInputs = {
+            ...(options.durableClient ? durableClientInputs(fn, options.durableClient) : {}),
+            ...options.extraInputs?.(fn),
+          };
           try {
             await options.invoke(fn.name, triggerInputOf(message), {
               triggerMetadata: metadataOf(message),
