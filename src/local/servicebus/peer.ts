@@ -6,7 +6,7 @@
  * @azure/core-amqp (ConnectionContextBase) only switches the transport from TLS to plain TCP and the
  * default port from 5671 to 5672; the port in the endpoint wins. The client still negotiates CBS.
  *
- * Where it differs from real Service Bus: see docs/approvals-integration.md ("The local peer").
+ * What it does and where it differs from real Service Bus: src/local/servicebus/README.md.
  */
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
