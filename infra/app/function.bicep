@@ -136,6 +136,7 @@ var appSettings = {
   ServiceBusConnection__credential: 'managedidentity'
   ServiceBusConnection__clientId: factoryIdentityClientId
   PATCH_CADENCE_SCHEDULE: '0 0 * * * *'
+  BUILD_SLOTS_PER_SUBSCRIPTION_REGION: '4'
   ENG_TENANT_ID: engTenantId
   ENG_SUBSCRIPTION_ID: engSubscriptionId
   TEST_TENANT_ID: stageTenants.testTenantId
