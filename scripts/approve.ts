@@ -2,19 +2,22 @@
  * Sample on-prem sender: answers a build's pending approval.
  *   npm run approve -- <buildId> <stage> --ticket CHG0001234 [--reject] [--approver name] [--comment text]
  * It reads the pending request from the factory (GET /api/builds/{id}, FACTORY_URL and FACTORY_KEY,
- * defaults: the local factory of `npm start`) and answers it with a decision that echoes the request.
+ * defaults: the local factory of `npm start`; where that route is missing, the Durable status API
+ * /runtime/webhooks/durabletask/instances/{id} with code=FACTORY_KEY) and answers it with a decision
+ * that echoes the request.
  * A real integrator keeps the request it consumed from approval-requests (ServiceNow stores it on the
  * change); this sample looks it up instead so it can answer any build by id.
- * With ServiceBusConnection set, it sends the decision as a CloudEvent to APPROVAL_DECISIONS_QUEUE
+ * With ServiceBusConnection (or ServiceBusConnection__fullyQualifiedNamespace, DefaultAzureCredential
+ * or ServiceBusConnection__clientId) set, it sends the decision as a CloudEvent to APPROVAL_DECISIONS_QUEUE
  * (default approval-decisions), signed with APPROVAL_SIGNING_KEY when set. Without it (local
  * factory with no Service Bus), it falls back to raising the event through the Durable HTTP API
  * link the factory returns (no signature or queue checks on that path).
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { ServiceBusClient } from '@azure/service-bus';
+import { createServiceBusClient, isServiceBusConfigured } from '../src/adapters/servicebus';
 import { CLOUDEVENTS_CONTENT_TYPE, parseSigningKey, toDecisionEvent } from '../src/domain/approvals';
-import type { ApprovalDecision } from '../src/ports/approvals';
+import { approvalEventName, type ApprovalDecision } from '../src/ports/approvals';
 
 interface Args {
   buildId: string;
@@ -61,20 +64,58 @@ function localKey(): string {
   }
 }
 
-async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
-  const base = process.env.FACTORY_URL ?? 'http://localhost:7071';
-  const key = process.env.FACTORY_KEY ?? localKey();
-  const response = await fetch(`${base}/api/builds/${encodeURIComponent(args.buildId)}`, {
+interface PendingRequest {
+  requestId: string;
+  buildId: string;
+  stage: string;
+  imageVersion: string;
+}
+
+/**
+ * The build's pending request: from the factory API (GET /api/builds/{id} → pendingApproval) or,
+ * where that route is not deployed (404 that is not the API's problem answer), from the Durable
+ * status API (customStatus.pendingApproval). Also returns a link to raise the event directly.
+ */
+async function findPending(
+  base: string,
+  key: string,
+  buildId: string,
+  eventName: string,
+): Promise<{ pending: PendingRequest | undefined; eventLink: string | undefined }> {
+  const response = await fetch(`${base}/api/builds/${encodeURIComponent(buildId)}`, {
     headers: { 'x-functions-key': key },
   });
-  if (!response.ok)
-    throw new Error(`GET build ${args.buildId}: HTTP ${response.status} ${await response.text()}`);
-  const build = (await response.json()) as {
-    pendingApproval?: { requestId: string; buildId: string; stage: string; imageVersion: string };
-    links?: { sendEventPostUri?: string };
+  const isProblem = (response.headers.get('content-type') ?? '').includes('problem+json');
+  if (response.ok) {
+    const build = (await response.json()) as {
+      pendingApproval?: PendingRequest;
+      links?: { sendEventPostUri?: string };
+    };
+    return {
+      pending: build.pendingApproval,
+      eventLink: build.links?.sendEventPostUri?.replace('{eventName}', encodeURIComponent(eventName)),
+    };
+  }
+  if (response.status !== 404 || isProblem)
+    throw new Error(`GET build ${buildId}: HTTP ${response.status} ${await response.text()}`);
+  const instance = `${base}/runtime/webhooks/durabletask/instances/${encodeURIComponent(buildId)}`;
+  const status = await fetch(`${instance}?code=${encodeURIComponent(key)}`);
+  if (status.status === 404) throw new Error(`build ${buildId} not found`);
+  if (!status.ok)
+    throw new Error(`Durable status of ${buildId}: HTTP ${status.status} ${await status.text()}`);
+  const body = (await status.json()) as { customStatus?: { pendingApproval?: PendingRequest } | null };
+  return {
+    pending: body.customStatus?.pendingApproval,
+    eventLink: `${instance}/raiseEvent/${encodeURIComponent(eventName)}?code=${encodeURIComponent(key)}`,
   };
-  const pending = build.pendingApproval;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const base = (process.env.FACTORY_URL ?? 'http://localhost:7071').replace(/\/+$/, '');
+  const key = process.env.FACTORY_KEY ?? localKey();
+  const eventName = approvalEventName(args.stage);
+  const { pending, eventLink } = await findPending(base, key, args.buildId, eventName);
   if (!pending || pending.stage !== args.stage)
     throw new Error(`build ${args.buildId} has no pending approval for stage ${args.stage}`);
   const decision: ApprovalDecision = {
@@ -88,8 +129,13 @@ async function main(): Promise<void> {
     ...(args.comment ? { comment: args.comment } : {}),
     decidedAt: new Date().toISOString(),
   };
-  const connection = process.env.ServiceBusConnection;
-  if (connection) {
+  const connection = {
+    ServiceBusConnection: process.env.ServiceBusConnection || undefined,
+    ServiceBusConnection__fullyQualifiedNamespace:
+      process.env.ServiceBusConnection__fullyQualifiedNamespace || undefined,
+    ServiceBusConnection__clientId: process.env.ServiceBusConnection__clientId || undefined,
+  };
+  if (isServiceBusConfigured(connection)) {
     const keySetting = process.env.APPROVAL_SIGNING_KEY;
     const id = randomUUID();
     const event = toDecisionEvent(decision, {
@@ -98,7 +144,7 @@ async function main(): Promise<void> {
       time: new Date().toISOString(),
       ...(keySetting ? { signingKey: parseSigningKey(keySetting) } : {}),
     });
-    const client = new ServiceBusClient(connection);
+    const client = createServiceBusClient(connection);
     const sender = client.createSender(process.env.APPROVAL_DECISIONS_QUEUE || 'approval-decisions');
     try {
       await sender.sendMessages({ messageId: id, contentType: CLOUDEVENTS_CONTENT_TYPE, body: event });
@@ -111,10 +157,7 @@ async function main(): Promise<void> {
     );
     return;
   }
-  const link = build.links?.sendEventPostUri?.replace(
-    '{eventName}',
-    encodeURIComponent(`approval:${args.stage}`),
-  );
+  const link = eventLink;
   if (!link) throw new Error('the factory did not return an event link');
   const sent = await fetch(link, {
     method: 'POST',

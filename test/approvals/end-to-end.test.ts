@@ -3,6 +3,7 @@
  * @azure/service-bus client on both sides. Accepted decisions reach the waiting orchestration;
  * forged, unsigned, mismatched, late and duplicate ones land in approval-rejects and change nothing.
  */
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { ServiceBusClient, type ServiceBusSender } from '@azure/service-bus';
 import { LocalHost } from '../../src/local/host';
@@ -61,7 +62,7 @@ afterAll(async () => {
   await client?.close();
   await triggers?.close();
   await front?.close();
-  for (const id of ['b-wait', 'b-late', 'b-dup'])
+  for (const id of ['b-wait', 'b-late', 'b-dup', 'b-script'])
     await host?.terminate(id, 'test over').catch(() => undefined);
   await host?.stop();
   await peer?.stop();
@@ -190,4 +191,57 @@ test('a duplicate decision is refused; a decision for an unknown build has no pe
   const unknown = await send(decisionFor(requestFor('b-nobody')));
   await until(() => rejectsFor(unknown).length === 1);
   expect(rejectsFor(unknown)[0]!.applicationProperties.reason).toBe('no-pending-request');
+});
+
+test('npm run approve (scripts/approve.ts): finds the pending request, signs and sends it through Service Bus', async () => {
+  const request = requestFor('b-script');
+  await host.startNew('approvalFixture', { instanceId: 'b-script', input: { request, waitMs: 3_600_000 } });
+  await until(async () => (await status('b-script')).customStatus !== null);
+  // The fixture app has no /api/builds route: the script falls back to the Durable status API.
+  const { stdout, stderr, code } = await new Promise<{ stdout: string; stderr: string; code: number | null }>(
+    (resolve) => {
+      execFile(
+        process.execPath,
+        [
+          require.resolve('tsx/cli'),
+          'scripts/approve.ts',
+          'b-script',
+          'TEST',
+          '--ticket',
+          'CHG0009999',
+          '--reject',
+          '--approver',
+          'sam',
+          '--comment',
+          'CAB said no',
+        ],
+        {
+          env: {
+            PATH: process.env.PATH,
+            FACTORY_URL: front.url,
+            FACTORY_KEY: 'master',
+            ServiceBusConnection: peer.connectionString,
+            APPROVAL_SIGNING_KEY: `base64:${KEY.toString('base64')}`,
+          },
+          timeout: 30_000,
+        },
+        (error, out, err) =>
+          resolve({ stdout: out, stderr: err, code: error ? ((error as { code?: number }).code ?? 1) : 0 }),
+      );
+    },
+  );
+  expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+  expect(stdout).toContain('rejected TEST of build b-script');
+  expect(stdout).toContain('signed');
+  expect(stdout).not.toContain(KEY.toString('base64'));
+  const done = await host.waitFor('b-script', { timeoutMs: 15_000 });
+  expect(done.output).toEqual({
+    decision: expect.objectContaining({
+      requestId: request.requestId,
+      decision: 'rejected',
+      approver: 'sam',
+      changeTicket: 'CHG0009999',
+      comment: 'CAB said no',
+    }) as unknown,
+  });
 });
