@@ -53,8 +53,10 @@ function peek(body: unknown): { buildId?: string; requestId?: string } {
 export function createDecisionHandler(deps: DecisionHandlerDependencies) {
   /** Requests this process raised a decision for, until the build status shows it (race window). */
   const raised = new Set<string>();
+  /** Decisions for one build are handled one after another (the trigger may run several at once). */
+  const queues = new Map<string, Promise<unknown>>();
 
-  return async (
+  const handle = async (
     body: unknown,
     metadata: DecisionMetadata,
     builds: BuildAccess,
@@ -95,5 +97,20 @@ export function createDecisionHandler(deps: DecisionHandlerDependencies) {
       `approval decision refused (${evaluation.reason}): ${evaluation.detail}; message ${messageId ?? '-'} sent to the rejects queue`,
     );
     return evaluation;
+  };
+
+  return (body: unknown, metadata: DecisionMetadata, builds: BuildAccess): Promise<DecisionEvaluation> => {
+    const key = peek(body).buildId ?? '';
+    const previous = queues.get(key) ?? Promise.resolve();
+    const result = previous.then(
+      () => handle(body, metadata, builds),
+      () => handle(body, metadata, builds),
+    );
+    const tail = result.catch(() => undefined);
+    queues.set(key, tail);
+    void tail.then(() => {
+      if (queues.get(key) === tail) queues.delete(key);
+    });
+    return result;
   };
 }
