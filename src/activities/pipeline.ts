@@ -6,10 +6,11 @@
 import type { ApprovalsPort } from '../ports/approvals';
 import type { AzurePorts } from '../ports/azure';
 import type { Clock } from '../shared/clock';
-import { FactoryError } from '../shared/errors';
+import { FactoryError, isFactoryError } from '../shared/errors';
 import { summarizeHistory, type BuildHistory } from '../domain/polling';
 import {
   Activities,
+  type ActivityRefusal,
   type ApprovalRequestInput,
   type BuildOutputInput,
   type BuildStatus,
@@ -53,9 +54,42 @@ export const BUILD_ID_TAG = 'imagefactory.buildId';
 
 const tail = (text: string, lines: number) => text.split('\n').slice(-lines).join('\n');
 
+/**
+ * A non-retryable FactoryError becomes an ActivityRefusal result instead of a failure, so the host's
+ * retries (which retry anything thrown) are spent only on transient errors. See ActivityRefusal.
+ */
+export function refusingNonRetryable<I, O>(
+  activity: (input: I) => Promise<O>,
+): (input: I) => Promise<O | ActivityRefusal> {
+  return async (input: I) => {
+    try {
+      return await activity(input);
+    } catch (error) {
+      if (!isFactoryError(error) || error.retryable) throw error;
+      return {
+        activityRefused: {
+          code: error.code,
+          message: error.message,
+          ...(error.hint === undefined ? {} : { hint: error.hint }),
+        },
+      };
+    }
+  };
+}
+
 export function createPipelineActivities(
   deps: PipelineDependencies,
 ): Record<string, (input: never) => Promise<unknown>> {
+  const activities = pipelineActivityImplementations(deps);
+  return Object.fromEntries(
+    Object.entries(activities).map(([name, activity]) => [
+      name,
+      refusingNonRetryable(activity as (input: never) => Promise<unknown>),
+    ]),
+  );
+}
+
+function pipelineActivityImplementations(deps: PipelineDependencies) {
   const { azure } = deps;
   const activities = {
     [Activities.preflight]: (input: PreflightInput): Promise<PreflightResult> => runPreflight(azure, input),

@@ -5,7 +5,7 @@
  * compensation removes what this build created (test VMs, template, versions), so a build is
  * all-or-nothing: an image that did not pass every gate is never left as "latest" anywhere.
  */
-import type { OrchestrationContext, Task, TaskFailedError } from 'durable-functions';
+import { RetryOptions, type OrchestrationContext, type Task, type TaskFailedError } from 'durable-functions';
 import { approvalEventName, type ApprovalDecision, type ApprovalRequest } from '../ports/approvals';
 import type { GalleryImageVersionRef, ImageTemplateRef, TargetRegion, VmRef } from '../ports/azure';
 import {
@@ -19,6 +19,8 @@ import {
 } from '../domain/build-status';
 import {
   Activities,
+  AZURE_CALL_RETRY,
+  refusalOf,
   type BuildStatus,
   type ClaimBuildSlotInput,
   type PreflightResult,
@@ -60,13 +62,67 @@ export interface BuildResult {
   failure?: BuildFailure;
 }
 
-/** Retry policy for activity calls: only errors marked retryable, honouring Retry-After. */
-export const AZURE_CALL_RETRY = {
-  maxAttempts: 8,
-  firstDelayMs: 5_000,
-  backoffCoefficient: 2,
-  maxDelayMs: 60_000,
-} as const;
+/**
+ * The retry policy of every activity call (see ActivityRefusal for why only transient errors reach
+ * it). The host does the retrying; retryTimeoutInMilliseconds stays unset (Azure/azure-functions-durable-js#629).
+ */
+export const AZURE_CALL_RETRY_OPTIONS: RetryOptions = Object.assign(
+  new RetryOptions(AZURE_CALL_RETRY.firstRetryIntervalInMilliseconds, AZURE_CALL_RETRY.maxNumberOfAttempts),
+  {
+    backoffCoefficient: AZURE_CALL_RETRY.backoffCoefficient,
+    maxRetryIntervalInMilliseconds: AZURE_CALL_RETRY.maxRetryIntervalInMilliseconds,
+  },
+);
+export { AZURE_CALL_RETRY };
+
+/** An activity refused (non-retryable FactoryError, returned rather than thrown). */
+export class ActivityRefused extends Error {
+  constructor(
+    readonly activity: string,
+    readonly refusal: { code: string; message: string; hint?: string },
+  ) {
+    super(`${activity}: ${refusal.message}`);
+  }
+}
+
+/**
+ * Calls an activity under the retry policy; a refusal is thrown as ActivityRefused at once.
+ * For sub-orchestrations and the revoke orchestration too.
+ */
+/**
+ * One poll inside a waiting sub-orchestration: no retry policy (the next poll is the retry). A
+ * transient failure gives `undefined`; a refusal is returned for the caller to end the wait with.
+ */
+function* poll<T>(
+  context: OrchestrationContext,
+  name: string,
+  activityInput: unknown,
+): Generator<
+  Task,
+  { value: T } | { refused: { code: string; message: string; hint?: string } } | undefined,
+  unknown
+> {
+  let result: unknown;
+  try {
+    result = yield context.df.callActivity(name, activityInput);
+  } catch (error) {
+    if (errorInfo(error).retryable) return undefined;
+    return { refused: { code: errorInfo(error).code, message: errorInfo(error).message } };
+  }
+  const refusal = refusalOf(result);
+  return refusal === undefined ? { value: result as T } : { refused: refusal };
+}
+
+export function* callAzure<T>(
+  context: OrchestrationContext,
+  name: string,
+  activityInput: unknown,
+): Generator<Task, T, unknown> {
+  const result = yield context.df.callActivityWithRetry(name, AZURE_CALL_RETRY_OPTIONS, activityInput);
+  const refusal = refusalOf(result);
+  if (refusal !== undefined) throw new ActivityRefused(name, refusal);
+  return result as T;
+}
 
 /** A failure the orchestration decided on (as opposed to an activity's error). */
 class BuildStopped extends Error {
@@ -88,6 +144,13 @@ interface ErrorInfo {
 
 /** What an activity's failure says, from FailureDetails (properties set by our exception provider). */
 export function errorInfo(error: unknown): ErrorInfo {
+  if (error instanceof ActivityRefused)
+    return {
+      code: error.refusal.code,
+      message: error.refusal.message,
+      retryable: false,
+      ...(error.refusal.hint ? { hint: error.refusal.hint } : {}),
+    };
   const details = (error as Partial<TaskFailedError>).failureDetails;
   const properties = details?.properties ?? {};
   const message = details?.errorMessage ?? (error instanceof Error ? error.message : String(error));
@@ -159,29 +222,19 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
     versions: [] as { stage: PipelineStage; ref: GalleryImageVersionRef }[],
   };
 
-  /** Calls an activity, retrying only what is retryable, with Retry-After honoured. */
+  /** Calls an activity (host retries for transient errors); any failure stops the build with its code. */
   function* call<T>(name: string, activityInput: unknown): Generator<Task, T, unknown> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return (yield context.df.callActivity(name, activityInput)) as T;
-      } catch (error) {
-        const info = errorInfo(error);
-        if (!info.retryable || attempt >= AZURE_CALL_RETRY.maxAttempts) {
-          throw new BuildStopped('failed', {
-            code: info.code,
-            message: `${name}: ${info.message}`,
-            step: status.step,
-            ...(status.currentStage ? { stage: status.currentStage } : {}),
-            ...(info.hint ? { hint: info.hint } : {}),
-          });
-        }
-        const backoff = Math.min(
-          AZURE_CALL_RETRY.firstDelayMs * AZURE_CALL_RETRY.backoffCoefficient ** (attempt - 1),
-          AZURE_CALL_RETRY.maxDelayMs,
-        );
-        const delay = Math.max(backoff, info.retryAfterMs ?? 0);
-        yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + delay));
-      }
+    try {
+      return yield* callAzure<T>(context, name, activityInput);
+    } catch (error) {
+      const info = errorInfo(error);
+      throw new BuildStopped('failed', {
+        code: info.code,
+        message: error instanceof ActivityRefused ? error.message : `${name}: ${info.message}`,
+        step: status.step,
+        ...(status.currentStage ? { stage: status.currentStage } : {}),
+        ...(info.hint ? { hint: info.hint } : {}),
+      });
     }
   }
 
@@ -254,7 +307,7 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
       slotKey,
       templateName: templateRef.name,
     };
-    let slot = yield* call<SlotDecision>(Activities.claimBuildSlot, claim);
+    const slot = yield* call<SlotDecision>(Activities.claimBuildSlot, claim);
     if (slot.granted) return;
     publish(
       'waitingForBuildSlot',
@@ -270,8 +323,16 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
     );
     const winner = yield context.df.Task.any([wait, cancel]);
     if (winner === cancel) throw cancelled();
-    slot = wait.result as SlotDecision;
-    if (!slot.granted)
+    const outcome = wait.result as SlotWaitOutcome;
+    if (outcome.error)
+      throw new BuildStopped('failed', {
+        code: outcome.error.code,
+        message: `${Activities.claimBuildSlot}: ${outcome.error.message}`,
+        step: 'waitingForBuildSlot',
+        stage: eng.name,
+        ...(outcome.error.hint ? { hint: outcome.error.hint } : {}),
+      });
+    if (!outcome.granted)
       throw new BuildStopped('failed', {
         code: 'TemplateMissing',
         message: `image template ${templateRef.name} disappeared while waiting for a build slot`,
@@ -609,6 +670,14 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
         throw cancelled();
       }
       const outcome = wait.result as BuildStatus;
+      if (outcome.error)
+        throw new BuildStopped('failed', {
+          code: outcome.error.code,
+          message: `${Activities.getImageBuildStatus}: ${outcome.error.message}`,
+          step: 'build',
+          stage: eng.name,
+          ...(outcome.error.hint ? { hint: outcome.error.hint } : {}),
+        });
       const buildDurationMs = context.df.currentUtcDateTime.getTime() - runStarted;
       if (outcome.runState !== 'Succeeded') {
         const log = yield* call<string | null>(Activities.readBuildLog, {
@@ -842,16 +911,13 @@ export function* waitForImageBuild(context: OrchestrationContext): Generator<Tas
       },
     });
     yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + delay));
-    let status: BuildStatus;
-    try {
-      status = (yield context.df.callActivity(Activities.getImageBuildStatus, {
-        credential: input.credential,
-        ref: input.ref,
-      })) as BuildStatus;
-    } catch (error) {
-      if (errorInfo(error).retryable) continue;
-      throw error;
-    }
+    const polled = yield* poll<BuildStatus>(context, Activities.getImageBuildStatus, {
+      credential: input.credential,
+      ref: input.ref,
+    });
+    if (polled === undefined) continue;
+    if ('refused' in polled) return { exists: true, error: polled.refused };
+    const status = polled.value;
     const now = context.df.currentUtcDateTime.getTime() - input.runStartedMs;
     if (!status.exists) return status;
     if (status.provisioningState === 'Failed') return status;
@@ -894,19 +960,18 @@ export function* waitForVersionReplication(
       context.df.continueAsNew({ ...input, polls });
       return { state: 'TimedOut', message: 'continued as new', regions };
     }
-    let info: VersionInfo;
-    try {
-      info = (yield context.df.callActivity(Activities.getImageVersion, {
-        credential: input.credential,
-        ref: input.ref,
-      })) as VersionInfo;
-    } catch (error) {
-      if (!errorInfo(error).retryable) return { state: 'Failed', message: errorInfo(error).message, regions };
+    const polled = yield* poll<VersionInfo>(context, Activities.getImageVersion, {
+      credential: input.credential,
+      ref: input.ref,
+    });
+    if (polled === undefined) {
       yield context.df.createTimer(
         new Date(context.df.currentUtcDateTime.getTime() + DEFAULT_REPLICATION_POLL_DEFAULTS.floorMs),
       );
       continue;
     }
+    if ('refused' in polled) return { state: 'Failed', message: polled.refused.message, regions };
+    const info = polled.value;
     if (info === null)
       return { state: 'Missing', message: `version ${input.ref.version} does not exist`, regions };
     regions = info.regions.map((r) => ({ name: r.name, state: r.state, progress: r.progress }));
@@ -934,6 +999,8 @@ export function* waitForVersionReplication(
   }
 }
 
+export type SlotWaitOutcome = SlotDecision & { error?: { code: string; message: string; hint?: string } };
+
 export interface WaitForBuildSlotInput {
   claim: ClaimBuildSlotInput;
   startedMs: number;
@@ -945,7 +1012,7 @@ export interface WaitForBuildSlotInput {
  * was cancelled and compensated). Continues as new every few polls: a queue of hours stays cheap.
  * Its custom status shows the queue position.
  */
-export function* waitForBuildSlot(context: OrchestrationContext): Generator<Task, SlotDecision, unknown> {
+export function* waitForBuildSlot(context: OrchestrationContext): Generator<Task, SlotWaitOutcome, unknown> {
   const input = context.df.getInput<WaitForBuildSlotInput>();
   for (let polls = input.polls; ; polls++) {
     if (polls - input.polls >= POLLS_PER_GENERATION) {
@@ -953,13 +1020,11 @@ export function* waitForBuildSlot(context: OrchestrationContext): Generator<Task
       return { granted: false, ticketExists: true, running: 0, ahead: 0, limit: 0 };
     }
     yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + BUILD_SLOT_POLL_MS));
-    let slot: SlotDecision;
-    try {
-      slot = (yield context.df.callActivity(Activities.claimBuildSlot, input.claim)) as SlotDecision;
-    } catch (error) {
-      if (errorInfo(error).retryable) continue;
-      throw error;
-    }
+    const polled = yield* poll<SlotDecision>(context, Activities.claimBuildSlot, input.claim);
+    if (polled === undefined) continue;
+    if ('refused' in polled)
+      return { granted: false, ticketExists: true, running: 0, ahead: 0, limit: 0, error: polled.refused };
+    const slot = polled.value;
     if (slot.granted || !slot.ticketExists) return slot;
     context.df.setCustomStatus({
       waitingSinceMs: input.startedMs,

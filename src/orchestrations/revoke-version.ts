@@ -6,6 +6,7 @@
 import type { OrchestrationContext, Task } from 'durable-functions';
 import { Activities, type VersionInfo } from '../domain/pipeline/activities';
 import type { PipelineDefinition } from '../domain/pipeline/definition';
+import { callAzure } from './build-pipeline';
 
 export interface RevokeInput {
   pipeline: PipelineDefinition;
@@ -31,14 +32,14 @@ export function* revokeImageVersion(context: OrchestrationContext): Generator<Ta
       image: input.pipeline.image.definition,
       version: input.version,
     };
-    const info = (yield context.df.callActivity(Activities.getImageVersion, {
+    const info = yield* callAzure<VersionInfo>(context, Activities.getImageVersion, {
       credential: stage.credential,
       ref,
-    })) as VersionInfo;
+    });
     if (info === null) {
       result.stages.push({ stage: stage.name, result: 'not present' });
     } else {
-      yield context.df.callActivity(Activities.updateImageVersion, {
+      yield* callAzure(context, Activities.updateImageVersion, {
         credential: stage.credential,
         ref,
         patch: {

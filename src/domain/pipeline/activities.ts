@@ -83,6 +83,8 @@ export interface BuildStatus {
   runState?: RunState;
   runSubState?: string;
   message?: string;
+  /** Set by the waiting sub-orchestration when it could not read the status (a refusal). */
+  error?: { code: string; message: string; hint?: string };
 }
 
 export type ImageDefinitionInput = WithCredential & { spec: ImageDefinitionSpec };
@@ -127,3 +129,37 @@ export type ClaimBuildSlotInput = WithCredential & {
   templateName: string;
 };
 export type { SlotDecision } from './build-slots';
+
+/**
+ * How an activity fails, and why it is not always by throwing.
+ *
+ * The orchestrations call activities with callActivityWithRetry and AZURE_CALL_RETRY. The Durable
+ * host retries EVERY failed attempt, whatever the error (DurableTask.Core's RetryInterceptor knows
+ * nothing of our codes), so a thrown "identity lacks Contributor" or a 400 would be retried for
+ * minutes before the user sees the fix. Therefore:
+ * - a FactoryError with `retryable: false` is returned as an ActivityRefusal (the activity factory
+ *   wraps every activity, src/activities/pipeline.ts): recorded once, seen by the orchestration at
+ *   once, turned into the build's failure with its code and hint;
+ * - a retryable FactoryError (429, 5xx, connection faults) and any unexpected error are thrown and
+ *   retried by the host under the policy; after the last attempt the orchestration sees the error.
+ * Retry-After cannot steer host retries; the policy's intervals (5 s doubling to 60 s, 8 attempts,
+ * about 4 minutes in all) outlast the Retry-After values ARM sends (seconds to a minute).
+ */
+export interface ActivityRefusal {
+  activityRefused: { code: string; message: string; hint?: string };
+}
+
+/** The refusal in an activity's result, if it is one. */
+export function refusalOf(result: unknown): ActivityRefusal['activityRefused'] | undefined {
+  if (typeof result !== 'object' || result === null || !('activityRefused' in result)) return undefined;
+  const refusal = (result as ActivityRefusal).activityRefused;
+  return typeof refusal?.code === 'string' ? refusal : undefined;
+}
+
+/** The named retry policy for every activity call (values for df.RetryOptions). */
+export const AZURE_CALL_RETRY = {
+  firstRetryIntervalInMilliseconds: 5_000,
+  maxNumberOfAttempts: 8,
+  backoffCoefficient: 2,
+  maxRetryIntervalInMilliseconds: 60_000,
+} as const;
