@@ -184,3 +184,15 @@ test('a wrong key is refused by CBS', async () => {
   await expect(sender.sendMessages({ body: 'x' })).rejects.toMatchObject({ code: 'UnauthorizedAccess' });
   await other.close();
 });
+
+test('the links carry max_message_size (256 KB): batches are sized by it and a larger message is refused by the client', async () => {
+  const sender = client.createSender('q-send');
+  const batch = await sender.createMessageBatch();
+  expect(batch.maxSizeInBytes).toBe(256 * 1024);
+  const before = peer.queue('q-send').counts.active;
+  await expect(sender.sendMessages({ body: 'x'.repeat(300 * 1024) })).rejects.toMatchObject({
+    code: 'MessageSizeExceeded',
+  });
+  expect(peer.queue('q-send').counts.active).toBe(before);
+  await sender.close();
+});

@@ -565,6 +565,17 @@ export async function startServiceBusPeer(options: ServiceBusPeerOptions): Promi
     if (queue === undefined) return;
     const format = (context as unknown as { format?: number }).format;
     const raw = context.message as unknown;
+    const size = Buffer.isBuffer(raw)
+      ? raw.length
+      : (rhea.message.encode(context.message!) as unknown as Buffer).length;
+    if (size > MAX_MESSAGE_SIZE) {
+      // Service Bus refuses a transfer above the link's max_message_size; nothing is enqueued.
+      context.delivery?.reject({
+        condition: 'amqp:link:message-size-exceeded',
+        description: `The received message (size ${size} bytes) exceeds the limit (${MAX_MESSAGE_SIZE} bytes) of queue '${queue.path}'.`,
+      });
+      return;
+    }
     const messages = format === BATCH_FORMAT && Buffer.isBuffer(raw) ? decodeBatch(raw) : [context.message!];
     for (const message of messages) enqueue(queue, message);
     pump(queue);
