@@ -565,9 +565,7 @@ export async function startServiceBusPeer(options: ServiceBusPeerOptions): Promi
     if (queue === undefined) return;
     const format = (context as unknown as { format?: number }).format;
     const raw = context.message as unknown;
-    const size = Buffer.isBuffer(raw)
-      ? raw.length
-      : (rhea.message.encode(context.message!) as unknown as Buffer).length;
+    const size = Buffer.isBuffer(raw) ? raw.length : rhea.message.encode(context.message!).length;
     if (size > MAX_MESSAGE_SIZE) {
       // Service Bus refuses a transfer above the link's max_message_size; nothing is enqueued.
       context.delivery?.reject({
