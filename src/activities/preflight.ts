@@ -195,6 +195,26 @@ export async function runPreflight(azure: AzurePorts, input: PreflightInput): Pr
           fix: `az network vnet subnet update --subscription ${sub ?? ''} -g ${rg ?? ''} --vnet-name ${vnet ?? ''} -n ${name ?? ''} --private-link-service-network-policies Disabled`,
         });
       }
+      // AIB's load balancer reaches the proxy VM on 60001 (Linux) / 60000 (Windows). Azure's default
+      // AllowAzureLoadBalancerInBound loses to any custom deny-all, so an explicit allow is required.
+      const proxyPort = definition.image.osType === 'Windows' ? 60000 : 60001;
+      if (
+        subnet.networkSecurityGroupId !== undefined &&
+        !subnet.nsgInboundAllows.some(
+          (rule) =>
+            /^(azureloadbalancer|\*)$/i.test(rule.sourceAddressPrefix) &&
+            rule.destinationPortRanges.some((range) => portInRange(proxyPort, range)),
+        )
+      ) {
+        const nsg = subnet.networkSecurityGroupId;
+        const [, , nsgSub, , nsgRg, , , , nsgName] = nsg.split('/');
+        problems.push({
+          code: 'SubnetNsgBlocksImageBuilder',
+          subject: nsg,
+          message: `the build subnet's network security group ${nsg} has no inbound allow from AzureLoadBalancer to port ${proxyPort}, which Image Builder's load balancer uses to reach its proxy VM (${definition.image.osType})`,
+          fix: `az network nsg rule create --subscription ${nsgSub ?? ''} -g ${nsgRg ?? ''} --nsg-name ${nsgName ?? ''} -n AllowAzureLoadBalancerToImageBuilderProxy --priority 100 --direction Inbound --access Allow --protocol Tcp --source-address-prefixes AzureLoadBalancer --destination-port-ranges 60000-60001 (a priority ahead of every deny rule)`,
+        });
+      }
       if (subnet.location.toLowerCase() !== definition.build.location.toLowerCase()) {
         problems.push({
           code: 'SubnetWrongRegion',
@@ -305,6 +325,15 @@ async function check(
     message: `${requirement.who} lacks ${requirement.role} on ${requirement.what} ${requirement.scope} (missing ${missing.join(', ')})`,
     fix: `grant it with: ${grantCommand(requirement.principalId, requirement.role, requirement.scope)}`,
   });
+}
+
+/** Whether an NSG destination port range ('*', '22', '60000-60001') covers the port. */
+export function portInRange(port: number, range: string): boolean {
+  const text = range.trim();
+  if (text === '*') return true;
+  const [low, high] = text.split('-').map(Number);
+  if (low === undefined || !Number.isFinite(low)) return false;
+  return port >= low && port <= (high !== undefined && Number.isFinite(high) ? high : low);
 }
 
 export function describePreflightProblems(problems: PreflightProblem[]): string {

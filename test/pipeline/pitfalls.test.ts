@@ -1,0 +1,127 @@
+/**
+ * Field-note pitfalls not covered in outcomes.test.ts: the existing-VNET NSG rule for Image
+ * Builder's proxy (60001 Linux / 60000 Windows), every network problem of one subnet reported at
+ * once, cross-tenant copies carrying the auxiliary token, and cancel while a promotion replicates.
+ */
+import type { BuildCustomStatus } from '../../src/domain/build-status';
+import type { PipelineDefinition } from '../../src/domain/pipeline/definition';
+import { portInRange } from '../../src/activities/preflight';
+import { startFactory, type Factory } from './harness';
+
+const leftovers = (factory: Factory, buildId: string) =>
+  factory.sim
+    .inventory()
+    .filter((r) => /imagetemplates|virtualmachines|networkinterfaces|disks|versions/.test(r.type))
+    .filter((r) => r.tags['imagefactory.buildId'] === buildId || /imagetemplates/.test(r.type))
+    .map((r) => r.id);
+
+/** ARM writes (anything but GET and token requests) since `before`. */
+const writesSince = (factory: Factory, before: Record<string, number>) =>
+  Object.entries(factory.sim.callCounts()).filter(
+    ([op, n]) => !op.startsWith('GET') && !op.startsWith('POST oauth') && n !== (before[op] ?? 0),
+  );
+
+describe('NSG port ranges', () => {
+  it('reads *, single ports and ranges', () => {
+    expect(portInRange(60001, '*')).toBe(true);
+    expect(portInRange(60001, '60000-60001')).toBe(true);
+    expect(portInRange(60000, '60001')).toBe(false);
+    expect(portInRange(60001, '22')).toBe(false);
+  });
+});
+
+describe('field-note pitfalls', () => {
+  let factory: Factory;
+  let ubuntu: PipelineDefinition;
+  let windows: PipelineDefinition;
+  beforeAll(async () => {
+    factory = await startFactory();
+    ubuntu = factory.pipelines.get('ubuntu-2204-base')!;
+    windows = factory.pipelines.get('windows-2022-base')!;
+  });
+  afterAll(async () => {
+    await factory.stop();
+  });
+
+  const withSubnet = (p: PipelineDefinition, subnetId: string): PipelineDefinition => ({
+    ...p,
+    build: { ...p.build, subnetId },
+  });
+
+  it('an NSG that does not let AzureLoadBalancer reach the proxy port is refused before anything is created', async () => {
+    const subnet = factory.world.buildNetwork.noLoadBalancerRuleSubnetId;
+    const before = factory.sim.callCounts();
+    const linux = await factory.host.waitFor(await factory.start(withSubnet(ubuntu, subnet), 'nsg-linux'));
+    const status = linux.customStatus as BuildCustomStatus;
+    expect(status.failure?.code).toBe('PreflightFailed');
+    expect(status.failure?.message).toContain('no inbound allow from AzureLoadBalancer to port 60001');
+    expect(status.failure?.message).toContain(
+      '--source-address-prefixes AzureLoadBalancer --destination-port-ranges 60000-60001',
+    );
+    const win = await factory.host.waitFor(await factory.start(withSubnet(windows, subnet), 'nsg-windows'));
+    expect((win.customStatus as BuildCustomStatus).failure?.message).toContain(
+      'AzureLoadBalancer to port 60000',
+    );
+    expect(writesSince(factory, before)).toEqual([]);
+  });
+
+  it('a subnet with three problems (join right, private-link policy, NSG) lists all three at once', async () => {
+    const subnet = factory.world.testVm.subnetId; // the test VMs' subnet: wrong for a build
+    const final = await factory.host.waitFor(await factory.start(withSubnet(ubuntu, subnet), 'subnet-3'));
+    const message = (final.customStatus as BuildCustomStatus).failure?.message ?? '';
+    expect(message).toMatch(/^3 problem\(s\)/);
+    expect(message).toContain(
+      `lacks Network Contributor on the build subnet (Image Builder joins its proxy VM and build VM to it) ${subnet}`,
+    );
+    expect(message).toContain(
+      `--assignee-object-id ${factory.world.buildIdentity.principalId} --assignee-principal-type ServicePrincipal --role "Network Contributor" --scope ${subnet}`,
+    );
+    expect(message).toContain('--private-link-service-network-policies Disabled');
+    expect(message).toContain('AzureLoadBalancer to port 60001');
+  });
+
+  it('the good build subnet passes the network checks and the build runs on it', async () => {
+    const id = await factory.start(withSubnet(ubuntu, factory.world.buildNetwork.goodSubnetId), 'subnet-ok');
+    const atTest = await factory.untilApprovalPending(id, 'TEST');
+    expect(atTest.failure).toBeUndefined();
+    const template = factory.sim
+      .requests()
+      .find((r) => r.method === 'PUT' && /imageTemplates\/[^/]+$/.test(r.path) && r.status < 300);
+    expect(JSON.stringify(template?.body)).toContain(factory.world.buildNetwork.goodSubnetId);
+    await factory.host.raiseEvent(id, 'cancel', { reason: 'enough', requestedBy: 'test' });
+    expect(((await factory.host.waitFor(id)).customStatus as BuildCustomStatus).outcome).toBe('canceled');
+    expect(leftovers(factory, id)).toEqual([]);
+  });
+
+  it('cross-tenant copies carry the auxiliary token; cancel while PROD replicates removes every version', async () => {
+    const id = await factory.start(ubuntu, 'cancel-promote');
+    await factory.untilApprovalPending(id, 'TEST');
+    await factory.decide(id, 'TEST', 'approved');
+    await factory.untilApprovalPending(id, 'PROD');
+    await factory.decide(id, 'PROD', 'approved');
+    await factory.host.drive({
+      until: async () => {
+        const status = await factory.status(id);
+        return status.step === 'promote' && status.currentStage === 'PROD';
+      },
+    });
+    await factory.host.raiseEvent(id, 'cancel', { reason: 'bad patch found', requestedBy: 'secops' });
+    const final = await factory.host.waitFor(id);
+    const status = final.customStatus as BuildCustomStatus;
+    expect(status.outcome).toBe('canceled');
+    expect(status.failure?.stage).toBe('PROD');
+    expect(status.stages[2]?.state).toBe('canceled');
+    const copies = factory.sim
+      .requests()
+      .filter(
+        (r) =>
+          r.method === 'PUT' &&
+          /galleries\/[^/]+\/images\/[^/]+\/versions\/[^/]+$/.test(r.path) &&
+          (r.path.includes(factory.world.test.subscriptionId) ||
+            r.path.includes(factory.world.prod.subscriptionId)),
+      );
+    expect(copies.length).toBeGreaterThanOrEqual(2);
+    expect(copies.every((r) => r.hadAuxiliaryHeader)).toBe(true);
+    expect(leftovers(factory, id)).toEqual([]);
+  });
+});
