@@ -2,6 +2,11 @@
  * Loads the unmodified app entry and captures its registrations, the way the Node worker does,
  * by answering `require('@azure/functions-core')` with our stand-in. Under jest the mapping comes
  * from `moduleNameMapper` (jest.config.js); under plain Node/tsx we hook module resolution.
+ *
+ * Every host gets a fresh copy of the app (its settings are read again), loaded in an isolated
+ * module registry: `jest.isolateModules` under jest, a pruned `require.cache` under Node. One
+ * exception: when the caller's own module registry already holds the entry (a test imported the
+ * app to share state with it), that instance and its registrations are used.
  */
 import Module from 'node:module';
 import path from 'node:path';
@@ -25,7 +30,18 @@ function hookModuleResolution(): void {
   };
 }
 
-const loadedEntries = new Map<string, CoreRegistration[]>();
+interface JestIsolation {
+  isolateModules(fn: () => void): unknown;
+}
+/** jest injects `jest` into every module it loads; under plain Node the identifier is absent. */
+function jestRuntime(): JestIsolation | undefined {
+  return typeof jest === 'undefined' ? undefined : jest;
+}
+
+/** Under plain Node: the require.cache keys our previous loads added (pruned before the next load). */
+const ownedCacheKeys = new Set<string>();
+/** Registrations of app instances the caller's registry holds, by entry path. */
+const sharedEntries = new Map<string, CoreRegistration[]>();
 
 function toCaptured(registration: CoreRegistration): CapturedFunction {
   const bindings = registration.metadata.bindings;
@@ -55,31 +71,76 @@ export function createRegistry(registrations: CoreRegistration[]): FunctionRegis
   };
 }
 
+function resolveEntry(entry: string): string {
+  try {
+    return require.resolve(path.resolve(entry));
+  } catch {
+    throw new Error(`App entry '${entry}' not found (resolved from ${process.cwd()})`);
+  }
+}
+
+/** Runs `load` with registrations routed into a private list (not the ambient one). */
+function collect(load: () => void): CoreRegistration[] {
+  const sink = captureSink();
+  const previous = sink.current;
+  const collected: CoreRegistration[] = [];
+  sink.current = collected;
+  try {
+    load();
+  } finally {
+    sink.current = previous;
+  }
+  return collected;
+}
+
+function loadFreshUnderNode(entryPath: string): CoreRegistration[] {
+  hookModuleResolution();
+  for (const key of ownedCacheKeys) Reflect.deleteProperty(require.cache, key);
+  ownedCacheKeys.clear();
+  const before = new Set(Object.keys(require.cache));
+  try {
+    return collect(() => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      require(entryPath);
+    });
+  } finally {
+    for (const key of Object.keys(require.cache)) if (!before.has(key)) ownedCacheKeys.add(key);
+  }
+}
+
+function loadFreshUnderJest(runtime: JestIsolation, entryPath: string): CoreRegistration[] {
+  return collect(() =>
+    runtime.isolateModules(() => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      require(entryPath);
+    }),
+  );
+}
+
 /**
- * Applies `env` to process.env (the app reads its settings there, as in Azure) and loads the
- * entry once per module registry; later hosts in the same process reuse the captured handlers.
+ * Applies `env` to process.env (the app reads its settings there, as in Azure), then loads a
+ * fresh copy of the entry and returns its functions.
  */
 export function loadApp(entry: string, env: Record<string, string> = {}): FunctionRegistry {
   Object.assign(process.env, env);
-  const entryPath = path.resolve(entry);
-  let registrations = loadedEntries.get(entryPath);
-  if (registrations === undefined) {
-    if (!process.env.JEST_WORKER_ID) hookModuleResolution();
-    const sink = captureSink();
-    const before = sink.registrations.length;
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    require(entryPath);
-    registrations = sink.registrations.slice(before);
-    // Already loaded by someone else in this module registry (e.g. a test importing the app):
-    // its registrations are the ones captured so far.
-    if (registrations.length === 0) registrations = [...sink.registrations];
-    if (registrations.length === 0) {
-      throw new Error(
-        `Loading ${entry} registered no functions: @azure/functions did not find the host stand-in ` +
-          `(is '${CORE_MODULE}' mapped to src/local/host/functions-core-stand-in?)`,
-      );
-    }
-    loadedEntries.set(entryPath, registrations);
+  const entryPath = resolveEntry(entry);
+  const runtime = jestRuntime();
+  const sink = captureSink();
+  let registrations: CoreRegistration[];
+  const inCallerRegistry = require.cache[entryPath] !== undefined && !ownedCacheKeys.has(entryPath);
+  if (inCallerRegistry) {
+    // The caller imported the app itself (to share state with it): its registrations went to the
+    // ambient list when it was imported.
+    registrations = sharedEntries.get(entryPath) ?? [...sink.registrations];
+    sharedEntries.set(entryPath, registrations);
+  } else {
+    registrations = runtime ? loadFreshUnderJest(runtime, entryPath) : loadFreshUnderNode(entryPath);
+  }
+  if (registrations.length === 0) {
+    throw new Error(
+      `Loading ${entry} registered no functions: @azure/functions did not find the host stand-in ` +
+        `(is '${CORE_MODULE}' mapped to src/local/host/functions-core-stand-in?)`,
+    );
   }
   return createRegistry(registrations);
 }

@@ -22,12 +22,15 @@ import {
   EventType,
   EventTypeName,
   actionSignature,
+  entitySchedulerId,
+  parseEntitySchedulerId,
   timeSpanToMs,
+  type EntityRequest,
   type HistoryEvent,
   type OrchestratorAction,
   type RetryOptionsWire,
 } from './history';
-import type { ActivityWork, HostStore, InstanceRecord, TimerWork } from './store';
+import type { ActivityWork, EntityRecord, HostStore, InstanceRecord, TimerWork } from './store';
 
 /** What the extension sends as its newest replay schema (V4 in durable-functions 3.5.0). */
 const UPPER_SCHEMA_VERSION = 3;
@@ -68,6 +71,14 @@ export interface EngineStats {
 
 class NonDeterminismError extends Error {}
 
+/** What durable-functions' Entity.handle returns (lib/src/entities/EntityState.js). */
+interface EntityBatchResult {
+  entityExists: boolean;
+  entityState: string | undefined;
+  results: { isError: boolean; result?: string }[];
+  signals?: { target: { name: string; key: string }; name: string; input: string }[];
+}
+
 const TERMINAL: RuntimeStatus[] = ['Completed', 'Failed', 'Terminated'];
 
 export class DurableEngine implements OrchestrationEngine {
@@ -84,6 +95,8 @@ export class DurableEngine implements OrchestrationEngine {
   private readonly runningActivities = new Set<string>();
   private readonly timers = new Map<string, TimerEntry>();
   private readonly runningEpisodes = new Map<string, HistoryEvent[]>();
+  private readonly entities = new Map<string, EntityRecord>();
+  private readonly runningEntities = new Set<string>();
   private readonly episodeRequests = new Set<string>();
   private idleWaiters: (() => void)[] = [];
   private pumpQueued = false;
@@ -106,6 +119,7 @@ export class DurableEngine implements OrchestrationEngine {
     }
     for (const work of state.activities) this.pendingActivities.set(work.workId, work);
     for (const timer of state.timers) this.timers.set(timer.timerKey, { ...timer, canceled: false });
+    for (const entity of state.entities) this.entities.set(entity.entityId, entity);
     this.pump();
   }
 
@@ -226,6 +240,44 @@ export class DurableEngine implements OrchestrationEngine {
     return Promise.resolve(true);
   }
 
+  /**
+   * A client's signalEntity (durable client / HTTP API): queues a one-way operation for the entity.
+   * Rejects, changing nothing, when the app has no entity function of that name.
+   */
+  signalEntity(entity: { name: string; key: string }, operationName: string, input?: unknown): Promise<void> {
+    if (!operationName)
+      return Promise.reject(new FactoryError('BadRequest', 'An operation name is required.'));
+    try {
+      this.store.transaction(() =>
+        this.sendToEntity(entitySchedulerId(entity), {
+          id: randomUUID(),
+          op: operationName,
+          signal: true,
+          ...(input === undefined ? {} : { input: JSON.stringify(input) }),
+          timestamp: this.nowIso(),
+        }),
+      );
+    } catch (error) {
+      return Promise.reject(toError(error));
+    }
+    this.pump();
+    return Promise.resolve();
+  }
+
+  /** A client's readEntityState: the entity's last committed state. */
+  readEntityState(entity: {
+    name: string;
+    key: string;
+  }): Promise<{ entityExists: boolean; entityState: unknown }> {
+    const record = this.entities.get(entitySchedulerId(entity));
+    if (record === undefined || !record.exists)
+      return Promise.resolve({ entityExists: false, entityState: undefined });
+    return Promise.resolve({
+      entityExists: true,
+      entityState: record.state === undefined ? undefined : (JSON.parse(record.state) as unknown),
+    });
+  }
+
   whenIdle(): Promise<void> {
     if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
@@ -289,6 +341,8 @@ export class DurableEngine implements OrchestrationEngine {
       this.runningActivities.size === 0 &&
       this.runningEpisodes.size === 0 &&
       this.pendingActivities.size === 0 &&
+      this.runningEntities.size === 0 &&
+      [...this.entities.values()].every((entity) => entity.queue.length === 0) &&
       [...this.episodeRequests].every((id) => this.runningEpisodes.has(id))
     );
   }
@@ -324,6 +378,14 @@ export class DurableEngine implements OrchestrationEngine {
       this.runningActivities.add(work.workId);
       void this.runActivity(work).finally(() => {
         this.runningActivities.delete(work.workId);
+        this.pump();
+      });
+    }
+    for (const entity of this.entities.values()) {
+      if (entity.queue.length === 0 || this.runningEntities.has(entity.entityId)) continue;
+      this.runningEntities.add(entity.entityId);
+      void this.runEntityBatch(entity).finally(() => {
+        this.runningEntities.delete(entity.entityId);
         this.pump();
       });
     }
@@ -408,6 +470,123 @@ export class DurableEngine implements OrchestrationEngine {
       Details: JSON.stringify({ message: details.ErrorMessage, type: details.ErrorType }),
       FailureDetails: details,
     };
+  }
+
+  // ------------------------------------------------------------------ entities
+
+  private entityFunction(name: string): CapturedFunction {
+    const fn = [...this.registry.functions.values()].find(
+      (candidate) => candidate.triggerType === 'entityTrigger' && candidate.name.toLowerCase() === name,
+    );
+    if (fn === undefined)
+      throw new FactoryError(
+        'EntityNotFound',
+        `The function '${name}' doesn't exist or is not an entity function.`,
+      );
+    return fn;
+  }
+
+  /** @internal Queues an operation for an entity (inside the caller's transaction). */
+  sendToEntity(schedulerId: string, request: EntityRequest): void {
+    const id = parseEntitySchedulerId(schedulerId);
+    if (id === undefined) throw new FactoryError('BadRequest', `'${schedulerId}' is not an entity id.`);
+    this.entityFunction(id.name.toLowerCase());
+    let entity = this.entities.get(schedulerId);
+    if (entity === undefined) {
+      entity = {
+        entityId: schedulerId,
+        name: id.name.toLowerCase(),
+        key: id.key,
+        exists: false,
+        state: undefined,
+        queue: [],
+        lastModifiedTime: this.nowIso(),
+      };
+      this.entities.set(schedulerId, entity);
+    }
+    entity.queue.push(request);
+    this.store.putEntity(entity);
+  }
+
+  /**
+   * Runs every queued operation of one entity as one batch through the library's entity handler,
+   * then commits state, answers (EventRaised named by request id, to each calling orchestration)
+   * and the signals the operations sent, in one transaction.
+   */
+  private async runEntityBatch(entity: EntityRecord): Promise<void> {
+    const batch = entity.queue.slice();
+    const fn = this.entityFunction(entity.name);
+    const trigger = {
+      self: { name: entity.name, key: entity.key },
+      exists: entity.exists,
+      state: entity.state,
+      batch: batch.map((request) => ({
+        id: request.id,
+        name: request.op,
+        signal: request.signal,
+        input: request.input,
+      })),
+    };
+    const context = new InvocationContext({
+      invocationId: randomUUID(),
+      functionName: fn.name,
+      options: { trigger: fn.trigger as never },
+      logHandler: (level, ...args) =>
+        this.log(`[${fn.name} ${entity.entityId}] ${level}: ${args.map(String).join(' ')}`),
+    });
+    let result: EntityBatchResult;
+    try {
+      result = (await fn.handler(trigger, context)) as EntityBatchResult;
+    } catch (thrown) {
+      const message = JSON.stringify(toError(thrown).message);
+      result = {
+        entityExists: entity.exists,
+        entityState: entity.state,
+        results: batch.map(() => ({ isError: true, result: message })),
+        signals: [],
+      };
+    }
+    this.store.transaction(() => {
+      entity.exists = result.entityExists;
+      entity.state = result.entityExists ? result.entityState : undefined;
+      entity.queue.splice(0, batch.length);
+      entity.lastModifiedTime = this.nowIso();
+      batch.forEach((request, index) => {
+        const outcome = result.results[index];
+        this.log(
+          `[host] entity ${entity.entityId} ${request.op} ${outcome?.isError ? 'failed' : 'succeeded'}`,
+        );
+        if (request.signal || request.parent === undefined) return;
+        const parent = this.instances.get(request.parent);
+        if (
+          parent === undefined ||
+          parent.executionId !== request.parentExecution ||
+          TERMINAL.includes(parent.runtimeStatus)
+        )
+          return;
+        const response = outcome?.isError
+          ? { result: outcome.result, exceptionType: 'Error' }
+          : { result: outcome?.result };
+        parent.inbox.push({
+          ...this.event(EventType.EventRaised),
+          Name: request.id,
+          Input: JSON.stringify(response),
+        });
+        this.persist(parent);
+        this.episodeRequests.add(parent.instanceId);
+      });
+      for (const signal of result.signals ?? []) {
+        this.sendToEntity(entitySchedulerId(signal.target), {
+          id: randomUUID(),
+          op: signal.name,
+          signal: true,
+          ...(signal.input ? { input: signal.input } : {}),
+          timestamp: this.nowIso(),
+        });
+      }
+      this.store.putEntity(entity);
+    });
+    this.progressCounter++;
   }
 
   // ------------------------------------------------------------------ episodes
@@ -713,6 +892,10 @@ export class DurableEngine implements OrchestrationEngine {
       }
   }
 
+  /** @internal */ newRequestId(): string {
+    return randomUUID();
+  }
+
   /** @internal */ cancelTimer(instance: InstanceRecord, id: number): void {
     const timer = this.timers.get(`${instance.instanceId}|${instance.executionId}|${id}`);
     if (timer) timer.canceled = true;
@@ -817,6 +1000,10 @@ class ActionWalker {
       case ActionType.ContinueAsNew:
         this.continueAsNew = parseMaybeJson(action.input);
         return true;
+      case ActionType.CallEntity:
+        return this.entityMessage(action, false);
+      case ActionType.SignalEntity:
+        return this.entityMessage(action, true);
       case ActionType.WhenAll:
         return (action.compoundActions ?? []).map((child) => this.process(child)).every(Boolean);
       case ActionType.WhenAny:
@@ -841,6 +1028,45 @@ class ActionWalker {
     }
     this.expect(existing, EventType.TaskScheduled, name, action);
     return this.completions.has(id);
+  }
+
+  /**
+   * callEntity / signalEntity: an EventSent (name "op", the RequestMessage as Input) takes the next
+   * sequence id; a call completes when the entity's answer arrives as an EventRaised named by the
+   * request id (the library re-keys the task by that id when it replays the EventSent).
+   */
+  private entityMessage(action: OrchestratorAction, signal: boolean): boolean {
+    const id = this.nextId++;
+    const target = action.instanceId ?? '';
+    const existing = this.scheduled.get(id);
+    if (existing === undefined) {
+      const request: EntityRequest = {
+        id: this.engine.newRequestId(),
+        op: action.operation ?? '',
+        signal,
+        ...(action.input === undefined ? {} : { input: JSON.stringify(action.input) }),
+        parent: this.instance.instanceId,
+        parentExecution: this.instance.executionId,
+        timestamp: new Date(this.now).toISOString(),
+      };
+      this.append({
+        ...this.engine.event(EventType.EventSent, id),
+        InstanceId: target,
+        Name: 'op',
+        Input: JSON.stringify(request),
+      });
+      this.engine.sendToEntity(target, request);
+      return signal;
+    }
+    if (existing.EventType !== EventType.EventSent || existing.InstanceId !== target) {
+      const was = `${EventTypeName[existing.EventType] ?? existing.EventType}(${JSON.stringify(existing.InstanceId ?? existing.Name ?? '')})`;
+      throw new NonDeterminismError(
+        `history has ${was} with sequence id ${existing.EventId}, but the replay produced ${actionSignature(action)} for it`,
+      );
+    }
+    if (signal) return true;
+    const request = JSON.parse(String(existing.Input)) as EntityRequest;
+    return (this.raisedCounts.get(request.id) ?? 0) > 0;
   }
 
   private subOrchestration(action: OrchestratorAction): boolean {

@@ -10,7 +10,10 @@ export interface CoreRegistration {
 }
 
 interface CaptureSink {
+  /** Registrations made outside a host's load (a test importing the app itself). */
   registrations: CoreRegistration[];
+  /** While a host loads the app: where its registrations go. */
+  current?: CoreRegistration[];
   programmingModel: unknown;
 }
 
@@ -40,8 +43,9 @@ export function registerFunction(
 ): { dispose(): void } {
   const sink = captureSink();
   const registration = { metadata, handler };
-  sink.registrations.push(registration);
-  return { dispose: () => sink.registrations.splice(sink.registrations.indexOf(registration), 1) };
+  const list = sink.current ?? sink.registrations;
+  list.push(registration);
+  return { dispose: () => list.splice(list.indexOf(registration), 1) };
 }
 
 export function registerHook(): { dispose(): void } {

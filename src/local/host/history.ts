@@ -74,6 +74,31 @@ export interface OrchestratorAction {
   isCanceled?: boolean;
   externalEventName?: string;
   compoundActions?: OrchestratorAction[];
+  /** CallEntity / SignalEntity: the operation name (instanceId is the entity's "@name@key"). */
+  operation?: string;
+}
+
+/** An operation request sent to an entity (the extension's RequestMessage, as JSON in EventSent.Input). */
+export interface EntityRequest {
+  id: string;
+  op: string;
+  signal: boolean;
+  /** JSON text of the operation input. */
+  input?: string;
+  parent?: string;
+  parentExecution?: string;
+  timestamp: string;
+}
+
+/** "@name@key" as EntityId.getSchedulerIdFromEntityId builds it (name lowercased). */
+export function entitySchedulerId(entity: { name: string; key: string }): string {
+  return `@${entity.name.toLowerCase()}@${entity.key}`;
+}
+
+export function parseEntitySchedulerId(schedulerId: string): { name: string; key: string } | undefined {
+  const at = schedulerId.indexOf('@', 1);
+  if (!schedulerId.startsWith('@') || at < 0) return undefined;
+  return { name: schedulerId.slice(1, at), key: schedulerId.slice(at + 1) };
 }
 
 /** A stable description of an action for the non-determinism check (cancellation excluded). */
@@ -89,6 +114,9 @@ export function actionSignature(action: OrchestratorAction): string {
       return `${name}(${new Date(action.fireAt ?? 0).toISOString()})`;
     case ActionType.WaitForExternalEvent:
       return `${name}(${action.externalEventName ?? ''})`;
+    case ActionType.CallEntity:
+    case ActionType.SignalEntity:
+      return `${name}(${action.instanceId ?? ''}, ${action.operation ?? ''})`;
     case ActionType.WhenAll:
     case ActionType.WhenAny:
       return `${name}[${(action.compoundActions ?? []).map(actionSignature).join(', ')}]`;

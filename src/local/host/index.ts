@@ -56,8 +56,9 @@ export class LocalHost {
     });
   }
 
-  static start(options: LocalHostOptions): Promise<LocalHost> {
-    return Promise.resolve(new LocalHost(options));
+  // eslint-disable-next-line @typescript-eslint/require-await
+  static async start(options: LocalHostOptions): Promise<LocalHost> {
+    return new LocalHost(options);
   }
 
   get virtualClock(): VirtualClock | undefined {
@@ -142,12 +143,19 @@ export class LocalHost {
     return status;
   }
 
-  /** Invokes one activity as the host would (own InvocationContext, input as the worker decodes it). */
+  /**
+   * Invokes one activity as the host would for `context.df.callActivity(name, input)`: the input
+   * goes through the library's processInput (a string is JSON-encoded once more) and the host's
+   * JSON round trip; the answer is what the orchestrator would receive (`undefined` → null).
+   * A throwing activity rejects with its error.
+   */
   async callActivity(name: string, input: unknown): Promise<unknown> {
     const fn = this.registry.functions.get(name);
     if (fn === undefined || fn.triggerType !== 'activityTrigger')
       throw new FactoryError('ActivityNotFound', `No activity named '${name}'.`);
-    return this.invokeFunction(name, input === undefined ? undefined : JSON.parse(JSON.stringify(input)));
+    const wire = JSON.stringify(typeof input === 'string' ? JSON.stringify(input) : input);
+    const result = await this.invokeFunction(name, wire === undefined ? undefined : JSON.parse(wire));
+    return JSON.parse(JSON.stringify(result ?? null)) as unknown;
   }
 
   /** Invokes any captured handler with a real InvocationContext (HTTP, timer and Service Bus layers use this). */

@@ -4,7 +4,7 @@
  * on the same file resumes every instance. ':memory:' for tests that don't restart.
  */
 import Database from 'better-sqlite3';
-import type { HistoryEvent } from './history';
+import type { EntityRequest, HistoryEvent } from './history';
 
 export interface InstanceRecord {
   instanceId: string;
@@ -42,6 +42,19 @@ export interface TimerWork {
   fireAt: number;
 }
 
+/** A durable entity: its state and the operations waiting for it (processed in arrival order). */
+export interface EntityRecord {
+  /** "@name@key" */
+  entityId: string;
+  name: string;
+  key: string;
+  exists: boolean;
+  /** JSON text of the state. */
+  state: string | undefined;
+  queue: EntityRequest[];
+  lastModifiedTime: string;
+}
+
 export class HostStore {
   private readonly db: Database.Database;
   private readonly statements;
@@ -54,6 +67,7 @@ export class HostStore {
       CREATE TABLE IF NOT EXISTS instances (id TEXT PRIMARY KEY, data TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS activities (id TEXT PRIMARY KEY, data TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS timers (id TEXT PRIMARY KEY, fire_at INTEGER NOT NULL, data TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS entities (id TEXT PRIMARY KEY, data TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     `);
     this.statements = {
@@ -63,6 +77,7 @@ export class HostStore {
       deleteActivity: this.db.prepare('DELETE FROM activities WHERE id = ?'),
       putTimer: this.db.prepare('INSERT OR REPLACE INTO timers (id, fire_at, data) VALUES (?, ?, ?)'),
       deleteTimer: this.db.prepare('DELETE FROM timers WHERE id = ?'),
+      putEntity: this.db.prepare('INSERT OR REPLACE INTO entities (id, data) VALUES (?, ?)'),
       putValue: this.db.prepare('INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)'),
       getValue: this.db.prepare('SELECT value FROM kv WHERE key = ?'),
     };
@@ -90,6 +105,9 @@ export class HostStore {
   deleteTimer(timerKey: string): void {
     this.statements.deleteTimer.run(timerKey);
   }
+  putEntity(entity: EntityRecord): void {
+    this.statements.putEntity.run(entity.entityId, JSON.stringify(entity));
+  }
   putValue(key: string, value: unknown): void {
     this.statements.putValue.run(key, JSON.stringify(value));
   }
@@ -98,7 +116,12 @@ export class HostStore {
     return row === undefined ? undefined : (JSON.parse(row.value) as T);
   }
 
-  loadAll(): { instances: InstanceRecord[]; activities: ActivityWork[]; timers: TimerWork[] } {
+  loadAll(): {
+    instances: InstanceRecord[];
+    activities: ActivityWork[];
+    timers: TimerWork[];
+    entities: EntityRecord[];
+  } {
     const rows = (table: string) =>
       (this.db.prepare(`SELECT data FROM ${table}`).all() as { data: string }[]).map(
         (row) => JSON.parse(row.data) as unknown,
@@ -107,6 +130,7 @@ export class HostStore {
       instances: rows('instances') as InstanceRecord[],
       activities: rows('activities') as ActivityWork[],
       timers: rows('timers') as TimerWork[],
+      entities: rows('entities') as EntityRecord[],
     };
   }
 
