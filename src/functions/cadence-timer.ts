@@ -1,37 +1,31 @@
-/** Registers the patch-cadence timer (schedule from PATCH_CADENCE_SCHEDULE). Wiring only. */
+/**
+ * Registers the patch-cadence timer. Wiring only: schedule from the setting PATCH_CADENCE_SCHEDULE
+ * (NCRONTAB, default '0 0 * * * *': a check at the top of every hour); what is due is decided per
+ * pipeline by src/cadence-runner/run.ts.
+ */
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import * as df from 'durable-functions';
 import { durableBuildsClient, servedPipelines } from '../api/durable-builds-client';
+import { fireTime } from '../cadence-runner/fire-time';
 import { runCadence } from '../cadence-runner/run';
+import { sourceVersionsFrom } from '../cadence-runner/source-version';
 import { loadConfig } from '../config';
 import { pipelineDependencies } from './dependencies';
 
 app.timer('patchCadence', {
   schedule: '%PATCH_CADENCE_SCHEDULE%',
   extraInputs: [df.input.durableClient()],
-  handler: async (_timer: Timer, context: InvocationContext): Promise<void> => {
+  handler: async (timer: Timer, context: InvocationContext): Promise<void> => {
     const config = loadConfig();
     const { azure } = pipelineDependencies();
+    const sources = sourceVersionsFrom((credential) => azure.platformImages(credential));
+    const now = fireTime(context.triggerMetadata);
+    if (timer.isPastDue) context.log(`cadence: past-due fire, handled as of ${now.toISOString()}`);
     await runCadence({
-      now: new Date(),
+      now,
       pipelines: servedPipelines(config.PIPELINES_DIR).valid.values(),
       client: durableBuildsClient(df.getClient(context)),
-      currentSourceVersion: async (pipeline) => {
-        const source = pipeline.source;
-        if (source.type !== 'platformImage')
-          return source.type === 'vhd' ? (source.uri.split('?')[0] ?? '') : source.id;
-        if (source.version !== 'latest') return source.version;
-        const eng = pipeline.stages[0];
-        if (eng === undefined) return '';
-        const versions = await azure.platformImages(eng.credential).listVersions({
-          subscriptionId: eng.subscriptionId,
-          location: pipeline.build.location,
-          publisher: source.publisher,
-          offer: source.offer,
-          sku: source.sku,
-        });
-        return versions.at(-1) ?? '';
-      },
+      currentSourceVersion: (pipeline) => sources.current(pipeline),
       log: (line) => context.log(line),
     });
   },
