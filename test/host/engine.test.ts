@@ -96,6 +96,49 @@ describe('local durable host: replay through the real durable-functions library'
     expect(host.engine.nextTimerDue()).toBeUndefined();
   });
 
+  it('gives the orchestrator a df.TaskFailedError built from the FailureDetails of a failed activity', async () => {
+    ({ host } = await startSampleHost());
+    const id = await host.startNew('catchesTaskFailed');
+    const status = await host.waitFor(id);
+    expect(status.output).toEqual({
+      isTaskFailedError: true,
+      message: expect.stringMatching(/^Error: flaky failure \(1 left\)/) as unknown,
+      errorType: 'Error',
+      errorMessage: expect.stringMatching(/^flaky failure \(1 left\)/) as unknown,
+      taskName: 'flaky',
+      taskId: 0,
+    });
+    const failed = (await host.getStatus(id, { showHistory: true }))?.history?.find(
+      (e) => e.EventType === 'TaskFailed',
+    );
+    expect(failed?.Reason).toMatch(/^Activity function 'flaky' failed: flaky failure \(1 left\)/);
+    expect(typeof failed?.Details).toBe('string');
+  });
+
+  it('retries a failed sub-orchestration host-side: new child per attempt, timer between', async () => {
+    ({ host } = await startSampleHost());
+    const id = await host.startNew('parentWithRetry', { instanceId: 'p' });
+    const status = await host.waitFor(id);
+    expect(status.output).toBe('ok sub-p');
+    const history = (await host.getStatus(id, { showHistory: true }))?.history ?? [];
+    expect(
+      history
+        .filter((e) =>
+          ['SubOrchestrationInstanceCreated', 'SubOrchestrationInstanceFailed', 'TimerCreated'].includes(
+            String(e.EventType),
+          ),
+        )
+        .map((e) => `${String(e.EventType)}#${String(e.EventId >= 0 ? e.EventId : e.TaskScheduledId)}`),
+    ).toEqual([
+      'SubOrchestrationInstanceCreated#0',
+      'SubOrchestrationInstanceFailed#0',
+      'TimerCreated#1',
+      'SubOrchestrationInstanceCreated#2',
+    ]);
+    expect((await host.getStatus('p:0'))?.runtimeStatus).toBe('Failed');
+    expect((await host.getStatus('p:2'))?.runtimeStatus).toBe('Completed');
+  });
+
   it('event beats the deadline: the approval wins and the timer is cancelled', async () => {
     ({ host } = await startSampleHost());
     const id = await host.startNew('approvalRace');
@@ -103,6 +146,35 @@ describe('local durable host: replay through the real durable-functions library'
     await host.raiseEvent(id, 'approval', { approver: 'alice' });
     const status = await host.waitFor(id);
     expect(status.output).toEqual({ decision: { approver: 'alice' } });
+  });
+
+  it('a cancelled timer still fires later and the library ignores it (golden history)', async () => {
+    const started = await startSampleHost();
+    host = started.host;
+    const t0 = started.clock.now();
+    const id = await host.startNew('cancelThenWait');
+    await host.drive({ until: async () => (await host.getStatus(id))?.runtimeStatus === 'Running' });
+    started.clock.advanceBy(10 * 60_000);
+    await host.raiseEvent(id, 'approval', 'yes');
+    const status = await host.waitFor(id);
+    const approvedAt = t0 + 10 * 60_000;
+    expect(status.output).toBe(
+      `approved, then waited until ${new Date(approvedAt + 2 * 3600_000).toISOString()}`,
+    );
+    const history = (await host.getStatus(id, { showHistory: true }))?.history ?? [];
+    expect(
+      history
+        .filter((e) => !['OrchestratorStarted', 'OrchestratorCompleted'].includes(String(e.EventType)))
+        .map((e) => `${String(e.EventType)}${e.TimerId === undefined ? '' : `#${String(e.TimerId)}`}`),
+    ).toEqual([
+      'ExecutionStarted',
+      'TimerCreated',
+      'EventRaised',
+      'TimerCreated',
+      'TimerFired#0', // the cancelled deadline, at +1 h: fired and ignored
+      'TimerFired#1',
+      'ExecutionCompleted',
+    ]);
   });
 
   it('deadline beats the event: times out after one virtual hour', async () => {
