@@ -165,7 +165,7 @@ describe('local durable host: replay through the real durable-functions library'
     expect(
       history
         .filter((e) => !['OrchestratorStarted', 'OrchestratorCompleted'].includes(String(e.EventType)))
-        .map((e) => `${String(e.EventType)}${e.TimerId === undefined ? '' : `#${String(e.TimerId)}`}`),
+        .map((e) => `${String(e.EventType)}${e.TimerId === undefined ? '' : `#${Number(e.TimerId)}`}`),
     ).toEqual([
       'ExecutionStarted',
       'TimerCreated',
