@@ -12,7 +12,12 @@ import {
   type BuildCustomStatus,
   type StageStatus,
 } from '../domain/build-status';
-import { formatPath, type PipelineDefinition, type DefinitionProblem } from '../domain/pipeline/definition';
+import {
+  formatPath,
+  validatePipelineDefinition,
+  type DefinitionProblem,
+  type PipelineDefinition,
+} from '../domain/pipeline/definition';
 
 export interface InstanceView {
   instanceId: string;
@@ -118,14 +123,82 @@ const startSchema = z
       .object({
         /** Build timeout for this run (minutes, 1..960). */
         buildTimeoutMinutes: z.number().int().min(1).max(960).optional(),
+        /** Pin the platform source image version for this run ('latest' or Major.Minor.Patch). */
+        sourceVersion: z
+          .string()
+          .regex(/^(latest|\d{1,10}\.\d{1,10}\.\d{1,10})$/, "must be 'latest' or Major.Minor.Patch")
+          .optional(),
+        /** Promote only up to this stage (e.g. 'ENG' for a build nobody needs to approve). */
+        stopAfterStage: z.string().min(1).max(16).optional(),
       })
       .strict()
       .optional(),
   })
   .strict();
 
+type StartOverrides = NonNullable<z.infer<typeof startSchema>['overrides']>;
+
+/**
+ * The definition this run uses: the served definition with the overrides applied, each checked
+ * against that definition, and the result validated again as a whole (422 with paths otherwise).
+ */
+function applyOverrides(
+  definition: PipelineDefinition,
+  overrides: StartOverrides | undefined,
+): { pipeline: PipelineDefinition } | { error: ApiResponse } {
+  if (overrides === undefined) return { pipeline: definition };
+  const errors: { path: string; message: string }[] = [];
+  let candidate: PipelineDefinition = definition;
+  if (overrides.buildTimeoutMinutes !== undefined)
+    candidate = {
+      ...candidate,
+      build: { ...candidate.build, timeoutMinutes: overrides.buildTimeoutMinutes },
+    };
+  if (overrides.sourceVersion !== undefined) {
+    if (candidate.source.type === 'platformImage')
+      candidate = { ...candidate, source: { ...candidate.source, version: overrides.sourceVersion } };
+    else
+      errors.push({
+        path: 'overrides.sourceVersion',
+        message: `pipeline '${definition.name}' builds from a ${candidate.source.type} source, which has no version to pin`,
+      });
+  }
+  if (overrides.stopAfterStage !== undefined) {
+    const index = candidate.stages.findIndex((stage) => stage.name === overrides.stopAfterStage);
+    if (index < 0)
+      errors.push({
+        path: 'overrides.stopAfterStage',
+        message: `must be one of the pipeline's stages: ${candidate.stages.map((s) => s.name).join(', ')}`,
+      });
+    else candidate = { ...candidate, stages: candidate.stages.slice(0, index + 1) };
+  }
+  if (errors.length === 0) {
+    const checked = validatePipelineDefinition(candidate);
+    if (checked.ok) return { pipeline: checked.definition };
+    errors.push(
+      ...checked.problems.map((p) => ({ path: `(resulting definition) ${p.path}`, message: p.message })),
+    );
+  }
+  return {
+    error: problem(
+      422,
+      'Invalid Overrides',
+      `The overrides do not fit pipeline '${definition.name}'.`,
+      errors,
+    ),
+  };
+}
+
 const cancelSchema = z.object({ reason: z.string().min(1, 'a reason is required').max(500) }).strict();
 const revokeSchema = z.object({ reason: z.string().min(1, 'a reason is required').max(500) }).strict();
+
+/** This API's own links for a build (the caller adds its key, as `code` or x-functions-key). */
+export function buildLinks(requestUrl: string, id: string): { buildUri: string; viewUri: string } {
+  const url = new URL(requestUrl);
+  const at = url.pathname.lastIndexOf('/builds');
+  const base = `${url.origin}${at < 0 ? '/api' : url.pathname.slice(0, at)}/builds/${encodeURIComponent(id)}`;
+  return { buildUri: base, viewUri: `${base}/view` };
+}
 
 const idPattern = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
 const requester = (request: ApiRequest) => request.headers['x-ms-client-principal-name'] ?? 'anonymous';
@@ -213,6 +286,9 @@ export async function startBuild(
       { path: 'pipeline', message: `must be one of: ${[...pipelines.valid.keys()].join(', ')}` },
     ]);
   }
+  const applied = applyOverrides(definition, body.value.overrides);
+  if ('error' in applied) return applied.error;
+  const pipeline = applied.pipeline;
   const key = request.headers['idempotency-key'];
   if (key !== undefined && (key.length < 1 || key.length > 200)) {
     return problem(400, 'Invalid Request', 'Idempotency-Key must be 1..200 characters.', [
@@ -238,19 +314,13 @@ export async function startBuild(
     return {
       status: 200,
       headers: { location: links.statusQueryGetUri ?? '' },
-      jsonBody: { id: buildId, ...links },
+      jsonBody: { id: buildId, ...buildLinks(request.url, buildId), ...links },
     };
   };
   if (key) {
     const existing = await client.getStatus(buildId);
     if (existing) return replay(existing);
   }
-  const pipeline: PipelineDefinition = body.value.overrides?.buildTimeoutMinutes
-    ? {
-        ...definition,
-        build: { ...definition.build, timeoutMinutes: body.value.overrides.buildTimeoutMinutes },
-      }
-    : definition;
   try {
     await client.startNew(BUILD_ORCHESTRATION, buildId, {
       buildId,
@@ -269,7 +339,7 @@ export async function startBuild(
   return {
     status: 202,
     headers: { location: links.statusQueryGetUri ?? '' },
-    jsonBody: { id: buildId, ...links },
+    jsonBody: { id: buildId, ...buildLinks(request.url, buildId), ...links },
   };
 }
 

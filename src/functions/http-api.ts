@@ -14,6 +14,7 @@ import {
   type ApiResponse,
 } from '../api/builds-api';
 import { durableBuildsClient, servedPipelines } from '../api/durable-builds-client';
+import { redactJson, redactText, secretValues } from '../api/redact';
 import { statusPage } from '../api/status-page';
 import { loadConfig } from '../config';
 import { REVOKE_ORCHESTRATION } from '../domain/build-status';
@@ -44,9 +45,15 @@ function route(name: string, methods: ('GET' | 'POST')[], path: string, handler:
           },
           context,
         );
-        return response;
+        // Whatever a definition or a failure message quoted: no secret leaves the API.
+        const secrets = secretValues(process.env);
+        return {
+          ...response,
+          ...(response.jsonBody === undefined ? {} : { jsonBody: redactJson(response.jsonBody, secrets) }),
+          ...(response.body === undefined ? {} : { body: redactText(response.body, secrets) }),
+        };
       } catch (error) {
-        context.error(`${name} failed: ${toError(error).message}`);
+        context.error(`${name} failed: ${redactText(toError(error).message, secretValues(process.env))}`);
         const failed = problem(
           500,
           'Internal Error',
