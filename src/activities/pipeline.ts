@@ -224,27 +224,48 @@ function pipelineActivityImplementations(deps: PipelineDependencies) {
       await galleries.deleteVersion(input.ref);
     },
 
-    // Reads only: lists the tickets (templates tagged with the slot pool) and their run states.
+    // Reads only. Tickets sorting before this build's count against the cap whatever their state,
+    // so only the ones after it are read (one of them may run: it started before this ticket
+    // appeared). An unreadable one is counted as running: a read fault can delay a build, never
+    // let it exceed the cap. One list and a few reads per poll however long the queue.
     [Activities.claimBuildSlot]: async (input: ClaimBuildSlotInput): Promise<SlotDecision> => {
       const builder = azure.imageBuilder(input.credential);
+      const limit = deps.buildSlotsPerSubscriptionRegion;
       const ids = await azure
         .testVms(input.credential)
         .listTaggedResources(input.scope, BUILD_SLOT_TAG, input.slotKey);
-      const names = new Set(
-        ids
-          .filter((id) => /\/providers\/Microsoft\.VirtualMachineImages\/imageTemplates\/[^/]+$/i.test(id))
-          .map((id) => id.split('/').pop() ?? ''),
-      );
-      // A listing can lag behind a create: this build's own ticket is always looked up directly.
-      names.add(input.templateName);
+      const names = ids
+        .filter((id) => /\/providers\/Microsoft\.VirtualMachineImages\/imageTemplates\/[^/]+$/i.test(id))
+        .map((id) => id.split('/').pop() ?? '')
+        .sort();
       const tickets: SlotTicket[] = [];
-      for (const name of [...names].sort()) {
-        const status = await builder.getTemplate({ ...input.scope, name });
-        if (status === undefined) continue; // deleted meanwhile: its slot is free
-        const runState = status.lastRun?.runState;
-        tickets.push({ name, running: runState === 'Running' || runState === 'Canceling' });
+      let listedMine = false;
+      for (const name of names) {
+        if (name === input.templateName) {
+          listedMine = true;
+          tickets.push({ name, running: false });
+        } else if (name < input.templateName) tickets.push({ name, running: false });
       }
-      return decideBuildSlot(tickets, input.templateName, deps.buildSlotsPerSubscriptionRegion);
+      if (!listedMine) {
+        // A listing can lag behind a create: this build's own ticket is looked up directly.
+        const own = await builder.getTemplate({ ...input.scope, name: input.templateName });
+        if (own !== undefined) tickets.push({ name: input.templateName, running: false });
+      }
+      const after = names.filter((name) => name > input.templateName);
+      for (const name of after) {
+        // The cap is reached already: no need to read on.
+        if (tickets.filter((t) => t.name !== input.templateName).length >= limit) break;
+        let running = true;
+        try {
+          const runState = (await builder.getTemplate({ ...input.scope, name }))?.lastRun?.runState;
+          running = runState === 'Running' || runState === 'Canceling';
+        } catch (error) {
+          if (!isFactoryError(error) || !error.retryable) throw error;
+          deps.log(`build slot: could not read ticket ${name}, counting it as running: ${error.message}`);
+        }
+        if (running) tickets.push({ name, running });
+      }
+      return decideBuildSlot(tickets, input.templateName, limit);
     },
 
     [Activities.sendApprovalRequest]: async (input: ApprovalRequestInput): Promise<void> => {

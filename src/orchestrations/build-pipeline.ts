@@ -311,7 +311,7 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
     if (slot.granted) return;
     publish(
       'waitingForBuildSlot',
-      `waiting for a build slot in ${definition.build.location} (subscription ${eng.subscriptionId}): ${slot.running} of ${slot.limit} running, ${slot.ahead} queued ahead`,
+      `waiting for a build slot in ${definition.build.location} (subscription ${eng.subscriptionId}): ${slot.running + slot.ahead} build(s) ahead for ${slot.limit} slot(s)`,
       eng.name,
     );
     slotWaits += 1;

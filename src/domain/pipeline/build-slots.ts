@@ -8,7 +8,8 @@
  *   named `it-<yyMMddHHmmss of the build's start>-…`, so names sort in arrival order;
  * - a ticket whose run has started holds a slot, whoever it is (so a late ticket never pushes a
  *   running build out);
- * - a ticket without a run may start when running + (tickets without a run ahead of it) < N;
+ * - a build may start when (tickets ahead of it) + (running tickets behind it) < N; an unreadable
+ *   ticket behind it counts as running (a read fault delays, never exceeds the cap);
  * - the ticket disappears with the template (success, failure, cancel: compensation deletes it), so
  *   a slot cannot leak while the build's own compensation runs.
  * Known limit (documented): the check and the start are two calls, so two builds whose tickets
@@ -36,9 +37,9 @@ export interface SlotDecision {
   granted: boolean;
   /** Whether this build's own ticket (template) exists; when not, there is nothing to wait for. */
   ticketExists: boolean;
-  /** Runs in progress in this pool, this build excluded. */
+  /** Running builds not counted in `ahead` (behind this one: they started before its ticket appeared). */
   running: number;
-  /** Builds without a run queued ahead of this one. */
+  /** Builds ahead of this one (running or not: every one of them counts against the cap). */
   ahead: number;
   limit: number;
 }
