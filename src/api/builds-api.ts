@@ -437,6 +437,14 @@ export async function cancelBuild(request: ApiRequest, client: BuildsClient): Pr
       'Already Finished',
       `Build '${id}' is ${status.runtimeStatus}; there is nothing to cancel.`,
     );
+  // Decided already (failed, rejected, timed out, canceled) and only cleaning up: nothing to cancel.
+  const outcome = (status.customStatus as Partial<BuildCustomStatus> | null)?.outcome;
+  if (outcome !== undefined && outcome !== 'running')
+    return problem(
+      409,
+      'Already Finishing',
+      `Build '${id}' has ended (${outcome}) and is cleaning up; there is nothing to cancel.`,
+    );
   await client.raiseEvent(id, CANCEL_EVENT, { reason: body.value.reason, requestedBy: requester(request) });
   return { status: 202, jsonBody: { id, canceling: true, ...client.statusLinks(id) } };
 }

@@ -40,7 +40,9 @@ async function refresh() {
     li.dataset.state = stage.state; li.dataset.stage = stage.name;
     const approval = stage.approval ? '\\napproval: ' + (stage.approval.decision ?? 'pending until ' + stage.approval.deadline) + (stage.approval.approver ? ' by ' + stage.approval.approver : '') + (stage.approval.changeTicket ? ' (' + stage.approval.changeTicket + ')' : '') : '';
     const regions = (stage.regions ?? []).map((r) => r.name + ' ' + r.progress + '%').join(', ');
-    li.innerText = stage.name + ': ' + stage.state + (regions ? '\\n' + regions : '') + approval;
+    const time = (iso) => iso ? new Date(iso).toISOString().slice(0, 16).replace('T', ' ') + ' UTC' : '';
+    const times = stage.startedAt ? '\\n' + time(stage.startedAt) + (stage.endedAt ? ' → ' + time(stage.endedAt) : ' → …') : '';
+    li.innerText = stage.name + ': ' + stage.state + times + (regions ? '\\n' + regions : '') + approval;
     return li;
   }));
   const failure = document.getElementById('failure');

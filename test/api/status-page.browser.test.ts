@@ -93,6 +93,11 @@ describe('build status page in headless Chromium', () => {
     await page.goto(`${front.url}/api/builds/${id}/view?code=${KEY}`);
     await page.waitForSelector('[data-stage="TEST"][data-state="awaitingApproval"]', { timeout: 10_000 });
     expect(await stageStates(page)).toEqual(['ENG:done', 'TEST:awaitingApproval', 'PROD:pending']);
+    // The timeline carries each stage's times: ENG started and ended, TEST started, PROD not yet.
+    const time = '\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC';
+    expect(await page.locator('[data-stage="ENG"]').innerText()).toMatch(new RegExp(`${time} → ${time}`));
+    expect(await page.locator('[data-stage="TEST"]').innerText()).toMatch(new RegExp(`${time} → …`));
+    expect(await page.locator('[data-stage="PROD"]').innerText()).not.toMatch(new RegExp(time));
     const text = await page.locator('body').innerText();
     expect(text).toContain('ubuntu-2204-base');
     expect(text).toMatch(/\d{4}\.\d+\.\d+/); // the image version
