@@ -9,7 +9,8 @@ describe('local durable host: replay through the real durable-functions library'
   });
 
   it('runs activities in sequence with the golden history of the real host', async () => {
-    ({ host } = await startSampleHost());
+    let log: string[];
+    ({ host, log } = await startSampleHost());
     const id = await host.startNew('helloSequence', { input: ['A', 'B'] });
     const status = await host.waitFor(id);
     expect(status.runtimeStatus).toBe('Completed');
@@ -35,6 +36,14 @@ describe('local durable host: replay through the real durable-functions library'
     expect(scheduled).toEqual([
       [0, 'hello'],
       [1, 'hello'],
+    ]);
+    // One readable line per episode and per activity.
+    expect(log.filter((line) => line.includes(id) && /episode|activity/.test(line))).toEqual([
+      `[host] episode helloSequence ${id} [ExecutionStarted] → waiting (1 actions)`,
+      `[host] activity hello (${id}#0) succeeded`,
+      `[host] episode helloSequence ${id} [TaskCompleted] → waiting (2 actions)`,
+      `[host] activity hello (${id}#1) succeeded`,
+      `[host] episode helloSequence ${id} [TaskCompleted] → Completed`,
     ]);
   });
 
@@ -128,7 +137,9 @@ describe('local durable host: replay through the real durable-functions library'
             String(e.EventType),
           ),
         )
-        .map((e) => `${String(e.EventType)}#${String(e.EventId >= 0 ? e.EventId : e.TaskScheduledId)}`),
+        .map(
+          (e) => `${String(e.EventType)}#${String(Number(e.EventId) >= 0 ? e.EventId : e.TaskScheduledId)}`,
+        ),
     ).toEqual([
       'SubOrchestrationInstanceCreated#0',
       'SubOrchestrationInstanceFailed#0',

@@ -63,4 +63,14 @@ export interface OrchestrationEngine {
   purge(instanceId: string): Promise<boolean>;
   /** Resolves when nothing is running or queued (activities, episodes); does not advance the clock. */
   whenIdle(): Promise<void>;
+  /**
+   * Durable entities (the local engine implements both). A client's signalEntity: queues a one-way
+   * operation; rejects with code 'EntityNotFound' when the app has no entity function of that name.
+   */
+  signalEntity?(entity: { name: string; key: string }, operationName: string, input?: unknown): Promise<void>;
+  /** A client's readEntityState: the entity's last committed state. */
+  readEntityState?(entity: {
+    name: string;
+    key: string;
+  }): Promise<{ entityExists: boolean; entityState: unknown }>;
 }

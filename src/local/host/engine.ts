@@ -699,6 +699,13 @@ export class DurableEngine implements OrchestrationEngine {
       if (!continuedAsNew) instance.history.push(this.event(EventType.OrchestratorCompleted));
       this.persist(instance);
     });
+    const received = newEvents.map((event) => EventTypeName[event.EventType] ?? event.EventType).join(', ');
+    const outcome = continuedAsNew
+      ? 'continued as new'
+      : TERMINAL.includes(instance.runtimeStatus)
+        ? instance.runtimeStatus
+        : `waiting (${actions.length} actions)`;
+    this.log(`[host] episode ${instance.name} ${instance.instanceId} [${received}] → ${outcome}`);
     this.stats.activityExecutions.set('$episodes', this.stats.episodes);
   }
 
