@@ -146,6 +146,29 @@ describe('build overrides and secret-free answers', () => {
     expect(build.json.versions).toHaveLength(1);
   });
 
+  it('shows a failed build with its reason and log excerpt, with a quoted secret masked', async () => {
+    // The test script prints the licence it found: the log excerpt quotes a secret setting's value.
+    factory.sim.scriptRunCommand(({ script }) =>
+      script.includes('auditd')
+        ? { exitCode: 3, stdout: `auditd inactive; licence ${LICENSE} found`, stderr: '' }
+        : { exitCode: 0, stdout: '', stderr: '' },
+    );
+    const started = await call('POST', '/api/builds', { pipeline: 'ubuntu-2204-base', reason: 'will fail' });
+    const id = started.json.id as string;
+    await factory.host.waitFor(id);
+    const build = await call('GET', `/api/builds/${id}`);
+    expect(build.json).toMatchObject({
+      outcome: 'failed',
+      runtimeStatus: 'Failed',
+      failure: { code: 'TestFailed', step: 'test', stage: 'ENG' },
+    });
+    expect(build.json.failure.logExcerpt).toContain('auditd inactive; licence [redacted] found');
+    expect(build.text).not.toContain(LICENSE);
+    const listed = await call('GET', '/api/builds?status=failed');
+    expect(listed.json.builds.map((b: { id: string }) => b.id)).toContain(id);
+    expect(listed.text).not.toContain(LICENSE);
+  });
+
   it('finds the secret settings by name and by AZURE_CREDENTIALS, and masks them anywhere in an answer', () => {
     const env = {
       TASK_HUB_NAME: 'ImageFactoryTest',

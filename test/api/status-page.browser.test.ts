@@ -113,4 +113,28 @@ describe('build status page in headless Chromium', () => {
     expect(errors).toEqual([]);
     expect(external).toEqual([]);
   });
+
+  browserIt('shows a failed build: the failed stage, the reason and the log excerpt', async () => {
+    factory.sim.scriptRunCommand(({ script }) =>
+      script.includes('auditd')
+        ? { exitCode: 3, stdout: 'auditd inactive', stderr: '' }
+        : { exitCode: 0, stdout: '', stderr: '' },
+    );
+    const started = await fetch(`${front.url}/api/builds`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-functions-key': KEY },
+      body: JSON.stringify({ pipeline: 'ubuntu-2204-base', reason: 'browser failure test' }),
+    });
+    const { id } = (await started.json()) as { id: string };
+    await factory.host.waitFor(id);
+    expect(browser).toBeDefined(); // launched by the test above
+    const page = await browser!.newPage();
+    await page.goto(`${front.url}/api/builds/${id}/view?code=${KEY}`);
+    await page.waitForSelector('#failure:not([hidden])', { timeout: 10_000 });
+    const failure = await page.locator('#failure').innerText();
+    expect(failure).toContain('TestFailed');
+    expect(failure).toContain('auditd inactive');
+    expect(await page.locator('#outcome').innerText()).toBe('failed');
+    expect(await stageStates(page)).toEqual(['ENG:failed', 'TEST:skipped', 'PROD:skipped']);
+  });
 });
