@@ -150,6 +150,31 @@ describe('local durable host: replay through the real durable-functions library'
     expect((await host.getStatus('p:2'))?.runtimeStatus).toBe('Completed');
   });
 
+  it('sends the trigger input the library needs: instance and parent ids, input, replay flag, clock time', async () => {
+    const started = await startSampleHost();
+    host = started.host;
+    const t0 = started.clock.now();
+    const id = await host.startNew('introspectParent', { instanceId: 'mom' });
+    const status = await host.waitFor(id);
+    const child = status.output as Record<string, unknown>;
+    expect(child).toMatchObject({
+      instanceId: 'kid-1',
+      parentInstanceId: 'mom',
+      input: { from: 'parent' },
+      // On the last episode the code before the timer replays; after it, it runs live.
+      replayingAtStart: true,
+      replayingAtEnd: false,
+      firstNow: new Date(t0).toISOString(),
+      now: new Date(t0 + 5 * 60_000).toISOString(),
+    });
+    // newGuid is deterministic across replays (a fresh context each episode keeps it so).
+    const again = await host.startNew('introspect', { instanceId: 'kid-2' });
+    expect(((await host.waitFor(again)).output as { guid: string }).guid).not.toBe(child.guid);
+    const history = (await host.getStatus('kid-1', { showHistory: true }))?.history ?? [];
+    const starts = history.filter((e) => e.EventType === 'OrchestratorStarted').map((e) => e.Timestamp);
+    expect(starts).toEqual([new Date(t0).toISOString(), new Date(t0 + 5 * 60_000).toISOString()]);
+  });
+
   it('event beats the deadline: the approval wins and the timer is cancelled', async () => {
     ({ host } = await startSampleHost());
     const id = await host.startNew('approvalRace');

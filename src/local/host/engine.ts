@@ -32,8 +32,15 @@ import {
 } from './history';
 import type { ActivityWork, EntityRecord, HostStore, InstanceRecord, TimerWork } from './store';
 
-/** What the extension sends as its newest replay schema (V4 in durable-functions 3.5.0). */
-const UPPER_SCHEMA_VERSION = 3;
+/**
+ * What the extension sends as its newest replay schema: the newest the installed library knows
+ * (`LatestReplaySchema`, V4 = 3 in durable-functions 3.5.0), read from the library itself.
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const replaySchema = require('durable-functions/lib/src/orchestrations/ReplaySchema') as {
+  LatestReplaySchema?: number;
+};
+const UPPER_SCHEMA_VERSION = replaySchema.LatestReplaySchema ?? 3;
 /** Azure Storage backend defaults, as the extension sends them. */
 const MAXIMUM_SHORT_TIMER_DURATION = '6.00:00:00';
 const LONG_RUNNING_TIMER_INTERVAL = '3.00:00:00';
@@ -628,7 +635,9 @@ export class DurableEngine implements OrchestrationEngine {
     const input: unknown =
       typeof executionStarted?.Input === 'string' ? JSON.parse(executionStarted.Input) : undefined;
     const trigger = {
-      history,
+      // A copy, as the worker deserializes one: the library rewrites every Timestamp into a Date
+      // in place (Utils.parseTimestampsAsDates), which must not reach our stored history.
+      history: structuredClone(history),
       input,
       instanceId: instance.instanceId,
       isReplaying: past.length > 0,
