@@ -4,6 +4,18 @@
  * wait raced against a deadline and the cancel event. On failure, rejection, timeout or cancel the
  * compensation removes what this build created (test VMs, template, versions), so a build is
  * all-or-nothing: an image that did not pass every gate is never left as "latest" anywhere.
+ *
+ * Compensation DELETES this build's versions (ENG included, also after a later stage's rejection)
+ * rather than excluding them from latest with an end-of-life date, because:
+ * - none of them was released: TEST and PROD copies stay excluded from latest until their gate
+ *   passed, the ENG version is latest only in the engineering tenant (for engineering use), and a
+ *   build that stops short of its last stage is not a release anywhere;
+ * - a version left behind (even excluded) can still be pinned by id, keeps its replicas (storage
+ *   cost, per-gallery version limits) and would make the gallery disagree with the build record;
+ * - a partial copy (replication failed or cancelled) is not a usable image at all.
+ * It deletes only versions tagged with its own build id (a version-number collision never removes
+ * another build's version). Released versions are withdrawn with revokeImageVersion instead, which
+ * does exclude + end-of-life (they may be in use).
  */
 import { RetryOptions, type OrchestrationContext, type Task, type TaskFailedError } from 'durable-functions';
 import { approvalEventName, type ApprovalDecision, type ApprovalRequest } from '../ports/approvals';
@@ -60,6 +72,16 @@ export interface BuildResult {
   versions: { stage: string; id: string }[];
   tests: TestScriptResult[];
   failure?: BuildFailure;
+  /** Approval events that did not match the pending request (wrong request id, version or stage). */
+  ignoredDecisions: {
+    stage: string;
+    at: string;
+    requestId: string;
+    imageVersion: string;
+    eventStage: string;
+    decision: string;
+    approver: string;
+  }[];
 }
 
 /**
@@ -204,7 +226,13 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
     })),
     updatedAt: nowIso(),
   };
-  const result: BuildResult = { outcome: 'running', imageVersion, versions: [], tests: [] };
+  const result: BuildResult = {
+    outcome: 'running',
+    imageVersion,
+    versions: [],
+    tests: [],
+    ignoredDecisions: [],
+  };
   const publish = (step?: BuildStep, message?: string, stageName?: string) => {
     if (step !== undefined) status.step = step;
     if (message !== undefined) status.message = message;
@@ -483,8 +511,24 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
         decision?.requestId !== request.requestId ||
         decision.imageVersion !== imageVersion ||
         decision.stage !== stage.name
-      )
+      ) {
+        // Recorded (output and status message), never acted on; the wait goes on to the same deadline.
+        const ignored = {
+          stage: stage.name,
+          at: nowIso(),
+          requestId: String(decision?.requestId ?? ''),
+          imageVersion: String(decision?.imageVersion ?? ''),
+          eventStage: String(decision?.stage ?? ''),
+          decision: String(decision?.decision ?? ''),
+          approver: String(decision?.approver ?? ''),
+        };
+        result.ignoredDecisions.push(ignored);
+        publish(
+          undefined,
+          `ignored a ${stage.name} decision for request '${ignored.requestId}' / version '${ignored.imageVersion}' / stage '${ignored.eventStage}' (it does not match request ${request.requestId} for ${imageVersion}); still waiting until ${request.deadline}`,
+        );
         continue;
+      }
       deadlineTimer.cancel();
       delete status.pendingApproval;
       setStage(stage.name, {

@@ -6,6 +6,7 @@
 import type { BuildCustomStatus } from '../../src/domain/build-status';
 import type { PipelineDefinition } from '../../src/domain/pipeline/definition';
 import { portInRange } from '../../src/activities/preflight';
+import { approvalEventName } from '../../src/ports/approvals';
 import { startFactory, type Factory } from './harness';
 
 const leftovers = (factory: Factory, buildId: string) =>
@@ -122,6 +123,36 @@ describe('field-note pitfalls', () => {
       );
     expect(copies.length).toBeGreaterThanOrEqual(2);
     expect(copies.every((r) => r.hadAuxiliaryHeader)).toBe(true);
+    expect(leftovers(factory, id)).toEqual([]);
+  });
+
+  it('a decision that does not match the pending request is recorded and ignored; the wait goes on', async () => {
+    const id = await factory.start(ubuntu, 'stray-decision');
+    const pending = (await factory.untilApprovalPending(id, 'TEST')).pendingApproval!;
+    await factory.host.raiseEvent(id, approvalEventName('TEST'), {
+      requestId: `${pending.requestId}-old`,
+      buildId: id,
+      stage: 'TEST',
+      imageVersion: pending.imageVersion,
+      decision: 'approved',
+      approver: 'mallory@contoso.com',
+      changeTicket: 'CHG0000001',
+      decidedAt: new Date(factory.clock.now()).toISOString(),
+    });
+    await factory.host.drive({ until: async () => /ignored/.test((await factory.status(id)).message ?? '') });
+    const status = await factory.status(id);
+    expect(status.pendingApproval).toEqual(pending);
+    expect(status.stages[1]?.state).toBe('awaitingApproval');
+    expect(status.message).toContain(`request '${pending.requestId}-old'`);
+    await factory.host.raiseEvent(id, 'cancel', { reason: 'enough', requestedBy: 'test' });
+    const output = (await factory.host.waitFor(id)).output as {
+      outcome: string;
+      ignoredDecisions: { requestId: string; approver: string }[];
+    };
+    expect(output.outcome).toBe('canceled');
+    expect(output.ignoredDecisions).toEqual([
+      expect.objectContaining({ requestId: `${pending.requestId}-old`, approver: 'mallory@contoso.com' }),
+    ]);
     expect(leftovers(factory, id)).toEqual([]);
   });
 });
