@@ -273,6 +273,14 @@ describe('local durable host: replay through the real durable-functions library'
     expect(history.filter((e) => e.EventType === 'ExecutionStarted')).toHaveLength(1);
   });
 
+  it('continueAsNew without input continues; a string input arrives JSON-encoded once more', async () => {
+    ({ host } = await startSampleHost());
+    const id = await host.startNew('restarter');
+    const status = await host.waitFor(id);
+    // The library sends continueAsNew('again') as '"again"' (processInput), like activity inputs.
+    expect(status.output).toEqual({ input: '"again"', seen: '"\\"again\\""' });
+  });
+
   it('terminate stops an instance and drops its pending work', async () => {
     ({ host } = await startSampleHost());
     const id = await host.startNew('approvalRace');

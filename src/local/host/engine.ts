@@ -699,7 +699,7 @@ export class DurableEngine implements OrchestrationEngine {
         } else if (state.error !== undefined) {
           this.completeExecution(instance, 'Failed', state.error);
         } else if (walk.continueAsNew !== undefined) {
-          this.continueAsNew(instance, walk.continueAsNew);
+          this.continueAsNew(instance, walk.continueAsNew.input);
           continuedAsNew = true;
         } else if (state.isDone) {
           this.completeExecution(instance, 'Completed', state.output);
@@ -945,7 +945,8 @@ export class DurableEngine implements OrchestrationEngine {
  * and stopping at the first top-level action the host still has to wait for.
  */
 class ActionWalker {
-  continueAsNew: unknown = undefined;
+  /** Set by a ContinueAsNew action; `input` as the library sent it (a string input is JSON-encoded once more). */
+  continueAsNew: { input: unknown } | undefined = undefined;
   private nextId = 0;
   private readonly scheduled = new Map<number, HistoryEvent>();
   private readonly completions = new Map<number, HistoryEvent>();
@@ -1014,7 +1015,7 @@ class ActionWalker {
         return (this.raisedCounts.get(name) ?? 0) >= waits;
       }
       case ActionType.ContinueAsNew:
-        this.continueAsNew = parseMaybeJson(action.input);
+        this.continueAsNew = { input: action.input };
         return true;
       case ActionType.CallEntity:
         return this.entityMessage(action, false);
@@ -1238,15 +1239,6 @@ function parseFailurePayload(error: Error): {
     ...(error.stack ? { StackTrace: error.stack } : {}),
     IsNonRetriable: false,
   };
-}
-
-function parseMaybeJson(value: unknown): unknown {
-  if (typeof value !== 'string') return value;
-  try {
-    return JSON.parse(value);
-  } catch {
-    return value;
-  }
 }
 
 function describeEvent(event: HistoryEvent): Record<string, unknown> {
