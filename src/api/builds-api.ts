@@ -106,10 +106,15 @@ function readBody<T>(request: ApiRequest, schema: z.ZodType<T>): { value: T } | 
   }
   const result = schema.safeParse(parsed);
   if (!result.success) {
-    const errors = result.error.issues.map((issue) => ({
-      path: formatPath(issue.path) || '(body)',
-      message: issue.message,
-    }));
+    // An unknown field is named by its own path (`overrides.vmSize`), not by the object holding it.
+    const errors = result.error.issues.flatMap((issue) =>
+      issue.code === 'unrecognized_keys'
+        ? issue.keys.map((key) => ({
+            path: formatPath([...issue.path, key]),
+            message: 'is not a field of this request',
+          }))
+        : [{ path: formatPath(issue.path) || '(body)', message: issue.message }],
+    );
     return { error: problem(400, 'Invalid Request', 'The request body has invalid fields.', errors) };
   }
   return { value: result.data };

@@ -92,8 +92,8 @@ describe('build overrides and secret-free answers', () => {
       'an override that does not exist',
       { pipeline: 'ubuntu-2204-base', overrides: { vmSize: 'Standard_D64s_v5' } },
       400,
-      'overrides',
-      'vmSize',
+      'overrides.vmSize',
+      'is not a field',
     ],
   ])('refuses %s, naming the field, and starts nothing', async (_name, body, status, path, words) => {
     const before = await instanceCount();
