@@ -12,6 +12,7 @@ import {
   type BuildCustomStatus,
   type StageStatus,
 } from '../domain/build-status';
+import { statusPage } from './status-page';
 import {
   formatPath,
   validatePipelineDefinition,
@@ -345,6 +346,27 @@ export async function startBuild(
     status: 202,
     headers: { location: links.statusQueryGetUri ?? '' },
     jsonBody: { id: buildId, ...buildLinks(request.url, buildId), ...links },
+  };
+}
+
+/** GET /api/builds/{id}/view: the self-contained status page (it reads the build itself). */
+export function viewBuild(request: ApiRequest): ApiResponse {
+  const id = request.params.id ?? '';
+  if (!idPattern.test(id))
+    return problem(400, 'Invalid Request', 'Not a build id.', [
+      { path: '(route) id', message: 'must be 1..100 letters, digits, ., _, :, -' },
+    ]);
+  return {
+    status: 200,
+    headers: {
+      'content-type': 'text/html; charset=utf-8',
+      // Inline script and style only; it fetches nothing but this API.
+      'content-security-policy':
+        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'",
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+    },
+    body: statusPage(id),
   };
 }
 

@@ -10,12 +10,12 @@ import {
   problem,
   revokeVersion,
   startBuild,
+  viewBuild,
   type ApiRequest,
   type ApiResponse,
 } from '../api/builds-api';
 import { durableBuildsClient, servedPipelines } from '../api/durable-builds-client';
 import { redactJson, redactText, secretValues } from '../api/redact';
-import { statusPage } from '../api/status-page';
 import { loadConfig } from '../config';
 import { REVOKE_ORCHESTRATION } from '../domain/build-status';
 import { revokeImageVersion } from '../orchestrations/revoke-version';
@@ -76,14 +76,7 @@ route('getBuild', ['GET'], 'builds/{id}', (request, context) => getBuild(request
 route('cancelBuild', ['POST'], 'builds/{id}/cancel', (request, context) =>
   cancelBuild(request, client(context)),
 );
-route('viewBuild', ['GET'], 'builds/{id}/view', (request) => ({
-  status: 200,
-  headers: {
-    'content-type': 'text/html; charset=utf-8',
-    'content-security-policy': "default-src 'self' 'unsafe-inline'",
-  },
-  body: statusPage(request.params.id ?? ''),
-}));
+route('viewBuild', ['GET'], 'builds/{id}/view', (request) => viewBuild(request));
 route('listPipelines', ['GET'], 'pipelines', () => listPipelines(pipelines()));
 route('getPipeline', ['GET'], 'pipelines/{name}', (request) => getPipeline(request, pipelines()));
 route('revokeVersion', ['POST'], 'versions/{pipeline}/{version}/revoke', (request, context) =>

@@ -179,6 +179,7 @@ describe('HTTP API through the local host front end and the real durable client'
     const page = await call('GET', `/api/builds/${id}/view?code=${KEY}`);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toContain('text/html');
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'none'");
     expect(page.text).toContain(JSON.stringify(id));
 
     const cancel = await call('POST', `/api/builds/${id}/cancel`, { reason: 'changed my mind' });

@@ -58,6 +58,8 @@ describe('builds list, build record and idempotency', () => {
   it('the status page does not let a crafted id inject markup', async () => {
     const evil = encodeURIComponent('</script><script>alert(1)</script>');
     const response = await fetch(`${front.url}/api/builds/${evil}/view?code=${KEY}`);
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toContain('application/problem+json');
     const html = await response.text();
     expect(html).not.toContain('<script>alert(1)');
     expect(html).not.toContain('</script><script>');
