@@ -250,10 +250,12 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
     versions: [] as { stage: PipelineStage; ref: GalleryImageVersionRef }[],
   };
 
+  let compensating = false;
   /** Calls an activity (host retries for transient errors); any failure stops the build with its code. */
   function* call<T>(name: string, activityInput: unknown): Generator<Task, T, unknown> {
+    let value: T;
     try {
-      return yield* callAzure<T>(context, name, activityInput);
+      value = yield* callAzure<T>(context, name, activityInput);
     } catch (error) {
       const info = errorInfo(error);
       throw new BuildStopped('failed', {
@@ -264,6 +266,25 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
         ...(info.hint ? { hint: info.hint } : {}),
       });
     }
+    // A cancel that arrived while a step ran (e.g. preflight) stops the build before the next step.
+    // Deterministic: replay applies the cancel event at the same place in the history.
+    if (!compensating && cancel.isCompleted) throw cancelled();
+    return value;
+  }
+
+  /** The outcome of an activity task that already settled (e.g. the winner of a race). */
+  function settled<T>(name: string, task: Task): T {
+    const error = task.isFaulted ? task.result : undefined;
+    const refusal = task.isFaulted ? undefined : refusalOf(task.result);
+    if (!task.isFaulted && refusal === undefined) return task.result as T;
+    const info = errorInfo(refusal ? new ActivityRefused(name, refusal) : error);
+    throw new BuildStopped('failed', {
+      code: info.code,
+      message: `${name}: ${info.message}`,
+      step: status.step,
+      ...(status.currentStage ? { stage: status.currentStage } : {}),
+      ...(info.hint ? { hint: info.hint } : {}),
+    });
   }
 
   /** Sleeps, unless the build is cancelled meanwhile. */
@@ -570,11 +591,17 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
     context.df.setCustomStatus(status);
     // ---- 1. Preflight: reads only; nothing is created when it fails.
     publish('preflight', 'checking roles, network and source image');
-    const preflight = yield* call<PreflightResult>(Activities.preflight, {
+    const preflightTask = context.df.callActivityWithRetry(Activities.preflight, AZURE_CALL_RETRY_OPTIONS, {
       buildId: input.buildId,
       definition,
       queuedAt: startedAt.toISOString(),
     });
+    // Preflight only reads, so a cancel may win at once. This first race also makes the library
+    // track `cancel` (it does so from the first yield), so `call` sees a cancel that arrives while
+    // any later step runs.
+    const first = yield context.df.Task.any([preflightTask, cancel]);
+    if (first === cancel) throw cancelled();
+    const preflight = settled<PreflightResult>(Activities.preflight, preflightTask);
     status.recipeHash = preflight.recipeHash;
     status.sourceImageVersion = preflight.sourceVersion;
     if (preflight.problems.length > 0) {
@@ -843,6 +870,7 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
     publish('done', `${imageVersion} is latest in ${definition.stages.map((s) => s.name).join(', ')}`);
     return result;
   } catch (error) {
+    compensating = true;
     const stopped =
       error instanceof BuildStopped
         ? error

@@ -155,4 +155,17 @@ describe('field-note pitfalls', () => {
     ]);
     expect(leftovers(factory, id)).toEqual([]);
   });
+
+  it('cancel during preflight stops before anything is created', async () => {
+    const before = factory.sim.callCounts();
+    const id = await factory.start(ubuntu, 'cancel-preflight');
+    await factory.host.raiseEvent(id, 'cancel', { reason: 'started by mistake', requestedBy: 'ops' });
+    const final = await factory.host.waitFor(id);
+    const status = final.customStatus as BuildCustomStatus;
+    expect(final.runtimeStatus).toBe('Completed');
+    expect(status.outcome).toBe('canceled');
+    expect(status.failure).toMatchObject({ code: 'Canceled', step: 'preflight' });
+    expect(status.failure?.message).toBe('Canceled by ops: started by mistake');
+    expect(writesSince(factory, before)).toEqual([]);
+  });
 });
