@@ -21,9 +21,12 @@ app.timer('patchCadence', {
     const sources = sourceVersionsFrom((credential) => azure.platformImages(credential));
     const now = fireTime(context.triggerMetadata);
     if (timer.isPastDue) context.log(`cadence: past-due fire, handled as of ${now.toISOString()}`);
+    const pipelines = servedPipelines(config.PIPELINES_DIR);
+    for (const { file, problems } of pipelines.invalid)
+      context.warn(`cadence: ${file} is not a valid pipeline (${problems.length} problem(s)); not scheduled`);
     await runCadence({
       now,
-      pipelines: servedPipelines(config.PIPELINES_DIR).valid.values(),
+      pipelines: pipelines.valid.values(),
       client: durableBuildsClient(df.getClient(context)),
       currentSourceVersion: (pipeline) => sources.current(pipeline),
       log: (line) => context.log(line),

@@ -4,6 +4,9 @@
  * front end's durable API, reading source versions from the simulated Azure. One build per slot
  * however the timer fires: twice at once, past due, after a restart.
  */
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runCadence, CONCURRENT_REASON, EXISTS_REASON } from '../../src/cadence-runner/run';
 import { fireTime } from '../../src/cadence-runner/fire-time';
 import type { BuildsClient } from '../../src/api/builds-api';
@@ -19,6 +22,7 @@ const SCHEDULE = '0 0 * * * *';
 describe('patch cadence timer on the local host', () => {
   let factory: Factory;
   let front: HttpFrontEnd;
+  let dir: string;
   const store = new MemoryTimerStatusStore();
   const schedulers: TimerScheduler[] = [];
 
@@ -55,7 +59,11 @@ describe('patch cadence timer on the local host', () => {
   const logLines = (text: string) => factory.log.filter((line) => line.includes(text));
 
   beforeAll(async () => {
-    factory = await startFactory({}, { PATCH_CADENCE_SCHEDULE: SCHEDULE });
+    // The served folder: the real pipelines and one broken file, which the timer reports and skips.
+    dir = mkdtempSync(join(tmpdir(), 'cadence-pipelines-'));
+    for (const file of readdirSync('pipelines')) copyFileSync(join('pipelines', file), join(dir, file));
+    writeFileSync(join(dir, 'broken-image.yaml'), 'name: broken-image\ncadence: { kind: weekly }\n');
+    factory = await startFactory({}, { PATCH_CADENCE_SCHEDULE: SCHEDULE, PIPELINES_DIR: dir });
     front = await startHttpFrontEnd({
       registry: factory.host.registry,
       engine: factory.host.engine,
@@ -73,6 +81,7 @@ describe('patch cadence timer on the local host', () => {
     for (const scheduler of schedulers) await scheduler.stop();
     await front.close();
     await factory.stop();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('reads the fire time from the host binding data (sys.UtcNow), else the clock', () => {
@@ -130,6 +139,7 @@ describe('patch cadence timer on the local host', () => {
       ).toBe(1);
     }
     expect(logLines(': failed (')).toEqual([]);
+    expect(logLines('cadence: broken-image.yaml is not a valid pipeline')).toHaveLength(2);
 
     // The next hourly fire: both slots are handled already.
     factory.clock.advanceTo(Date.parse('2026-11-12T07:00:00Z'));
