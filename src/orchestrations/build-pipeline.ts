@@ -313,26 +313,33 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
     stage: PipelineStage,
     ref: GalleryImageVersionRef,
   ): Generator<Task, void, unknown> {
-    replicationWaits += 1;
     const began = context.df.currentUtcDateTime.getTime();
-    const wait = context.df.callSubOrchestrator(
-      WAIT_FOR_REPLICATION_ORCHESTRATION,
-      {
-        credential: stage.credential,
-        ref,
-        stageName: stage.name,
-        startedMs: began,
-        deadlineMs: began + 6 * 60 * 60 * 1000,
-        polls: 0,
-      } satisfies WaitForReplicationInput,
-      `${input.buildId}:replicate:${replicationWaits}`,
-    );
-    const winner = yield context.df.Task.any([wait, cancel]);
-    if (winner === cancel) throw cancelled();
-    const outcome = wait.result as ReplicationOutcome;
-    setStage(stage.name, { regions: outcome.regions });
-    publish();
-    if (outcome.state !== 'Completed') {
+    let progress: Pick<WaitForReplicationInput, 'polls' | 'regions'> = { polls: 0 };
+    for (;;) {
+      replicationWaits += 1;
+      const wait = context.df.callSubOrchestrator(
+        WAIT_FOR_REPLICATION_ORCHESTRATION,
+        {
+          credential: stage.credential,
+          ref,
+          stageName: stage.name,
+          startedMs: began,
+          deadlineMs: began + 6 * 60 * 60 * 1000,
+          ...progress,
+        } satisfies WaitForReplicationInput,
+        `${input.buildId}:replicate:${replicationWaits}`,
+      );
+      const winner = yield context.df.Task.any([wait, cancel]);
+      if (winner === cancel) throw cancelled();
+      const outcome = wait.result as ReplicationOutcome;
+      // Per-region progress in the build's own status, as each region changes state.
+      setStage(stage.name, { regions: outcome.regions });
+      publish();
+      if (outcome.state === 'InProgress') {
+        progress = { polls: outcome.polls, regions: outcome.regions };
+        continue;
+      }
+      if (outcome.state === 'Completed') return;
       throw new BuildStopped('failed', {
         code:
           outcome.state === 'Missing'
@@ -1013,61 +1020,71 @@ export interface WaitForReplicationInput {
   startedMs: number;
   deadlineMs: number;
   polls: number;
+  /** Regions as the parent last saw them; absent on the first call (then the first poll reports). */
+  regions?: ReplicationOutcome['regions'];
 }
 
 export interface ReplicationOutcome {
-  state: 'Completed' | 'Failed' | 'Missing' | 'TimedOut';
+  /** InProgress: a region changed state, or a generation of polls ended; the parent calls again. */
+  state: 'InProgress' | 'Completed' | 'Failed' | 'Missing' | 'TimedOut';
   message: string;
   regions: { name: string; state: string; progress: number }[];
+  polls: number;
 }
 
-/** Polls a version's per-region replication on durable timers; its custom status shows the progress. */
+const regionStates = (regions: ReplicationOutcome['regions']) =>
+  regions.map((r) => `${r.name}:${r.state}`).join(',');
+
+/**
+ * Polls a version's per-region replication on durable timers. It returns to the parent whenever a
+ * region changes state (and at least every few polls), so the build's custom status shows
+ * per-region progress while the polling itself stays out of the build's history.
+ */
 export function* waitForVersionReplication(
   context: OrchestrationContext,
 ): Generator<Task, ReplicationOutcome, unknown> {
   const input = context.df.getInput<WaitForReplicationInput>();
-  let regions: ReplicationOutcome['regions'] = [];
+  let regions: ReplicationOutcome['regions'] = input.regions ?? [];
   for (let polls = input.polls; ; polls++) {
-    if (polls - input.polls >= POLLS_PER_GENERATION) {
-      context.df.continueAsNew({ ...input, polls });
-      return { state: 'TimedOut', message: 'continued as new', regions };
+    const outcome = (state: ReplicationOutcome['state'], message: string): ReplicationOutcome => ({
+      state,
+      message,
+      regions,
+      polls,
+    });
+    if (polls - input.polls >= POLLS_PER_GENERATION) return outcome('InProgress', 'still replicating');
+    if (input.regions !== undefined || polls > input.polls) {
+      const now = context.df.currentUtcDateTime.getTime();
+      const delay = nextReplicationPollDelayMs({
+        elapsedMs: now - input.startedMs,
+        regions,
+        defaults: DEFAULT_REPLICATION_POLL_DEFAULTS,
+      });
+      yield context.df.createTimer(new Date(now + delay));
     }
     const polled = yield* poll<VersionInfo>(context, Activities.getImageVersion, {
       credential: input.credential,
       ref: input.ref,
     });
-    if (polled === undefined) {
-      yield context.df.createTimer(
-        new Date(context.df.currentUtcDateTime.getTime() + DEFAULT_REPLICATION_POLL_DEFAULTS.floorMs),
-      );
-      continue;
-    }
-    if ('refused' in polled) return { state: 'Failed', message: polled.refused.message, regions };
+    if (polled === undefined) continue; // transient: the next poll is the retry
+    if ('refused' in polled) return outcome('Failed', polled.refused.message);
     const info = polled.value;
-    if (info === null)
-      return { state: 'Missing', message: `version ${input.ref.version} does not exist`, regions };
+    if (info === null) return outcome('Missing', `version ${input.ref.version} does not exist`);
+    const before = regionStates(regions);
     regions = info.regions.map((r) => ({ name: r.name, state: r.state, progress: r.progress }));
     context.df.setCustomStatus({ stage: input.stageName, regions });
     const failedRegion = info.regions.find((r) => r.state === 'Failed');
-    if (info.provisioningState === 'Failed' || failedRegion) {
-      return {
-        state: 'Failed',
-        message: `${failedRegion?.name ?? 'the version'} failed: ${failedRegion?.details ?? info.provisioningState}`,
-        regions,
-      };
-    }
-    if (info.provisioningState === 'Succeeded' && info.regions.every((r) => r.state === 'Completed')) {
-      return { state: 'Completed', message: 'replicated to every region', regions };
-    }
-    const now = context.df.currentUtcDateTime.getTime();
-    if (now > input.deadlineMs)
-      return { state: 'TimedOut', message: 'not replicated within 6 hours', regions };
-    const delay = nextReplicationPollDelayMs({
-      elapsedMs: now - input.startedMs,
-      regions,
-      defaults: DEFAULT_REPLICATION_POLL_DEFAULTS,
-    });
-    yield context.df.createTimer(new Date(now + delay));
+    if (info.provisioningState === 'Failed' || failedRegion)
+      return outcome(
+        'Failed',
+        `${failedRegion?.name ?? 'the version'} failed: ${failedRegion?.details ?? info.provisioningState}`,
+      );
+    if (info.provisioningState === 'Succeeded' && info.regions.every((r) => r.state === 'Completed'))
+      return outcome('Completed', 'replicated to every region');
+    if (context.df.currentUtcDateTime.getTime() > input.deadlineMs)
+      return outcome('TimedOut', 'not replicated within 6 hours');
+    if (input.regions === undefined || regionStates(regions) !== before)
+      return outcome('InProgress', 'a region changed state');
   }
 }
 

@@ -100,12 +100,20 @@ describe('field-note pitfalls', () => {
     await factory.decide(id, 'TEST', 'approved');
     await factory.untilApprovalPending(id, 'PROD');
     await factory.decide(id, 'PROD', 'approved');
+    // While PROD replicates, the build's own status shows every PROD region's progress.
     await factory.host.drive({
       until: async () => {
         const status = await factory.status(id);
-        return status.step === 'promote' && status.currentStage === 'PROD';
+        return status.step === 'promote' && status.currentStage === 'PROD' && !!status.stages[2]?.regions;
       },
     });
+    const replicating = await factory.status(id);
+    expect(replicating.stages[2]?.regions?.map((r) => r.name)).toEqual([
+      'westeurope',
+      'northeurope',
+      'swedencentral',
+    ]);
+    expect(replicating.stages[2]?.regions?.some((r) => r.state !== 'Completed')).toBe(true);
     await factory.host.raiseEvent(id, 'cancel', { reason: 'bad patch found', requestedBy: 'secops' });
     const final = await factory.host.waitFor(id);
     const status = final.customStatus as BuildCustomStatus;
