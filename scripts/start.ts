@@ -56,6 +56,9 @@ Image Factory is running locally (simulated Azure at ${factory.sim.armEndpoint},
   Cancel:         curl -s -X POST -H "x-functions-key: ${key}" -H "content-type: application/json" \\
                     -d '{"reason":"changed my mind"}' ${base}/api/builds/<id>/cancel
 
+The patch-cadence timer runs too (hourly, i.e. every 6 s at ×600): pipelines whose cadence
+slot is due and that have no successful build yet start by themselves.
+
 Progress of every build is printed below. Ctrl+C stops; the next start begins with a fresh simulated Azure.
 `);
 

@@ -3,6 +3,7 @@
  * three-tenant world, the local durable host running the unmodified app, its HTTP front end on
  * :7071 (API + Durable management API) and its timer triggers. `npm start` and the benches use it.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { startAzureSimulator, createStandardWorld } from './azure-sim';
@@ -11,6 +12,7 @@ import type { StandardWorld } from './azure-sim/world';
 import { LocalHost } from './host';
 import { startHttpFrontEnd, type HttpFrontEnd } from './host/http/server';
 import { TimerScheduler } from './host/timers/scheduler';
+import { durableClientInputs } from './servicebus/trigger';
 import { pipelineSettingsForWorld, settingsForWorld } from './world-settings';
 import type { Clock } from '../shared/clock';
 
@@ -59,18 +61,37 @@ export async function startLocalFactory(options: LocalFactoryOptions): Promise<L
     log,
   });
   const invoke = host.invokeFunction.bind(host);
+  // The durable extension's system key, shared by the front end and the binding data given to
+  // non-HTTP triggers (timers), so their df.getClient() calls reach this host.
+  const systemKey = randomBytes(24).toString('base64url');
   const http = await startHttpFrontEnd({
     registry: host.registry,
     engine: host.engine,
     invoke,
     port: options.httpPort ?? 7071,
-    keys: { functionKeys: {}, hostKeys: { default: options.functionKey }, masterKey: options.functionKey },
+    keys: {
+      functionKeys: {},
+      hostKeys: { default: options.functionKey },
+      masterKey: options.functionKey,
+      durableTaskExtensionKey: systemKey,
+    },
     taskHubName: env.TASK_HUB_NAME ?? 'ImageFactory',
     log,
   });
+  const taskHubName = env.TASK_HUB_NAME ?? 'ImageFactory';
   const timers = await TimerScheduler.start({
     registry: host.registry,
-    invoke,
+    // Timer functions with a durable client input get the binding data the host injects.
+    invoke: (name, triggerInput, invokeOptions) => {
+      const fn = host.registry.functions.get(name);
+      const extraInputs = fn
+        ? durableClientInputs(fn, { engine: host.engine, taskHubName, front: http, systemKey })
+        : {};
+      return host.invokeFunction(name, triggerInput, {
+        ...invokeOptions,
+        extraInputs: { ...extraInputs, ...invokeOptions.extraInputs },
+      });
+    },
     clock: options.clock,
     env,
     databasePath: path.join(options.dataDirectory, 'timers.sqlite'),
