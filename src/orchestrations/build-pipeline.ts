@@ -917,8 +917,10 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
     const attempt = function* (what: string, name: string, activityInput: unknown) {
       try {
         yield* call(name, activityInput);
+        return true;
       } catch (compensationError) {
         compensationErrors.push(`${what}: ${errorInfo(compensationError).message}`);
+        return false;
       }
     };
     for (const vm of created.vms) {
@@ -933,12 +935,21 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
       yield* attempt(`delete template ${ref.name}`, Activities.deleteImageTemplate, { credential, ref });
     }
     for (const { stage, ref } of [...created.versions].reverse()) {
-      yield* attempt(`delete version ${ref.version} in ${stage.name}`, Activities.deleteImageVersion, {
-        credential: stage.credential,
-        ref,
-        // A version number collision must never delete another build's version.
-        onlyIfBuildId: input.buildId,
-      });
+      const removed = yield* attempt(
+        `delete version ${ref.version} in ${stage.name}`,
+        Activities.deleteImageVersion,
+        {
+          credential: stage.credential,
+          ref,
+          // A version number collision must never delete another build's version.
+          onlyIfBuildId: input.buildId,
+        },
+      );
+      if (removed) {
+        // The record shows no version that no longer exists.
+        delete stageStatus(stage.name).versionId;
+        result.versions = result.versions.filter((v) => v.stage !== stage.name);
+      }
     }
     if (compensationErrors.length > 0)
       status.failure = {

@@ -120,6 +120,9 @@ describe('field-note pitfalls', () => {
     expect(status.outcome).toBe('canceled');
     expect(status.failure?.stage).toBe('PROD');
     expect(status.stages[2]?.state).toBe('canceled');
+    // ENG and TEST versions were removed too: the record no longer points at them.
+    expect(status.stages.map((s) => s.versionId)).toEqual([undefined, undefined, undefined]);
+    expect((final.output as { versions: unknown[] }).versions).toEqual([]);
     const copies = factory.sim
       .requests()
       .filter(
