@@ -15,6 +15,7 @@ import {
   type BuildOutputInput,
   type BuildStatus,
   type ClaimBuildSlotInput,
+  type DecisionVerification,
   type CopyVersionInput,
   type DeleteVersionInput,
   type HistoryInput,
@@ -29,9 +30,11 @@ import {
   type UpdateVersionInput,
   type VersionInfo,
   type VersionRefInput,
+  type VerifyDecisionInput,
   type VmRefInput,
 } from '../domain/pipeline/activities';
 import { runPreflight } from './preflight';
+import { verifyDecisionSignature } from '../domain/approvals/signing';
 import {
   BUILD_SLOT_TAG,
   decideBuildSlot,
@@ -46,6 +49,8 @@ export interface PipelineDependencies {
   log: (line: string) => void;
   /** Image Builder runs at a time per subscription and region (BUILD_SLOTS_PER_SUBSCRIPTION_REGION). */
   buildSlotsPerSubscriptionRegion: number;
+  /** APPROVAL_SIGNING_KEY: when set, only decisions carrying a valid signature are acted on. */
+  approvalSigningKey?: Buffer;
 }
 
 /** Tag on ENG versions recording how long the build ran: past builds tune the polling. */
@@ -273,6 +278,29 @@ function pipelineActivityImplementations(deps: PipelineDependencies) {
       deps.log(
         `approval requested: build ${input.buildId} stage ${input.stage} version ${input.imageVersion} (request ${input.requestId}, deadline ${input.deadline})`,
       );
+    },
+
+    [Activities.verifyApprovalDecision]: (input: VerifyDecisionInput): Promise<DecisionVerification> => {
+      const key = deps.approvalSigningKey;
+      if (key === undefined)
+        return Promise.resolve({ verified: true, detail: 'no APPROVAL_SIGNING_KEY configured' });
+      if (input.proof === undefined)
+        return Promise.resolve({
+          verified: false,
+          detail: 'unsigned: the decision did not come signed through the decisions queue',
+        });
+      const verified = verifyDecisionSignature(
+        key,
+        input.proof.eventId,
+        input.decision,
+        input.proof.signature,
+      );
+      return Promise.resolve({
+        verified,
+        detail: verified
+          ? `signature of event ${input.proof.eventId} verified`
+          : `bad-signature: the signature does not match event ${input.proof.eventId}`,
+      });
     },
   };
   return activities;

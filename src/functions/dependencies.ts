@@ -8,6 +8,7 @@ import { RecordingApprovals } from '../adapters/recording-approvals';
 import type { ApprovalsPort } from '../ports/approvals';
 import type { PipelineDependencies } from '../activities/pipeline';
 import { systemClock } from '../shared/clock';
+import { parseSigningKey } from '../domain/approvals/signing';
 
 let cached: { key: string; dependencies: PipelineDependencies } | undefined;
 
@@ -35,6 +36,9 @@ export function pipelineDependencies(
     clock: systemClock,
     log,
     buildSlotsPerSubscriptionRegion: config.BUILD_SLOTS_PER_SUBSCRIPTION_REGION,
+    ...(config.APPROVAL_SIGNING_KEY === undefined
+      ? {}
+      : { approvalSigningKey: parseSigningKey(config.APPROVAL_SIGNING_KEY) }),
   };
   cached = { key, dependencies };
   return dependencies;

@@ -18,7 +18,12 @@
  * does exclude + end-of-life (they may be in use).
  */
 import { RetryOptions, type OrchestrationContext, type Task, type TaskFailedError } from 'durable-functions';
-import { approvalEventName, type ApprovalDecision, type ApprovalRequest } from '../ports/approvals';
+import {
+  approvalEventName,
+  type ApprovalDecision,
+  type ApprovalRequest,
+  type RaisedApprovalDecision,
+} from '../ports/approvals';
 import type { GalleryImageVersionRef, ImageTemplateRef, TargetRegion, VmRef } from '../ports/azure';
 import {
   BUILD_ORCHESTRATION,
@@ -35,6 +40,8 @@ import {
   refusalOf,
   type BuildStatus,
   type ClaimBuildSlotInput,
+  type DecisionVerification,
+  type VerifyDecisionInput,
   type PreflightResult,
   type TestScriptResult,
   type VersionInfo,
@@ -72,7 +79,10 @@ export interface BuildResult {
   versions: { stage: string; id: string }[];
   tests: TestScriptResult[];
   failure?: BuildFailure;
-  /** Approval events that did not match the pending request (wrong request id, version or stage). */
+  /**
+   * Approval events not acted on: they did not match the pending request (wrong request id, version
+   * or stage), or, with a signing key configured, did not carry a valid signature.
+   */
   ignoredDecisions: {
     stage: string;
     at: string;
@@ -81,6 +91,8 @@ export interface BuildResult {
     eventStage: string;
     decision: string;
     approver: string;
+    reason: 'mismatch' | 'unverified';
+    detail?: string;
   }[];
 }
 
@@ -496,7 +508,9 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
       requestedAt: requestedAt.toISOString(),
       deadline: deadline.toISOString(),
     };
-    yield* call(Activities.sendApprovalRequest, request);
+    // Pending before it is sent: the status is committed with the send, so an approver who answers at
+    // once finds the request the decisions trigger matches against (a decision raised before the wait
+    // below starts is buffered by the Durable runtime, not lost).
     status.pendingApproval = request;
     setStage(stage.name, {
       state: 'awaitingApproval',
@@ -511,12 +525,21 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
       `waiting for the ${stage.name} approval (change request ${request.requestId}) until ${request.deadline}`,
       stage.name,
     );
-    const deadlineTimer = context.df.createTimer(deadline);
+    try {
+      yield* call(Activities.sendApprovalRequest, request);
+    } catch (error) {
+      delete status.pendingApproval;
+      throw error;
+    }
     for (;;) {
+      // A fresh timer (to the same deadline) per wait: a task yielded again in a new Task.any is
+      // sent to the host as a new CreateTimer, which takes a sequence id the library does not count,
+      // and every later task's result would then land on the wrong task.
+      const deadlineTimer = context.df.createTimer(deadline);
       const decisionTask = context.df.waitForExternalEvent(approvalEventName(stage.name));
       const winner = yield context.df.Task.any([decisionTask, deadlineTimer, cancel]);
+      if (winner !== deadlineTimer) deadlineTimer.cancel();
       if (winner === cancel) {
-        deadlineTimer.cancel();
         delete status.pendingApproval;
         throw cancelled();
       }
@@ -533,31 +556,45 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
           stage: stage.name,
         });
       }
-      const decision = decisionTask.result as ApprovalDecision;
-      // The trigger only raises matching decisions; this check keeps a stray event from acting.
-      if (
-        decision?.requestId !== request.requestId ||
-        decision.imageVersion !== imageVersion ||
-        decision.stage !== stage.name
-      ) {
-        // Recorded (output and status message), never acted on; the wait goes on to the same deadline.
+      const { proof, ...decision } = (decisionTask.result ?? {}) as RaisedApprovalDecision;
+      // Recorded (output and status message), never acted on; the wait goes on to the same deadline.
+      const ignore = (reason: 'mismatch' | 'unverified', why: string, detail?: string) => {
         const ignored = {
           stage: stage.name,
           at: nowIso(),
-          requestId: String(decision?.requestId ?? ''),
-          imageVersion: String(decision?.imageVersion ?? ''),
-          eventStage: String(decision?.stage ?? ''),
-          decision: String(decision?.decision ?? ''),
-          approver: String(decision?.approver ?? ''),
+          requestId: String(decision.requestId ?? ''),
+          imageVersion: String(decision.imageVersion ?? ''),
+          eventStage: String(decision.stage ?? ''),
+          decision: String(decision.decision ?? ''),
+          approver: String(decision.approver ?? ''),
+          reason,
+          ...(detail === undefined ? {} : { detail }),
         };
         result.ignoredDecisions.push(ignored);
         publish(
           undefined,
-          `ignored a ${stage.name} decision for request '${ignored.requestId}' / version '${ignored.imageVersion}' / stage '${ignored.eventStage}' (it does not match request ${request.requestId} for ${imageVersion}); still waiting until ${request.deadline}`,
+          `ignored a ${stage.name} decision for request '${ignored.requestId}' / version '${ignored.imageVersion}' / stage '${ignored.eventStage}' (${why}); still waiting until ${request.deadline}`,
         );
+      };
+      // The trigger only raises matching decisions; this check keeps a stray event from acting.
+      if (
+        decision.requestId !== request.requestId ||
+        decision.imageVersion !== imageVersion ||
+        decision.stage !== stage.name
+      ) {
+        ignore('mismatch', `it does not match request ${request.requestId} for ${imageVersion}`);
         continue;
       }
-      deadlineTimer.cancel();
+      // Events can also be raised through the Durable management API, whose links carry the system
+      // key: with a signing key configured, only a signature release management made counts.
+      const verification = yield* call<DecisionVerification>(Activities.verifyApprovalDecision, {
+        decision,
+        ...(proof === undefined ? {} : { proof }),
+      } satisfies VerifyDecisionInput);
+      if (!verification.verified) {
+        ignore('unverified', verification.detail, verification.detail);
+        continue;
+      }
       delete status.pendingApproval;
       setStage(stage.name, {
         approval: {

@@ -27,6 +27,23 @@ export interface ApprovalDecision {
   decidedAt: string; // ISO
 }
 
+/**
+ * What the decisions trigger raises on the build: the decision plus, when it came signed, the
+ * signature over it. The build has the signature checked again (verifyApprovalDecision), so an
+ * event raised through the Durable management API by someone holding the system key, instead of
+ * arriving signed on the decisions queue, changes nothing when a signing key is configured.
+ */
+export interface RaisedApprovalDecision extends ApprovalDecision {
+  proof?: ApprovalDecisionProof;
+}
+
+export interface ApprovalDecisionProof {
+  /** The CloudEvent id the signature covers together with the decision. */
+  eventId: string;
+  /** base64 HMAC-SHA256 over the canonical form (src/domain/approvals/signing.ts). */
+  signature: string;
+}
+
 export interface ApprovalsPort {
   /** Sends the request; safe to call twice with the same requestId (message id = requestId). */
   sendRequest(request: ApprovalRequest): Promise<void>;

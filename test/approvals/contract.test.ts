@@ -117,7 +117,12 @@ describe('evaluateDecision', () => {
   test('accepts a signed, matching, timely decision (object, JSON text or bytes)', () => {
     const event = signed();
     for (const body of [event, JSON.stringify(event), Buffer.from(JSON.stringify(event))])
-      expect(evaluateDecision(body, request, NOW, KEY)).toEqual({ accept: true, decision, eventId: 'evt-1' });
+      expect(evaluateDecision(body, request, NOW, KEY)).toEqual({
+        accept: true,
+        decision,
+        eventId: 'evt-1',
+        signature: signDecision(KEY, 'evt-1', decision),
+      });
   });
 
   test('accepts an unsigned decision when no key is configured', () => {

@@ -10,7 +10,7 @@ import { LocalHost } from '../../src/local/host';
 import { startHttpFrontEnd, type HttpFrontEnd } from '../../src/local/host/http/server';
 import { startServiceBusPeer, type ServiceBusPeer } from '../../src/local/servicebus/peer';
 import { bindServiceBusTriggers, type ServiceBusTriggers } from '../../src/local/servicebus/trigger';
-import { CLOUDEVENTS_CONTENT_TYPE, toDecisionEvent } from '../../src/domain/approvals';
+import { CLOUDEVENTS_CONTENT_TYPE, signDecision, toDecisionEvent } from '../../src/domain/approvals';
 import type { ApprovalDecision, ApprovalRequest } from '../../src/ports/approvals';
 
 const KEY = Buffer.alloc(32, 42);
@@ -156,10 +156,12 @@ test('forged, unsigned and mismatched decisions go to approval-rejects and chang
   expect(peer.queue('approval-decisions').counts).toMatchObject({ active: 0, deadLettered: 0 });
   // The build still waits for its decision: the first valid one is what it gets.
   const valid = decisionFor(request);
-  await send(valid);
+  const validId = await send(valid);
   const done = await host.waitFor('b-wait', { timeoutMs: 15_000 });
   expect(done.runtimeStatus).toBe('Completed');
-  expect(done.output).toEqual({ decision: valid });
+  expect(done.output).toEqual({
+    decision: { ...valid, proof: { eventId: validId, signature: signDecision(KEY, validId, valid) } },
+  });
   expect(logs.join('\n')).not.toContain(KEY.toString('base64'));
 });
 
@@ -178,7 +180,7 @@ test('a duplicate decision is refused; a decision for an unknown build has no pe
   await host.startNew('approvalFixture', { instanceId: 'b-dup', input: { request, waitMs: 3_600_000 } });
   await until(async () => (await status('b-dup')).customStatus !== null);
   const first = decisionFor(request);
-  await send(first);
+  const firstId = await send(first);
   await until(async () =>
     JSON.stringify((await status('b-dup')).customStatus).includes('"decision":"approved"'),
   );
@@ -186,7 +188,9 @@ test('a duplicate decision is refused; a decision for an unknown build has no pe
   await until(() => rejectsFor(again).length === 1);
   expect(rejectsFor(again)[0]!.applicationProperties.reason).toBe('duplicate');
   const done = await host.waitFor('b-dup', { timeoutMs: 15_000 });
-  expect(done.output).toEqual({ decision: first });
+  expect(done.output).toEqual({
+    decision: { ...first, proof: { eventId: firstId, signature: signDecision(KEY, firstId, first) } },
+  });
 
   const unknown = await send(decisionFor(requestFor('b-nobody')));
   await until(() => rejectsFor(unknown).length === 1);

@@ -6,6 +6,7 @@
 import {
   createDecisionHandler,
   parseSigningKey,
+  signDecision,
   toDecisionEvent,
   type Refusal,
 } from '../../src/domain/approvals';
@@ -92,7 +93,13 @@ test('two copies of one decision handled at once: one is raised, the other goes 
     handle(event('e2'), { messageId: 'm2' }, build.access),
   ]);
   expect(results.map((r) => r.accept)).toEqual([true, false]);
-  expect(build.raised).toEqual([{ name: approvalEventName('PROD'), decision }]);
+  // The signature goes along: the build has it checked again before acting.
+  expect(build.raised).toEqual([
+    {
+      name: approvalEventName('PROD'),
+      decision: { ...decision, proof: { eventId: 'e1', signature: signDecision(KEY, 'e1', decision) } },
+    },
+  ]);
   expect(rejects).toEqual([
     expect.objectContaining({ reason: 'duplicate', originalMessageId: 'm2', buildId: 'b-7' }) as unknown,
   ]);

@@ -10,7 +10,7 @@ export type RefusalReason =
   'malformed' | 'unsigned' | 'bad-signature' | 'no-pending-request' | 'mismatch' | 'late' | 'duplicate';
 
 export type DecisionEvaluation =
-  | { accept: true; decision: ApprovalDecision; eventId: string }
+  | { accept: true; decision: ApprovalDecision; eventId: string; signature?: string }
   | { accept: false; reason: RefusalReason; detail: string };
 
 const MATCHED_FIELDS = ['requestId', 'buildId', 'stage', 'imageVersion'] as const;
@@ -85,5 +85,10 @@ export function evaluateDecision(
       reason: 'late',
       detail: `the deadline of request ${pending.requestId} was ${pending.deadline}; received ${nowIso}, decided ${decision.decidedAt}`,
     };
-  return { accept: true, decision, eventId: event.id };
+  return {
+    accept: true,
+    decision,
+    eventId: event.id,
+    ...(event.signature === undefined ? {} : { signature: event.signature }),
+  };
 }

@@ -3,7 +3,7 @@
  * the Durable client and the Service Bus rejects sender in.
  */
 import type { BuildCustomStatus } from '../build-status';
-import { approvalEventName, type ApprovalDecision, type ApprovalRequest } from '../../ports/approvals';
+import { approvalEventName, type ApprovalRequest, type RaisedApprovalDecision } from '../../ports/approvals';
 import { bodyAsJson } from './contract';
 import { evaluateDecision, type DecisionEvaluation, type RefusalReason } from './evaluate';
 
@@ -20,7 +20,7 @@ export interface Refusal {
 export interface BuildAccess {
   /** customStatus of the build orchestration (instance id = buildId); undefined when unknown. */
   getBuildStatus(buildId: string): Promise<Partial<BuildCustomStatus> | undefined>;
-  raiseEvent(buildId: string, eventName: string, decision: ApprovalDecision): Promise<void>;
+  raiseEvent(buildId: string, eventName: string, decision: RaisedApprovalDecision): Promise<void>;
 }
 
 export interface DecisionHandlerDependencies {
@@ -76,7 +76,12 @@ export function createDecisionHandler(deps: DecisionHandlerDependencies) {
     const messageId = typeof metadata.messageId === 'string' ? metadata.messageId : undefined;
     if (evaluation.accept) {
       const { decision } = evaluation;
-      await builds.raiseEvent(decision.buildId, approvalEventName(decision.stage), decision);
+      // The signature travels with the decision: the build has it checked again before acting.
+      const event: RaisedApprovalDecision =
+        evaluation.signature === undefined
+          ? decision
+          : { ...decision, proof: { eventId: evaluation.eventId, signature: evaluation.signature } };
+      await builds.raiseEvent(decision.buildId, approvalEventName(decision.stage), event);
       raised.add(decision.requestId);
       if (raised.size > 10_000) raised.delete(raised.values().next().value as string);
       deps.log(

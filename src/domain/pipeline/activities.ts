@@ -2,7 +2,7 @@
  * The activities of the build pipeline: names and JSON-safe inputs/outputs, shared by the
  * orchestration (which only sees these) and the activity implementations (which see the ports).
  */
-import type { ApprovalRequest } from '../../ports/approvals';
+import type { ApprovalDecision, ApprovalDecisionProof, ApprovalRequest } from '../../ports/approvals';
 import type {
   Customizer,
   GalleryImageVersionRef,
@@ -38,6 +38,7 @@ export const Activities = {
   updateImageVersion: 'updateImageVersion',
   deleteImageVersion: 'deleteImageVersion',
   sendApprovalRequest: 'sendApprovalRequest',
+  verifyApprovalDecision: 'verifyApprovalDecision',
   claimBuildSlot: 'claimBuildSlot',
 } as const;
 
@@ -119,6 +120,17 @@ export type HistoryInput = WithCredential & {
   image: { subscriptionId: string; resourceGroup: string; gallery: string; image: string };
 };
 export type ApprovalRequestInput = ApprovalRequest;
+
+export interface VerifyDecisionInput {
+  decision: ApprovalDecision;
+  proof?: ApprovalDecisionProof;
+}
+
+/** `verified: false` when a signing key is configured and the proof is missing or wrong. */
+export interface DecisionVerification {
+  verified: boolean;
+  detail: string;
+}
 export type { Customizer };
 
 /** Asks whether this build may start its Image Builder run now (see build-slots.ts). */
