@@ -1,6 +1,7 @@
 /**
  * Sample on-prem sender: answers a build's pending approval.
  *   npm run approve -- <buildId> <stage> --ticket CHG0001234 [--reject] [--approver name] [--comment text]
+ * Settings come from local.settings.json (Values), overridden by the environment.
  * It reads the pending request from the factory (GET /api/builds/{id}, FACTORY_URL and FACTORY_KEY,
  * defaults: the local factory of `npm start`; where that route is missing, the Durable status API
  * /runtime/webhooks/durabletask/instances/{id} with code=FACTORY_KEY) and answers it with a decision
@@ -11,13 +12,23 @@
  * or ServiceBusConnection__clientId) set, it sends the decision as a CloudEvent to APPROVAL_DECISIONS_QUEUE
  * (default approval-decisions), signed with APPROVAL_SIGNING_KEY when set. Without it (local
  * factory with no Service Bus), it falls back to raising the event through the Durable HTTP API
- * link the factory returns (no signature or queue checks on that path).
+ * link the factory returns; the event then carries the signature as its proof when a key is set
+ * (the build checks it), but the trigger's queue checks (late, duplicate) do not apply.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServiceBusClient, isServiceBusConfigured } from '../src/adapters/servicebus';
-import { CLOUDEVENTS_CONTENT_TYPE, parseSigningKey, toDecisionEvent } from '../src/domain/approvals';
-import { approvalEventName, type ApprovalDecision } from '../src/ports/approvals';
+import {
+  CLOUDEVENTS_CONTENT_TYPE,
+  parseSigningKey,
+  signDecision,
+  toDecisionEvent,
+} from '../src/domain/approvals';
+import {
+  approvalEventName,
+  type ApprovalDecision,
+  type RaisedApprovalDecision,
+} from '../src/ports/approvals';
 
 interface Args {
   buildId: string;
@@ -53,15 +64,25 @@ function parseArgs(argv: string[]): Args {
   };
 }
 
-function localKey(): string {
+/**
+ * Settings as the factory sees them: local.settings.json (Values) when present, overridden by the
+ * environment, so the sample answers the local factory of `npm start` with no flags.
+ */
+function settings(): Record<string, string | undefined> {
+  let values: Record<string, string> = {};
   try {
-    const settings = JSON.parse(readFileSync('local.settings.json', 'utf8')) as {
+    const parsed = JSON.parse(readFileSync('local.settings.json', 'utf8')) as {
       Values?: Record<string, string>;
     };
-    return settings.Values?.LOCAL_FUNCTION_KEY ?? 'local-dev-key';
+    values = parsed.Values ?? {};
   } catch {
-    return 'local-dev-key';
+    // No local settings: the environment alone.
   }
+  const merged: Record<string, string | undefined> = { ...values };
+  for (const [name, value] of Object.entries(process.env)) if (value !== undefined) merged[name] = value;
+  // Empty means "not set", as in the Functions host.
+  for (const [name, value] of Object.entries(merged)) if (value === '') delete merged[name];
+  return merged;
 }
 
 interface PendingRequest {
@@ -112,8 +133,9 @@ async function findPending(
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const base = (process.env.FACTORY_URL ?? 'http://localhost:7071').replace(/\/+$/, '');
-  const key = process.env.FACTORY_KEY ?? localKey();
+  const env = settings();
+  const base = (env.FACTORY_URL ?? `http://localhost:${env.LOCAL_HTTP_PORT ?? 7071}`).replace(/\/+$/, '');
+  const key = env.FACTORY_KEY ?? env.LOCAL_FUNCTION_KEY ?? 'local-dev-key';
   const eventName = approvalEventName(args.stage);
   const { pending, eventLink } = await findPending(base, key, args.buildId, eventName);
   if (!pending || pending.stage !== args.stage)
@@ -130,22 +152,21 @@ async function main(): Promise<void> {
     decidedAt: new Date().toISOString(),
   };
   const connection = {
-    ServiceBusConnection: process.env.ServiceBusConnection || undefined,
-    ServiceBusConnection__fullyQualifiedNamespace:
-      process.env.ServiceBusConnection__fullyQualifiedNamespace || undefined,
-    ServiceBusConnection__clientId: process.env.ServiceBusConnection__clientId || undefined,
+    ServiceBusConnection: env.ServiceBusConnection,
+    ServiceBusConnection__fullyQualifiedNamespace: env.ServiceBusConnection__fullyQualifiedNamespace,
+    ServiceBusConnection__clientId: env.ServiceBusConnection__clientId,
   };
+  const keySetting = env.APPROVAL_SIGNING_KEY;
+  const id = randomUUID();
   if (isServiceBusConfigured(connection)) {
-    const keySetting = process.env.APPROVAL_SIGNING_KEY;
-    const id = randomUUID();
     const event = toDecisionEvent(decision, {
       id,
-      source: process.env.APPROVAL_SOURCE ?? '/release-management/approve-sample',
+      source: env.APPROVAL_SOURCE ?? '/release-management/approve-sample',
       time: new Date().toISOString(),
       ...(keySetting ? { signingKey: parseSigningKey(keySetting) } : {}),
     });
     const client = createServiceBusClient(connection);
-    const sender = client.createSender(process.env.APPROVAL_DECISIONS_QUEUE || 'approval-decisions');
+    const sender = client.createSender(env.APPROVAL_DECISIONS_QUEUE ?? 'approval-decisions');
     try {
       await sender.sendMessages({ messageId: id, contentType: CLOUDEVENTS_CONTENT_TYPE, body: event });
     } finally {
@@ -159,10 +180,17 @@ async function main(): Promise<void> {
   }
   const link = eventLink;
   if (!link) throw new Error('the factory did not return an event link');
+  // The build checks signatures itself: with a key configured, the event carries its proof.
+  const raised: RaisedApprovalDecision = keySetting
+    ? {
+        ...decision,
+        proof: { eventId: id, signature: signDecision(parseSigningKey(keySetting), id, decision) },
+      }
+    : decision;
   const sent = await fetch(link, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(decision),
+    body: JSON.stringify(raised),
   });
   if (!sent.ok) throw new Error(`raise event: HTTP ${sent.status} ${await sent.text()}`);
   console.log(

@@ -1,7 +1,9 @@
 /**
  * The whole factory on one machine, no Azure account: the simulated Azure seeded with the standard
  * three-tenant world, the local durable host running the unmodified app, its HTTP front end on
- * :7071 (API + Durable management API) and its timer triggers. `npm start` and the benches use it.
+ * :7071 (API + Durable management API), its timer triggers and, when ServiceBusConnection is set,
+ * its Service Bus triggers (with the local AMQP peer when the connection names it).
+ * `npm start` and the benches use it.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -12,7 +14,9 @@ import type { StandardWorld } from './azure-sim/world';
 import { LocalHost } from './host';
 import { startHttpFrontEnd, type HttpFrontEnd } from './host/http/server';
 import { TimerScheduler } from './host/timers/scheduler';
-import { durableClientInputs } from './servicebus/trigger';
+import { bindServiceBusTriggers, durableClientInputs, type ServiceBusTriggers } from './servicebus/trigger';
+import { localPeerPlan, startLocalPeer } from './servicebus/local-bus';
+import type { ServiceBusPeer } from './servicebus/peer';
 import { pipelineSettingsForWorld, settingsForWorld } from './world-settings';
 import type { Clock } from '../shared/clock';
 
@@ -36,6 +40,10 @@ export interface LocalFactory {
   host: LocalHost;
   http: HttpFrontEnd;
   timers: TimerScheduler;
+  /** The local AMQP peer, when ServiceBusConnection names it. */
+  serviceBus?: ServiceBusPeer;
+  /** Service Bus triggers, when a Service Bus connection is configured. */
+  serviceBusTriggers?: ServiceBusTriggers;
   env: Record<string, string>;
   stop(): Promise<void>;
 }
@@ -45,6 +53,19 @@ export async function startLocalFactory(options: LocalFactoryOptions): Promise<L
   const log = options.log ?? (() => undefined);
   const sim = await startAzureSimulator({ ...options.simulator, clock: options.clock });
   const world = createStandardWorld(sim);
+  const settings = { ...options.settings, ...options.extraSettings };
+  const peerPlan = localPeerPlan(settings.ServiceBusConnection);
+  const serviceBus = peerPlan
+    ? await startLocalPeer(
+        peerPlan,
+        [
+          settings.APPROVAL_REQUESTS_QUEUE ?? 'approval-requests',
+          settings.APPROVAL_DECISIONS_QUEUE ?? 'approval-decisions',
+          settings.APPROVAL_REJECTS_QUEUE ?? 'approval-rejects',
+        ],
+        log,
+      )
+    : undefined;
   const env: Record<string, string> = {
     ...options.settings,
     ...settingsForWorld(sim, world, { caFile: path.join(options.dataDirectory, 'simulator-ca.pem') }),
@@ -52,6 +73,8 @@ export async function startLocalFactory(options: LocalFactoryOptions): Promise<L
     // The simulator finishes short operations at the first poll: no need to wait 2 s per poll.
     ARM_POLL_INTERVAL_MS: '20',
     ...options.extraSettings,
+    // Port 0 in the settings means "any free port": the app gets the one the peer took.
+    ...(serviceBus ? { ServiceBusConnection: serviceBus.connectionString } : {}),
   };
   const host = await LocalHost.start({
     appEntry: path.resolve(__dirname, '../functions/index'),
@@ -79,6 +102,12 @@ export async function startLocalFactory(options: LocalFactoryOptions): Promise<L
     log,
   });
   const taskHubName = env.TASK_HUB_NAME ?? 'ImageFactory';
+  if (env.WEBSITE_HOSTNAME === undefined) {
+    // As the host does in Azure: df.getClient otherwise writes localhost:7071 into every Durable
+    // link, which is wrong whenever the front end listens elsewhere.
+    env.WEBSITE_HOSTNAME = `localhost:${new URL(http.url).port}`;
+    process.env.WEBSITE_HOSTNAME = env.WEBSITE_HOSTNAME;
+  }
   const timers = await TimerScheduler.start({
     registry: host.registry,
     // Timer functions with a durable client input get the binding data the host injects.
@@ -98,18 +127,34 @@ export async function startLocalFactory(options: LocalFactoryOptions): Promise<L
     log,
   });
   host.addDueWorkSource(timers);
+  const serviceBusConfigured = Boolean(
+    env.ServiceBusConnection || env.ServiceBusConnection__fullyQualifiedNamespace,
+  );
+  const serviceBusTriggers = serviceBusConfigured
+    ? bindServiceBusTriggers({
+        functions: host.registry.byTriggerType('serviceBusTrigger'),
+        env,
+        invoke,
+        durableClient: { engine: host.engine, taskHubName, front: http, systemKey },
+        log,
+      })
+    : undefined;
   return {
     sim,
     world,
     host,
     http,
     timers,
+    ...(serviceBus ? { serviceBus } : {}),
+    ...(serviceBusTriggers ? { serviceBusTriggers } : {}),
     env,
     async stop() {
+      await serviceBusTriggers?.close();
       await timers.stop();
       await http.close();
       await host.stop();
       await sim.stop();
+      await serviceBus?.stop();
     },
   };
 }

@@ -18,6 +18,11 @@ const rhea = require('rhea') as typeof rheaTypes;
 export interface ServiceBusPeerOptions {
   /** 0 (default) picks a free port. */
   port?: number;
+  /**
+   * The shared access key clients must sign with (default: random per peer). Given when the
+   * connection string is fixed in advance, as in local.settings.json.
+   */
+  sharedAccessKey?: { name: string; key: string };
   /** Queues that exist; each has a dead-letter sub-queue `<queue>/$DeadLetterQueue`. */
   queues: string[];
   /** Default 10, as Service Bus. */
@@ -189,7 +194,8 @@ export async function startServiceBusPeer(options: ServiceBusPeerOptions): Promi
   const lockDurationMs = options.lockDurationMs ?? 60_000;
   const log = options.log ?? (() => undefined);
   // Random per peer; never logged. The client signs CBS tokens with it and the peer checks them.
-  const sasKey = randomBytes(32).toString('base64');
+  const sasKey = options.sharedAccessKey?.key ?? randomBytes(32).toString('base64');
+  const keyName = options.sharedAccessKey?.name ?? KEY_NAME;
   let sequence = 0;
   const queues = new Map<string, SubQueue>();
   for (const name of options.queues) {
@@ -418,7 +424,7 @@ export async function startServiceBusPeer(options: ServiceBusPeerOptions): Promi
       status = 400;
       description = `unknown CBS operation ${String(props.operation)}`;
     } else if (props.type === 'servicebus.windows.net:sastoken') {
-      const problem = verifySas(String(request.body), sasKey, KEY_NAME, Date.now());
+      const problem = verifySas(String(request.body), sasKey, keyName, Date.now());
       if (problem !== undefined) {
         status = 401;
         description = `Unauthorized: ${problem}`;
@@ -590,7 +596,7 @@ export async function startServiceBusPeer(options: ServiceBusPeerOptions): Promi
   log(`[sb-peer] listening on 127.0.0.1:${port} (queues: ${options.queues.join(', ')})`);
 
   return {
-    connectionString: `Endpoint=sb://127.0.0.1:${port};SharedAccessKeyName=${KEY_NAME};SharedAccessKey=${sasKey};UseDevelopmentEmulator=true`,
+    connectionString: `Endpoint=sb://127.0.0.1:${port};SharedAccessKeyName=${keyName};SharedAccessKey=${sasKey};UseDevelopmentEmulator=true`,
     port,
     queue(name: string): PeerQueueView {
       const queue = entity(name);
