@@ -44,9 +44,16 @@ async function main(): Promise<void> {
     },
   });
   const base = factory.http.url;
+  const serviceBus = factory.serviceBus
+    ? `Approvals go over a local Service Bus (AMQP peer on 127.0.0.1:${factory.serviceBus.port}): requests on
+${settings.APPROVAL_REQUESTS_QUEUE ?? 'approval-requests'}, decisions on ${settings.APPROVAL_DECISIONS_QUEUE ?? 'approval-decisions'}${settings.APPROVAL_SIGNING_KEY ? ' (signed with APPROVAL_SIGNING_KEY)' : ''}, refusals on ${settings.APPROVAL_REJECTS_QUEUE ?? 'approval-rejects'}.
+`
+    : factory.serviceBusTriggers
+      ? 'Approvals go over the Service Bus namespace of ServiceBusConnection.\n'
+      : 'No ServiceBusConnection in local.settings.json (the sample has one for a local Service Bus): approval\nrequests are only logged, and npm run approve answers through the Durable API.\n';
   console.log(`
 Image Factory is running locally (simulated Azure at ${factory.sim.armEndpoint}, time ×${speedup}).
-
+${serviceBus}
   Pipelines:      curl -s -H "x-functions-key: ${key}" ${base}/api/pipelines
   Start a build:  curl -s -X POST -H "x-functions-key: ${key}" -H "content-type: application/json" \\
                     -d '{"pipeline":"ubuntu-2204-base","reason":"first try"}' ${base}/api/builds
