@@ -56,6 +56,7 @@ export async function runP1(): Promise<string> {
     // A 4-hour build needs a timeout above it; the expected duration stays the pipeline's (45 min),
     // so the policy starts from a wrong guess as a real first build would.
     const pipeline: PipelineDefinition = { ...base, build: { ...base.build, timeoutMinutes: 300 } };
+    factory.host.engine.stats.replayByOrchestration.clear();
     const before = {
       ...factory.host.engine.stats,
       cpu: factory.host.engine.stats.replayCpuMs,
@@ -79,6 +80,13 @@ export async function runP1(): Promise<string> {
     return [
       `P1 replay CPU: ${cpu.toFixed(1)} ms for a full three-stage build (4 h build, replication, 2 approvals) (target < 100 ms: ${cpu < 100 ? 'MET' : 'NOT MET'})`,
       `P1 episodes: ${episodes} across ${ids.length} instances (the build orchestration, its polling sub-orchestrations for the Image Builder run and for replication)`,
+      `P1 replay CPU by orchestrator: ${[...factory.host.engine.stats.replayByOrchestration]
+        .map(([name, s]) => `${name} ${s.cpuMs.toFixed(1)} ms / ${s.episodes} episodes`)
+        .join(', ')}`,
+      `P1 activity executions: ${[...factory.host.engine.stats.activityExecutions]
+        .sort((a, b) => b[1] - a[1])
+        .map(([name, n]) => `${name} ${n}`)
+        .join(', ')}`,
       `P1 history events: ${main} in the build orchestration, at most ${maxChild} in the polling sub-orchestration per continue-as-new generation (target < 400 per instance: ${Math.max(main, maxChild) < 400 ? 'MET' : 'NOT MET'}); wall ${Date.now() - wall} ms`,
     ].join('\n');
   } finally {

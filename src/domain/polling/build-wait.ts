@@ -240,6 +240,23 @@ function densityDelay(model: BuildEndModel, elapsedMs: number, d: BuildPollDefau
  * each other.
  */
 export function nextPollDelayMs(input: BuildPollInput): number {
+  // Every episode of the polling orchestration replays its loop and asks again for the delays it
+  // already had; the answer is a pure function of the input, so it is remembered (a numeric
+  // integration costs ~50 µs, the lookup ~1 µs).
+  const key = JSON.stringify(input);
+  const known = rememberedDelays.get(key);
+  if (known !== undefined) return known;
+  const delay = computeNextPollDelayMs(input);
+  if (rememberedDelays.size >= REMEMBERED_DELAYS_MAX)
+    rememberedDelays.delete(rememberedDelays.keys().next().value as string);
+  rememberedDelays.set(key, delay);
+  return delay;
+}
+
+const rememberedDelays = new Map<string, number>();
+const REMEMBERED_DELAYS_MAX = 2048;
+
+function computeNextPollDelayMs(input: BuildPollInput): number {
   const model = buildEndModel(input);
   const d = input.defaults;
   const clamp = (ms: number): number => Math.round(Math.min(d.capMs, Math.max(d.floorMs, ms)));

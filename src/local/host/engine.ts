@@ -73,6 +73,8 @@ export interface EngineStats {
   episodes: number;
   /** CPU time spent inside orchestrator handlers (replay), ms. */
   replayCpuMs: number;
+  /** The same per orchestrator function name, with its episodes: where replay time goes. */
+  replayByOrchestration: Map<string, { episodes: number; cpuMs: number }>;
   activityExecutions: Map<string, number>;
 }
 
@@ -90,7 +92,12 @@ const TERMINAL: RuntimeStatus[] = ['Completed', 'Failed', 'Terminated'];
 
 export class DurableEngine implements OrchestrationEngine {
   readonly clock: Clock;
-  readonly stats: EngineStats = { episodes: 0, replayCpuMs: 0, activityExecutions: new Map() };
+  readonly stats: EngineStats = {
+    episodes: 0,
+    replayCpuMs: 0,
+    replayByOrchestration: new Map(),
+    activityExecutions: new Map(),
+  };
   private readonly registry: FunctionRegistry;
   private readonly store: HostStore;
   private readonly log: (line: string) => void;
@@ -666,6 +673,10 @@ export class DurableEngine implements OrchestrationEngine {
     const cpu = process.cpuUsage(cpuBefore);
     this.stats.episodes += 1;
     this.stats.replayCpuMs += (cpu.user + cpu.system) / 1000;
+    const byName = this.stats.replayByOrchestration.get(instance.name) ?? { episodes: 0, cpuMs: 0 };
+    byName.episodes += 1;
+    byName.cpuMs += (cpu.user + cpu.system) / 1000;
+    this.stats.replayByOrchestration.set(instance.name, byName);
 
     const actions = state.actions?.[0] ?? [];
     const signatures = actions.map(actionSignature);
