@@ -80,11 +80,15 @@ describe('azure-sim: Azure VM Image Builder', () => {
     expect((await status())?.runSubState).toBe('Queued');
     clock.advanceBy(buildMs * 0.4);
     expect(await status()).toMatchObject({ runState: 'Running', runSubState: 'Customizing' });
+    expect(sim.runningImageBuilds()).toEqual([
+      expect.objectContaining({ templateId: expect.stringMatching(/\/imageTemplates\/it-ok$/i) }),
+    ]);
     expect(
       sim.inventory().some((r) => r.type === 'microsoft.compute/virtualmachines' && r.id.includes('IT_')),
     ).toBe(true);
     clock.advanceBy(buildMs * 0.6);
     expect(await status()).toMatchObject({ runState: 'Succeeded' });
+    expect(sim.runningImageBuilds()).toEqual([]);
     const out = await client().virtualMachineImageTemplates.getRunOutput(rg, 'it-ok', 'out');
     expect(out.artifactId).toBe(`${world.eng.galleryId}/images/ubuntu/versions/1.0.0`);
     const compute = new ComputeManagementClient(

@@ -162,6 +162,8 @@ export interface AzureSimulator {
   // ---- inspection
   /** Live resources (ids, lower-cased types). */
   inventory(): { id: string; type: string; tags: Record<string, string> }[];
+  /** Image Builder runs in progress now (runState Running), with where they run. */
+  runningImageBuilds(): { templateId: string; subscriptionId: string; location: string }[];
   /** Calls per operation key since start (faulted calls included). */
   callCounts(): Record<string, number>;
   requests(): SimRequestRecord[];

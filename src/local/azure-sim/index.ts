@@ -4,7 +4,7 @@
  */
 import type { AzureSimulator, SimulatorOptions } from './api';
 import { computeRoutes } from './providers/compute';
-import { imageBuilderRoutes, tickImageBuilder } from './providers/imagebuilder';
+import { imageBuilderRoutes, runningImageBuilds, tickImageBuilder } from './providers/imagebuilder';
 import { resourceRoutes } from './providers/resources';
 import { Simulator } from './sim';
 
@@ -24,6 +24,7 @@ export async function startAzureSimulator(options: SimulatorOptions = {}): Promi
   sim.registerRoutes(computeRoutes);
   sim.registerRoutes(imageBuilderRoutes);
   sim.onTick((now) => tickImageBuilder(sim, now));
+  sim.runningImageBuildsProvider = (now) => runningImageBuilds(sim, now);
   await sim.start(options.port);
   return sim;
 }

@@ -630,6 +630,16 @@ export class Simulator implements AzureSimulator {
     this.customizerFailures.push({ customizerName: args.customizerName, logLines: [...args.logLines] });
   }
 
+  /** Set by startAzureSimulator: the Image Builder provider answers it. */
+  runningImageBuildsProvider: (
+    now: number,
+  ) => { templateId: string; subscriptionId: string; location: string }[] = () => [];
+
+  runningImageBuilds(): { templateId: string; subscriptionId: string; location: string }[] {
+    this.tick();
+    return this.runningImageBuildsProvider(this.clock.now());
+  }
+
   inventory(): { id: string; type: string; tags: Record<string, string> }[] {
     this.tick();
     return [...this.resources.values()].map((r) => ({

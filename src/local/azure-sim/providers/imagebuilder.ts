@@ -626,6 +626,21 @@ function getRunOutput(sim: Simulator, req: ArmRequest): ArmResponse {
   return { status: 200, body: runOutputView(r, out.name, out.artifactId) };
 }
 
+/** Image templates whose run is in progress now (runState Running), for fleet benches and tests. */
+export function runningImageBuilds(
+  sim: Simulator,
+  now: number,
+): { templateId: string; subscriptionId: string; location: string }[] {
+  const running: { templateId: string; subscriptionId: string; location: string }[] = [];
+  for (const r of sim.resources.values()) {
+    if (r.type !== TYPE) continue;
+    const it = internalOf(r);
+    if (it.run && lastRunStatus(sim, it, it.run, now).runState === 'Running')
+      running.push({ templateId: r.id, subscriptionId: r.subscriptionId, location: r.location });
+  }
+  return running;
+}
+
 /** Materializes clock-driven effects of runs: build VM while building, gallery version, run outputs, log. */
 export function tickImageBuilder(sim: Simulator, now: number): void {
   for (const r of [...sim.resources.values()]) {
