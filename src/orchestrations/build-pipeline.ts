@@ -48,7 +48,13 @@ import {
 } from '../domain/pipeline/activities';
 import type { PipelineDefinition, PipelineStage } from '../domain/pipeline/definition';
 import { imageVersionFor, shortHash } from '../domain/pipeline/versioning';
-import { BUILD_SLOT_TAG, buildSlotKey, type SlotDecision } from '../domain/pipeline/build-slots';
+import {
+  BUILD_SLOT_POLL_MS,
+  BUILD_SLOT_TAG,
+  buildSlotKey,
+  slotPollDelayMs,
+  type SlotDecision,
+} from '../domain/pipeline/build-slots';
 import {
   DEFAULT_BUILD_POLL_DEFAULTS,
   DEFAULT_REPLICATION_POLL_DEFAULTS,
@@ -60,8 +66,6 @@ import {
 export const WAIT_FOR_BUILD_ORCHESTRATION = 'waitForImageBuild';
 export const WAIT_FOR_REPLICATION_ORCHESTRATION = 'waitForVersionReplication';
 export const WAIT_FOR_BUILD_SLOT_ORCHESTRATION = 'waitForBuildSlot';
-/** How often a queued build asks again for a build slot. */
-export const BUILD_SLOT_POLL_MS = 60_000;
 /** Polls per generation of a waiting sub-orchestration before it continues as new (bounded history, cheap replays). */
 const POLLS_PER_GENERATION = 8;
 export { BUILD_ORCHESTRATION };
@@ -1142,27 +1146,31 @@ export interface WaitForBuildSlotInput {
   claim: ClaimBuildSlotInput;
   startedMs: number;
   polls: number;
+  /** Before the next ask (slotPollDelayMs of the last answer); absent at first: one minute. */
+  nextPollMs?: number;
 }
 
 /**
- * Asks for a build slot every minute until granted, or until the build's ticket is gone (its build
- * was cancelled and compensated). Continues as new every few polls: a queue of hours stays cheap.
+ * Asks for a build slot until granted, or until the build's ticket is gone (its build was cancelled
+ * and compensated): every minute when next in line, less often the further back it is. Continues as new every few polls: a queue of hours stays cheap.
  * Its custom status shows the queue position.
  */
 export function* waitForBuildSlot(context: OrchestrationContext): Generator<Task, SlotWaitOutcome, unknown> {
   const input = context.df.getInput<WaitForBuildSlotInput>();
+  let nextPollMs = input.nextPollMs ?? BUILD_SLOT_POLL_MS;
   for (let polls = input.polls; ; polls++) {
     if (polls - input.polls >= POLLS_PER_GENERATION) {
-      context.df.continueAsNew({ ...input, polls });
+      context.df.continueAsNew({ ...input, polls, nextPollMs });
       return { granted: false, ticketExists: true, running: 0, ahead: 0, limit: 0 };
     }
-    yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + BUILD_SLOT_POLL_MS));
+    yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + nextPollMs));
     const polled = yield* poll<SlotDecision>(context, Activities.claimBuildSlot, input.claim);
     if (polled === undefined) continue;
     if ('refused' in polled)
       return { granted: false, ticketExists: true, running: 0, ahead: 0, limit: 0, error: polled.refused };
     const slot = polled.value;
     if (slot.granted || !slot.ticketExists) return slot;
+    nextPollMs = slotPollDelayMs(slot);
     context.df.setCustomStatus({
       waitingSinceMs: input.startedMs,
       running: slot.running,

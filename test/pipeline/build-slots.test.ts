@@ -4,7 +4,7 @@
  * slots free up, and a build cancelled while queued leaves nothing behind.
  */
 import type { BuildCustomStatus } from '../../src/domain/build-status';
-import { decideBuildSlot } from '../../src/domain/pipeline/build-slots';
+import { decideBuildSlot, slotPollDelayMs } from '../../src/domain/pipeline/build-slots';
 import { templateNameFor } from '../../src/domain/pipeline/recipe';
 import type { PipelineDefinition } from '../../src/domain/pipeline/definition';
 import { startFactory, type Factory } from './harness';
@@ -28,6 +28,20 @@ describe('build slot decisions (pure)', () => {
 
   it('no ticket, no slot: a build whose template is gone stops waiting', () => {
     expect(decideBuildSlot([t('it-1')], 'it-9', 5)).toMatchObject({ granted: false, ticketExists: false });
+  });
+
+  it('the next in line asks again every minute, builds further back less often, at most every 15', () => {
+    const refused = (running: number, ahead: number) => ({
+      granted: false,
+      ticketExists: true,
+      running,
+      ahead,
+      limit: 4,
+    });
+    expect(slotPollDelayMs(refused(4, 0))).toBe(60_000);
+    expect(slotPollDelayMs(refused(2, 2))).toBe(60_000);
+    expect(slotPollDelayMs(refused(4, 3))).toBe(4 * 60_000);
+    expect(slotPollDelayMs(refused(4, 196))).toBe(15 * 60_000);
   });
 
   it('template names sort in arrival order and stay within 64 characters', () => {

@@ -58,6 +58,22 @@ export function decideBuildSlot(tickets: SlotTicket[], mine: string, limit: numb
   };
 }
 
+/** How often the first build in the queue asks again: a slot may free at any moment. */
+export const BUILD_SLOT_POLL_MS = 60_000;
+/** The longest a queued build waits before asking again, however far back it is. */
+export const BUILD_SLOT_MAX_POLL_MS = 15 * 60_000;
+
+/**
+ * When a build that was refused a slot asks again: one minute per place it has in the queue beyond
+ * the cap, up to 15 minutes. A queue of 200 builds then reads ARM about a thousand times an hour
+ * instead of 12 000 (ARM allows 12 000 reads an hour per principal and subscription), and the build
+ * next in line still notices a freed slot within a minute.
+ */
+export function slotPollDelayMs(decision: SlotDecision): number {
+  const place = Math.max(1, decision.running + decision.ahead - decision.limit + 1);
+  return Math.min(BUILD_SLOT_MAX_POLL_MS, place * BUILD_SLOT_POLL_MS);
+}
+
 /** yyMMddHHmmss (UTC): the arrival stamp that starts template names. */
 export function arrivalStamp(iso: string): string {
   const d = new Date(iso);
