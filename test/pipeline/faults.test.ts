@@ -31,6 +31,8 @@ const KINDS = [
 ] as const;
 type Kind = (typeof KINDS)[number];
 const PIPELINES = Number(process.env.FAULT_SUITE_PIPELINES ?? KINDS.length);
+/** FAULT_SUITE_PIPELINES=50 runs longer than jest's default 60 s. */
+const TIMEOUT_MS = Math.max(60_000, PIPELINES * 10_000);
 
 /** What each kind must end as, and how many side effects it may have made. */
 const EXPECTED: Record<
@@ -90,6 +92,7 @@ describe('transient ARM faults', () => {
   let factory: Factory;
   let front: HttpFrontEnd;
   const scan = new SecretsScan();
+  let restoreConsole = () => undefined as void;
   const keys = {
     host: randomBytes(24).toString('base64url'),
     master: randomBytes(24).toString('base64url'),
@@ -108,6 +111,7 @@ describe('transient ARM faults', () => {
       faults: { rate: 0.1, kinds: ['429', '500', '503', 'reset'], retryAfterSeconds: 1 },
     });
     scan.watchHistories(factory);
+    restoreConsole = scan.captureConsole();
     front = await startHttpFrontEnd({
       registry: factory.host.registry,
       engine: factory.host.engine,
@@ -123,202 +127,209 @@ describe('transient ARM faults', () => {
     });
   });
   afterAll(async () => {
+    restoreConsole();
     await front.close();
     await factory.stop();
   });
 
-  it(`${PIPELINES} builds under faults end as their kind says, with exactly one run, test VM and version per gallery each, nothing left behind and no secret anywhere`, async () => {
-    // Concurrent builds need Image Builder's own staging groups (a custom one must be empty).
-    const ubuntuBase = factory.pipelines.get('ubuntu-2204-base')!;
-    const { stagingResourceGroupId: _unused, ...build } = ubuntuBase.build;
-    const ubuntu: PipelineDefinition = { ...ubuntuBase, build };
-    const brokenCustomizer = `${ubuntu.build.customizers[0]!.name}-broken`;
-    factory.sim.failCustomizer({
-      customizerName: brokenCustomizer,
-      logLines: ['E: Unable to locate package chrony-broken', 'Script exited with 100'],
-    });
-    const failingTestMarker = 'soak-failing-test';
-    factory.sim.scriptRunCommand(({ script }) =>
-      script.includes(failingTestMarker)
-        ? { exitCode: 3, stdout: 'auditd inactive', stderr: '' }
-        : { exitCode: 0, stdout: 'Tests failed: 0', stderr: '' },
-    );
-    const pipelineFor = (kind: Kind): PipelineDefinition => {
-      if (kind === 'succeedsOnWindows') return factory.pipelines.get('windows-2022-base')!;
-      if (kind === 'customizerFails')
-        return {
-          ...ubuntu,
-          build: {
-            ...ubuntu.build,
-            customizers: ubuntu.build.customizers.map((c, i) =>
-              i === 0 ? { ...c, name: brokenCustomizer } : c,
-            ),
-          },
-        };
-      if (kind === 'testFails')
-        return {
-          ...ubuntu,
-          test: {
-            ...ubuntu.test,
-            scripts: [
-              ...ubuntu.test.scripts,
-              { name: failingTestMarker, shell: 'Shell', inline: `echo ${failingTestMarker}` },
-            ],
-          },
-        };
-      return ubuntu;
-    };
-
-    const builds: { id: string; kind: Kind }[] = [];
-    const canceled = new Set<string>();
-    const decided = new Set<string>();
-    const cancel = async (id: string, reason: string) => {
-      canceled.add(id);
-      const answer = await api('POST', `/api/builds/${id}/cancel`, { reason });
-      expect(answer.status).toBe(202);
-    };
-    for (let i = 0; i < PIPELINES; i++) {
-      const kind = KINDS[i % KINDS.length]!;
-      const id = await factory.start(pipelineFor(kind), `fault-${i}-${kind}`);
-      builds.push({ id, kind });
-      if (kind === 'canceledAtStart') await cancel(id, 'started by mistake');
-    }
-
-    const hasTestVm = (id: string) =>
-      factory.sim
-        .inventory()
-        .some((r) => r.type === 'microsoft.compute/virtualmachines' && r.tags['imagefactory.buildId'] === id);
-    await factory.host.drive({
-      until: async () => {
-        let open = 0;
-        for (const { id, kind } of builds) {
-          const instance = await factory.host.getStatus(id);
-          if (instance?.runtimeStatus !== 'Running' && instance?.runtimeStatus !== 'Pending') continue;
-          open++;
-          const status = instance.customStatus as BuildCustomStatus | null;
-          if (!status || canceled.has(id)) continue;
-          if (
-            kind === 'canceledInBuild' &&
-            status.step === 'build' &&
-            status.message === 'Image Builder is building'
-          )
-            await cancel(id, 'wrong recipe');
-          else if (kind === 'canceledInTest' && status.step === 'test' && hasTestVm(id))
-            await cancel(id, 'superseded');
-          const pending = status.pendingApproval;
-          if (!pending || decided.has(pending.requestId)) continue;
-          if (kind === 'canceledInApproval' && pending.stage === 'PROD') {
-            await cancel(id, 'change freeze');
-            continue;
-          }
-          decided.add(pending.requestId);
-          const reject = kind === 'rejected' && pending.stage === 'PROD';
-          await factory.decide(id, pending.stage, reject ? 'rejected' : 'approved');
-        }
-        return open === 0;
-      },
-    });
-
-    const requests = factory.sim.requests();
-    const faulted = requests.filter((r) => r.status === 429 || r.status >= 500).length;
-    expect(faulted).toBeGreaterThan(10); // the faults really happened
-    const accepted = requests.filter((r) => r.status >= 200 && r.status < 300);
-    const taggedFor = (body: unknown, id: string) =>
-      (body as { tags?: Record<string, string> } | undefined)?.tags?.['imagefactory.buildId'] === id;
-    const inventory = factory.sim.inventory();
-    const versions = inventory.filter((r) => r.type === 'microsoft.compute/galleries/images/versions');
-
-    const results = await Promise.all(
-      builds.map(async ({ id, kind }) => {
-        const status = (await factory.host.getStatus(id))?.customStatus as BuildCustomStatus;
-        // The template name ends with a digest of the build id (templateNameFor).
-        const buildPart = createHash('sha256').update(id).digest('hex').slice(0, 10);
-        const runs = accepted.filter(
-          (r) => r.method === 'POST' && new RegExp(`imageTemplates/[^/]+-${buildPart}/run$`).test(r.path),
-        ).length;
-        const testVms = new Set(
-          accepted
-            .filter(
-              (r) => r.method === 'PUT' && /virtualMachines\/[^/]+$/.test(r.path) && taggedFor(r.body, id),
-            )
-            .map((r) => r.path),
-        ).size;
-        // Copies into TEST and PROD (ENG's version is Image Builder's): one path per gallery.
-        const copyPuts = accepted.filter(
-          (r) =>
-            r.method === 'PUT' &&
-            /galleries\/[^/]+\/images\/[^/]+\/versions\/[^/]+$/.test(r.path) &&
-            taggedFor(r.body, id),
-        );
-        const copies = new Set(copyPuts.map((r) => r.path)).size;
-        const own = versions.filter((v) => v.tags['imagefactory.buildId'] === id);
-        const expected = EXPECTED[kind];
-        return {
-          actual: {
-            id,
-            outcome: status?.outcome,
-            failure: status?.failure && {
-              code: status.failure.code,
-              ...(expected.failure?.step ? { step: status.failure.step } : {}),
-            },
-            runs,
-            testVms,
-            copies,
-            // Versions left: one per stage for a success (in three tenants), none otherwise.
-            versionsLeft: new Set(own.map((v) => v.id.split('/')[2])).size,
-            versionsLeftTotal: own.length,
-          },
-          expected: {
-            id,
-            outcome: expected.outcome,
-            failure: expected.failure,
-            runs: expected.runs,
-            testVms: expected.testVms,
-            copies: expected.copies,
-            versionsLeft: SUCCEEDS.has(kind) ? 3 : 0,
-            versionsLeftTotal: SUCCEEDS.has(kind) ? 3 : 0,
-          },
-        };
-      }),
-    );
-    const mismatched = results.filter(
-      ({ actual, expected }) => JSON.stringify(actual) !== JSON.stringify(expected),
-    );
-    if (mismatched.length > 0)
-      console.log(
-        await Promise.all(
-          mismatched.map(async ({ actual }) =>
-            JSON.stringify((await factory.host.getStatus(actual.id))?.customStatus).slice(0, 600),
-          ),
-        ),
+  it(
+    `${PIPELINES} builds under faults end as their kind says, with exactly one run, test VM and version per gallery each, nothing left behind and no secret anywhere`,
+    async () => {
+      // Concurrent builds need Image Builder's own staging groups (a custom one must be empty).
+      const ubuntuBase = factory.pipelines.get('ubuntu-2204-base')!;
+      const { stagingResourceGroupId: _unused, ...build } = ubuntuBase.build;
+      const ubuntu: PipelineDefinition = { ...ubuntuBase, build };
+      const brokenCustomizer = `${ubuntu.build.customizers[0]!.name}-broken`;
+      factory.sim.failCustomizer({
+        customizerName: brokenCustomizer,
+        logLines: ['E: Unable to locate package chrony-broken', 'Script exited with 100'],
+      });
+      const failingTestMarker = 'soak-failing-test';
+      factory.sim.scriptRunCommand(({ script }) =>
+        script.includes(failingTestMarker)
+          ? { exitCode: 3, stdout: 'auditd inactive', stderr: '' }
+          : { exitCode: 0, stdout: 'Tests failed: 0', stderr: '' },
       );
-    expect(results.map((r) => r.actual)).toEqual(results.map((r) => r.expected));
-    // Nothing else left behind anywhere: no template, no VM, NIC or disk, no Image Builder staging group.
-    expect(
-      inventory
-        .filter(
-          (r) =>
-            /imagetemplates|virtualmachines|networkinterfaces|disks/.test(r.type) ||
-            (r.type === 'microsoft.resources/resourcegroups' && /\/resourceGroups\/IT_/i.test(r.id)),
-        )
-        .map((r) => r.id),
-    ).toEqual([]);
-    expect(versions).toHaveLength(builds.filter(({ kind }) => SUCCEEDS.has(kind)).length * 3);
+      const pipelineFor = (kind: Kind): PipelineDefinition => {
+        if (kind === 'succeedsOnWindows') return factory.pipelines.get('windows-2022-base')!;
+        if (kind === 'customizerFails')
+          return {
+            ...ubuntu,
+            build: {
+              ...ubuntu.build,
+              customizers: ubuntu.build.customizers.map((c, i) =>
+                i === 0 ? { ...c, name: brokenCustomizer } : c,
+              ),
+            },
+          };
+        if (kind === 'testFails')
+          return {
+            ...ubuntu,
+            test: {
+              ...ubuntu.test,
+              scripts: [
+                ...ubuntu.test.scripts,
+                { name: failingTestMarker, shell: 'Shell', inline: `echo ${failingTestMarker}` },
+              ],
+            },
+          };
+        return ubuntu;
+      };
 
-    // Secrets: what the API shows of every build (failures, cancel reasons, status page, links)
-    // and everything the factory wrote during the run.
-    for (const { id } of builds) {
-      expect((await api('GET', `/api/builds/${id}`)).status).toBe(200);
-      expect((await api('GET', `/api/builds/${id}/view`)).status).toBe(200);
-    }
-    expect((await api('GET', '/api/builds')).status).toBe(200);
-    scan.addFactorySecrets(factory);
-    scan.addSecret('function key', keys.host);
-    scan.addSecret('master key', keys.master);
-    scan.addSecret('durable extension system key', keys.system);
-    await scan.collectFactory(factory);
-    expect(scan.sources.some((source) => source.endsWith('(earlier generation)'))).toBe(true);
-    expect(scan.selfCheck()).toEqual([]);
-    expect(scan.findings()).toEqual([]);
-  });
+      const builds: { id: string; kind: Kind }[] = [];
+      const canceled = new Set<string>();
+      const decided = new Set<string>();
+      const cancel = async (id: string, reason: string) => {
+        canceled.add(id);
+        const answer = await api('POST', `/api/builds/${id}/cancel`, { reason });
+        expect(answer.status).toBe(202);
+      };
+      for (let i = 0; i < PIPELINES; i++) {
+        const kind = KINDS[i % KINDS.length]!;
+        const id = await factory.start(pipelineFor(kind), `fault-${i}-${kind}`);
+        builds.push({ id, kind });
+        if (kind === 'canceledAtStart') await cancel(id, 'started by mistake');
+      }
+
+      const hasTestVm = (id: string) =>
+        factory.sim
+          .inventory()
+          .some(
+            (r) => r.type === 'microsoft.compute/virtualmachines' && r.tags['imagefactory.buildId'] === id,
+          );
+      await factory.host.drive({
+        until: async () => {
+          let open = 0;
+          for (const { id, kind } of builds) {
+            const instance = await factory.host.getStatus(id);
+            if (instance?.runtimeStatus !== 'Running' && instance?.runtimeStatus !== 'Pending') continue;
+            open++;
+            const status = instance.customStatus as BuildCustomStatus | null;
+            if (!status || canceled.has(id)) continue;
+            if (
+              kind === 'canceledInBuild' &&
+              status.step === 'build' &&
+              status.message === 'Image Builder is building'
+            )
+              await cancel(id, 'wrong recipe');
+            else if (kind === 'canceledInTest' && status.step === 'test' && hasTestVm(id))
+              await cancel(id, 'superseded');
+            const pending = status.pendingApproval;
+            if (!pending || decided.has(pending.requestId)) continue;
+            if (kind === 'canceledInApproval' && pending.stage === 'PROD') {
+              await cancel(id, 'change freeze');
+              continue;
+            }
+            decided.add(pending.requestId);
+            const reject = kind === 'rejected' && pending.stage === 'PROD';
+            await factory.decide(id, pending.stage, reject ? 'rejected' : 'approved');
+          }
+          return open === 0;
+        },
+      });
+
+      const requests = factory.sim.requests();
+      const faulted = requests.filter((r) => r.status === 429 || r.status >= 500).length;
+      expect(faulted).toBeGreaterThan(10); // the faults really happened
+      const accepted = requests.filter((r) => r.status >= 200 && r.status < 300);
+      const taggedFor = (body: unknown, id: string) =>
+        (body as { tags?: Record<string, string> } | undefined)?.tags?.['imagefactory.buildId'] === id;
+      const inventory = factory.sim.inventory();
+      const versions = inventory.filter((r) => r.type === 'microsoft.compute/galleries/images/versions');
+
+      const results = await Promise.all(
+        builds.map(async ({ id, kind }) => {
+          const status = (await factory.host.getStatus(id))?.customStatus as BuildCustomStatus;
+          // The template name ends with a digest of the build id (templateNameFor).
+          const buildPart = createHash('sha256').update(id).digest('hex').slice(0, 10);
+          const runs = accepted.filter(
+            (r) => r.method === 'POST' && new RegExp(`imageTemplates/[^/]+-${buildPart}/run$`).test(r.path),
+          ).length;
+          const testVms = new Set(
+            accepted
+              .filter(
+                (r) => r.method === 'PUT' && /virtualMachines\/[^/]+$/.test(r.path) && taggedFor(r.body, id),
+              )
+              .map((r) => r.path),
+          ).size;
+          // Copies into TEST and PROD (ENG's version is Image Builder's): one path per gallery.
+          const copyPuts = accepted.filter(
+            (r) =>
+              r.method === 'PUT' &&
+              /galleries\/[^/]+\/images\/[^/]+\/versions\/[^/]+$/.test(r.path) &&
+              taggedFor(r.body, id),
+          );
+          const copies = new Set(copyPuts.map((r) => r.path)).size;
+          const own = versions.filter((v) => v.tags['imagefactory.buildId'] === id);
+          const expected = EXPECTED[kind];
+          return {
+            actual: {
+              id,
+              outcome: status?.outcome,
+              failure: status?.failure && {
+                code: status.failure.code,
+                ...(expected.failure?.step ? { step: status.failure.step } : {}),
+              },
+              runs,
+              testVms,
+              copies,
+              // Versions left: one per stage for a success (in three tenants), none otherwise.
+              versionsLeft: new Set(own.map((v) => v.id.split('/')[2])).size,
+              versionsLeftTotal: own.length,
+            },
+            expected: {
+              id,
+              outcome: expected.outcome,
+              failure: expected.failure,
+              runs: expected.runs,
+              testVms: expected.testVms,
+              copies: expected.copies,
+              versionsLeft: SUCCEEDS.has(kind) ? 3 : 0,
+              versionsLeftTotal: SUCCEEDS.has(kind) ? 3 : 0,
+            },
+          };
+        }),
+      );
+      const mismatched = results.filter(
+        ({ actual, expected }) => JSON.stringify(actual) !== JSON.stringify(expected),
+      );
+      if (mismatched.length > 0)
+        console.log(
+          await Promise.all(
+            mismatched.map(async ({ actual }) =>
+              JSON.stringify((await factory.host.getStatus(actual.id))?.customStatus).slice(0, 600),
+            ),
+          ),
+        );
+      expect(results.map((r) => r.actual)).toEqual(results.map((r) => r.expected));
+      // Nothing else left behind anywhere: no template, no VM, NIC or disk, no Image Builder staging group.
+      expect(
+        inventory
+          .filter(
+            (r) =>
+              /imagetemplates|virtualmachines|networkinterfaces|disks/.test(r.type) ||
+              (r.type === 'microsoft.resources/resourcegroups' && /\/resourceGroups\/IT_/i.test(r.id)),
+          )
+          .map((r) => r.id),
+      ).toEqual([]);
+      expect(versions).toHaveLength(builds.filter(({ kind }) => SUCCEEDS.has(kind)).length * 3);
+
+      // Secrets: what the API shows of every build (failures, cancel reasons, status page, links)
+      // and everything the factory wrote during the run.
+      for (const { id } of builds) {
+        expect((await api('GET', `/api/builds/${id}`)).status).toBe(200);
+        expect((await api('GET', `/api/builds/${id}/view`)).status).toBe(200);
+      }
+      expect((await api('GET', '/api/builds')).status).toBe(200);
+      scan.addFactorySecrets(factory);
+      scan.addSecret('function key', keys.host);
+      scan.addSecret('master key', keys.master);
+      scan.addSecret('durable extension system key', keys.system);
+      await scan.collectFactory(factory);
+      expect(scan.sources.some((source) => source.endsWith('(earlier generation)'))).toBe(true);
+      expect(scan.selfCheck()).toEqual([]);
+      expect(scan.findings()).toEqual([]);
+    },
+    TIMEOUT_MS,
+  );
 });

@@ -4,11 +4,14 @@ import { SecretsScan } from './secrets-scan';
 describe('build pipeline: happy path (local host + simulated Azure + virtual clock)', () => {
   let factory: Factory;
   const scan = new SecretsScan();
+  let restoreConsole = () => undefined as void;
   beforeAll(async () => {
     factory = await startFactory();
     scan.watchHistories(factory);
+    restoreConsole = scan.captureConsole();
   });
   afterAll(async () => {
+    restoreConsole();
     await factory.stop();
   });
 
@@ -120,6 +123,7 @@ describe('build pipeline: happy path (local host + simulated Azure + virtual clo
     );
     expect(scan.secretNames.some((name) => name.startsWith('clientAssertion'))).toBe(true);
     expect(scan.sources.some((source) => source.endsWith('(earlier generation)'))).toBe(true);
+    expect(scan.sources.some((source) => source.startsWith('console.'))).toBe(true);
     expect(scan.collectedCharacters).toBeGreaterThan(10_000);
     expect(scan.selfCheck()).toEqual([]);
     expect(scan.findings()).toEqual([]);

@@ -10,6 +10,7 @@
  * `selfCheck()` plants each secret in a copy of what was collected: a scan that cannot fail proves
  * nothing.
  */
+import { inspect } from 'node:util';
 import type { Factory } from './harness';
 
 export interface SecretFinding {
@@ -97,6 +98,26 @@ export class SecretsScan {
     factory.host.engine.onHistoryRetired((instanceId, history) =>
       this.record(`history of ${instanceId} (earlier generation)`, history),
     );
+  }
+
+  /**
+   * Records what the app writes to the console (activities log there, not to the host log), still
+   * passing it on; returns the function that restores the console.
+   */
+  captureConsole(): () => void {
+    const methods = ['log', 'info', 'warn', 'error', 'debug'] as const;
+    const originals = methods.map((method) => [method, console[method]] as const);
+    for (const [method, original] of originals)
+      console[method] = (...args: unknown[]) => {
+        this.record(
+          `console.${method}`,
+          args.map((arg) => (typeof arg === 'string' ? arg : inspect(arg))).join(' '),
+        );
+        original.apply(console, args);
+      };
+    return () => {
+      for (const [method, original] of originals) console[method] = original;
+    };
   }
 
   record(source: string, content: unknown): void {
