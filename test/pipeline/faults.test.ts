@@ -293,14 +293,24 @@ describe('transient ARM faults', () => {
       const mismatched = results.filter(
         ({ actual, expected }) => JSON.stringify(actual) !== JSON.stringify(expected),
       );
-      if (mismatched.length > 0)
+      // On a mismatch: the build's failure and its failed activity attempts, to tell a product bug from bad luck.
+      for (const { actual } of mismatched) {
+        const instance = await factory.host.getStatus(actual.id, { showHistory: true });
+        const failedAttempts = (instance?.history ?? [])
+          .filter((e) => e.EventType === 'TaskFailed')
+          .map((e) => JSON.stringify(e.Reason ?? e.Details ?? '').slice(0, 200));
         console.log(
-          await Promise.all(
-            mismatched.map(async ({ actual }) =>
-              JSON.stringify((await factory.host.getStatus(actual.id))?.customStatus).slice(0, 600),
-            ),
+          JSON.stringify(
+            {
+              id: actual.id,
+              failure: (instance?.customStatus as BuildCustomStatus | null)?.failure,
+              failedAttempts,
+            },
+            null,
+            1,
           ),
         );
+      }
       expect(results.map((r) => r.actual)).toEqual(results.map((r) => r.expected));
       // Nothing else left behind anywhere: no template, no VM, NIC or disk, no Image Builder staging group.
       expect(
