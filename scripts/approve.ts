@@ -92,6 +92,12 @@ interface PendingRequest {
   imageVersion: string;
 }
 
+/** The API's Durable links carry no key; the Durable webhooks take the master key (npm start's key). */
+function withMasterKey(link: string | undefined, key: string): string | undefined {
+  if (link === undefined || /[?&]code=/.test(link)) return link;
+  return `${link}${link.includes('?') ? '&' : '?'}code=${encodeURIComponent(key)}`;
+}
+
 /**
  * The build's pending request: from the factory API (GET /api/builds/{id} → pendingApproval) or,
  * where that route is not deployed (404 that is not the API's problem answer), from the Durable
@@ -114,7 +120,10 @@ async function findPending(
     };
     return {
       pending: build.pendingApproval,
-      eventLink: build.links?.sendEventPostUri?.replace('{eventName}', encodeURIComponent(eventName)),
+      eventLink: withMasterKey(
+        build.links?.sendEventPostUri?.replace('{eventName}', encodeURIComponent(eventName)),
+        key,
+      ),
     };
   }
   if (response.status !== 404 || isProblem)

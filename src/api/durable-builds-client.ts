@@ -54,7 +54,17 @@ export function durableBuildsClient(client: DurableClient): BuildsClient {
     raiseEvent: (instanceId, name, data) => client.raiseEvent(instanceId, name, data),
     statusLinks(instanceId) {
       const payload = client.createHttpManagementPayload(instanceId) as unknown as Record<string, string>;
-      return Object.fromEntries(Object.entries(payload).filter(([, value]) => typeof value === 'string'));
+      // The management URLs carry the durable extension's system key (code=): with it anyone who
+      // reads an answer could terminate or purge any build, or raise an approval event past the
+      // decision checks. Without it they still locate the instance for holders of the master key.
+      return Object.fromEntries(
+        Object.entries(payload)
+          .filter((entry): entry is [string, string] => typeof entry[1] === 'string')
+          .map(([name, url]) => [
+            name,
+            url.replace(/([?&])code=[^&]*(&?)/, (_all, sep: string, more: string) => (more ? sep : '')),
+          ]),
+      );
     },
   };
 }

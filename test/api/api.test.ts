@@ -145,6 +145,14 @@ describe('HTTP API through the local host front end and the real durable client'
     );
     expect(started.status).toBe(202);
     expect(started.json.statusQueryGetUri).toContain(started.json.id);
+    // The durable management links come without the extension's system key (it grants terminate,
+    // purge and raising any event, approvals included).
+    expect(started.json.statusQueryGetUri).toMatch(/\?taskHub=ImageFactoryTest&connection=Storage$/);
+    expect(started.json.sendEventPostUri).toMatch(
+      /\/raiseEvent\/\{eventName\}\?taskHub=[^&]+&connection=Storage$/,
+    );
+    expect(started.headers.get('location')).toBe(started.json.statusQueryGetUri);
+    expect(started.text).not.toMatch(/[?&]code=/);
     const again = await call(
       'POST',
       '/api/builds',
@@ -184,9 +192,11 @@ describe('HTTP API through the local host front end and the real durable client'
 
     const cancel = await call('POST', `/api/builds/${id}/cancel`, { reason: 'changed my mind' });
     expect(cancel.status).toBe(202);
+    expect(cancel.text).not.toMatch(/[?&]code=/);
     await factory.host.waitFor(id);
     const canceled = await call('GET', `/api/builds/${id}`);
     expect(canceled.json.outcome).toBe('canceled');
+    expect(canceled.text).not.toMatch(/[?&]code=/);
     expect(canceled.json.failure.message).toContain('changed my mind');
     expect((await call('POST', `/api/builds/${id}/cancel`, { reason: 'again' })).status).toBe(409);
     const leftovers = factory.sim

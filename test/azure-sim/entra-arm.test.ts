@@ -43,6 +43,17 @@ describe('azure-sim: Entra tokens and ARM basics', () => {
     expect(payload.oid).toBe(env.world.test.factoryPrincipalId);
   });
 
+  test('issuedCredentials lists every token handed out and every client assertion received', async () => {
+    const before = env.sim.issuedCredentials().length;
+    const token = await env
+      .certCredential(env.world.test.tenantId)
+      .getToken('https://graph.microsoft.com/.default');
+    const issued = env.sim.issuedCredentials().slice(before);
+    expect(issued.map((c) => c.kind)).toEqual(['clientAssertion', 'accessToken']);
+    expect(issued[1]?.value).toBe(token?.token);
+    expect(issued[0]?.value.split('.')).toHaveLength(3);
+  });
+
   test('wrong secret gives AADSTS7000215 without echoing the secret', async () => {
     const cred = new ClientSecretCredential(
       env.world.eng.tenantId,

@@ -1,6 +1,7 @@
 import { eventTypes, startSampleHost } from './helpers';
 import type { LocalHost } from '../../src/local/host';
 import { sampleControl } from '../fixtures/sample-app';
+import { EventType } from '../../src/local/host/history';
 
 describe('local durable host: replay through the real durable-functions library', () => {
   let host: LocalHost;
@@ -271,6 +272,21 @@ describe('local durable host: replay through the real durable-functions library'
     expect(host.engine.stats.activityExecutions.get('hello')).toBe(4);
     const history = (await host.getStatus(id, { showHistory: true }))?.history ?? [];
     expect(history.filter((e) => e.EventType === 'ExecutionStarted')).toHaveLength(1);
+  });
+
+  it('hands each generation discarded by continueAsNew to onHistoryRetired', async () => {
+    ({ host } = await startSampleHost());
+    const retired: { instanceId: string; inputs: unknown[] }[] = [];
+    host.engine.onHistoryRetired((instanceId, history) =>
+      retired.push({
+        instanceId,
+        inputs: history.filter((e) => e.EventType === EventType.ExecutionStarted).map((e) => e.Input),
+      }),
+    );
+    const id = await host.startNew('counter', { input: 0 });
+    expect((await host.waitFor(id)).output).toBe(3);
+    // Generations 0, 1 and 2 were discarded; the last one (3) is still the instance's history.
+    expect(retired).toEqual([0, 1, 2].map((n) => ({ instanceId: id, inputs: [JSON.stringify(n)] })));
   });
 
   it('continueAsNew without input continues; a string input arrives JSON-encoded once more', async () => {

@@ -131,14 +131,17 @@ test('a build approved over Service Bus the instant each request arrives complet
       decidedAt: new Date().toISOString(),
     };
     if (request.stage === 'TEST') {
-      // Anyone holding the API key sees the Durable links (with the system key): an exact but
-      // unsigned decision raised that way must not count.
-      const forged = await fetch(sendEventPostUri.replace('{eventName}', `approval:${request.stage}`), {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(decision),
-      });
-      expect(forged.status).toBe(202);
+      // The API's Durable links carry no key: reading a build is not enough to raise its events.
+      const link = sendEventPostUri.replace('{eventName}', `approval:${request.stage}`);
+      const raise = (url: string) =>
+        fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(decision),
+        });
+      expect((await raise(link)).status).toBe(401);
+      // With the master key (npm start's key) an exact but unsigned decision still must not count.
+      expect((await raise(`${link}&code=${KEY}`)).status).toBe(202);
     }
     const id = `decision-${request.requestId}`;
     await decisions.sendMessages({

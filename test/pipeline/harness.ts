@@ -37,8 +37,10 @@ let counter = 0;
 export async function startFactory(
   options: SimulatorOptions = {},
   settings: Record<string, string> = {},
+  /** Where the virtual clock starts; real time for anything that stamps messages with it (Service Bus). */
+  startAt = Date.UTC(2026, 10, 10, 6, 0, 0),
 ): Promise<Factory> {
-  const clock = new VirtualClock(Date.UTC(2026, 10, 10, 6, 0, 0));
+  const clock = new VirtualClock(startAt);
   const sim = await startAzureSimulator({
     clock,
     seed: 7,

@@ -58,6 +58,13 @@ export interface SimRequestRecord {
   hadAuxiliaryHeader: boolean;
 }
 
+/** A credential the simulator handed out or was handed: what a secrets scan must never find. */
+export interface IssuedCredential {
+  /** accessToken: a JWT it issued (Entra or managed identity); clientAssertion: a signed JWT a client authenticated with; sasSignature: the sig of a SAS it created. */
+  kind: 'accessToken' | 'clientAssertion' | 'sasSignature';
+  value: string;
+}
+
 export interface AzureSimulator {
   readonly armEndpoint: string; // https://127.0.0.1:PORT
   readonly authorityHost: string; // https://127.0.0.1:PORT (token + discovery endpoints)
@@ -167,5 +174,7 @@ export interface AzureSimulator {
   /** Calls per operation key since start (faulted calls included). */
   callCounts(): Record<string, number>;
   requests(): SimRequestRecord[];
+  /** Additive: every token, client assertion and SAS signature since start, in order. */
+  issuedCredentials(): IssuedCredential[];
   stop(): Promise<void>;
 }

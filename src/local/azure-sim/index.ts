@@ -13,6 +13,7 @@ export type {
   SimulatorOptions,
   FaultPlan,
   FaultKind,
+  IssuedCredential,
   RunCommandScript,
   SimRequestRecord,
 } from './api';

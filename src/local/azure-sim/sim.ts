@@ -14,7 +14,14 @@ import {
 import type { AddressInfo } from 'node:net';
 import { generate } from 'selfsigned';
 import { systemClock, type Clock } from '../../shared/clock';
-import type { AzureSimulator, FaultPlan, RunCommandScript, SimRequestRecord, SimulatorOptions } from './api';
+import type {
+  AzureSimulator,
+  FaultPlan,
+  IssuedCredential,
+  RunCommandScript,
+  SimRequestRecord,
+  SimulatorOptions,
+} from './api';
 import { certInfo, decodeJwt, signRs256, verifySignature, type CertInfo } from './jwt';
 import { BUILT_IN_ROLES, roleAllows, scopeCovers, type RoleAssignment, type RoleDefinition } from './rbac';
 import { ArmError, type ArmRequest, type ArmResponse, type Claims, type SimResource } from './types';
@@ -173,6 +180,7 @@ export class Simulator implements AzureSimulator {
   private readonly seed: number;
   private readonly counts: Record<string, number> = {};
   private readonly log: SimRequestRecord[] = [];
+  private readonly credentials: IssuedCredential[] = [];
   private readonly signingKey: { privateKey: string; publicKey: KeyObject; kid: string };
   private readonly tokenLifetimeMs: number;
   readonly shortOperationPolls: number;
@@ -657,6 +665,10 @@ export class Simulator implements AzureSimulator {
     return this.log.map((r) => ({ ...r }));
   }
 
+  issuedCredentials(): IssuedCredential[] {
+    return this.credentials.map((c) => ({ ...c }));
+  }
+
   // ------------------------------------------------------------------ state helpers
 
   tenantOf(subscriptionId: string): string {
@@ -751,7 +763,7 @@ export class Simulator implements AzureSimulator {
   }): string {
     const now = this.clock.now();
     const iat = Math.floor(now / 1000);
-    return signRs256(
+    const token = signRs256(
       {
         aud: args.aud,
         iss: `https://sts.windows.net/${args.tid}/`,
@@ -771,6 +783,8 @@ export class Simulator implements AzureSimulator {
       this.signingKey.privateKey,
       this.signingKey.kid,
     );
+    this.credentials.push({ kind: 'accessToken', value: token });
+    return token;
   }
 
   /** Validates a token issued by this simulator; returns why not when invalid. */
@@ -1062,6 +1076,7 @@ export class Simulator implements AzureSimulator {
         );
       }
     } else if (assertion !== null) {
+      this.credentials.push({ kind: 'clientAssertion', value: assertion });
       if (form.get('client_assertion_type') !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') {
         return aadError(
           res,
@@ -1227,6 +1242,7 @@ export class Simulator implements AzureSimulator {
             idtyp: 'app',
             xmsMirid: mi.id,
           });
+    if (aud === TOKEN_EXCHANGE_AUDIENCE) this.credentials.push({ kind: 'accessToken', value: token });
     sendJson(res, 200, {
       access_token: token,
       expires_on: String(Math.floor(Date.now() / 1000) + 3600),
@@ -1393,6 +1409,7 @@ export class Simulator implements AzureSimulator {
     if (!account) throw new Error(`createSas: unknown account ${accountId}`);
     const sig = randomBytes(24).toString('base64');
     account.internal.sas = [...((account.internal.sas as string[] | undefined) ?? []), sig];
+    this.credentials.push({ kind: 'sasSignature', value: sig });
     return new URLSearchParams({
       sv: '2025-01-05',
       sr: 'b',

@@ -113,6 +113,10 @@ export class DurableEngine implements OrchestrationEngine {
   private readonly runningEntities = new Set<string>();
   private readonly episodeRequests = new Set<string>();
   private idleWaiters: (() => void)[] = [];
+  private readonly historyRetiredListeners: ((
+    instanceId: string,
+    history: readonly HistoryEvent[],
+  ) => void)[] = [];
   private pumpQueued = false;
   private realTimer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -341,6 +345,15 @@ export class DurableEngine implements OrchestrationEngine {
 
   instanceIds(): string[] {
     return [...this.instances.keys()];
+  }
+
+  /**
+   * Calls `listener` with a generation's history just before continueAsNew discards it, so a test
+   * can see every event an instance ever had (e.g. to scan them for secrets), not only the last
+   * generation's.
+   */
+  onHistoryRetired(listener: (instanceId: string, history: readonly HistoryEvent[]) => void): void {
+    this.historyRetiredListeners.push(listener);
   }
 
   stop(): void {
@@ -749,6 +762,7 @@ export class DurableEngine implements OrchestrationEngine {
     instance.executionId = randomUUID();
     instance.input = input === undefined ? undefined : JSON.stringify(input);
     const carried = instance.inbox.filter((event) => event.EventType === EventType.EventRaised);
+    for (const listener of this.historyRetiredListeners) listener(instance.instanceId, instance.history);
     instance.history = [];
     instance.lastActions = [];
     instance.inbox = [this.executionStarted(instance), ...carried];
