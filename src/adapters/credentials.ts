@@ -15,6 +15,7 @@ import {
   type ClientCertificatePEMCertificatePath,
 } from '@azure/identity';
 import type { AzureSettings, CredentialProfile } from '../config/azure';
+import { idempotentTransientRetryPolicy } from './transient-retry';
 import type { CredentialName, PrincipalInfo } from '../ports/azure';
 import { FactoryError } from '../shared/errors';
 import { classifyAzureError, registerSecret } from './errors';
@@ -32,6 +33,8 @@ const PUBLIC_AUTHORITY_HOSTS = new Set([
 export interface CredentialStoreOptions {
   /** Where secretSetting / certificateSetting and IDENTITY_ENDPOINT are looked up (default process.env). */
   env?: Record<string, string | undefined>;
+  /** Base delay of the quick retries of idempotent calls (default 2000 ms, like the LRO polls). */
+  transientRetryDelayMs?: number;
 }
 
 /** Options shared by every SDK client (classic and modular clients accept both spellings). */
@@ -69,6 +72,7 @@ export class CredentialStore {
   private readonly ca: string | undefined;
   private readonly cache = new Map<string, TokenCredential>();
   private readonly isPublicCloud: boolean;
+  private readonly transientRetryDelayMs: number;
 
   constructor(
     private readonly settings: Pick<
@@ -78,6 +82,7 @@ export class CredentialStore {
     options: CredentialStoreOptions = {},
   ) {
     this.env = options.env ?? process.env;
+    this.transientRetryDelayMs = options.transientRetryDelayMs ?? 2000;
     this.isPublicCloud = PUBLIC_AUTHORITY_HOSTS.has(
       new URL(settings.AZURE_AUTHORITY_HOST).hostname.toLowerCase(),
     );
@@ -144,7 +149,17 @@ export class CredentialStore {
   clientOptions(name: CredentialName, auxiliaryTenantIds: string[] = []): SdkClientOptions {
     const profile = this.profile(name);
     const scopes = [this.settings.ARM_TOKEN_SCOPE];
-    const additionalPolicies: SdkClientOptions['additionalPolicies'] = [];
+    const additionalPolicies: SdkClientOptions['additionalPolicies'] = [
+      {
+        position: 'perCall',
+        // Paced like the long-running operation polls: a retried read is just an early poll.
+        policy: idempotentTransientRetryPolicy({
+          maxRetries: 2,
+          retryDelayInMs: this.transientRetryDelayMs,
+          maxRetryDelayInMs: 4 * this.transientRetryDelayMs,
+        }),
+      },
+    ];
     const auxTenants = [...new Set(auxiliaryTenantIds)].filter((tenant) => tenant !== profile.tenantId);
     if (auxTenants.length > 3) {
       throw new FactoryError(
@@ -179,7 +194,8 @@ export class CredentialStore {
       credentials: { scopes },
       credentialScopes: scopes,
       additionalPolicies,
-      // Retries belong to the orchestration (it sees retryable/retryAfterMs); keep the SDK's short.
+      // The SDK's own retries are off: idempotent calls get the quick ones above, everything else
+      // is retried by the orchestration (it sees retryable and retryAfterMs).
       retryOptions: { maxRetries: 0 },
     };
   }

@@ -28,9 +28,13 @@ export interface AzurePortsOptions {
 }
 
 export function createAzurePorts(config: AppConfig, options: AzurePortsOptions = {}): AzurePorts {
+  const updateIntervalInMs = options.updateIntervalInMs ?? 2000;
   const runtime: AdapterRuntime = {
-    store: new CredentialStore(config, options.env === undefined ? {} : { env: options.env }),
-    updateIntervalInMs: options.updateIntervalInMs ?? 2000,
+    store: new CredentialStore(config, {
+      ...(options.env === undefined ? {} : { env: options.env }),
+      transientRetryDelayMs: updateIntervalInMs,
+    }),
+    updateIntervalInMs,
     log: options.log ?? ((): void => undefined),
   };
   const factories = new Map<string, ClientFactory>();

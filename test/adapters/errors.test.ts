@@ -42,6 +42,23 @@ describe('error classification against the simulator', () => {
     assertNoSecrets(error, h.world);
   });
 
+  it.each(['500', 'reset'] as const)(
+    'a read that keeps failing with %s is tried three times within the activity; a 429 or a 503 with Retry-After once',
+    async (kind) => {
+      h.sim.setFaults({ rate: 1, kinds: [kind], operations: [op], retryAfterSeconds: 3 });
+      const before = h.sim.callCounts()[op] ?? 0;
+      await expectFactoryError(() => h.ports.access('eng').getResource(rgId()));
+      expect((h.sim.callCounts()[op] ?? 0) - before).toBe(3);
+      for (const throttling of ['429', '503'] as const) {
+        // Retry-After is honoured on the orchestration's durable clock, not by sleeping here.
+        h.sim.setFaults({ rate: 1, kinds: [throttling], operations: [op], retryAfterSeconds: 3 });
+        const throttledBefore = h.sim.callCounts()[op] ?? 0;
+        await expectFactoryError(() => h.ports.access('eng').getResource(rgId()));
+        expect((h.sim.callCounts()[op] ?? 0) - throttledBefore).toBe(1);
+      }
+    },
+  );
+
   it('403 AuthorizationFailed names the role, the principal, the scope and the az command', async () => {
     // The factory managed identity only reads its own identity resource group.
     const error = await expectFactoryError(() => h.ports.access('factory').getResource(rgId()));
