@@ -4,6 +4,9 @@
  * in sync by a test, so editors and CI can validate definitions too.
  */
 import { z } from 'zod';
+import { checkCadence } from '../cadence';
+import { isFactoryError } from '../../shared/errors';
+import { unknownKeysMessage } from '../../shared/text';
 
 const guid = z
   .string()
@@ -142,7 +145,15 @@ export const cadenceSchema = z.discriminatedUnion('kind', [
   z
     .object({
       kind: z.literal('cron'),
-      expression: z.string().min(9),
+      // Checked as the cadence timer will read it, so a bad expression is refused at load, not at
+      // every tick; the message does not quote it (a ${NAME} placeholder may have put a secret in).
+      expression: z
+        .string()
+        .min(9)
+        .refine(
+          (expression) => isValidCron(expression),
+          'must be a 5- or 6-field cron expression that fires',
+        ),
       onlyWhenChanged: z.boolean().default(true),
     })
     .strict(),
@@ -229,6 +240,16 @@ export const pipelineDefinitionSchema = z
   .superRefine((definition, ctx) => crossFieldChecks(definition, ctx), {
     when: (payload) => asObject(payload.value) !== undefined,
   });
+
+function isValidCron(expression: string): boolean {
+  try {
+    checkCadence({ kind: 'cron', expression });
+    return true;
+  } catch (error) {
+    if (isFactoryError(error)) return false;
+    throw error;
+  }
+}
 
 type Loose = Record<string, unknown>;
 const asObject = (value: unknown): Loose | undefined =>
@@ -331,7 +352,7 @@ export function validatePipelineDefinition(candidate: unknown): ValidationResult
     ok: false,
     problems: parsed.error.issues.map((issue) => ({
       path: formatPath(issue.path) || '(root)',
-      message: issue.message,
+      message: issue.code === 'unrecognized_keys' ? unknownKeysMessage(issue.keys) : issue.message,
     })),
   };
 }
