@@ -362,4 +362,13 @@ describe('pipeline definitions', () => {
     ]);
     expect(problems[0]!.length).toBeLessThan(200);
   });
+  it('does not quote a build location that is no region name (a setting may have put a secret there)', () => {
+    const problems = problemsOf('ubuntu-2204-base', (doc) => {
+      doc.build.location = '${ENG_TENANT_ID}';
+    });
+    expect(problems).toContain(
+      'stages[0].regions: must include the build region (AIB distributes there first)',
+    );
+    expect(problems.join('\n')).not.toContain(env.ENG_TENANT_ID);
+  });
 });

@@ -282,12 +282,14 @@ function crossFieldChecks(value: unknown, ctx: z.RefinementCtx): void {
   });
   const build = asObject(definition.build);
   const first = stages[0];
+  // Only a location that is a region name is quoted: it may hold anything (a secret from a ${NAME}).
   if (build && first && typeof build.location === 'string' && Array.isArray(first.regions)) {
     const location = build.location;
+    const quoted = region.safeParse(location).success ? ` '${location}'` : '';
     if (!first.regions.some((r) => asObject(r)?.name === location))
       addIssue(
         ['stages', 0, 'regions'],
-        `must include the build region '${location}' (AIB distributes there first)`,
+        `must include the build region${quoted} (AIB distributes there first)`,
       );
   }
   if (!build) return;
