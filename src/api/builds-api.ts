@@ -13,6 +13,7 @@ import {
   type StageStatus,
 } from '../domain/build-status';
 import { statusPage } from './status-page';
+import { bounded } from '../shared/text';
 import {
   formatPath,
   validatePipelineDefinition,
@@ -93,7 +94,7 @@ function readBody<T>(request: ApiRequest, schema: z.ZodType<T>): { value: T } | 
   if (!/^application\/json\b/i.test(type)) {
     return {
       error: problem(415, 'Unsupported Media Type', 'Send the body as application/json.', [
-        { path: '(header) content-type', message: `is '${type}'` },
+        { path: '(header) content-type', message: `is '${bounded(type)}'` },
       ]),
     };
   }
@@ -111,7 +112,7 @@ function readBody<T>(request: ApiRequest, schema: z.ZodType<T>): { value: T } | 
     const errors = result.error.issues.flatMap((issue) =>
       issue.code === 'unrecognized_keys'
         ? issue.keys.map((key) => ({
-            path: formatPath([...issue.path, key]),
+            path: formatPath([...issue.path, bounded(key)]),
             message: 'is not a field of this request',
           }))
         : [{ path: formatPath(issue.path) || '(body)', message: issue.message }],
@@ -288,7 +289,7 @@ export async function startBuild(
   if ('error' in body) return body.error;
   const definition = pipelines.valid.get(body.value.pipeline);
   if (definition === undefined) {
-    return problem(404, 'Unknown Pipeline', `There is no valid pipeline named '${body.value.pipeline}'.`, [
+    return problem(404, 'Unknown Pipeline', noSuchPipeline(body.value.pipeline), [
       { path: 'pipeline', message: `must be one of: ${[...pipelines.valid.keys()].join(', ')}` },
     ]);
   }
@@ -381,6 +382,12 @@ export async function getBuild(request: ApiRequest, client: BuildsClient): Promi
     return problem(404, 'Not Found', `No build '${id}'.`);
   return { status: 200, jsonBody: { ...buildView(status), links: client.statusLinks(id) } };
 }
+
+/** Names only what could be a pipeline name: a key, a script or a 10k string sent as one is not repeated. */
+const noSuchPipeline = (name: string) =>
+  PIPELINE_NAME.test(name)
+    ? `There is no valid pipeline named '${name}'.`
+    : 'There is no valid pipeline by that name (pipeline names are 4-42 lower-case letters, digits and -).';
 
 const LIST_QUERY = new Set(['status', 'pipeline', 'top', 'continuation', 'code']);
 const PIPELINE_NAME = /^[a-z][a-z0-9-]{2,40}[a-z0-9]$/;
@@ -496,7 +503,7 @@ export function getPipeline(request: ApiRequest, pipelines: Pipelines): ApiRespo
   const definition = pipelines.valid.get(request.params.name ?? '');
   return definition
     ? { status: 200, jsonBody: definition }
-    : problem(404, 'Unknown Pipeline', `There is no valid pipeline named '${request.params.name ?? ''}'.`);
+    : problem(404, 'Unknown Pipeline', noSuchPipeline(request.params.name ?? ''));
 }
 
 export async function revokeVersion(
@@ -506,11 +513,7 @@ export async function revokeVersion(
 ): Promise<ApiResponse> {
   const definition = pipelines.valid.get(request.params.pipeline ?? '');
   if (definition === undefined)
-    return problem(
-      404,
-      'Unknown Pipeline',
-      `There is no valid pipeline named '${request.params.pipeline ?? ''}'.`,
-    );
+    return problem(404, 'Unknown Pipeline', noSuchPipeline(request.params.pipeline ?? ''));
   const version = request.params.version ?? '';
   if (!/^\d{1,10}\.\d{1,10}\.\d{1,10}$/.test(version))
     return problem(400, 'Invalid Request', 'Not an image version.', [

@@ -125,6 +125,24 @@ describe('HTTP API through the local host front end and the real durable client'
     });
   });
 
+  it('repeats no huge input and no key in a refusal', async () => {
+    const huge = `H${'x'.repeat(9_999)}`;
+    const answers = [
+      await call('POST', '/api/builds', { pipeline: 'ubuntu-2204-base', [huge]: 1 }),
+      await call('POST', '/api/builds', '{}', { 'content-type': `application/${huge}` }),
+      await call('GET', `/api/pipelines/${huge}`),
+      await call('POST', `/api/versions/${huge}/1.0.0/revoke`, { reason: 'bad' }),
+      await call('POST', '/api/builds', { pipeline: 'master-key' }),
+      await call('POST', '/api/builds', { pipeline: 'Master_Key_1' }),
+    ];
+    expect(answers.map((a) => a.status)).toEqual([400, 415, 404, 404, 404, 404]);
+    for (const answer of answers) expect(answer.text).not.toContain(huge);
+    expect(answers[0]!.json.errors[0].path).toMatch(/^Hxxx.*\(10000 characters\)$/);
+    // A name that could be a pipeline's is named; anything else (a key pasted in the wrong place) is not.
+    expect(answers[4]!.json.detail).toContain("'master-key'");
+    expect(answers[5]!.text).not.toContain('Master_Key_1');
+  });
+
   it('lists and shows the validated pipelines', async () => {
     const list = await call('GET', '/api/pipelines');
     expect(list.status).toBe(200);

@@ -139,6 +139,15 @@ describe('evaluateDecision', () => {
     expect(result).toMatchObject({ accept: false, reason });
   });
 
+  test('malformed by a huge unknown attribute: the detail names it without repeating it whole', () => {
+    const huge = `a${'x'.repeat(9_999)}`;
+    const result = evaluateDecision({ ...signed(), [huge]: 1 }, request, NOW, KEY);
+    expect(result).toMatchObject({ accept: false, reason: 'malformed' });
+    const detail = (result as { detail: string }).detail;
+    expect(detail).toMatch(/^\(event\): Unrecognized key: "axx.*\(10000 characters\)"$/);
+    expect(detail.length).toBeLessThan(200);
+  });
+
   test('unsigned when a key is configured', () => {
     const unsigned = toDecisionEvent(decision, { id: 'evt-3', source: '/x', time: NOW });
     expect(evaluateDecision(unsigned, request, NOW, KEY)).toMatchObject({

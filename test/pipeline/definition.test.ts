@@ -338,4 +338,37 @@ describe('pipeline definitions', () => {
     const replicas = JSON.stringify(schema.properties.stages);
     expect(replicas).toContain('"replicas":{"type":"integer","minimum":1,"maximum":100}');
   });
+  it('refuses a cron cadence that does not parse or never fires, without quoting it', () => {
+    for (const expression of ['not a cron at all', '61 * * * *', '* * * * * * *', '0 0 30 2 *'])
+      expect(
+        problemsOf('ubuntu-2204-base', (doc) => {
+          doc.cadence = { kind: 'cron', expression };
+        }),
+      ).toEqual(['cadence.expression: must be a 5- or 6-field cron expression that fires']);
+    expect(
+      problemsOf('ubuntu-2204-base', (doc) => {
+        doc.cadence = { kind: 'cron', expression: '0 6 8-14 * 2' };
+      }),
+    ).toEqual([]);
+  });
+
+  it('names a huge unknown field without repeating it whole', () => {
+    const huge = `k${'x'.repeat(9_999)}`;
+    const problems = problemsOf('ubuntu-2204-base', (doc) => {
+      doc.build[huge] = 1;
+    });
+    expect(problems).toEqual([
+      expect.stringMatching(/^build: Unrecognized key: "kxx.*\(10000 characters\)"$/),
+    ]);
+    expect(problems[0]!.length).toBeLessThan(200);
+  });
+  it('does not quote a build location that is no region name (a setting may have put a secret there)', () => {
+    const problems = problemsOf('ubuntu-2204-base', (doc) => {
+      doc.build.location = '${ENG_TENANT_ID}';
+    });
+    expect(problems).toContain(
+      'stages[0].regions: must include the build region (AIB distributes there first)',
+    );
+    expect(problems.join('\n')).not.toContain(env.ENG_TENANT_ID);
+  });
 });

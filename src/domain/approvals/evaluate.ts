@@ -5,6 +5,7 @@
 import type { ApprovalDecision, ApprovalRequest } from '../../ports/approvals';
 import { approvalDecisionEventSchema, bodyAsJson } from './contract';
 import { verifyDecisionSignature } from './signing';
+import { unknownKeysMessage } from '../../shared/text';
 
 export type RefusalReason =
   'malformed' | 'unsigned' | 'bad-signature' | 'no-pending-request' | 'mismatch' | 'late' | 'duplicate';
@@ -33,7 +34,10 @@ export function evaluateDecision(
   const parsed = approvalDecisionEventSchema.safeParse(raw);
   if (!parsed.success) {
     // Paths and messages only: never the values (a misplaced secret must not reach a log).
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(event)'}: ${i.message}`);
+    const problems = parsed.error.issues.map(
+      (i) =>
+        `${i.path.join('.') || '(event)'}: ${i.code === 'unrecognized_keys' ? unknownKeysMessage(i.keys) : i.message}`,
+    );
     return { accept: false, reason: 'malformed', detail: problems.join('; ') };
   }
   const event = parsed.data;

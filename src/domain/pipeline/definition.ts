@@ -4,6 +4,9 @@
  * in sync by a test, so editors and CI can validate definitions too.
  */
 import { z } from 'zod';
+import { checkCadence } from '../cadence';
+import { isFactoryError } from '../../shared/errors';
+import { unknownKeysMessage } from '../../shared/text';
 
 const guid = z
   .string()
@@ -142,7 +145,15 @@ export const cadenceSchema = z.discriminatedUnion('kind', [
   z
     .object({
       kind: z.literal('cron'),
-      expression: z.string().min(9),
+      // Checked as the cadence timer will read it, so a bad expression is refused at load, not at
+      // every tick; the message does not quote it (a ${NAME} placeholder may have put a secret in).
+      expression: z
+        .string()
+        .min(9)
+        .refine(
+          (expression) => isValidCron(expression),
+          'must be a 5- or 6-field cron expression that fires',
+        ),
       onlyWhenChanged: z.boolean().default(true),
     })
     .strict(),
@@ -230,6 +241,16 @@ export const pipelineDefinitionSchema = z
     when: (payload) => asObject(payload.value) !== undefined,
   });
 
+function isValidCron(expression: string): boolean {
+  try {
+    checkCadence({ kind: 'cron', expression });
+    return true;
+  } catch (error) {
+    if (isFactoryError(error)) return false;
+    throw error;
+  }
+}
+
 type Loose = Record<string, unknown>;
 const asObject = (value: unknown): Loose | undefined =>
   typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Loose) : undefined;
@@ -261,12 +282,14 @@ function crossFieldChecks(value: unknown, ctx: z.RefinementCtx): void {
   });
   const build = asObject(definition.build);
   const first = stages[0];
+  // Only a location that is a region name is quoted: it may hold anything (a secret from a ${NAME}).
   if (build && first && typeof build.location === 'string' && Array.isArray(first.regions)) {
     const location = build.location;
+    const quoted = region.safeParse(location).success ? ` '${location}'` : '';
     if (!first.regions.some((r) => asObject(r)?.name === location))
       addIssue(
         ['stages', 0, 'regions'],
-        `must include the build region '${location}' (AIB distributes there first)`,
+        `must include the build region${quoted} (AIB distributes there first)`,
       );
   }
   if (!build) return;
@@ -331,7 +354,7 @@ export function validatePipelineDefinition(candidate: unknown): ValidationResult
     ok: false,
     problems: parsed.error.issues.map((issue) => ({
       path: formatPath(issue.path) || '(root)',
-      message: issue.message,
+      message: issue.code === 'unrecognized_keys' ? unknownKeysMessage(issue.keys) : issue.message,
     })),
   };
 }
