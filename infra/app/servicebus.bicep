@@ -20,6 +20,9 @@ param maxDeliveryCount int = 5
 @description('Optional. Message time to live (ISO 8601); expired messages are dead-lettered, never dropped.')
 param messageTimeToLive string = 'P14D'
 
+@description('Optional. How long a message id is remembered for duplicate detection (ISO 8601, 20 s to 7 days).')
+param duplicateDetectionWindow string = 'P1D'
+
 var dataSender = '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39' // Azure Service Bus Data Sender
 var dataReceiver = '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0' // Azure Service Bus Data Receiver
 
@@ -40,6 +43,10 @@ resource queues 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' = [
       deadLetteringOnMessageExpiration: true
       lockDuration: 'PT1M'
       defaultMessageTimeToLive: messageTimeToLive
+      // A request sent again after a host crash (same message id) reaches release management once;
+      // so does a decision on-prem re-sends. Fixed at creation: an existing queue must be recreated.
+      requiresDuplicateDetection: true
+      duplicateDetectionHistoryTimeWindow: duplicateDetectionWindow
     }
   }
 ]

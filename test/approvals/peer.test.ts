@@ -196,3 +196,32 @@ test('the links carry max_message_size (256 KB): batches are sized by it and a l
   expect(peer.queue('q-send').counts.active).toBe(before);
   await sender.close();
 });
+
+test('with duplicate detection, a message id seen within the window is accepted and dropped; outside it, kept', async () => {
+  const deduping = await startServiceBusPeer({ queues: ['q-dedupe'], duplicateDetectionWindowMs: 400 });
+  const dedupingClient = new ServiceBusClient(deduping.connectionString, {
+    retryOptions: { maxRetries: 0, timeoutInMs: 5000 },
+  });
+  try {
+    const sender = dedupingClient.createSender('q-dedupe');
+    await sender.sendMessages({ messageId: 'request-1', body: 'first' });
+    // The same id again (a re-send after a crash): the send succeeds, nothing is added.
+    await sender.sendMessages({ messageId: 'request-1', body: 'again' });
+    await sender.sendMessages({ messageId: 'request-2', body: 'other' });
+    expect(deduping.queue('q-dedupe').active.map((m) => [m.messageId, m.body])).toEqual([
+      ['request-1', 'first'],
+      ['request-2', 'other'],
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    await sender.sendMessages({ messageId: 'request-1', body: 'after the window' });
+    await sender.close();
+    expect(deduping.queue('q-dedupe').active.map((m) => m.body)).toEqual([
+      'first',
+      'other',
+      'after the window',
+    ]);
+  } finally {
+    await dedupingClient.close();
+    await deduping.stop();
+  }
+});

@@ -204,6 +204,12 @@ function checkServiceBusRights(sources: InfraSources, problems: string[]): void 
       'requests: Azure Service Bus Data Receiver',
     ],
   };
+  // The Service Bus adapter sends a request again after a crash with the same message id and
+  // relies on the queue to drop it (src/adapters/servicebus); the local peer does the same.
+  if (!/^\s*requiresDuplicateDetection: true$/m.test(text))
+    problems.push(
+      `${path}: the queues must have requiresDuplicateDetection: true (re-sent requests are dropped by message id)`,
+    );
   for (const [principal, list] of Object.entries(grants)) {
     const want = expected[principal] ?? [];
     const have = [...list].sort();

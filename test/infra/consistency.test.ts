@@ -123,6 +123,17 @@ describe('infra and code stay consistent', () => {
     ]);
   });
 
+  it('fails when the approval queues lose duplicate detection', () => {
+    const s = sources();
+    s.bicep['infra/app/servicebus.bicep'] = s.bicep['infra/app/servicebus.bicep']!.replace(
+      'requiresDuplicateDetection: true',
+      'requiresDuplicateDetection: false',
+    );
+    expect(checkInfra(s)).toEqual([
+      'infra/app/servicebus.bicep: the queues must have requiresDuplicateDetection: true (re-sent requests are dropped by message id)',
+    ]);
+  });
+
   it('fails when a role id is labelled with the wrong role name', () => {
     const s = sources();
     s.bicep['infra/app/servicebus.bicep'] = s.bicep['infra/app/servicebus.bicep']!.replace(

@@ -13,6 +13,8 @@ export interface LocalPeerPlan {
 }
 
 const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost']);
+/** As infra/app/servicebus.bicep's duplicateDetectionHistoryTimeWindow (P1D). */
+export const DUPLICATE_DETECTION_WINDOW_MS = 24 * 3600_000;
 /** The AMQP port the Service Bus emulator listens on. */
 const DEFAULT_AMQP_PORT = 5672;
 
@@ -45,7 +47,13 @@ export async function startLocalPeer(
   log: (line: string) => void,
 ): Promise<ServiceBusPeer> {
   try {
-    return await startServiceBusPeer({ port: plan.port, sharedAccessKey: plan.sharedAccessKey, queues, log });
+    return await startServiceBusPeer({
+      port: plan.port,
+      sharedAccessKey: plan.sharedAccessKey,
+      queues,
+      duplicateDetectionWindowMs: DUPLICATE_DETECTION_WINDOW_MS,
+      log,
+    });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE')
       throw new Error(
