@@ -61,6 +61,24 @@ describe('timer triggers through the local host', () => {
       ...options,
     });
 
+  it('leaves a function alone when AzureWebJobs.<name>.Disabled is true, as the host does', async () => {
+    const scheduler = await TimerScheduler.start({
+      registry: host.registry,
+      invoke: (name, input, opts) => host.invokeFunction(name, input, opts),
+      clock,
+      env: {
+        ...ENV,
+        'AzureWebJobs.everyFiveMinutes.Disabled': 'true',
+        'AzureWebJobs.fromSetting.Disabled': '0',
+      },
+    });
+    host.addDueWorkSource(scheduler);
+    await host.drive({ maxVirtualMs: 16 * 60_000 });
+    const fired = new Set(timerCalls.map((c) => c.name));
+    expect(fired.has('fromSetting')).toBe(true);
+    expect(fired.has('everyFiveMinutes')).toBe(false);
+  });
+
   it('runs runOnStartup timers at once and fires on schedule on the virtual clock via drive()', async () => {
     const scheduler = await startScheduler();
     host.addDueWorkSource(scheduler);

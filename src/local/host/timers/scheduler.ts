@@ -80,6 +80,11 @@ export class TimerScheduler {
     const env = options.env ?? process.env;
     const now = options.clock.now();
     for (const fn of options.registry.byTriggerType('timerTrigger')) {
+      // As the host: the app setting AzureWebJobs.<name>.Disabled=true (or 1) turns a function off.
+      if (/^(true|1)$/i.test(env[`AzureWebJobs.${fn.name}.Disabled`]?.trim() ?? '')) {
+        options.log?.(`[timers] ${fn.name} is disabled (AzureWebJobs.${fn.name}.Disabled)`);
+        continue;
+      }
       const raw = fn.trigger.schedule;
       if (typeof raw !== 'string' || raw.trim() === '')
         throw new Error(`Timer function '${fn.name}' has no schedule.`);
