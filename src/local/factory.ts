@@ -76,6 +76,53 @@ export async function startLocalFactory(options: LocalFactoryOptions): Promise<L
     // Port 0 in the settings means "any free port": the app gets the one the peer took.
     ...(serviceBus ? { ServiceBusConnection: serviceBus.connectionString } : {}),
   };
+  const app = await startFactoryHost({
+    env,
+    clock: options.clock,
+    dataDirectory: options.dataDirectory,
+    httpPort: options.httpPort ?? 7071,
+    functionKey: options.functionKey,
+    log,
+  });
+  return {
+    ...app,
+    sim,
+    world,
+    ...(serviceBus ? { serviceBus } : {}),
+    async stop() {
+      await app.stop();
+      await sim.stop();
+      await serviceBus?.stop();
+    },
+  };
+}
+
+export interface FactoryHostOptions {
+  /** The app's settings, with Azure's endpoints and credentials already in them. */
+  env: Record<string, string>;
+  clock: Clock;
+  /** Where the host's SQLite files live: a host started again on the same directory resumes. */
+  dataDirectory: string;
+  /** 0 picks a free port. */
+  httpPort: number;
+  functionKey: string;
+  log: (line: string) => void;
+}
+
+export type FactoryHost = Pick<
+  LocalFactory,
+  'host' | 'http' | 'timers' | 'serviceBusTriggers' | 'env' | 'stop'
+>;
+
+/**
+ * What the Functions host is to the app: the durable host running the unmodified app, its HTTP
+ * front end, timers and Service Bus triggers, against whatever Azure `env` names (the crash suite
+ * runs this in a process of its own and kills it, while the simulated Azure lives on).
+ */
+export async function startFactoryHost(options: FactoryHostOptions): Promise<FactoryHost> {
+  const { log } = options;
+  mkdirSync(options.dataDirectory, { recursive: true });
+  const env = { ...options.env };
   const host = await LocalHost.start({
     appEntry: path.resolve(__dirname, '../functions/index'),
     env,
@@ -91,7 +138,7 @@ export async function startLocalFactory(options: LocalFactoryOptions): Promise<L
     registry: host.registry,
     engine: host.engine,
     invoke,
-    port: options.httpPort ?? 7071,
+    port: options.httpPort,
     keys: {
       functionKeys: {},
       hostKeys: { default: options.functionKey },
@@ -140,12 +187,9 @@ export async function startLocalFactory(options: LocalFactoryOptions): Promise<L
       })
     : undefined;
   return {
-    sim,
-    world,
     host,
     http,
     timers,
-    ...(serviceBus ? { serviceBus } : {}),
     ...(serviceBusTriggers ? { serviceBusTriggers } : {}),
     env,
     async stop() {
@@ -153,8 +197,6 @@ export async function startLocalFactory(options: LocalFactoryOptions): Promise<L
       await timers.stop();
       await http.close();
       await host.stop();
-      await sim.stop();
-      await serviceBus?.stop();
     },
   };
 }

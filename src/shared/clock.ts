@@ -50,11 +50,15 @@ export class VirtualClock implements Clock {
  * own (no driver needed). Durations the simulated Azure models stay realistic in clock time.
  */
 export class ScaledClock implements Clock {
-  private readonly realOrigin = Date.now();
-
+  /**
+   * @param origin this clock's time at `realOrigin`
+   * @param realOrigin the real time it started at: processes given the same origin and realOrigin
+   *   share one clock (the crash suite's host process and the simulated Azure in the test process)
+   */
   constructor(
     readonly speedup: number,
-    private readonly origin: number = Date.now(),
+    readonly origin: number = Date.now(),
+    readonly realOrigin: number = Date.now(),
   ) {
     if (!(speedup >= 1)) throw new Error(`speedup must be >= 1, got ${speedup}`);
   }

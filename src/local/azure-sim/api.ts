@@ -38,6 +38,11 @@ export interface SimulatorOptions {
   tokenLifetimeMs?: number;
   /** Polls a short long-running operation answers InProgress before turning terminal (default 1). */
   shortOperationPolls?: number;
+  /**
+   * Told of each ARM request as it arrives, before it is handled: the crash suite kills the
+   * factory's host there, so Azure acts on a call whose answer the caller never gets.
+   */
+  onRequest?: (request: { method: string; path: string; operation: string }) => void;
 }
 
 export interface RunCommandScript {

@@ -187,9 +187,11 @@ export class Simulator implements AzureSimulator {
   private https: HttpsServer | undefined;
   private http: HttpServer | undefined;
   private readonly tickers: ((now: number) => void)[] = [];
+  private readonly onRequest: SimulatorOptions['onRequest'];
 
   constructor(options: SimulatorOptions & SimulatorExtras) {
     this.clock = options.clock ?? systemClock;
+    this.onRequest = options.onRequest;
     this.seed = options.seed ?? 1;
     this.idRandom = seededRandom(this.seed);
     this.faultRandom = seededRandom(this.seed ^ 0x5eed);
@@ -1514,6 +1516,7 @@ export class Simulator implements AzureSimulator {
     };
     this.count(key);
     this.log.push(record);
+    this.onRequest?.({ method, path: url.pathname, operation: key });
     const send = (status: number, payload: unknown, headers: Record<string, string> = {}): void => {
       record.status = status;
       for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);

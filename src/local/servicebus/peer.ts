@@ -29,6 +29,12 @@ export interface ServiceBusPeerOptions {
   maxDeliveryCount?: number;
   /** Default 60 000 ms (Service Bus default is 1 minute). */
   lockDurationMs?: number;
+  /**
+   * Duplicate detection on every queue (requiresDuplicateDetection, as infra/app/servicebus.bicep
+   * sets it): a message whose id was enqueued within this window is accepted and dropped.
+   * Default: off, as a queue created without it.
+   */
+  duplicateDetectionWindowMs?: number;
   log?: (line: string) => void;
 }
 
@@ -212,7 +218,29 @@ export async function startServiceBusPeer(options: ServiceBusPeerOptions): Promi
   const entity = (address: unknown): SubQueue | undefined =>
     typeof address === 'string' ? queues.get(address.replace(/^\/+/, '').toLowerCase()) : undefined;
 
+  /** Per queue: message id → when it was enqueued (duplicate detection history). */
+  const seenMessageIds = new Map<SubQueue, Map<string, number>>();
+  const isDuplicate = (queue: SubQueue, messageId: unknown): boolean => {
+    const window = options.duplicateDetectionWindowMs;
+    if (window === undefined || messageId === undefined || queue.deadLetter === undefined) return false;
+    const now = Date.now();
+    const seen = seenMessageIds.get(queue) ?? new Map<string, number>();
+    seenMessageIds.set(queue, seen);
+    for (const [id, at] of seen) if (at <= now - window) seen.delete(id);
+    // Ids are strings, numbers, UUIDs or binary in AMQP: compare their encoded form.
+    const key = typeof messageId === 'string' ? messageId : JSON.stringify(messageId);
+    if (seen.has(key)) return true;
+    seen.set(key, now);
+    return false;
+  };
+
   const enqueue = (queue: SubQueue, message: rheaTypes.Message): void => {
+    if (isDuplicate(queue, message.message_id)) {
+      log(
+        `[sb-peer] ${queue.path}: duplicate id=${String(message.message_id)} dropped (duplicate detection)`,
+      );
+      return;
+    }
     const stored: StoredMessage = {
       sequenceNumber: ++sequence,
       enqueuedAt: Date.now(),
@@ -318,6 +346,9 @@ export async function startServiceBusPeer(options: ServiceBusPeerOptions): Promi
       },
     };
     const delivery = sender.send(outgoing, tagBytes);
+    log(
+      `[sb-peer] ${queue.path}: #${stored.sequenceNumber} delivered (earlier deliveries: ${stored.deliveryCount})`,
+    );
     if (receiveAndDelete) {
       queue.messages.splice(queue.messages.indexOf(stored), 1);
       queue.completed += 1;
