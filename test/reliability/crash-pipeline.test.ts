@@ -345,7 +345,7 @@ describe('crash suite: SIGKILL of the host across a whole pipeline', () => {
       }
     }
     const seconds = (Date.now() - began) / 1000;
-    if (process.env.CRASH_SUITE_TRACE === '1') writeFileSync('/tmp/crash-trace.txt', trace.join('\n'));
+    if (process.env.CRASH_SUITE_TRACE === '1') writeFileSync(path.join(tmpdir(), 'crash-trace.txt'), trace.join('\n'));
 
     console.log(
       `crash suite: ${kills.length} kills, ${starts} host starts, ${events} outside events, ${seconds.toFixed(1)} s; ` +
