@@ -13,12 +13,13 @@
  * quick in-activity retries (src/adapters/transient-retry.ts) the same run took 2 min 34 s and one
  * build in fifty failed: createTestVm met a fault on all 8 attempts (a dozen calls per attempt).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { PipelineDefinition } from '../../src/domain/pipeline/definition';
 import type { BuildCustomStatus } from '../../src/domain/build-status';
 import { startHttpFrontEnd, type HttpFrontEnd } from '../../src/local/host/http/server';
 import { startFactory, type Factory } from './harness';
 import { SecretsScan } from './secrets-scan';
+import { leftovers, sideEffectsOf } from './side-effects';
 
 const KINDS = [
   'succeeds',
@@ -233,35 +234,13 @@ describe('transient ARM faults', () => {
       const requests = factory.sim.requests();
       const faulted = requests.filter((r) => r.status === 429 || r.status >= 500).length;
       expect(faulted).toBeGreaterThan(10); // the faults really happened
-      const accepted = requests.filter((r) => r.status >= 200 && r.status < 300);
-      const taggedFor = (body: unknown, id: string) =>
-        (body as { tags?: Record<string, string> } | undefined)?.tags?.['imagefactory.buildId'] === id;
       const inventory = factory.sim.inventory();
       const versions = inventory.filter((r) => r.type === 'microsoft.compute/galleries/images/versions');
 
       const results = await Promise.all(
         builds.map(async ({ id, kind }) => {
           const status = (await factory.host.getStatus(id))?.customStatus as BuildCustomStatus;
-          // The template name ends with a digest of the build id (templateNameFor).
-          const buildPart = createHash('sha256').update(id).digest('hex').slice(0, 10);
-          const runs = accepted.filter(
-            (r) => r.method === 'POST' && new RegExp(`imageTemplates/[^/]+-${buildPart}/run$`).test(r.path),
-          ).length;
-          const testVms = new Set(
-            accepted
-              .filter(
-                (r) => r.method === 'PUT' && /virtualMachines\/[^/]+$/.test(r.path) && taggedFor(r.body, id),
-              )
-              .map((r) => r.path),
-          ).size;
-          // Copies into TEST and PROD (ENG's version is Image Builder's): one path per gallery.
-          const copyPuts = accepted.filter(
-            (r) =>
-              r.method === 'PUT' &&
-              /galleries\/[^/]+\/images\/[^/]+\/versions\/[^/]+$/.test(r.path) &&
-              taggedFor(r.body, id),
-          );
-          const copies = new Set(copyPuts.map((r) => r.path)).size;
+          const { runs, testVms, copies } = sideEffectsOf(factory.sim, id);
           const own = versions.filter((v) => v.tags['imagefactory.buildId'] === id);
           const expected = EXPECTED[kind];
           return {
@@ -315,15 +294,7 @@ describe('transient ARM faults', () => {
       }
       expect(results.map((r) => r.actual)).toEqual(results.map((r) => r.expected));
       // Nothing else left behind anywhere: no template, no VM, NIC or disk, no Image Builder staging group.
-      expect(
-        inventory
-          .filter(
-            (r) =>
-              /imagetemplates|virtualmachines|networkinterfaces|disks/.test(r.type) ||
-              (r.type === 'microsoft.resources/resourcegroups' && /\/resourceGroups\/IT_/i.test(r.id)),
-          )
-          .map((r) => r.id),
-      ).toEqual([]);
+      expect(leftovers(factory.sim)).toEqual([]);
       expect(versions).toHaveLength(builds.filter(({ kind }) => SUCCEEDS.has(kind)).length * 3);
 
       // Secrets: what the API shows of every build (failures, cancel reasons, status page, links)

@@ -20,7 +20,7 @@
  * CRASH_SUITE_POINTS (default 20) and CRASH_SUITE_SEED change the run.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -41,6 +41,7 @@ import {
 import type { ApprovalDecision, ApprovalRequest } from '../../src/ports/approvals';
 import type { BuildCustomStatus } from '../../src/domain/build-status';
 import type { CrashChildConfig } from './crash-pipeline-child';
+import { leftovers, sideEffectsOf, versionsOf } from '../pipeline/side-effects';
 
 const POINTS = Number(process.env.CRASH_SUITE_POINTS ?? 20);
 const SEED = Number(process.env.CRASH_SUITE_SEED ?? 20261129);
@@ -345,7 +346,8 @@ describe('crash suite: SIGKILL of the host across a whole pipeline', () => {
       }
     }
     const seconds = (Date.now() - began) / 1000;
-    if (process.env.CRASH_SUITE_TRACE === '1') writeFileSync(path.join(tmpdir(), 'crash-trace.txt'), trace.join('\n'));
+    if (process.env.CRASH_SUITE_TRACE === '1')
+      writeFileSync(path.join(tmpdir(), 'crash-trace.txt'), trace.join('\n'));
 
     console.log(
       `crash suite: ${kills.length} kills, ${starts} host starts, ${events} outside events, ${seconds.toFixed(1)} s; ` +
@@ -375,48 +377,11 @@ describe('crash suite: SIGKILL of the host across a whole pipeline', () => {
     expect(rejects.map((m) => m.applicationProperties.reason).filter((r) => r !== 'duplicate')).toEqual([]);
     expect(peer.queue('approval-decisions').counts).toMatchObject({ active: 0, deadLettered: 0 });
 
-    // Side effects in Azure, from the simulator's own log: once each.
-    const accepted = sim.requests().filter((r) => r.status >= 200 && r.status < 300);
-    const tagged = (body: unknown) =>
-      (body as { tags?: Record<string, string> } | undefined)?.tags?.['imagefactory.buildId'] === buildId;
-    const buildPart = createHash('sha256').update(buildId!).digest('hex').slice(0, 10);
-    const runs = accepted.filter(
-      (r) => r.method === 'POST' && new RegExp(`imageTemplates/[^/]+-${buildPart}/run$`).test(r.path),
-    );
-    expect(runs).toHaveLength(1);
-    const vmPaths = new Set(
-      accepted
-        .filter((r) => r.method === 'PUT' && /virtualMachines\/[^/]+$/.test(r.path) && tagged(r.body))
-        .map((r) => r.path),
-    );
-    expect(vmPaths.size).toBe(1);
-    const copies = new Set(
-      accepted
-        .filter(
-          (r) =>
-            r.method === 'PUT' &&
-            /galleries\/[^/]+\/images\/[^/]+\/versions\/[^/]+$/.test(r.path) &&
-            tagged(r.body),
-        )
-        .map((r) => r.path),
-    );
-    expect(copies.size).toBe(2);
-    const inventory = sim.inventory();
-    const versions = inventory.filter(
-      (r) =>
-        r.type === 'microsoft.compute/galleries/images/versions' &&
-        r.tags['imagefactory.buildId'] === buildId,
-    );
+    // Side effects in Azure, from the simulator's own log: once each, and nothing left.
+    expect(sideEffectsOf(sim, buildId!)).toEqual({ runs: 1, testVms: 1, copies: 2 });
+    const versions = versionsOf(sim, buildId!);
     expect(new Set(versions.map((v) => v.id.split('/')[2])).size).toBe(3);
     expect(versions).toHaveLength(3);
-    expect(
-      inventory
-        .filter(
-          (r) =>
-            /imagetemplates|virtualmachines|networkinterfaces|disks/.test(r.type) ||
-            (r.type === 'microsoft.resources/resourcegroups' && /\/resourceGroups\/IT_/i.test(r.id)),
-        )
-        .map((r) => r.id),
-    ).toEqual([]);
+    expect(leftovers(sim)).toEqual([]);
   }, 300_000);
 });
