@@ -480,25 +480,58 @@ export async function startServiceBusPeer(options: ServiceBusPeerOptions): Promi
         ...(body === undefined ? {} : { body }),
       });
     if (queue === undefined) return respond(404, 'entity not found');
-    if (props.operation !== 'com.microsoft:renew-lock')
-      return respond(501, `operation ${String(props.operation)} is not supported by the local peer`);
-    const tokens = ((request.body as Record<string, unknown>)?.['lock-tokens'] ?? []) as unknown[];
-    const expirations: Date[] = [];
-    for (const token of tokens) {
+    const operation = props.operation;
+    if (operation !== 'com.microsoft:renew-lock' && operation !== 'com.microsoft:update-disposition')
+      return respond(501, `operation ${String(operation)} is not supported by the local peer`);
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    const tokens = (body['lock-tokens'] ?? []) as unknown[];
+    const lockLost = () =>
+      reply(context.connection, request.reply_to, {
+        correlation_id: request.message_id,
+        application_properties: {
+          statusCode: 410,
+          statusDescription:
+            'The lock supplied is invalid. Either the lock expired, or the message has already been removed from the queue.',
+          errorCondition: 'com.microsoft:message-lock-lost',
+        },
+      });
+    const lockedEntry = (token: unknown) => {
       const bytes = Buffer.isBuffer(token) ? token : Buffer.from(String(token));
       const entry = byLockToken.get(lockKey(bytes)) ?? byLockToken.get(lockKey(tagFromGuidBytes(bytes)));
-      const stored = entry?.stored;
-      if (stored?.lock === undefined || stored.lock.lockedUntil < Date.now()) {
-        return reply(context.connection, request.reply_to, {
-          correlation_id: request.message_id,
-          application_properties: {
-            statusCode: 410,
-            statusDescription:
-              'The lock supplied is invalid. Either the lock expired, or the message has already been removed from the queue.',
-            errorCondition: 'com.microsoft:message-lock-lost',
-          },
-        });
+      return entry?.stored.lock === undefined || entry.stored.lock.lockedUntil < Date.now()
+        ? undefined
+        : entry;
+    };
+    if (operation === 'com.microsoft:update-disposition') {
+      // The client settles here when the receiving link is gone (e.g. re-attached after a drain).
+      const status = typeof body['disposition-status'] === 'string' ? body['disposition-status'] : '';
+      const entries = tokens.map(lockedEntry);
+      if (entries.some((entry) => entry === undefined)) return lockLost();
+      for (const entry of entries) {
+        const { queue: owner, stored } = entry!;
+        if (status === 'completed') {
+          unlock(stored);
+          owner.messages.splice(owner.messages.indexOf(stored), 1);
+          owner.completed += 1;
+          log(`[sb-peer] ${owner.path}: #${stored.sequenceNumber} completed (management link)`);
+        } else if (status === 'abandoned') release(owner, stored, 'abandoned');
+        else if (status === 'suspended') {
+          unlock(stored);
+          deadLetter(
+            owner,
+            stored,
+            typeof body['deadletter-reason'] === 'string' ? body['deadletter-reason'] : '',
+            typeof body['deadletter-description'] === 'string' ? body['deadletter-description'] : '',
+          );
+        } else return respond(501, `disposition ${status} is not supported by the local peer`);
       }
+      return respond(200, 'OK', {});
+    }
+    const expirations: Date[] = [];
+    for (const token of tokens) {
+      const entry = lockedEntry(token);
+      const stored = entry?.stored;
+      if (stored?.lock === undefined) return lockLost();
       const lock = stored.lock;
       clearTimeout(lock.timer);
       lock.lockedUntil = Date.now() + lockDurationMs;
