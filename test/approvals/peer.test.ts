@@ -6,7 +6,17 @@ import { startServiceBusPeer, type ServiceBusPeer } from '../../src/local/servic
 
 let peer: ServiceBusPeer;
 let client: ServiceBusClient;
-const QUEUES = ['q-send', 'q-batch', 'q-settle', 'q-expiry', 'q-renew', 'q-dlq', 'q-max', 'q-drain'];
+const QUEUES = [
+  'q-send',
+  'q-batch',
+  'q-settle',
+  'q-expiry',
+  'q-renew',
+  'q-dlq',
+  'q-max',
+  'q-drain',
+  'q-mgmt',
+];
 
 beforeAll(async () => {
   peer = await startServiceBusPeer({ queues: QUEUES, lockDurationMs: 1500, maxDeliveryCount: 3 });
@@ -224,4 +234,28 @@ test('with duplicate detection, a message id seen within the window is accepted 
     await dedupingClient.close();
     await deduping.stop();
   }
+});
+
+test('a message whose receiving link is gone is settled over the management link (update-disposition)', async () => {
+  const sender = client.createSender('q-mgmt');
+  await sender.sendMessages([
+    { messageId: 'm-complete', body: 1 },
+    { messageId: 'm-abandon', body: 2 },
+  ]);
+  await sender.close();
+  const first = client.createReceiver('q-mgmt');
+  const received = await first.receiveMessages(2, { maxWaitTimeInMs: 3000 });
+  expect(received.map((m) => m.messageId)).toEqual(['m-complete', 'm-abandon']);
+  await first.close();
+  // The client settles through $management when the message's own link is closed.
+  const second = client.createReceiver('q-mgmt');
+  await second.completeMessage(received[0]!);
+  await second.abandonMessage(received[1]!);
+  expect(peer.queue('q-mgmt').active.map((m) => [m.messageId, m.locked, m.deliveryCount])).toEqual([
+    ['m-abandon', false, 1],
+  ]);
+  expect(peer.queue('q-mgmt').counts.completed).toBe(1);
+  // A lock that is gone is refused as lost, not settled twice.
+  await expect(second.completeMessage(received[0]!)).rejects.toMatchObject({ code: 'MessageLockLost' });
+  await second.close();
 });

@@ -275,6 +275,14 @@ export async function startServiceBusPeer(options: ServiceBusPeerOptions): Promi
     stored.lock = undefined;
   };
 
+  /** Complete: the message leaves the queue. */
+  const complete = (queue: SubQueue, stored: StoredMessage, via = ''): void => {
+    unlock(stored);
+    queue.messages.splice(queue.messages.indexOf(stored), 1);
+    queue.completed += 1;
+    log(`[sb-peer] ${queue.path}: #${stored.sequenceNumber} completed${via}`);
+  };
+
   /** Abandon or lock expiry: the delivery counts; too many and the message is dead-lettered. */
   const release = (queue: SubQueue, stored: StoredMessage, why: string): void => {
     unlock(stored);
@@ -388,10 +396,7 @@ export async function startServiceBusPeer(options: ServiceBusPeerOptions): Promi
     }
     const state = delivery.remote_state as unknown as Record<string, unknown>;
     if (outcome === 'accepted') {
-      unlock(stored);
-      queue.messages.splice(queue.messages.indexOf(stored), 1);
-      queue.completed += 1;
-      log(`[sb-peer] ${queue.path}: #${stored.sequenceNumber} completed`);
+      complete(queue, stored);
     } else if (outcome === 'rejected') {
       unlock(stored);
       const error = (state.error ?? {}) as { condition?: string; info?: Record<string, unknown> };
@@ -509,12 +514,8 @@ export async function startServiceBusPeer(options: ServiceBusPeerOptions): Promi
       if (entries.some((entry) => entry === undefined)) return lockLost();
       for (const entry of entries) {
         const { queue: owner, stored } = entry!;
-        if (status === 'completed') {
-          unlock(stored);
-          owner.messages.splice(owner.messages.indexOf(stored), 1);
-          owner.completed += 1;
-          log(`[sb-peer] ${owner.path}: #${stored.sequenceNumber} completed (management link)`);
-        } else if (status === 'abandoned') release(owner, stored, 'abandoned');
+        if (status === 'completed') complete(owner, stored, ' (management link)');
+        else if (status === 'abandoned') release(owner, stored, 'abandoned');
         else if (status === 'suspended') {
           unlock(stored);
           deadLetter(
