@@ -19,16 +19,13 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServiceBusClient, isServiceBusConfigured } from '../src/adapters/servicebus';
 import {
+  answerRequest,
   CLOUDEVENTS_CONTENT_TYPE,
   parseSigningKey,
   signDecision,
   toDecisionEvent,
 } from '../src/domain/approvals';
-import {
-  approvalEventName,
-  type ApprovalDecision,
-  type RaisedApprovalDecision,
-} from '../src/ports/approvals';
+import { approvalEventName, type RaisedApprovalDecision } from '../src/ports/approvals';
 
 interface Args {
   buildId: string;
@@ -149,17 +146,13 @@ async function main(): Promise<void> {
   const { pending, eventLink } = await findPending(base, key, args.buildId, eventName);
   if (!pending || pending.stage !== args.stage)
     throw new Error(`build ${args.buildId} has no pending approval for stage ${args.stage}`);
-  const decision: ApprovalDecision = {
-    requestId: pending.requestId,
-    buildId: pending.buildId,
-    stage: pending.stage,
-    imageVersion: pending.imageVersion,
+  const decision = answerRequest(pending, {
     decision: args.reject ? 'rejected' : 'approved',
     approver: args.approver,
     changeTicket: args.ticket,
     ...(args.comment ? { comment: args.comment } : {}),
     decidedAt: new Date().toISOString(),
-  };
+  });
   const connection = {
     ServiceBusConnection: env.ServiceBusConnection,
     ServiceBusConnection__fullyQualifiedNamespace: env.ServiceBusConnection__fullyQualifiedNamespace,

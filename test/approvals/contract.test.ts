@@ -4,6 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  answerRequest,
   approvalDecisionEventSchema,
   approvalJsonSchemas,
   approvalRequestEventSchema,
@@ -30,16 +31,12 @@ const request: ApprovalRequest = {
   requestedAt: '2026-01-01T12:00:00.000Z',
   deadline: '2026-01-02T12:00:00.000Z',
 };
-const decision: ApprovalDecision = {
-  requestId: request.requestId,
-  buildId: request.buildId,
-  stage: request.stage,
-  imageVersion: request.imageVersion,
+const decision: ApprovalDecision = answerRequest(request, {
   decision: 'approved',
   approver: 'jane.doe',
   changeTicket: 'CHG0001234',
   decidedAt: '2026-01-01T13:00:00.000Z',
-};
+});
 const NOW = '2026-01-01T13:00:05.000Z';
 const signed = (d: ApprovalDecision = decision, id = 'evt-1') =>
   toDecisionEvent(d, { id, source: '/servicenow/change', time: NOW, signingKey: KEY });

@@ -4,6 +4,7 @@
  * another, so a second copy of an accepted decision is refused as a duplicate, never raised twice.
  */
 import {
+  answerRequest,
   createDecisionHandler,
   parseSigningKey,
   signDecision,
@@ -25,16 +26,12 @@ const request: ApprovalRequest = {
   requestedAt: '2026-01-01T12:00:00.000Z',
   deadline: '2026-01-02T12:00:00.000Z',
 };
-const decision: ApprovalDecision = {
-  requestId: request.requestId,
-  buildId: request.buildId,
-  stage: request.stage,
-  imageVersion: request.imageVersion,
+const decision: ApprovalDecision = answerRequest(request, {
   decision: 'approved',
   approver: 'jane.doe',
   changeTicket: 'CHG0001234',
   decidedAt: '2026-01-01T13:00:00.000Z',
-};
+});
 
 /** A build whose status shows the decision only some time after the event was raised. */
 function slowBuild() {

@@ -12,13 +12,9 @@ import { ServiceBusClient, type ServiceBusReceiver, type ServiceBusSender } from
 import { startLocalFactory, type LocalFactory } from '../../src/local/factory';
 import { localPeerPlan } from '../../src/local/servicebus/local-bus';
 import { ScaledClock } from '../../src/shared/clock';
-import {
-  CLOUDEVENTS_CONTENT_TYPE,
-  bodyAsJson,
-  parseSigningKey,
-  toDecisionEvent,
-} from '../../src/domain/approvals';
-import type { ApprovalDecision, ApprovalRequest } from '../../src/ports/approvals';
+import { answerRequest, bodyAsJson, parseSigningKey } from '../../src/domain/approvals';
+import { sendSignedDecision } from '../approvals/fixtures/release-management';
+import type { ApprovalRequest } from '../../src/ports/approvals';
 import type { BuildCustomStatus } from '../../src/domain/build-status';
 
 const sample = (
@@ -123,16 +119,12 @@ test('a build approved over Service Bus the instant each request arrives complet
     const request = (bodyAsJson(message.body) as { data: ApprovalRequest }).data;
     await requests.completeMessage(message);
     if (request.buildId !== buildId) continue; // only this build is answered
-    const decision: ApprovalDecision = {
-      requestId: request.requestId,
-      buildId: request.buildId,
-      stage: request.stage,
-      imageVersion: request.imageVersion,
+    const decision = answerRequest(request, {
       decision: 'approved',
       approver: 'release.manager@contoso.com',
       changeTicket: `CHG00${request.stage === 'TEST' ? 1 : 2}`,
       decidedAt: new Date().toISOString(),
-    };
+    });
     if (request.stage === 'TEST') {
       // The API's Durable links carry no key: reading a build is not enough to raise its events.
       const link = sendEventPostUri.replace('{eventName}', `approval:${request.stage}`);
@@ -146,17 +138,7 @@ test('a build approved over Service Bus the instant each request arrives complet
       // With the master key (npm start's key) an exact but unsigned decision still must not count.
       expect((await raise(`${link}&code=${KEY}`)).status).toBe(202);
     }
-    const id = `decision-${request.requestId}`;
-    await decisions.sendMessages({
-      messageId: id,
-      contentType: CLOUDEVENTS_CONTENT_TYPE,
-      body: toDecisionEvent(decision, {
-        id,
-        source: '/test/release-management',
-        time: decision.decidedAt,
-        signingKey,
-      }),
-    });
+    await sendSignedDecision(decisions, decision, signingKey);
     answered.push(request.stage);
   }
 

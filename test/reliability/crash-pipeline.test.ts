@@ -32,13 +32,9 @@ import { DUPLICATE_DETECTION_WINDOW_MS } from '../../src/local/servicebus/local-
 import { pipelineSettingsForWorld, settingsForWorld } from '../../src/local/world-settings';
 import { ScaledClock } from '../../src/shared/clock';
 import { seededRandom } from '../../src/local/azure-sim/util';
-import {
-  CLOUDEVENTS_CONTENT_TYPE,
-  bodyAsJson,
-  parseSigningKey,
-  toDecisionEvent,
-} from '../../src/domain/approvals';
-import type { ApprovalDecision, ApprovalRequest } from '../../src/ports/approvals';
+import { answerRequest, bodyAsJson, parseSigningKey } from '../../src/domain/approvals';
+import { sendSignedDecision } from '../approvals/fixtures/release-management';
+import type { ApprovalRequest } from '../../src/ports/approvals';
 import type { BuildCustomStatus } from '../../src/domain/build-status';
 import type { CrashChildConfig } from './crash-pipeline-child';
 import { leftovers, sideEffectsOf, versionsOf } from '../pipeline/side-effects';
@@ -274,27 +270,13 @@ describe('crash suite: SIGKILL of the host across a whole pipeline', () => {
       await requests.completeMessage(message);
       if (answered.has(request.requestId)) continue;
       answered.set(request.requestId, answered.size + 1);
-      const decision: ApprovalDecision = {
-        requestId: request.requestId,
-        buildId: request.buildId,
-        stage: request.stage,
-        imageVersion: request.imageVersion,
+      const decision = answerRequest(request, {
         decision: 'approved',
         approver: 'release.manager@contoso.com',
         changeTicket: `CHG-CRASH-${request.stage}`,
         decidedAt: new Date(clock.now()).toISOString(),
-      };
-      const id = `decision-${request.requestId}`;
-      await decisions.sendMessages({
-        messageId: id,
-        contentType: CLOUDEVENTS_CONTENT_TYPE,
-        body: toDecisionEvent(decision, {
-          id,
-          source: '/test/release-management',
-          time: decision.decidedAt,
-          signingKey,
-        }),
       });
+      await sendSignedDecision(decisions, decision, signingKey);
     }
   };
 

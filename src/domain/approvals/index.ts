@@ -1,5 +1,5 @@
 /** The approvals message contract, signing and decision rules (no SDK types). */
-import type { ApprovalDecision } from '../../ports/approvals';
+import type { ApprovalDecision, ApprovalRequest } from '../../ports/approvals';
 import {
   approvalDecisionEventSchema,
   APPROVAL_DECIDED_TYPE,
@@ -12,6 +12,27 @@ export * from './contract';
 export * from './signing';
 export * from './evaluate';
 export * from './handle';
+
+/** The fields a decision must echo from its request exactly (what evaluateDecision matches). */
+export type RequestEcho = Pick<ApprovalRequest, 'requestId' | 'buildId' | 'stage' | 'imageVersion'>;
+
+/** Release management's answer to a request: the request's identifying fields, echoed. */
+export function answerRequest(
+  request: RequestEcho,
+  answer: Pick<ApprovalDecision, 'decision' | 'approver' | 'changeTicket' | 'decidedAt' | 'comment'>,
+): ApprovalDecision {
+  return {
+    requestId: request.requestId,
+    buildId: request.buildId,
+    stage: request.stage,
+    imageVersion: request.imageVersion,
+    decision: answer.decision,
+    approver: answer.approver,
+    changeTicket: answer.changeTicket,
+    ...(answer.comment === undefined ? {} : { comment: answer.comment }),
+    decidedAt: answer.decidedAt,
+  };
+}
 
 /** The decision as release management sends it; signed when a key is given. */
 export function toDecisionEvent(
