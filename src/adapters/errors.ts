@@ -201,6 +201,7 @@ function make(
 }
 
 const STAGING_UNAUTHORIZED = /check the user assigned identity has the correct permissions/i;
+const STAGING_NOT_EMPTY = /staging resource group \S+ must be empty/i;
 const CROSS_TENANT_CODES = new Set([
   'linkedauthorizationfailed',
   'invalidauxiliarytoken',
@@ -292,6 +293,7 @@ export function classifyAzureError(thrown: unknown, context: ErrorContext): Fact
   const retryAfter = retryAfterMs(error.response?.headers);
 
   if (STAGING_UNAUTHORIZED.test(allText)) return stagingUnauthorized(summary, allText, context, baseDetails);
+  if (STAGING_NOT_EMPTY.test(allText)) return stagingBusy(summary, context, baseDetails);
   if (
     (armCode !== undefined && CROSS_TENANT_CODES.has(armCode.toLowerCase())) ||
     /auxiliary|x-ms-authorization-auxiliary/i.test(allText)
@@ -363,6 +365,22 @@ export function classifyAzureError(thrown: unknown, context: ErrorContext): Fact
   });
 }
 
+/**
+ * A custom staging group must be empty when a template is created in it: another template (of a
+ * concurrent build) is using it. Not retryable as is (the template failed and can only be
+ * deleted); the build waits for the group and creates a template under a new name.
+ */
+function stagingBusy(summary: string, context: ErrorContext, details: Record<string, unknown>): FactoryError {
+  const scope = context.stagingResourceGroupId ?? 'the custom staging resource group';
+  return make('StagingGroupBusy', `Image Builder needs ${scope} empty to ${where(context)}: ${summary}`, {
+    retryable: false,
+    hint:
+      'Another image template uses the custom staging resource group: builds sharing one run one after ' +
+      "the other. To run them side by side, leave stagingResourceGroupId out (Image Builder's own staging groups) or give each pipeline its own.",
+    details: { ...details, scope },
+  });
+}
+
 function stagingUnauthorized(
   summary: string,
   text: string,
@@ -417,6 +435,7 @@ function classifyFailedOperation(
   details: Record<string, unknown>,
 ): FactoryError {
   if (STAGING_UNAUTHORIZED.test(text)) return stagingUnauthorized(summary, text, context, details);
+  if (STAGING_NOT_EMPTY.test(text)) return stagingBusy(summary, context, details);
   if (armCode !== undefined && CROSS_TENANT_CODES.has(armCode.toLowerCase()))
     return crossTenant(summary, context, details);
   if (armCode === 'AuthorizationFailed') {

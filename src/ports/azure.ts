@@ -23,6 +23,7 @@ export type AzureErrorCode =
   | 'ConnectionFault' // reset, refused, timeout (retryable)
   | 'CrossTenantTokenMissing' // copy from another tenant without a valid auxiliary token
   | 'StagingGroupUnauthorized' // AIB: identity lacks Contributor on the custom staging RG
+  | 'StagingGroupBusy' // AIB: the custom staging RG is not empty (another template uses it)
   | 'OperationFailed'; // LRO ended Failed
 
 export interface ResourceGroupRef {

@@ -111,6 +111,23 @@ describe('classifier (shapes the SDKs throw)', () => {
     expect(error.hint).toContain('az role assignment create');
   });
 
+  it('maps AIB "staging resource group … must be empty" to StagingGroupBusy, naming the way out', () => {
+    const staging = '/subscriptions/s/resourceGroups/rg-aib-staging';
+    const error = classifyAzureError(
+      {
+        name: 'RestError',
+        code: 'InvalidParameter',
+        statusCode: 400,
+        message: `The staging resource group ${staging} must be empty. For more details, go to https://aka.ms/azvmimagebuilderts.`,
+      },
+      { operation: 'create image template', stagingResourceGroupId: staging },
+    );
+    expect(error.code).toBe('StagingGroupBusy');
+    expect(error.retryable).toBe(false);
+    expect(error.message).toContain(staging);
+    expect(error.hint).toContain('stagingResourceGroupId');
+  });
+
   it('maps LinkedAuthorizationFailed to CrossTenantTokenMissing', () => {
     const error = classifyAzureError(
       {

@@ -43,8 +43,7 @@ beforeAll(async () => {
       // The sample's connection, on any free port (5672 may be taken on a CI machine).
       ServiceBusConnection: settings.ServiceBusConnection!.replace(':5672', ':0'),
       // The hourly patch cadence fires every 1.2 s at this speed; its builds of the same pipeline
-      // share the custom staging resource group, which Image Builder needs empty (a second
-      // template there fails): on a loaded machine one landed first and failed this build.
+      // share the custom staging resource group and would make this build wait its turn.
       'AzureWebJobs.patchCadence.Disabled': 'true',
     },
     httpPort: 0,

@@ -5,7 +5,7 @@
  */
 import type { BuildCustomStatus } from '../../src/domain/build-status';
 import { decideBuildSlot, slotPollDelayMs } from '../../src/domain/pipeline/build-slots';
-import { templateNameFor } from '../../src/domain/pipeline/recipe';
+import { retryTemplateName, templateNameFor } from '../../src/domain/pipeline/recipe';
 import type { PipelineDefinition } from '../../src/domain/pipeline/definition';
 import { startFactory, type Factory } from './harness';
 
@@ -56,6 +56,14 @@ describe('build slot decisions (pure)', () => {
     expect(early < late).toBe(true);
     expect(early.length).toBeLessThanOrEqual(64);
     expect(early).toMatch(/^it-261110060000-/);
+    // A retry keeps the arrival stamp (its place in the queue) and both digests, and stays short.
+    const retry = retryTemplateName(early, 12);
+    expect(retry).not.toBe(early);
+    expect(retry.length).toBeLessThanOrEqual(64);
+    expect(retry.slice(0, 16)).toBe(early.slice(0, 16));
+    expect(retry.slice(-20)).toBe(early.slice(-20));
+    expect(retry).toContain('-r12-');
+    expect(retryTemplateName(late, 2)).toBe(`${late.slice(0, -20)}-r2${late.slice(-20)}`);
   });
 });
 
