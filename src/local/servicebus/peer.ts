@@ -8,12 +8,26 @@
  *
  * What it does and where it differs from real Service Bus: src/local/servicebus/README.md.
  */
-import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import * as rheaTypes from 'rhea';
-// rhea exports a Container instance whose methods sit on its prototype: keep `this`.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const rhea = require('rhea') as typeof rheaTypes;
+import type * as rheaTypes from 'rhea';
+import { ConnectionClaims, checkPutToken, unauthorizedLink } from './auth';
+import {
+  SubQueue,
+  decodeBatch,
+  internals,
+  lockKey,
+  outcomeName,
+  outcomes,
+  rhea,
+  tagFromGuidBytes,
+  view,
+  type PeerMessageView,
+  type PeerQueueView,
+  type StoredMessage,
+} from './codec';
+
+export type { PeerMessageView, PeerQueueView };
 
 export interface ServiceBusPeerOptions {
   /** 0 (default) picks a free port. */
@@ -38,26 +52,6 @@ export interface ServiceBusPeerOptions {
   log?: (line: string) => void;
 }
 
-export interface PeerMessageView {
-  messageId: unknown;
-  body: unknown;
-  contentType?: string;
-  applicationProperties: Record<string, unknown>;
-  sequenceNumber: number;
-  /** Deliveries that ended without completion (AMQP header delivery-count). */
-  deliveryCount: number;
-  enqueuedTime: Date;
-  locked: boolean;
-  deadLetterReason?: string;
-  deadLetterErrorDescription?: string;
-}
-
-export interface PeerQueueView {
-  active: PeerMessageView[];
-  deadLettered: PeerMessageView[];
-  counts: { active: number; locked: number; deadLettered: number; completed: number };
-}
-
 export interface ServiceBusPeer {
   /** Connection string for @azure/service-bus (plain TCP via UseDevelopmentEmulator=true). */
   connectionString: string;
@@ -66,25 +60,6 @@ export interface ServiceBusPeer {
   stop(): Promise<void>;
 }
 
-/** Parts of rhea's link objects its typings leave out. */
-interface LinkInternals {
-  local: { attach: { max_message_size?: number; snd_settle_mode?: number } };
-  remote: {
-    attach?: { source?: { address?: string }; target?: { address?: string }; snd_settle_mode?: number };
-  };
-  credit: number;
-  _draining?: boolean;
-}
-const internals = (link: rheaTypes.Sender | rheaTypes.Receiver): LinkInternals =>
-  link as unknown as LinkInternals;
-const outcomes = rhea.message as unknown as {
-  accepted(): { described(): unknown };
-  rejected(fields?: { error: { condition: string; description: string } }): { described(): unknown };
-  modified(fields: { undeliverable_here: boolean }): { described(): unknown };
-};
-const decodeMessage = (bytes: Buffer): rheaTypes.Message =>
-  rhea.message.decode(bytes) as unknown as rheaTypes.Message;
-
 const DEAD_LETTER_SUFFIX = '/$DeadLetterQueue';
 const MANAGEMENT_SUFFIX = '/$management';
 const BATCH_FORMAT = 0x80013700;
@@ -92,106 +67,11 @@ const BATCH_FORMAT = 0x80013700;
 const MAX_MESSAGE_SIZE = 256 * 1024;
 const KEY_NAME = 'RootManageSharedAccessKey';
 
-interface StoredMessage {
-  sequenceNumber: number;
-  enqueuedAt: number;
-  message: rheaTypes.Message;
-  deliveryCount: number;
-  lock?: { token: string; lockedUntil: number; timer: NodeJS.Timeout; delivery: rheaTypes.Delivery };
-  deadLetterReason?: string;
-  deadLetterErrorDescription?: string;
-}
-
-class SubQueue {
-  readonly messages: StoredMessage[] = [];
-  readonly senders = new Set<rheaTypes.Sender>();
-  completed = 0;
-  constructor(
-    readonly path: string,
-    readonly deadLetter: SubQueue | undefined,
-  ) {}
-}
-
-function view(stored: StoredMessage): PeerMessageView {
-  const m = stored.message;
-  return {
-    messageId: m.message_id,
-    body: bodyOf(m),
-    ...(m.content_type === undefined ? {} : { contentType: String(m.content_type) }),
-    applicationProperties: { ...((m.application_properties as Record<string, unknown>) ?? {}) },
-    sequenceNumber: stored.sequenceNumber,
-    deliveryCount: stored.deliveryCount,
-    enqueuedTime: new Date(stored.enqueuedAt),
-    locked: stored.lock !== undefined,
-    ...(stored.deadLetterReason === undefined ? {} : { deadLetterReason: stored.deadLetterReason }),
-    ...(stored.deadLetterErrorDescription === undefined
-      ? {}
-      : { deadLetterErrorDescription: stored.deadLetterErrorDescription }),
-  };
-}
-
-/** The body as the client sent it: a data section's bytes decoded as UTF-8 JSON when possible. */
-function bodyOf(m: rheaTypes.Message): unknown {
-  const body = m.body as unknown;
-  const content =
-    body !== null && typeof body === 'object' && 'typecode' in body && 'content' in body
-      ? (body as { content: unknown }).content
-      : body;
-  if (Buffer.isBuffer(content)) {
-    const text = content.toString('utf8');
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      return text;
-    }
-  }
-  return content;
-}
-
-function lockKey(tag: Buffer | string): string {
-  return (typeof tag === 'string' ? Buffer.from(tag) : tag).toString('hex');
-}
-
-/**
- * The client turns the delivery tag into a GUID string with .NET byte order (first three groups
- * reversed) and sends `string_to_uuid` of that string back in renew-lock: undo the reordering.
- */
-function tagFromGuidBytes(bytes: Buffer): Buffer {
-  const order = [3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15];
-  return Buffer.from(order.map((i) => bytes[i] ?? 0));
-}
-
-function outcomeName(state: unknown): string | undefined {
-  if (state === null || typeof state !== 'object') return undefined;
-  const ctor = (state as { constructor?: { composite_type?: string } }).constructor;
-  return ctor?.composite_type;
-}
-
-/** Decodes the client's batch envelope (format 0x80013700): one data section per encoded message. */
-function decodeBatch(payload: Buffer): rheaTypes.Message[] {
-  const out: rheaTypes.Message[] = [];
-  const envelope = decodeMessage(payload);
-  const body = envelope.body as unknown as { typecode?: number; content?: unknown; multiple?: boolean };
-  if (body?.typecode !== 0x75) return out;
-  const parts: unknown[] = body.multiple ? (body.content as unknown[]) : [body.content];
-  for (const part of parts) if (Buffer.isBuffer(part)) out.push(decodeMessage(part));
-  return out;
-}
-
-function verifySas(token: string, key: string, expectedKeyName: string, now: number): string | undefined {
-  const fields = new URLSearchParams(token.replace(/^SharedAccessSignature\s+/, ''));
-  const sr = fields.get('sr');
-  const sig = fields.get('sig');
-  const se = fields.get('se');
-  const skn = fields.get('skn');
-  if (!sr || !sig || !se || !skn) return 'malformed SAS token';
-  if (skn !== expectedKeyName) return 'unknown key name';
-  if (Number(se) * 1000 < now) return 'token expired';
-  const expected = createHmac('sha256', key)
-    .update(`${encodeURIComponent(sr)}\n${se}`)
-    .digest();
-  const given = Buffer.from(sig, 'base64');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'bad signature';
+/** The client sends from-sequence-number as a long built from 8 big-endian bytes. */
+function sequenceNumberOf(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isInteger(value)) return value;
+  if (Buffer.isBuffer(value) && value.length === 8) return Number(value.readBigInt64BE(0));
+  if (typeof value === 'bigint') return Number(value);
   return undefined;
 }
 
@@ -214,6 +94,8 @@ export async function startServiceBusPeer(options: ServiceBusPeerOptions): Promi
   const connections = new Set<rheaTypes.Connection>();
   const drainRequested = new WeakSet<rheaTypes.Sender>();
   let stopped = false;
+  /** The port the peer listens on (known once it listens; no client connects before). */
+  let actualPort = 0;
 
   const entity = (address: unknown): SubQueue | undefined =>
     typeof address === 'string' ? queues.get(address.replace(/^\/+/, '').toLowerCase()) : undefined;
@@ -451,6 +333,11 @@ export async function startServiceBusPeer(options: ServiceBusPeerOptions): Promi
     log(`[sb-peer] no link for reply_to ${String(replyTo)}`);
   };
 
+  /** Per connection: the scopes its put-tokens granted, until their expiry. */
+  const claims = new WeakMap<rheaTypes.Connection, ConnectionClaims>();
+  /** Links that passed the access check at attach (a refused one must not move messages). */
+  const admitted = new WeakSet<rheaTypes.Sender | rheaTypes.Receiver>();
+
   const handleCbs = (context: rheaTypes.EventContext): void => {
     const request = context.message!;
     const props = (request.application_properties ?? {}) as Record<string, unknown>;
@@ -459,19 +346,81 @@ export async function startServiceBusPeer(options: ServiceBusPeerOptions): Promi
     if (props.operation !== 'put-token') {
       status = 400;
       description = `unknown CBS operation ${String(props.operation)}`;
-    } else if (props.type === 'servicebus.windows.net:sastoken') {
-      const problem = verifySas(String(request.body), sasKey, keyName, Date.now());
-      if (problem !== undefined) {
-        status = 401;
-        description = `Unauthorized: ${problem}`;
+    } else {
+      const result = checkPutToken(
+        { type: props.type, name: props.name, token: request.body },
+        { name: keyName, key: sasKey },
+        { port: actualPort },
+        Date.now(),
+      );
+      if (result.ok) {
+        const granted = claims.get(context.connection) ?? new ConnectionClaims();
+        claims.set(context.connection, granted);
+        granted.add(result.path, result.expiresAtMs);
+      } else {
+        status = result.status;
+        description = result.description;
+        log(`[sb-peer] put-token for ${String(props.name)} refused: ${description}`);
       }
-    } else if (props.type !== 'jwt') {
-      status = 400;
-      description = `unsupported token type ${String(props.type)}`;
     }
     reply(context.connection, request.reply_to, {
       correlation_id: request.message_id,
       application_properties: { 'status-code': status, 'status-description': description },
+    });
+  };
+
+  /**
+   * Service Bus checks access when a link attaches, before it looks the entity up: without a valid
+   * token for the address the link is detached with amqp:unauthorized-access.
+   */
+  const admit = (
+    link: rheaTypes.Sender | rheaTypes.Receiver,
+    connection: rheaTypes.Connection,
+    address: string,
+    claim: 'Send' | 'Listen',
+  ): boolean => {
+    if (claims.get(connection)?.allows(address, Date.now()) === true) {
+      admitted.add(link);
+      return true;
+    }
+    log(`[sb-peer] link to ${address} refused: no valid token for it on this connection`);
+    link.close(unauthorizedLink(claim, address, actualPort));
+    return false;
+  };
+
+  /**
+   * com.microsoft:peek-message (Service Bus AMQP request-response operations, "Peek message"):
+   * request map `from-sequence-number` (long) and `message-count` (int); the answer is 200 with
+   * `messages`, a list of maps whose `message` is the encoded AMQP message, or 204 when no message
+   * has that sequence number or a later one. Peek locks nothing and returns locked messages too.
+   */
+  const peek = (
+    queue: SubQueue,
+    body: unknown,
+    respond: (status: number, description: string, body?: unknown) => void,
+  ): void => {
+    const request = (body ?? {}) as Record<string, unknown>;
+    const from = sequenceNumberOf(request['from-sequence-number']);
+    const count = request['message-count'];
+    if (from === undefined || typeof count !== 'number' || !Number.isInteger(count) || count < 1)
+      return respond(400, 'peek-message needs from-sequence-number (long) and message-count (int > 0)');
+    const found = queue.messages
+      .filter((m) => m.sequenceNumber >= from)
+      .sort((a, b) => a.sequenceNumber - b.sequenceNumber)
+      .slice(0, count);
+    if (found.length === 0) return respond(204, 'No Content');
+    respond(200, 'OK', {
+      messages: found.map((stored) => ({
+        message: rhea.message.encode({
+          ...stored.message,
+          delivery_count: stored.deliveryCount,
+          message_annotations: {
+            ...(stored.message.message_annotations ?? {}),
+            'x-opt-sequence-number': rhea.types.wrap_long(stored.sequenceNumber),
+            'x-opt-enqueued-time': new Date(stored.enqueuedAt),
+          },
+        }),
+      })),
     });
   };
 
@@ -486,6 +435,7 @@ export async function startServiceBusPeer(options: ServiceBusPeerOptions): Promi
       });
     if (queue === undefined) return respond(404, 'entity not found');
     const operation = props.operation;
+    if (operation === 'com.microsoft:peek-message') return peek(queue, request.body, respond);
     if (operation !== 'com.microsoft:renew-lock' && operation !== 'com.microsoft:update-disposition')
       return respond(501, `operation ${String(operation)} is not supported by the local peer`);
     const body = (request.body ?? {}) as Record<string, unknown>;
@@ -573,7 +523,12 @@ export async function startServiceBusPeer(options: ServiceBusPeerOptions): Promi
     const address = internals(receiver).remote.attach?.target?.address ?? '';
     internals(receiver).local.attach.max_message_size = MAX_MESSAGE_SIZE;
     receiver.set_target({ address });
-    if (address === '$cbs' || address.endsWith(MANAGEMENT_SUFFIX)) return;
+    if (address === '$cbs') return;
+    if (
+      !admit(receiver, context.connection, address, address.endsWith(MANAGEMENT_SUFFIX) ? 'Listen' : 'Send')
+    )
+      return;
+    if (address.endsWith(MANAGEMENT_SUFFIX)) return;
     const queue = entity(address);
     if (queue === undefined || queue.deadLetter === undefined) {
       receiver.close({
@@ -590,7 +545,9 @@ export async function startServiceBusPeer(options: ServiceBusPeerOptions): Promi
     sender.set_source({ address });
     internals(sender).local.attach.max_message_size = MAX_MESSAGE_SIZE;
     internals(sender).local.attach.snd_settle_mode = remote?.snd_settle_mode ?? 0;
-    if (address === '$cbs' || address.endsWith(MANAGEMENT_SUFFIX)) return;
+    if (address === '$cbs') return;
+    if (!admit(sender, context.connection, address, 'Listen')) return;
+    if (address.endsWith(MANAGEMENT_SUFFIX)) return;
     const queue = entity(address);
     if (queue === undefined) {
       sender.close({
@@ -630,6 +587,10 @@ export async function startServiceBusPeer(options: ServiceBusPeerOptions): Promi
     const receiver = context.receiver!;
     const address = internals(receiver).remote.attach?.target?.address ?? '';
     if (address === '$cbs') return handleCbs(context);
+    if (!admitted.has(receiver)) {
+      context.delivery?.reject(unauthorizedLink('Send', address, actualPort));
+      return;
+    }
     if (address.endsWith(MANAGEMENT_SUFFIX))
       return handleManagement(context, entity(address.slice(0, -MANAGEMENT_SUFFIX.length)));
     const queue = entity(address);
@@ -658,6 +619,7 @@ export async function startServiceBusPeer(options: ServiceBusPeerOptions): Promi
     server.once('error', reject);
   });
   const port = (server.address() as AddressInfo).port;
+  actualPort = port;
   log(`[sb-peer] listening on 127.0.0.1:${port} (queues: ${options.queues.join(', ')})`);
 
   return {
