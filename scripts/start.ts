@@ -23,10 +23,26 @@ function localSettings(): Record<string, string> {
   return Object.fromEntries(Object.entries(parsed.Values ?? {}).filter(([, value]) => value !== ''));
 }
 
+/** A port from local.settings.json: an integer 0–65535 (0 = any free port), else a clear error. */
+function portSetting(settings: Record<string, string>, name: string, fallback: number): number {
+  const value = settings[name];
+  if (value === undefined) return fallback;
+  const port = Number(value);
+  if (!/^\d+$/.test(value.trim()) || port > 65535)
+    throw new Error(
+      `${name} in local.settings.json must be a port number 0-65535 (0: any free port), not '${value}'`,
+    );
+  return port;
+}
+
 async function main(): Promise<void> {
   const settings = localSettings();
   const speedup = Number(settings.LOCAL_SPEEDUP ?? 600);
-  const port = Number(settings.LOCAL_HTTP_PORT ?? 7071);
+  const port = portSetting(settings, 'LOCAL_HTTP_PORT', 7071);
+  // 0 (the default): any free port; the app learns it from its durable client binding data.
+  const rpcPort = portSetting(settings, 'LOCAL_DURABLE_RPC_PORT', 0);
+  // The function key is the only one printed; the master and system keys are random per start
+  // and stay in this process (docs/runbook.md "Local keys").
   const key = settings.LOCAL_FUNCTION_KEY ?? 'local-dev-key';
   const clock = new ScaledClock(speedup);
   const verbose = process.env.IMAGE_FACTORY_VERBOSE === '1';
@@ -37,6 +53,8 @@ async function main(): Promise<void> {
     dataDirectory: path.join(root, '.local'),
     settings,
     httpPort: port,
+    rpcPort,
+    portSettings: { http: 'LOCAL_HTTP_PORT', rpc: 'LOCAL_DURABLE_RPC_PORT' },
     functionKey: key,
     simulator: { seed: 1, tokenLifetimeMs: 365 * 24 * 3600_000 },
     log: (line) => {

@@ -27,6 +27,11 @@ export interface LocalFactoryOptions {
   /** Settings from local.settings.json (Values); the simulator's endpoints and credentials are added. */
   settings: Record<string, string>;
   httpPort?: number;
+  /** The durable RPC listener's port; default 0, any free port. */
+  rpcPort?: number;
+  /** Settings the ports came from, named when a port is taken. */
+  portSettings?: { http?: string; rpc?: string };
+  /** The only key a caller needs for the API (a host key named `default`, as in Azure). */
   functionKey: string;
   simulator?: Omit<SimulatorOptions, 'clock'>;
   /** Extra settings computed before the app loads (e.g. the local Service Bus connection). */
@@ -44,8 +49,20 @@ export interface LocalFactory {
   serviceBus?: ServiceBusPeer;
   /** Service Bus triggers, when a Service Bus connection is configured. */
   serviceBusTriggers?: ServiceBusTriggers;
+  /**
+   * The host's keys, random per start except the function key (see docs/runbook.md "Local keys"):
+   * `master` opens everything (admin routes, Durable webhooks), `system` is the durable
+   * extension's key (Durable webhooks and the RPC listener), `function` only the API.
+   */
+  keys: LocalHostKeys;
   env: Record<string, string>;
   stop(): Promise<void>;
+}
+
+export interface LocalHostKeys {
+  function: string;
+  master: string;
+  system: string;
 }
 
 export async function startLocalFactory(options: LocalFactoryOptions): Promise<LocalFactory> {
@@ -81,8 +98,14 @@ export async function startLocalFactory(options: LocalFactoryOptions): Promise<L
     clock: options.clock,
     dataDirectory: options.dataDirectory,
     httpPort: options.httpPort ?? 7071,
+    ...(options.rpcPort === undefined ? {} : { rpcPort: options.rpcPort }),
+    ...(options.portSettings === undefined ? {} : { portSettings: options.portSettings }),
     functionKey: options.functionKey,
     log,
+  }).catch(async (error: unknown) => {
+    await sim.stop();
+    await serviceBus?.stop();
+    throw error;
   });
   return {
     ...app,
@@ -105,13 +128,16 @@ export interface FactoryHostOptions {
   dataDirectory: string;
   /** 0 picks a free port. */
   httpPort: number;
+  /** Default 0: any free port, so two factories on one machine do not collide. */
+  rpcPort?: number;
+  portSettings?: { http?: string; rpc?: string };
   functionKey: string;
   log: (line: string) => void;
 }
 
 export type FactoryHost = Pick<
   LocalFactory,
-  'host' | 'http' | 'timers' | 'serviceBusTriggers' | 'env' | 'stop'
+  'host' | 'http' | 'timers' | 'serviceBusTriggers' | 'keys' | 'env' | 'stop'
 >;
 
 /**
@@ -132,21 +158,30 @@ export async function startFactoryHost(options: FactoryHostOptions): Promise<Fac
   });
   const invoke = host.invokeFunction.bind(host);
   // The durable extension's system key, shared by the front end and the binding data given to
-  // non-HTTP triggers (timers), so their df.getClient() calls reach this host.
-  const systemKey = randomBytes(24).toString('base64url');
+  // non-HTTP triggers (timers), so their df.getClient() calls reach this host. The master key is
+  // random too and distinct from the function key: with master = function key, whoever could
+  // call the API could also drive the Durable webhooks (issue 14).
+  const systemKey = randomBytes(32).toString('base64url');
+  const masterKey = randomBytes(32).toString('base64url');
   const http = await startHttpFrontEnd({
     registry: host.registry,
     engine: host.engine,
     invoke,
     port: options.httpPort,
+    rpcPort: options.rpcPort ?? 0,
+    ...(options.portSettings === undefined ? {} : { portSettings: options.portSettings }),
     keys: {
       functionKeys: {},
       hostKeys: { default: options.functionKey },
-      masterKey: options.functionKey,
+      masterKey,
       durableTaskExtensionKey: systemKey,
     },
     taskHubName: env.TASK_HUB_NAME ?? 'ImageFactory',
     log,
+  }).catch(async (error: unknown) => {
+    // A port that is taken must not leave the host running behind the error.
+    await host.stop();
+    throw error;
   });
   const taskHubName = env.TASK_HUB_NAME ?? 'ImageFactory';
   if (env.WEBSITE_HOSTNAME === undefined) {
@@ -191,6 +226,7 @@ export async function startFactoryHost(options: FactoryHostOptions): Promise<Fac
     http,
     timers,
     ...(serviceBusTriggers ? { serviceBusTriggers } : {}),
+    keys: { function: options.functionKey, master: masterKey, system: systemKey },
     env,
     async stop() {
       await serviceBusTriggers?.close();

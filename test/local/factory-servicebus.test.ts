@@ -96,6 +96,15 @@ test('the sample settings name the local peer, and a real namespace or no connec
   ]);
 });
 
+test('the host keys are random and distinct: master and system are not the function key', () => {
+  const { function: fn, master, system } = factory.keys;
+  expect(fn).toBe(KEY);
+  expect(new Set([fn, master, system]).size).toBe(3);
+  // 32 random bytes each, base64url.
+  expect(master).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  expect(system).toMatch(/^[A-Za-z0-9_-]{43}$/);
+});
+
 test('a build approved over Service Bus the instant each request arrives completes; an unsigned event raised through the Durable link is ignored', async () => {
   const started = await api('/api/builds', {
     method: 'POST',
@@ -134,8 +143,10 @@ test('a build approved over Service Bus the instant each request arrives complet
           body: JSON.stringify(decision),
         });
       expect((await raise(link)).status).toBe(401);
-      // With the master key (npm start's key) an exact but unsigned decision still must not count.
-      expect((await raise(`${link}&code=${KEY}`)).status).toBe(202);
+      // The function key (the one npm start prints) does not open the Durable webhooks either.
+      expect((await raise(`${link}&code=${KEY}`)).status).toBe(401);
+      // With the master key an exact but unsigned decision still must not count.
+      expect((await raise(`${link}&code=${factory.keys.master}`)).status).toBe(202);
     }
     await sendSignedDecision(decisions, decision, signingKey);
     answered.push(request.stage);

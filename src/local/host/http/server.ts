@@ -64,8 +64,13 @@ export interface HttpFrontEndOptions {
    * df.getClient rewrites the webhook origin to localhost:7071 otherwise (as it does in Azure).
    */
   localRpcEndpoint?: boolean;
-  /** Port of the local RPC endpoint; default 17071 as in the host, 0 when `port` is 0. */
+  /**
+   * Port of the local RPC endpoint. Default 0, a free port: the real host's fixed 17071 made a
+   * second host on the machine fail (issue 14). The app learns the port from its binding data.
+   */
   rpcPort?: number;
+  /** The settings `port` and `rpcPort` come from, named when a port is taken. */
+  portSettings?: { http?: string; rpc?: string };
   /** Connection name in management URLs; default 'Storage'. */
   connectionName?: string;
 }
@@ -73,7 +78,10 @@ export interface HttpFrontEndOptions {
 export interface HttpFrontEnd {
   /** e.g. http://127.0.0.1:7071 */
   url: string;
-  /** e.g. http://127.0.0.1:17071/durabletask/ (undefined when disabled). */
+  /**
+   * e.g. http://127.0.0.1:40123/durabletask/<system key>/ (undefined when disabled): the JS
+   * durable client sends no key of its own, so the system key travels in the base URL's path.
+   */
   rpcBaseUrl: string | undefined;
   close(): Promise<void>;
 }
@@ -110,6 +118,14 @@ function keyEquals(given: string | undefined, expected: string | undefined): boo
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function safeDecode(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
 }
 
 function presentedKey(url: URL, headers: http.IncomingHttpHeaders): string | undefined {
@@ -204,9 +220,27 @@ async function writeFunctionResult(res: http.ServerResponse, result: unknown): P
   res.end();
 }
 
-function listen(server: http.Server, port: number, host: string): Promise<number> {
+function listen(
+  server: http.Server,
+  port: number,
+  host: string,
+  what: string,
+  setting: string | undefined,
+): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EADDRINUSE') return reject(error);
+      // Say which listener, which port and where it was set: EADDRINUSE alone names no cause.
+      reject(
+        new Error(
+          `The ${what} cannot listen on ${host}:${port}: the port is taken by another process` +
+            (setting === undefined
+              ? ''
+              : ` (port set by ${setting}; free it, choose another, or set 0 for any free port)`),
+          { cause: error },
+        ),
+      );
+    });
     server.listen(port, host, () => {
       server.off('error', reject);
       resolve((server.address() as AddressInfo).port);
@@ -388,21 +422,38 @@ export async function startHttpFrontEnd(options: HttpFrontEndOptions): Promise<H
 
   let origin = '';
   const server = http.createServer(guarded(() => origin, handle));
-  const port = await listen(server, options.port ?? 7071, host);
+  const port = await listen(server, options.port ?? 7071, host, 'HTTP front end', options.portSettings?.http);
   origin = `http://${host}:${port}`;
 
   let rpcServer: http.Server | undefined;
+  let rpcOrigin = '';
   if (options.localRpcEndpoint ?? true) {
-    // The extension's LocalHttpListener: loopback only, no keys, same handler under /durabletask/.
-    let rpcOrigin = '';
+    // The extension's LocalHttpListener: loopback only, same handler under /durabletask/. The real
+    // one takes no key; here every local user of a shared machine could reach it, and it can start
+    // any orchestration, so it requires the system key (issue 14): in the path (how the app's
+    // client sends it, from rpcBaseUrl), or as x-functions-key / code= for other callers.
+    const rpcPathAfterKey = (url: URL, headers: http.IncomingHttpHeaders): string | undefined => {
+      const rest = url.pathname.slice(RPC_PATH.length);
+      if (keyEquals(presentedKey(url, headers), systemKey)) return rest;
+      const slash = rest.indexOf('/');
+      if (slash > 0 && keyEquals(safeDecode(rest.slice(0, slash)), systemKey)) return rest.slice(slash + 1);
+      return undefined;
+    };
     rpcServer = http.createServer(
       guarded(
         () => rpcOrigin,
         async (req, res) => {
           const url = new URL(req.url ?? '/', rpcOrigin);
-          log(`[http rpc] ${req.method ?? 'GET'} ${url.pathname}`);
           if (!url.pathname.startsWith(RPC_PATH)) {
+            log(`[http rpc] ${req.method ?? 'GET'} ${url.pathname}`);
             sendEmpty(res, 404);
+            return;
+          }
+          const apiPath = rpcPathAfterKey(url, req.headers);
+          // Never log the key: only the path after it.
+          log(`[http rpc] ${req.method ?? 'GET'} ${RPC_PATH}…/${apiPath ?? '(no valid key)'}`);
+          if (apiPath === undefined) {
+            sendEmpty(res, 401);
             return;
           }
           const body = await readBody(req, maxBody);
@@ -411,7 +462,7 @@ export async function startHttpFrontEnd(options: HttpFrontEndOptions): Promise<H
             res,
             await handleDurableApi(durable, {
               method: (req.method ?? 'GET').toUpperCase(),
-              path: url.pathname.slice(RPC_PATH.length),
+              path: apiPath,
               query: url.searchParams,
               headers: req.headers,
               body,
@@ -423,15 +474,21 @@ export async function startHttpFrontEnd(options: HttpFrontEndOptions): Promise<H
       ),
     );
     try {
-      const rpcPort = await listen(rpcServer, options.rpcPort ?? (options.port === 0 ? 0 : 17071), host);
+      const rpcPort = await listen(
+        rpcServer,
+        options.rpcPort ?? 0,
+        host,
+        'durable RPC listener',
+        options.portSettings?.rpc,
+      );
       rpcOrigin = `http://${host}:${rpcPort}`;
-      rpcBaseUrl = `${rpcOrigin}${RPC_PATH}`;
+      rpcBaseUrl = `${rpcOrigin}${RPC_PATH}${encodeURIComponent(systemKey)}/`;
     } catch (e) {
       await closeServer(server);
       throw e;
     }
   }
-  log(`[http] listening on ${origin}${rpcBaseUrl === undefined ? '' : ` (durable RPC ${rpcBaseUrl})`}`);
+  log(`[http] listening on ${origin}${rpcBaseUrl === undefined ? '' : ` (durable RPC ${rpcOrigin})`}`);
 
   return {
     url: origin,
