@@ -15,6 +15,7 @@ import { LocalHost } from './host';
 import { startHttpFrontEnd, type HttpFrontEnd } from './host/http/server';
 import { TimerScheduler } from './host/timers/scheduler';
 import { bindServiceBusTriggers, durableClientInputs, type ServiceBusTriggers } from './servicebus/trigger';
+import { serviceBusHostSettings } from './servicebus/host-settings';
 import { localPeerPlan, startLocalPeer } from './servicebus/local-bus';
 import type { ServiceBusPeer } from './servicebus/peer';
 import { pipelineSettingsForWorld, settingsForWorld } from './world-settings';
@@ -132,8 +133,12 @@ export interface FactoryHostOptions {
   rpcPort?: number;
   portSettings?: { http?: string; rpc?: string };
   functionKey: string;
+  /** Default: the app's host.json at the repository root. */
+  hostJsonPath?: string;
   log: (line: string) => void;
 }
+
+const HOST_JSON = path.resolve(__dirname, '../../host.json');
 
 export type FactoryHost = Pick<
   LocalFactory,
@@ -218,6 +223,8 @@ export async function startFactoryHost(options: FactoryHostOptions): Promise<Fac
         env,
         invoke,
         durableClient: { engine: host.engine, taskHubName, front: http, systemKey },
+        // The app's host.json, as the Functions host reads it for the Service Bus extension.
+        hostSettings: serviceBusHostSettings(options.hostJsonPath ?? HOST_JSON),
         log,
       })
     : undefined;

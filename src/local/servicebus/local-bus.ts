@@ -15,6 +15,9 @@ export interface LocalPeerPlan {
 const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost']);
 /** As infra/app/servicebus.bicep's duplicateDetectionHistoryTimeWindow (P1D). */
 export const DUPLICATE_DETECTION_WINDOW_MS = 24 * 3600_000;
+/** As infra/app/servicebus.bicep's queues: maxDeliveryCount (default 5) and lockDuration PT1M. */
+export const MAX_DELIVERY_COUNT = 5;
+export const LOCK_DURATION_MS = 60_000;
 /** The AMQP port the Service Bus emulator listens on. */
 const DEFAULT_AMQP_PORT = 5672;
 
@@ -52,6 +55,8 @@ export async function startLocalPeer(
       sharedAccessKey: plan.sharedAccessKey,
       queues,
       duplicateDetectionWindowMs: DUPLICATE_DETECTION_WINDOW_MS,
+      maxDeliveryCount: MAX_DELIVERY_COUNT,
+      lockDurationMs: LOCK_DURATION_MS,
       log,
     });
   } catch (error) {

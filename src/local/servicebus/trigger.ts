@@ -8,10 +8,12 @@
  *   (+ `<name>__clientId` for a user-assigned managed identity) = identity-based, as in Azure.
  * - The handler gets the body as the Node worker does (JSON parsed to a value, else text) and
  *   triggerMetadata in the worker's camelCase (messageId, deliveryCount, enqueuedTimeUtc, …).
- * - autoCompleteMessages (default true): complete on success, abandon on throw, so Service Bus
- *   dead-letters after max delivery count, as the host does.
- * Differences: one message at a time per function (host default maxConcurrentCalls is 16 × cores);
- * sessions and cardinality 'many' are not supported (startup error).
+ * - Settlement as for any non-.NET function: the function itself cannot settle. With
+ *   autoCompleteMessages (the binding's, else host.json's, default true) success completes and a
+ *   throw abandons, so Service Bus dead-letters after max delivery count; with false nothing is
+ *   settled and the message comes back when its lock expires.
+ * - maxConcurrentCalls and maxAutoLockRenewalDuration from host.json's flat extension-5.x names.
+ * Differences: sessions and cardinality 'many' are not supported (startup error).
  */
 import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
 import {
@@ -19,7 +21,9 @@ import {
   type ServiceBusReceivedMessage,
   type ServiceBusReceiver,
 } from '@azure/service-bus';
+import { availableParallelism } from 'node:os';
 import type { CapturedFunction, OrchestrationEngine } from '../host/contracts';
+import { DEFAULT_SERVICE_BUS_HOST_SETTINGS, type ServiceBusHostSettings } from './host-settings';
 import { durableClientBindingData } from '../host/http/durable-api';
 
 export interface ServiceBusTriggerOptions {
@@ -36,6 +40,8 @@ export interface ServiceBusTriggerOptions {
    * so `df.getClient(context)` works in the handler exactly as in an HTTP function.
    */
   durableClient?: DurableClientSource;
+  /** host.json's extensions.serviceBus (see host-settings.ts); default: the extension's defaults. */
+  hostSettings?: ServiceBusHostSettings;
   /** Further extra inputs per function (merged over the durable client ones). */
   extraInputs?: (fn: CapturedFunction) => Record<string, unknown>;
   log?: (line: string) => void;
@@ -147,8 +153,47 @@ function metadataOf(message: ServiceBusReceivedMessage): Record<string, unknown>
   };
 }
 
+/**
+ * Renews the message's lock while the function runs, up to maxAutoLockRenewalDuration, as the
+ * host's processor does: shortly before each expiry (the client's LockRenewer renews 10 s early,
+ * or halfway through a shorter lock).
+ */
+function renewWhileRunning(
+  receiver: ServiceBusReceiver,
+  message: ServiceBusReceivedMessage,
+  maxRenewalMs: number,
+): { stop(): void } {
+  const giveUpAt = Date.now() + maxRenewalMs;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const schedule = (lockedUntil: number | undefined): void => {
+    if (stopped || lockedUntil === undefined) return;
+    const left = lockedUntil - Date.now();
+    const renewAt = Date.now() + Math.max(0, left > 20_000 ? left - 10_000 : left / 2);
+    if (renewAt >= giveUpAt) return;
+    timer = setTimeout(() => {
+      receiver.renewMessageLock(message).then(
+        (until) => schedule(until.getTime()),
+        () => undefined, // lock lost: settlement will say so
+      );
+    }, renewAt - Date.now());
+  };
+  schedule(message.lockedUntilUtc?.getTime());
+  return {
+    stop() {
+      stopped = true;
+      if (timer !== undefined) clearTimeout(timer);
+    },
+  };
+}
+
 export function bindServiceBusTriggers(options: ServiceBusTriggerOptions): ServiceBusTriggers {
   const log = options.log ?? (() => undefined);
+  const hostSettings = options.hostSettings ?? DEFAULT_SERVICE_BUS_HOST_SETTINGS;
+  for (const key of hostSettings.ignored)
+    log(`[servicebus] host.json extensions.serviceBus.${key} is ignored by the Service Bus extension 5.x`);
+  // The extension's default: 16 calls per processor.
+  const maxConcurrentCalls = hostSettings.maxConcurrentCalls ?? 16 * availableParallelism();
   const clients = new Map<string, ServiceBusClient>();
   const receivers: ServiceBusReceiver[] = [];
   const subscriptions: { close(): Promise<void> }[] = [];
@@ -167,8 +212,21 @@ export function bindServiceBusTriggers(options: ServiceBusTriggerOptions): Servi
       client = clientFor(connection, options.env, fn.name);
       clients.set(connection, client);
     }
-    const autoComplete = trigger.autoCompleteMessages !== false;
-    const receiver = client.createReceiver(queue, { receiveMode: 'peekLock' });
+    // The binding's own setting wins; unset, host.json's (@azure/functions ServiceBusQueueTriggerOptions).
+    const autoComplete =
+      typeof trigger.autoCompleteMessages === 'boolean'
+        ? trigger.autoCompleteMessages
+        : hostSettings.autoCompleteMessages;
+    if (!autoComplete)
+      log(
+        `[servicebus] ${fn.name}: autoCompleteMessages is false, and a Node function cannot settle messages: each one returns to ${queue} when its lock expires`,
+      );
+    // The client's own lock renewal would go on after the function returns (until settlement or
+    // its limit); the host renews only while the function runs, so renewal is done here.
+    const receiver = client.createReceiver(queue, {
+      receiveMode: 'peekLock',
+      maxAutoLockRenewalDurationInMs: 0,
+    });
     receivers.push(receiver);
     const subscription = receiver.subscribe(
       {
@@ -177,18 +235,21 @@ export function bindServiceBusTriggers(options: ServiceBusTriggerOptions): Servi
             ...(options.durableClient ? durableClientInputs(fn, options.durableClient) : {}),
             ...options.extraInputs?.(fn),
           };
+          const renewal = renewWhileRunning(receiver, message, hostSettings.maxAutoLockRenewalDurationMs);
           try {
             await options.invoke(fn.name, triggerInputOf(message), {
               triggerMetadata: metadataOf(message),
               extraInputs,
             });
           } catch (error) {
+            renewal.stop();
             log(
               `[servicebus] ${fn.name} failed on message ${String(message.messageId)} (delivery ${(message.deliveryCount ?? 0) + 1}): ${error instanceof Error ? error.message : String(error)}`,
             );
             if (autoComplete) await receiver.abandonMessage(message);
             return;
           }
+          renewal.stop();
           if (autoComplete) await receiver.completeMessage(message);
         },
         processError: (args) => {
@@ -196,7 +257,11 @@ export function bindServiceBusTriggers(options: ServiceBusTriggerOptions): Servi
           return Promise.resolve();
         },
       },
-      { autoCompleteMessages: false, maxConcurrentCalls: 1 },
+      {
+        // Settlement is done above, as the host does it; the client's own auto-complete stays off.
+        autoCompleteMessages: false,
+        maxConcurrentCalls,
+      },
     );
     subscriptions.push(subscription);
     listening.push({ name: fn.name, queue });
