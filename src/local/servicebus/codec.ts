@@ -1,6 +1,7 @@
 /**
  * Pieces of the local Service Bus peer that only shape data: rhea internals it reads, the stored
- * message and its view for tests, body decoding, lock tokens and the client's batch envelope.
+ * message and its view for tests, body decoding, lock tokens, the client's batch envelope and the
+ * peek-message answer (which only reads a queue).
  */
 import * as rheaTypes from 'rhea';
 // rhea exports a Container instance whose methods sit on its prototype: keep `this`.
@@ -130,4 +131,54 @@ export function decodeBatch(payload: Buffer): rheaTypes.Message[] {
   const parts: unknown[] = body.multiple ? (body.content as unknown[]) : [body.content];
   for (const part of parts) if (Buffer.isBuffer(part)) out.push(decodeMessage(part));
   return out;
+}
+
+/** The client sends from-sequence-number as a long built from 8 big-endian bytes. */
+function sequenceNumberOf(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isInteger(value)) return value;
+  if (Buffer.isBuffer(value) && value.length === 8) return Number(value.readBigInt64BE(0));
+  if (typeof value === 'bigint') return Number(value);
+  return undefined;
+}
+
+/**
+ * com.microsoft:peek-message (Service Bus AMQP request-response operations, "Peek message"):
+ * request map `from-sequence-number` (long) and `message-count` (int); the answer is 200 with
+ * `messages`, a list of maps whose `message` is the encoded AMQP message, or 204 when no message
+ * has that sequence number or a later one. Peek locks nothing and returns locked messages too.
+ */
+export function peekAnswer(
+  queue: SubQueue,
+  body: unknown,
+): { status: number; description: string; body?: unknown } {
+  const request = (body ?? {}) as Record<string, unknown>;
+  const from = sequenceNumberOf(request['from-sequence-number']);
+  const count = request['message-count'];
+  if (from === undefined || typeof count !== 'number' || !Number.isInteger(count) || count < 1)
+    return {
+      status: 400,
+      description: 'peek-message needs from-sequence-number (long) and message-count (int > 0)',
+    };
+  const found = queue.messages
+    .filter((m) => m.sequenceNumber >= from)
+    .sort((a, b) => a.sequenceNumber - b.sequenceNumber)
+    .slice(0, count);
+  if (found.length === 0) return { status: 204, description: 'No Content' };
+  return {
+    status: 200,
+    description: 'OK',
+    body: {
+      messages: found.map((stored) => ({
+        message: rhea.message.encode({
+          ...stored.message,
+          delivery_count: stored.deliveryCount,
+          message_annotations: {
+            ...(stored.message.message_annotations ?? {}),
+            'x-opt-sequence-number': rhea.types.wrap_long(stored.sequenceNumber),
+            'x-opt-enqueued-time': new Date(stored.enqueuedAt),
+          },
+        }),
+      })),
+    },
+  };
 }
