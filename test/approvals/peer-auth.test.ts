@@ -14,7 +14,10 @@ const KEY = { name: 'RootManageSharedAccessKey', key: 'right-key-0123456789abcde
 let peer: ServiceBusPeer;
 
 beforeAll(async () => {
-  peer = await startServiceBusPeer({ queues: ['q-auth', 'q-other', 'q-peek'], sharedAccessKey: KEY });
+  peer = await startServiceBusPeer({
+    queues: ['q-auth', 'q-other', 'q-peek', 'q-peek-dlq'],
+    sharedAccessKey: KEY,
+  });
 });
 afterAll(async () => {
   await peer.stop();
@@ -145,4 +148,22 @@ test('peekMessages returns messages in sequence order without locking them, from
     await sender.close();
   });
   expect(peer.queue('q-peek').counts).toMatchObject({ active: 3, locked: 0 });
+});
+
+test('peek works on the dead-letter queue too', async () => {
+  await withClient(peer.connectionString, async (client) => {
+    await client.createSender('q-peek-dlq').sendMessages({ messageId: 'dead-1', body: 'bad' });
+    const receiver = client.createReceiver('q-peek-dlq');
+    const [message] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 3000 });
+    await receiver.deadLetterMessage(message!, {
+      deadLetterReason: 'test',
+      deadLetterErrorDescription: 'why',
+    });
+    await receiver.close();
+    const dlq = client.createReceiver('q-peek-dlq', { subQueueType: 'deadLetter' });
+    const peeked = await dlq.peekMessages(5);
+    await dlq.close();
+    expect(peeked.map((m) => [m.messageId, m.deadLetterReason])).toEqual([['dead-1', 'test']]);
+  });
+  expect(peer.queue('q-peek-dlq').counts.deadLettered).toBe(1);
 });
