@@ -6,7 +6,9 @@ module.exports = {
   // Type checking is done once by `tsc --noEmit` in `npm test`; ts-jest only transpiles.
   transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false, tsconfig: { isolatedModules: true } }] },
   testTimeout: 60000,
+  // Every ARM request and simulator answer is checked against the SDK packages' models.
+  setupFilesAfterEnv: ['<rootDir>/test/support/arm-contract.ts'],
   maxWorkers: 2,
   // The Node worker module @azure/functions needs; the local host provides a stand-in.
-  moduleNameMapper: { "^@azure/functions-core$": "<rootDir>/src/local/host/functions-core-stand-in.ts" },
+  moduleNameMapper: { '^@azure/functions-core$': '<rootDir>/src/local/host/functions-core-stand-in.ts' },
 };

@@ -26,6 +26,7 @@ import { certInfo, decodeJwt, signRs256, verifySignature, type CertInfo } from '
 import { BUILT_IN_ROLES, roleAllows, scopeCovers, type RoleAssignment, type RoleDefinition } from './rbac';
 import { ArmError, type ArmRequest, type ArmResponse, type Claims, type SimResource } from './types';
 import { eqi, guidFrom, idSegments, isObject, redact, seededRandom, str } from './util';
+import { reportArmExchange } from './contract';
 
 export const API_VERSIONS: Record<string, string[]> = {
   'microsoft.virtualmachineimages': ['2025-10-01'],
@@ -1519,6 +1520,16 @@ export class Simulator implements AzureSimulator {
     this.onRequest?.({ method, path: url.pathname, operation: key });
     const send = (status: number, payload: unknown, headers: Record<string, string> = {}): void => {
       record.status = status;
+      reportArmExchange({
+        method,
+        type,
+        verb,
+        path: url.pathname,
+        apiVersion,
+        requestBody: body,
+        status,
+        responseBody: payload,
+      });
       for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
       if (payload === undefined) {
         res.writeHead(status);

@@ -93,8 +93,8 @@ function lastRunStatus(
   const start = new Date(run.startedAt).toISOString();
   if (run.canceledAt !== undefined && now >= run.canceledAt) {
     return {
+      // runSubState's enum (Queued … Distributing) has no value for a canceled run: none is sent.
       runState: 'Canceled',
-      runSubState: 'Canceling',
       message: 'The build was canceled by the user.',
       startTime: start,
       endTime: new Date(run.canceledAt).toISOString(),
