@@ -31,6 +31,7 @@ import {
   type RetryOptionsWire,
 } from './history';
 import type { ActivityWork, EntityRecord, HostStore, InstanceRecord, TimerWork } from './store';
+import { activityFailure, orchestratorFailure, type FailureFields } from './failures';
 
 /**
  * What the extension sends as its newest replay schema: the newest the installed library knows
@@ -63,6 +64,8 @@ interface OrchestratorState {
   output: unknown;
   error?: string;
   customStatus?: unknown;
+  /** Set by the library when the uncaught error was a TaskFailedError (toFailureDetailsPayload). */
+  failureDetails?: unknown;
 }
 
 interface TimerEntry extends TimerWork {
@@ -202,7 +205,10 @@ export class DurableEngine implements OrchestrationEngine {
       instance.lastUpdatedTime = this.nowIso();
       this.dropWorkOf(instance.instanceId);
       this.persist(instance);
-      this.notifyParent(instance, false, `Instance terminated: ${reason}`);
+      this.notifyParent(instance, false, {
+        Reason: `Orchestrator function '${instance.name}' failed: Instance terminated: ${reason}`,
+        Details: JSON.stringify({ message: `Instance terminated: ${reason}` }),
+      });
     });
     this.log(`[host] terminated ${instance.name} ${instanceId}: ${reason}`);
     this.pump();
@@ -489,13 +495,10 @@ export class DurableEngine implements OrchestrationEngine {
   }
 
   private taskFailed(work: ActivityWork, error: Error): HistoryEvent {
-    const details = parseFailurePayload(error);
     return {
       ...this.event(EventType.TaskFailed),
       TaskScheduledId: work.taskScheduledId,
-      Reason: `Activity function '${work.name}' failed: ${details.ErrorMessage}`,
-      Details: JSON.stringify({ message: details.ErrorMessage, type: details.ErrorType }),
-      FailureDetails: details,
+      ...activityFailure(work.name, error),
     };
   }
 
@@ -629,7 +632,7 @@ export class DurableEngine implements OrchestrationEngine {
       const message = `Local host error: ${toError(thrown).message}`;
       this.log(`[host] episode of ${instance.instanceId} failed: ${message}`);
       this.store.transaction(() => {
-        this.completeExecution(instance, 'Failed', message);
+        this.failExecution(instance, { Reason: message, Details: JSON.stringify({ message }) });
         this.persist(instance);
       });
     } finally {
@@ -705,7 +708,8 @@ export class DurableEngine implements OrchestrationEngine {
       if (instance.runtimeStatus === 'Pending') instance.runtimeStatus = 'Running';
 
       if (divergence !== undefined) {
-        this.completeExecution(instance, 'Failed', `Non-deterministic workflow detected: ${divergence}`);
+        const reason = `Non-deterministic workflow detected: ${divergence}`;
+        this.failExecution(instance, { Reason: reason, Details: JSON.stringify({ message: reason }) });
       } else {
         instance.lastActions = signatures;
         const walk = new ActionWalker(this, instance, now);
@@ -719,9 +723,12 @@ export class DurableEngine implements OrchestrationEngine {
               : `The local host could not execute the orchestrator's actions: ${toError(thrown).message}`;
         }
         if (walkFailure !== undefined) {
-          this.completeExecution(instance, 'Failed', walkFailure);
+          this.failExecution(instance, {
+            Reason: walkFailure,
+            Details: JSON.stringify({ message: walkFailure }),
+          });
         } else if (state.error !== undefined) {
-          this.completeExecution(instance, 'Failed', state.error);
+          this.failExecution(instance, orchestratorFailure(instance.name, state.error, state.failureDetails));
         } else if (walk.continueAsNew !== undefined) {
           this.continueAsNew(instance, walk.continueAsNew.input);
           continuedAsNew = true;
@@ -742,7 +749,7 @@ export class DurableEngine implements OrchestrationEngine {
     this.stats.activityExecutions.set('$episodes', this.stats.episodes);
   }
 
-  private completeExecution(instance: InstanceRecord, status: 'Completed' | 'Failed', output: unknown): void {
+  private completeExecution(instance: InstanceRecord, status: 'Completed', output: unknown): void {
     instance.history.push({
       ...this.event(EventType.ExecutionCompleted),
       OrchestrationStatus: status,
@@ -751,10 +758,27 @@ export class DurableEngine implements OrchestrationEngine {
     instance.runtimeStatus = status;
     instance.output = output;
     this.dropWorkOf(instance.instanceId);
-    this.notifyParent(instance, status === 'Completed', output);
-    this.log(
-      `[host] ${instance.name} ${instance.instanceId} ${status}${status === 'Failed' ? `: ${String(output)}` : ''}`,
-    );
+    this.notifyParent(instance, true, output);
+    this.log(`[host] ${instance.name} ${instance.instanceId} ${status}`);
+  }
+
+  /**
+   * DurableTask.Core's FailOrchestration: the Reason becomes the instance's output (what status
+   * queries show) and, with Details and FailureDetails, the parent's SubOrchestrationInstanceFailed.
+   */
+  private failExecution(instance: InstanceRecord, failure: FailureFields): void {
+    instance.history.push({
+      ...this.event(EventType.ExecutionCompleted),
+      OrchestrationStatus: 'Failed',
+      // DTFx stores the reason itself (not JSON) as the failed execution's result.
+      Result: failure.Reason,
+      ...(failure.FailureDetails ? { FailureDetails: failure.FailureDetails } : {}),
+    });
+    instance.runtimeStatus = 'Failed';
+    instance.output = failure.Reason;
+    this.dropWorkOf(instance.instanceId);
+    this.notifyParent(instance, false, failure);
+    this.log(`[host] ${instance.name} ${instance.instanceId} Failed: ${failure.Reason}`);
   }
 
   private continueAsNew(instance: InstanceRecord, input: unknown): void {
@@ -769,7 +793,9 @@ export class DurableEngine implements OrchestrationEngine {
     this.episodeRequests.add(instance.instanceId);
   }
 
-  private notifyParent(child: InstanceRecord, succeeded: boolean, output: unknown): void {
+  private notifyParent(child: InstanceRecord, succeeded: true, output: unknown): void;
+  private notifyParent(child: InstanceRecord, succeeded: false, failure: FailureFields): void;
+  private notifyParent(child: InstanceRecord, succeeded: boolean, outcome: unknown): void {
     if (child.parent === undefined) return;
     const parent = this.instances.get(child.parent.instanceId);
     if (
@@ -783,13 +809,12 @@ export class DurableEngine implements OrchestrationEngine {
         ? {
             ...this.event(EventType.SubOrchestrationInstanceCompleted),
             TaskScheduledId: child.parent.taskScheduledId,
-            Result: JSON.stringify(output ?? null),
+            Result: JSON.stringify(outcome ?? null),
           }
         : {
             ...this.event(EventType.SubOrchestrationInstanceFailed),
             TaskScheduledId: child.parent.taskScheduledId,
-            Reason: `Orchestrator function '${child.name}' failed: ${String(output)}`,
-            Details: JSON.stringify({ message: String(output) }),
+            ...(outcome as FailureFields),
           },
     );
     this.persist(parent);
@@ -1227,43 +1252,6 @@ function parseOrchestratorFailure(error: Error): OrchestratorState {
     return { ...state, error: state.error ?? 'Orchestrator failed' };
   }
   return { isDone: false, actions: [[]], output: undefined, error: error.message };
-}
-
-function parseFailurePayload(error: Error): {
-  ErrorType: string;
-  ErrorMessage: string;
-  StackTrace?: string;
-  IsNonRetriable: boolean;
-  Properties?: Record<string, unknown>;
-} {
-  // durable-functions' wrapActivityHandler puts a JSON payload in the message when an
-  // ExceptionPropertiesProvider is registered; the extension turns it into FailureDetails.
-  try {
-    const payload = JSON.parse(error.message) as {
-      errorType?: string;
-      errorMessage?: string;
-      stackTrace?: string;
-      isNonRetriable?: boolean;
-      properties?: Record<string, unknown>;
-    };
-    if (payload && typeof payload.errorMessage === 'string') {
-      return {
-        ErrorType: payload.errorType ?? error.name,
-        ErrorMessage: payload.errorMessage,
-        ...(payload.stackTrace ? { StackTrace: payload.stackTrace } : {}),
-        IsNonRetriable: payload.isNonRetriable ?? false,
-        ...(payload.properties ? { Properties: payload.properties } : {}),
-      };
-    }
-  } catch {
-    // not a payload: a plain error
-  }
-  return {
-    ErrorType: error.name,
-    ErrorMessage: error.message,
-    ...(error.stack ? { StackTrace: error.stack } : {}),
-    IsNonRetriable: false,
-  };
 }
 
 function describeEvent(event: HistoryEvent): Record<string, unknown> {
