@@ -40,7 +40,7 @@ function wrapped(error: Error): Error {
     if (payload !== undefined) error.message = payload;
     return error;
   } finally {
-    df.app.setExceptionPropertiesProvider(undefined as never);
+    df.app.setExceptionPropertiesProvider(undefined);
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { InvocationContext } from '@azure/functions';
-import type { Clock } from '../../shared/clock';
+import type { Clock, VirtualClock } from '../../shared/clock';
 import { FactoryError, toError } from '../../shared/errors';
 import type {
   CapturedFunction,
@@ -31,7 +31,7 @@ import {
   type RetryOptionsWire,
 } from './history';
 import type { ActivityWork, EntityRecord, HostStore, InstanceRecord, TimerWork } from './store';
-import { activityFailure, orchestratorFailure, type FailureFields } from './failures';
+import { FunctionTimeoutError, activityFailure, orchestratorFailure, type FailureFields } from './failures';
 
 /**
  * What the extension sends as its newest replay schema: the newest the installed library knows
@@ -52,8 +52,12 @@ export interface EngineOptions {
   clock: Clock;
   store: HostStore;
   log?: (line: string) => void;
-  /** host.json durableTask.maxConcurrentActivityFunctions */
+  /** host.json durableTask.maxConcurrentActivityFunctions: activities beyond it wait. */
   maxConcurrentActivities?: number;
+  /** host.json durableTask.maxConcurrentOrchestratorFunctions: episodes beyond it wait. */
+  maxConcurrentOrchestrations?: number;
+  /** host.json functionTimeout (undefined: unbounded): an activity running longer fails. */
+  functionTimeoutMs?: number;
   /** Real-clock mode arms setTimeout for durable timers; virtual mode waits for fireDueTimers(). */
   realTimers: boolean;
 }
@@ -79,6 +83,9 @@ export interface EngineStats {
   /** The same per orchestrator function name, with its episodes: where replay time goes. */
   replayByOrchestration: Map<string, { episodes: number; cpuMs: number }>;
   activityExecutions: Map<string, number>;
+  /** Most episodes / activities ever in flight at once (host.json concurrency limits). */
+  peakConcurrentEpisodes: number;
+  peakConcurrentActivities: number;
 }
 
 class NonDeterminismError extends Error {}
@@ -100,11 +107,15 @@ export class DurableEngine implements OrchestrationEngine {
     replayCpuMs: 0,
     replayByOrchestration: new Map(),
     activityExecutions: new Map(),
+    peakConcurrentEpisodes: 0,
+    peakConcurrentActivities: 0,
   };
   private readonly registry: FunctionRegistry;
   private readonly store: HostStore;
   private readonly log: (line: string) => void;
   private readonly maxConcurrentActivities: number;
+  private readonly maxConcurrentOrchestrations: number;
+  private readonly functionTimeoutMs: number | undefined;
   private readonly realTimers: boolean;
 
   private readonly instances = new Map<string, InstanceRecord>();
@@ -131,6 +142,8 @@ export class DurableEngine implements OrchestrationEngine {
     this.store = options.store;
     this.log = options.log ?? (() => undefined);
     this.maxConcurrentActivities = options.maxConcurrentActivities ?? 10;
+    this.maxConcurrentOrchestrations = options.maxConcurrentOrchestrations ?? 10;
+    this.functionTimeoutMs = options.functionTimeoutMs;
     this.realTimers = options.realTimers;
     const state = this.store.loadAll();
     for (const instance of state.instances) {
@@ -398,17 +411,26 @@ export class DurableEngine implements OrchestrationEngine {
     if (this.stopped) return;
     this.progressCounter++;
     for (const instanceId of [...this.episodeRequests]) {
+      if (this.runningEpisodes.size >= this.maxConcurrentOrchestrations) break;
       if (this.runningEpisodes.has(instanceId)) continue;
       this.episodeRequests.delete(instanceId);
       const instance = this.instances.get(instanceId);
       if (instance === undefined || instance.inbox.length === 0 || TERMINAL.includes(instance.runtimeStatus))
         continue;
       void this.runEpisode(instance).finally(() => this.pump());
+      this.stats.peakConcurrentEpisodes = Math.max(
+        this.stats.peakConcurrentEpisodes,
+        this.runningEpisodes.size,
+      );
     }
     for (const work of [...this.pendingActivities.values()]) {
       if (this.runningActivities.size >= this.maxConcurrentActivities) break;
       this.pendingActivities.delete(work.workId);
       this.runningActivities.add(work.workId);
+      this.stats.peakConcurrentActivities = Math.max(
+        this.stats.peakConcurrentActivities,
+        this.runningActivities.size,
+      );
       void this.runActivity(work).finally(() => {
         this.runningActivities.delete(work.workId);
         this.pump();
@@ -465,7 +487,7 @@ export class DurableEngine implements OrchestrationEngine {
       });
       try {
         const input: unknown = work.input === undefined ? undefined : JSON.parse(work.input);
-        const result = await fn.handler(input, context);
+        const result = await this.withinFunctionTimeout(work.name, () => fn.handler(input, context));
         completion = {
           ...this.event(EventType.TaskCompleted),
           TaskScheduledId: work.taskScheduledId,
@@ -492,6 +514,43 @@ export class DurableEngine implements OrchestrationEngine {
       this.persist(instance);
       this.episodeRequests.add(instance.instanceId);
     });
+  }
+
+  /**
+   * Runs an activity under host.json functionTimeout, measured on the host's clock: past it the
+   * host records the execution as a failure with its FunctionTimeoutException and stops waiting
+   * (the real host also restarts the worker; here the handler's late outcome is ignored).
+   */
+  private withinFunctionTimeout(name: string, run: () => unknown): Promise<unknown> {
+    const limit = this.functionTimeoutMs;
+    const running = Promise.resolve().then(run);
+    if (limit === undefined) return running;
+    const startedAt = this.clock.now();
+    const timedOut = () => this.clock.now() - startedAt >= limit;
+    let cancel = () => undefined as void;
+    const timeout = new Promise<never>((_, reject) => {
+      const fail = () => reject(new FunctionTimeoutError(name, limit));
+      const clock = this.clock as Partial<VirtualClock>;
+      if (typeof clock.onAdvance === 'function') {
+        const unsubscribe = clock.onAdvance(() => {
+          if (timedOut()) fail();
+        });
+        cancel = () => void unsubscribe();
+      } else {
+        const delay = Math.min(this.clock.toRealDelay?.(limit) ?? limit, 2 ** 31 - 1);
+        const timer = setTimeout(fail, delay);
+        timer.unref?.();
+        cancel = () => clearTimeout(timer);
+      }
+    });
+    running.catch(() => undefined); // a late failure after the timeout is ignored
+    return Promise.race([running, timeout])
+      .then((result) => {
+        // A clock that moved past the limit while the handler ran without telling us.
+        if (timedOut()) throw new FunctionTimeoutError(name, limit);
+        return result;
+      })
+      .finally(cancel);
   }
 
   private taskFailed(work: ActivityWork, error: Error): HistoryEvent {
