@@ -14,6 +14,7 @@ import {
 } from '../domain/build-status';
 import { statusPage } from './status-page';
 import { bounded } from '../shared/text';
+import { orchestrationFailureMessage } from '../domain/pipeline/task-failure';
 import {
   formatPath,
   validatePipelineDefinition,
@@ -251,7 +252,11 @@ export function buildView(status: InstanceView): Record<string, unknown> {
   const failure =
     custom.failure ??
     (status.runtimeStatus === 'Failed'
-      ? { code: 'OrchestrationFailed', message: firstLine(status.output), step: custom.step ?? 'queued' }
+      ? {
+          code: 'OrchestrationFailed',
+          message: firstLine(orchestrationFailureMessage(status.output)),
+          step: custom.step ?? 'queued',
+        }
       : status.runtimeStatus === 'Terminated'
         ? { code: 'Terminated', message: firstLine(status.output), step: custom.step ?? 'queued' }
         : undefined);

@@ -13,21 +13,11 @@ import {
   WAIT_FOR_BUILD_SLOT_ORCHESTRATION,
   waitForBuildSlot,
 } from '../orchestrations/build-pipeline';
-import { isFactoryError } from '../shared/errors';
+import { failureProperties } from '../domain/pipeline/task-failure';
 import { pipelineDependencies } from './dependencies';
 
-// Activity failures carry our error code, retryability and hint to the orchestration (FailureDetails.properties).
-df.app.setExceptionPropertiesProvider({
-  getExceptionProperties: (error: unknown) =>
-    isFactoryError(error)
-      ? {
-          code: error.code,
-          retryable: error.retryable,
-          ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
-          ...(error.hint === undefined ? {} : { hint: error.hint }),
-        }
-      : undefined,
-});
+// Activity failures carry our error code, retryability and hint to the orchestration (task-failure.ts).
+df.app.setExceptionPropertiesProvider({ getExceptionProperties: failureProperties });
 
 df.app.orchestration(BUILD_ORCHESTRATION, buildImagePipeline);
 df.app.orchestration(WAIT_FOR_BUILD_ORCHESTRATION, waitForImageBuild);

@@ -12,6 +12,7 @@ import { startAzureSimulator, createStandardWorld } from './azure-sim';
 import type { AzureSimulator, SimulatorOptions } from './azure-sim/api';
 import type { StandardWorld } from './azure-sim/world';
 import { LocalHost } from './host';
+import { findHostJson } from './host/host-json';
 import { startHttpFrontEnd, type HttpFrontEnd } from './host/http/server';
 import { TimerScheduler } from './host/timers/scheduler';
 import { bindServiceBusTriggers, durableClientInputs, type ServiceBusTriggers } from './servicebus/trigger';
@@ -145,6 +146,12 @@ export type FactoryHost = Pick<
   'host' | 'http' | 'timers' | 'serviceBusTriggers' | 'keys' | 'env' | 'stop'
 >;
 
+/** The app's host.json (repo root, or next to the compiled output), as the Functions host reads it. */
+function hostJsonOption(): { hostJson?: string } {
+  const file = findHostJson(__dirname);
+  return file === undefined ? {} : { hostJson: file };
+}
+
 /**
  * What the Functions host is to the app: the durable host running the unmodified app, its HTTP
  * front end, timers and Service Bus triggers, against whatever Azure `env` names (the crash suite
@@ -160,6 +167,8 @@ export async function startFactoryHost(options: FactoryHostOptions): Promise<Fac
     clock: options.clock,
     databasePath: path.join(options.dataDirectory, 'durable.sqlite'),
     log,
+    // The app's own host.json: task hub name, functionTimeout, concurrency (src/local/host/host-json.ts).
+    ...hostJsonOption(),
   });
   const invoke = host.invokeFunction.bind(host);
   // The durable extension's system key, shared by the front end and the binding data given to
@@ -181,14 +190,14 @@ export async function startFactoryHost(options: FactoryHostOptions): Promise<Fac
       masterKey,
       durableTaskExtensionKey: systemKey,
     },
-    taskHubName: env.TASK_HUB_NAME ?? 'ImageFactory',
+    taskHubName: host.settings.hubName,
     log,
   }).catch(async (error: unknown) => {
     // A port that is taken must not leave the host running behind the error.
     await host.stop();
     throw error;
   });
-  const taskHubName = env.TASK_HUB_NAME ?? 'ImageFactory';
+  const taskHubName = host.settings.hubName;
   if (env.WEBSITE_HOSTNAME === undefined) {
     // As the host does in Azure: df.getClient otherwise writes localhost:7071 into every Durable
     // link, which is wrong whenever the front end listens elsewhere.

@@ -17,7 +17,8 @@
  * another build's version). Released versions are withdrawn with revokeImageVersion instead, which
  * does exclude + end-of-life (they may be in use).
  */
-import { RetryOptions, type OrchestrationContext, type Task, type TaskFailedError } from 'durable-functions';
+import { RetryOptions, type OrchestrationContext, type Task } from 'durable-functions';
+import { readTaskFailure } from '../domain/pipeline/task-failure';
 import {
   approvalEventName,
   type ApprovalDecision,
@@ -187,7 +188,7 @@ interface ErrorInfo {
   hint?: string;
 }
 
-/** What an activity's failure says, from FailureDetails (properties set by our exception provider). */
+/** What a failed activity (or sub-orchestration) says, in whichever shape the host delivered it. */
 export function errorInfo(error: unknown): ErrorInfo {
   if (error instanceof ActivityRefused)
     return {
@@ -196,17 +197,7 @@ export function errorInfo(error: unknown): ErrorInfo {
       retryable: false,
       ...(error.refusal.hint ? { hint: error.refusal.hint } : {}),
     };
-  const details = (error as Partial<TaskFailedError>).failureDetails;
-  const properties = details?.properties ?? {};
-  const message = details?.errorMessage ?? (error instanceof Error ? error.message : String(error));
-  return {
-    code: typeof properties.code === 'string' ? properties.code : 'ActivityFailed',
-    message,
-    // Unknown errors (no code) may be transient: a bounded number of retries is cheap.
-    retryable: typeof properties.retryable === 'boolean' ? properties.retryable : true,
-    ...(typeof properties.retryAfterMs === 'number' ? { retryAfterMs: properties.retryAfterMs } : {}),
-    ...(typeof properties.hint === 'string' ? { hint: properties.hint } : {}),
-  };
+  return readTaskFailure(error);
 }
 
 const rgId = (subscriptionId: string, resourceGroup: string) =>

@@ -285,4 +285,19 @@ describe('Durable client without the local RPC endpoint (webhook URLs)', () => {
     expect(body.value.after.runtimeStatus).toBe('Terminated');
     expect(body.value.listed).toHaveLength(1);
   });
+
+  it("answers a failed instance's status with the host's output, 500 only when asked", async () => {
+    const id = await host.startNew('explodes');
+    await host.waitFor(id);
+    const url = `${front.url}/runtime/webhooks/durabletask/instances/${id}?code=${KEYS.durableTaskExtensionKey}`;
+    const res = await fetch(url);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { runtimeStatus: string; output: unknown };
+    // OutOfProcOrchestrationShim: "Orchestrator function '<name>' failed: <error>".
+    expect(body).toMatchObject({
+      runtimeStatus: 'Failed',
+      output: "Orchestrator function 'explodes' failed: kaboom",
+    });
+    expect((await fetch(`${url}&returnInternalServerErrorOnFailure=true`)).status).toBe(500);
+  });
 });

@@ -106,23 +106,73 @@ describe('local durable host: replay through the real durable-functions library'
     expect(host.engine.nextTimerDue()).toBeUndefined();
   });
 
-  it('gives the orchestrator a df.TaskFailedError built from the FailureDetails of a failed activity', async () => {
+  // The real host (Durable extension with PR #3451, durable-functions 3.5.0 / PR #705) sends
+  // FailureDetails only for an error the app's exception-properties provider enriched; a plain
+  // error reaches the orchestrator as Error("<Reason> \n <Details>").
+  it('gives the orchestrator a plain Error "Activity function \'X\' failed: msg \\n details" for a plain error', async () => {
     ({ host } = await startSampleHost());
     const id = await host.startNew('catchesTaskFailed');
     const status = await host.waitFor(id);
     expect(status.output).toEqual({
+      isTaskFailedError: false,
+      message: expect.stringMatching(
+        /^Activity function 'flaky' failed: flaky failure \(1 left\) for tfe-\w+ \n \{"\$type":"System\.Exception, /,
+      ) as unknown,
+    });
+    const failed = (await host.getStatus(id, { showHistory: true }))?.history?.find(
+      (e) => e.EventType === 'TaskFailed',
+    );
+    expect(failed?.Reason).toBe(`Activity function 'flaky' failed: flaky failure (1 left) for tfe-${id}`);
+    expect(JSON.parse(String(failed?.Details))).toMatchObject({
+      ClassName: 'System.Exception',
+      Message: `flaky failure (1 left) for tfe-${id}`,
+    });
+    expect(failed).not.toHaveProperty('FailureDetails');
+  });
+
+  it("gives the orchestrator a df.TaskFailedError with the provider's properties for an enriched error", async () => {
+    ({ host } = await startSampleHost());
+    const id = await host.startNew('catchesCoded');
+    const status = await host.waitFor(id);
+    expect(status.output).toEqual({
       isTaskFailedError: true,
-      message: expect.stringMatching(/^Error: flaky failure \(1 left\)/) as unknown,
-      errorType: 'Error',
-      errorMessage: expect.stringMatching(/^flaky failure \(1 left\)/) as unknown,
-      taskName: 'flaky',
+      message: 'CodedError: no quota left',
+      errorType: 'CodedError',
+      errorMessage: 'no quota left',
+      properties: { code: 'QuotaExceeded' },
+      taskName: 'coded',
       taskId: 0,
     });
     const failed = (await host.getStatus(id, { showHistory: true }))?.history?.find(
       (e) => e.EventType === 'TaskFailed',
     );
-    expect(failed?.Reason).toMatch(/^Activity function 'flaky' failed: flaky failure \(1 left\)/);
-    expect(typeof failed?.Details).toBe('string');
+    // DurableTaskExtension.ActivityMiddleware: this Reason, no Details, the worker's FailureDetails.
+    expect(failed?.Reason).toBe("Activity function 'coded' failed with an unhandled exception.");
+    expect(failed?.Details).toBeUndefined();
+    expect(failed?.FailureDetails).toMatchObject({
+      ErrorType: 'CodedError',
+      ErrorMessage: 'no quota left',
+      IsNonRetriable: false,
+      Properties: { code: 'QuotaExceeded' },
+    });
+  });
+
+  it('passes an orchestration failure caused by an enriched activity error on to the parent as TaskFailedError', async () => {
+    ({ host } = await startSampleHost());
+    const id = await host.startNew('parentOfCodedChild', { instanceId: 'dad' });
+    const status = await host.waitFor(id);
+    expect(status.output).toEqual({
+      isTaskFailedError: true,
+      message: 'CodedError: no quota left',
+      errorType: 'CodedError',
+      errorMessage: 'no quota left',
+      properties: { code: 'QuotaExceeded' },
+      taskName: 'codedChild',
+      taskId: 0,
+    });
+    const child = await host.getStatus('dad:0');
+    expect(child?.runtimeStatus).toBe('Failed');
+    expect(child?.output).toBe("Orchestrator function 'codedChild' failed: CodedError: no quota left");
   });
 
   it('retries a failed sub-orchestration host-side: new child per attempt, timer between', async () => {
@@ -247,8 +297,15 @@ describe('local durable host: replay through the real durable-functions library'
     const bad = await host.startNew('parent', { input: 'boom' });
     expect((await host.waitFor(ok)).output).toBe('Hello "kid"');
     const failed = await host.waitFor(bad);
-    expect(failed.output).toMatch(/^child failed: .*child failed on purpose/);
-    expect((await host.getStatus(`${bad}:0`))?.runtimeStatus).toBe('Failed');
+    // SubOrchestrationInstanceFailed carries the child's Reason and Details (no FailureDetails for
+    // an orchestrator's own error), so the parent gets a plain Error("<Reason> \n <Details>").
+    expect(failed.output).toBe(
+      "child failed: Orchestrator function 'child' failed: child failed on purpose \n Message: child failed on purpose, StackTrace: ",
+    );
+    const child = await host.getStatus(`${bad}:0`);
+    expect(child?.runtimeStatus).toBe('Failed');
+    // A failed orchestration's output is the host's Reason (OutOfProcOrchestrationShim).
+    expect(child?.output).toBe("Orchestrator function 'child' failed: child failed on purpose");
   });
 
   it('fan-out: the library fails fast but the host waits for every child before the next action', async () => {

@@ -63,6 +63,8 @@ export async function startFactory(
     env,
     clock,
     log: (line) => log.push(line),
+    // The app's host.json, as the Functions host reads it (functionTimeout 10 min, hub name…).
+    hostJson: 'host.json',
   });
   const pipelines = loadPipelinesOrThrow('pipelines', env);
   const statusOf = async (id: string) => (await host.getStatus(id))?.customStatus as BuildCustomStatus;

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { InvocationContext } from '@azure/functions';
-import type { Clock } from '../../shared/clock';
+import type { Clock, VirtualClock } from '../../shared/clock';
 import { FactoryError, toError } from '../../shared/errors';
 import type {
   CapturedFunction,
@@ -31,6 +31,7 @@ import {
   type RetryOptionsWire,
 } from './history';
 import type { ActivityWork, EntityRecord, HostStore, InstanceRecord, TimerWork } from './store';
+import { FunctionTimeoutError, activityFailure, orchestratorFailure, type FailureFields } from './failures';
 
 /**
  * What the extension sends as its newest replay schema: the newest the installed library knows
@@ -51,8 +52,12 @@ export interface EngineOptions {
   clock: Clock;
   store: HostStore;
   log?: (line: string) => void;
-  /** host.json durableTask.maxConcurrentActivityFunctions */
+  /** host.json durableTask.maxConcurrentActivityFunctions: activities beyond it wait. */
   maxConcurrentActivities?: number;
+  /** host.json durableTask.maxConcurrentOrchestratorFunctions: episodes beyond it wait. */
+  maxConcurrentOrchestrations?: number;
+  /** host.json functionTimeout (undefined: unbounded): an activity running longer fails. */
+  functionTimeoutMs?: number;
   /** Real-clock mode arms setTimeout for durable timers; virtual mode waits for fireDueTimers(). */
   realTimers: boolean;
 }
@@ -63,6 +68,8 @@ interface OrchestratorState {
   output: unknown;
   error?: string;
   customStatus?: unknown;
+  /** Set by the library when the uncaught error was a TaskFailedError (toFailureDetailsPayload). */
+  failureDetails?: unknown;
 }
 
 interface TimerEntry extends TimerWork {
@@ -76,6 +83,9 @@ export interface EngineStats {
   /** The same per orchestrator function name, with its episodes: where replay time goes. */
   replayByOrchestration: Map<string, { episodes: number; cpuMs: number }>;
   activityExecutions: Map<string, number>;
+  /** Most episodes / activities ever in flight at once (host.json concurrency limits). */
+  peakConcurrentEpisodes: number;
+  peakConcurrentActivities: number;
 }
 
 class NonDeterminismError extends Error {}
@@ -97,11 +107,15 @@ export class DurableEngine implements OrchestrationEngine {
     replayCpuMs: 0,
     replayByOrchestration: new Map(),
     activityExecutions: new Map(),
+    peakConcurrentEpisodes: 0,
+    peakConcurrentActivities: 0,
   };
   private readonly registry: FunctionRegistry;
   private readonly store: HostStore;
   private readonly log: (line: string) => void;
   private readonly maxConcurrentActivities: number;
+  private readonly maxConcurrentOrchestrations: number;
+  private readonly functionTimeoutMs: number | undefined;
   private readonly realTimers: boolean;
 
   private readonly instances = new Map<string, InstanceRecord>();
@@ -128,6 +142,8 @@ export class DurableEngine implements OrchestrationEngine {
     this.store = options.store;
     this.log = options.log ?? (() => undefined);
     this.maxConcurrentActivities = options.maxConcurrentActivities ?? 10;
+    this.maxConcurrentOrchestrations = options.maxConcurrentOrchestrations ?? 10;
+    this.functionTimeoutMs = options.functionTimeoutMs;
     this.realTimers = options.realTimers;
     const state = this.store.loadAll();
     for (const instance of state.instances) {
@@ -202,7 +218,10 @@ export class DurableEngine implements OrchestrationEngine {
       instance.lastUpdatedTime = this.nowIso();
       this.dropWorkOf(instance.instanceId);
       this.persist(instance);
-      this.notifyParent(instance, false, `Instance terminated: ${reason}`);
+      this.notifyParent(instance, false, {
+        Reason: `Orchestrator function '${instance.name}' failed: Instance terminated: ${reason}`,
+        Details: JSON.stringify({ message: `Instance terminated: ${reason}` }),
+      });
     });
     this.log(`[host] terminated ${instance.name} ${instanceId}: ${reason}`);
     this.pump();
@@ -392,17 +411,26 @@ export class DurableEngine implements OrchestrationEngine {
     if (this.stopped) return;
     this.progressCounter++;
     for (const instanceId of [...this.episodeRequests]) {
+      if (this.runningEpisodes.size >= this.maxConcurrentOrchestrations) break;
       if (this.runningEpisodes.has(instanceId)) continue;
       this.episodeRequests.delete(instanceId);
       const instance = this.instances.get(instanceId);
       if (instance === undefined || instance.inbox.length === 0 || TERMINAL.includes(instance.runtimeStatus))
         continue;
       void this.runEpisode(instance).finally(() => this.pump());
+      this.stats.peakConcurrentEpisodes = Math.max(
+        this.stats.peakConcurrentEpisodes,
+        this.runningEpisodes.size,
+      );
     }
     for (const work of [...this.pendingActivities.values()]) {
       if (this.runningActivities.size >= this.maxConcurrentActivities) break;
       this.pendingActivities.delete(work.workId);
       this.runningActivities.add(work.workId);
+      this.stats.peakConcurrentActivities = Math.max(
+        this.stats.peakConcurrentActivities,
+        this.runningActivities.size,
+      );
       void this.runActivity(work).finally(() => {
         this.runningActivities.delete(work.workId);
         this.pump();
@@ -459,7 +487,7 @@ export class DurableEngine implements OrchestrationEngine {
       });
       try {
         const input: unknown = work.input === undefined ? undefined : JSON.parse(work.input);
-        const result = await fn.handler(input, context);
+        const result = await this.withinFunctionTimeout(work.name, () => fn.handler(input, context));
         completion = {
           ...this.event(EventType.TaskCompleted),
           TaskScheduledId: work.taskScheduledId,
@@ -488,14 +516,45 @@ export class DurableEngine implements OrchestrationEngine {
     });
   }
 
+  /**
+   * Runs an activity under host.json functionTimeout: past it the host records the execution as a
+   * failure with its FunctionTimeoutException and stops waiting (the real host also restarts the
+   * worker; here the handler's late outcome is ignored). Measured on a virtual clock (when it is
+   * moved past the limit) or on the real clock. Not on a scaled clock: it multiplies the
+   * simulation's own CPU time by its speedup (at ×2000 a 0.3 s activity "takes" 10 min), so a
+   * timeout there would be ours, not Azure's.
+   */
+  private withinFunctionTimeout(name: string, run: () => unknown): Promise<unknown> {
+    const limit = this.functionTimeoutMs;
+    const running = Promise.resolve().then(run);
+    const clock = this.clock as Partial<VirtualClock> & Clock;
+    const virtual = typeof clock.onAdvance === 'function';
+    if (limit === undefined || (!virtual && clock.toRealDelay !== undefined)) return running;
+    const startedAt = clock.now();
+    const timedOut = () => clock.now() - startedAt >= limit;
+    let cancel = () => undefined as void;
+    const timeout = new Promise<never>((_, reject) => {
+      const fail = () => reject(new FunctionTimeoutError(name, limit));
+      if (virtual && clock.onAdvance) {
+        const unsubscribe = clock.onAdvance(() => {
+          if (timedOut()) fail();
+        });
+        cancel = () => void unsubscribe();
+      } else {
+        const timer = setTimeout(fail, Math.min(limit, 2 ** 31 - 1));
+        timer.unref?.();
+        cancel = () => clearTimeout(timer);
+      }
+    });
+    running.catch(() => undefined); // a late failure after the timeout is ignored
+    return Promise.race([running, timeout]).finally(cancel);
+  }
+
   private taskFailed(work: ActivityWork, error: Error): HistoryEvent {
-    const details = parseFailurePayload(error);
     return {
       ...this.event(EventType.TaskFailed),
       TaskScheduledId: work.taskScheduledId,
-      Reason: `Activity function '${work.name}' failed: ${details.ErrorMessage}`,
-      Details: JSON.stringify({ message: details.ErrorMessage, type: details.ErrorType }),
-      FailureDetails: details,
+      ...activityFailure(work.name, error),
     };
   }
 
@@ -629,7 +688,7 @@ export class DurableEngine implements OrchestrationEngine {
       const message = `Local host error: ${toError(thrown).message}`;
       this.log(`[host] episode of ${instance.instanceId} failed: ${message}`);
       this.store.transaction(() => {
-        this.completeExecution(instance, 'Failed', message);
+        this.failExecution(instance, { Reason: message, Details: JSON.stringify({ message }) });
         this.persist(instance);
       });
     } finally {
@@ -705,7 +764,8 @@ export class DurableEngine implements OrchestrationEngine {
       if (instance.runtimeStatus === 'Pending') instance.runtimeStatus = 'Running';
 
       if (divergence !== undefined) {
-        this.completeExecution(instance, 'Failed', `Non-deterministic workflow detected: ${divergence}`);
+        const reason = `Non-deterministic workflow detected: ${divergence}`;
+        this.failExecution(instance, { Reason: reason, Details: JSON.stringify({ message: reason }) });
       } else {
         instance.lastActions = signatures;
         const walk = new ActionWalker(this, instance, now);
@@ -719,9 +779,12 @@ export class DurableEngine implements OrchestrationEngine {
               : `The local host could not execute the orchestrator's actions: ${toError(thrown).message}`;
         }
         if (walkFailure !== undefined) {
-          this.completeExecution(instance, 'Failed', walkFailure);
+          this.failExecution(instance, {
+            Reason: walkFailure,
+            Details: JSON.stringify({ message: walkFailure }),
+          });
         } else if (state.error !== undefined) {
-          this.completeExecution(instance, 'Failed', state.error);
+          this.failExecution(instance, orchestratorFailure(instance.name, state.error, state.failureDetails));
         } else if (walk.continueAsNew !== undefined) {
           this.continueAsNew(instance, walk.continueAsNew.input);
           continuedAsNew = true;
@@ -742,7 +805,7 @@ export class DurableEngine implements OrchestrationEngine {
     this.stats.activityExecutions.set('$episodes', this.stats.episodes);
   }
 
-  private completeExecution(instance: InstanceRecord, status: 'Completed' | 'Failed', output: unknown): void {
+  private completeExecution(instance: InstanceRecord, status: 'Completed', output: unknown): void {
     instance.history.push({
       ...this.event(EventType.ExecutionCompleted),
       OrchestrationStatus: status,
@@ -751,10 +814,27 @@ export class DurableEngine implements OrchestrationEngine {
     instance.runtimeStatus = status;
     instance.output = output;
     this.dropWorkOf(instance.instanceId);
-    this.notifyParent(instance, status === 'Completed', output);
-    this.log(
-      `[host] ${instance.name} ${instance.instanceId} ${status}${status === 'Failed' ? `: ${String(output)}` : ''}`,
-    );
+    this.notifyParent(instance, true, output);
+    this.log(`[host] ${instance.name} ${instance.instanceId} ${status}`);
+  }
+
+  /**
+   * DurableTask.Core's FailOrchestration: the Reason becomes the instance's output (what status
+   * queries show) and, with Details and FailureDetails, the parent's SubOrchestrationInstanceFailed.
+   */
+  private failExecution(instance: InstanceRecord, failure: FailureFields): void {
+    instance.history.push({
+      ...this.event(EventType.ExecutionCompleted),
+      OrchestrationStatus: 'Failed',
+      // DTFx stores the reason itself (not JSON) as the failed execution's result.
+      Result: failure.Reason,
+      ...(failure.FailureDetails ? { FailureDetails: failure.FailureDetails } : {}),
+    });
+    instance.runtimeStatus = 'Failed';
+    instance.output = failure.Reason;
+    this.dropWorkOf(instance.instanceId);
+    this.notifyParent(instance, false, failure);
+    this.log(`[host] ${instance.name} ${instance.instanceId} Failed: ${failure.Reason}`);
   }
 
   private continueAsNew(instance: InstanceRecord, input: unknown): void {
@@ -769,7 +849,9 @@ export class DurableEngine implements OrchestrationEngine {
     this.episodeRequests.add(instance.instanceId);
   }
 
-  private notifyParent(child: InstanceRecord, succeeded: boolean, output: unknown): void {
+  private notifyParent(child: InstanceRecord, succeeded: true, output: unknown): void;
+  private notifyParent(child: InstanceRecord, succeeded: false, failure: FailureFields): void;
+  private notifyParent(child: InstanceRecord, succeeded: boolean, outcome: unknown): void {
     if (child.parent === undefined) return;
     const parent = this.instances.get(child.parent.instanceId);
     if (
@@ -783,13 +865,12 @@ export class DurableEngine implements OrchestrationEngine {
         ? {
             ...this.event(EventType.SubOrchestrationInstanceCompleted),
             TaskScheduledId: child.parent.taskScheduledId,
-            Result: JSON.stringify(output ?? null),
+            Result: JSON.stringify(outcome ?? null),
           }
         : {
             ...this.event(EventType.SubOrchestrationInstanceFailed),
             TaskScheduledId: child.parent.taskScheduledId,
-            Reason: `Orchestrator function '${child.name}' failed: ${String(output)}`,
-            Details: JSON.stringify({ message: String(output) }),
+            ...(outcome as FailureFields),
           },
     );
     this.persist(parent);
@@ -1227,43 +1308,6 @@ function parseOrchestratorFailure(error: Error): OrchestratorState {
     return { ...state, error: state.error ?? 'Orchestrator failed' };
   }
   return { isDone: false, actions: [[]], output: undefined, error: error.message };
-}
-
-function parseFailurePayload(error: Error): {
-  ErrorType: string;
-  ErrorMessage: string;
-  StackTrace?: string;
-  IsNonRetriable: boolean;
-  Properties?: Record<string, unknown>;
-} {
-  // durable-functions' wrapActivityHandler puts a JSON payload in the message when an
-  // ExceptionPropertiesProvider is registered; the extension turns it into FailureDetails.
-  try {
-    const payload = JSON.parse(error.message) as {
-      errorType?: string;
-      errorMessage?: string;
-      stackTrace?: string;
-      isNonRetriable?: boolean;
-      properties?: Record<string, unknown>;
-    };
-    if (payload && typeof payload.errorMessage === 'string') {
-      return {
-        ErrorType: payload.errorType ?? error.name,
-        ErrorMessage: payload.errorMessage,
-        ...(payload.stackTrace ? { StackTrace: payload.stackTrace } : {}),
-        IsNonRetriable: payload.isNonRetriable ?? false,
-        ...(payload.properties ? { Properties: payload.properties } : {}),
-      };
-    }
-  } catch {
-    // not a payload: a plain error
-  }
-  return {
-    ErrorType: error.name,
-    ErrorMessage: error.message,
-    ...(error.stack ? { StackTrace: error.stack } : {}),
-    IsNonRetriable: false,
-  };
 }
 
 function describeEvent(event: HistoryEvent): Record<string, unknown> {

@@ -10,6 +10,7 @@ import { FactoryError } from '../../shared/errors';
 import { loadApp } from './capture';
 import type { FunctionRegistry, InstanceStatus, RuntimeStatus } from './contracts';
 import { DurableEngine } from './engine';
+import { readHostJson, type HostSettings } from './host-json';
 import { HostStore } from './store';
 
 export interface LocalHostOptions {
@@ -22,7 +23,12 @@ export interface LocalHostOptions {
   /** SQLite file; ':memory:' (default) for tests that never restart the host. */
   databasePath?: string;
   log?: (line: string) => void;
-  maxConcurrentActivities?: number;
+  /**
+   * host.json (a path, or the parsed document), read as the Functions host reads it: task hub name,
+   * functionTimeout, durableTask concurrency limits, Service Bus settings (host-json.ts). Without
+   * it the host's defaults apply.
+   */
+  hostJson?: string | Record<string, unknown>;
 }
 
 /** Clock-driven work outside the durable engine (timer triggers) that drive() must honour. */
@@ -37,6 +43,8 @@ export class LocalHost {
   readonly registry: FunctionRegistry;
   readonly engine: DurableEngine;
   readonly clock: Clock;
+  /** What host.json says (hub name, functionTimeout, concurrency, Service Bus settings). */
+  readonly settings: HostSettings;
   private readonly store: HostStore;
   private readonly log: (line: string) => void;
   private readonly dueWorkSources: DueWorkSource[] = [];
@@ -44,6 +52,10 @@ export class LocalHost {
   private constructor(options: LocalHostOptions) {
     this.clock = options.clock ?? systemClock;
     this.log = options.log ?? (() => undefined);
+    // %NAME% values resolve from app settings, i.e. the environment the app runs with.
+    this.settings = readHostJson(options.hostJson, { ...process.env, ...options.env });
+    for (const key of this.settings.serviceBus.ignored)
+      this.log(`[host] host.json extensions.serviceBus.${key} is ignored by the Service Bus extension 5.x`);
     this.registry = loadApp(options.appEntry, options.env);
     this.store = new HostStore(options.databasePath ?? ':memory:');
     this.engine = new DurableEngine({
@@ -51,7 +63,11 @@ export class LocalHost {
       clock: this.clock,
       store: this.store,
       log: this.log,
-      maxConcurrentActivities: options.maxConcurrentActivities ?? 10,
+      maxConcurrentActivities: this.settings.maxConcurrentActivityFunctions,
+      maxConcurrentOrchestrations: this.settings.maxConcurrentOrchestratorFunctions,
+      ...(this.settings.functionTimeoutMs === undefined
+        ? {}
+        : { functionTimeoutMs: this.settings.functionTimeoutMs }),
       realTimers: !(this.clock instanceof VirtualClock),
     });
   }
