@@ -16,7 +16,6 @@ import { findHostJson } from './host/host-json';
 import { startHttpFrontEnd, type HttpFrontEnd } from './host/http/server';
 import { TimerScheduler } from './host/timers/scheduler';
 import { bindServiceBusTriggers, durableClientInputs, type ServiceBusTriggers } from './servicebus/trigger';
-import { serviceBusHostSettings } from './servicebus/host-settings';
 import { localPeerPlan, startLocalPeer } from './servicebus/local-bus';
 import type { ServiceBusPeer } from './servicebus/peer';
 import { pipelineSettingsForWorld, settingsForWorld } from './world-settings';
@@ -139,8 +138,6 @@ export interface FactoryHostOptions {
   log: (line: string) => void;
 }
 
-const HOST_JSON = path.resolve(__dirname, '../../host.json');
-
 export type FactoryHost = Pick<
   LocalFactory,
   'host' | 'http' | 'timers' | 'serviceBusTriggers' | 'keys' | 'env' | 'stop'
@@ -167,8 +164,9 @@ export async function startFactoryHost(options: FactoryHostOptions): Promise<Fac
     clock: options.clock,
     databasePath: path.join(options.dataDirectory, 'durable.sqlite'),
     log,
-    // The app's own host.json: task hub name, functionTimeout, concurrency (src/local/host/host-json.ts).
-    ...hostJsonOption(),
+    // The app's own host.json: task hub name, functionTimeout, concurrency, Service Bus
+    // (src/local/host/host-json.ts).
+    ...(options.hostJsonPath === undefined ? hostJsonOption() : { hostJson: options.hostJsonPath }),
   });
   const invoke = host.invokeFunction.bind(host);
   // The durable extension's system key, shared by the front end and the binding data given to
@@ -233,7 +231,7 @@ export async function startFactoryHost(options: FactoryHostOptions): Promise<Fac
         invoke,
         durableClient: { engine: host.engine, taskHubName, front: http, systemKey },
         // The app's host.json, as the Functions host reads it for the Service Bus extension.
-        hostSettings: serviceBusHostSettings(options.hostJsonPath ?? HOST_JSON),
+        hostSettings: host.settings.serviceBus,
         log,
       })
     : undefined;

@@ -8,7 +8,9 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ServiceBusClient } from '@azure/service-bus';
 import type { CapturedFunction } from '../../src/local/host/contracts';
-import { serviceBusHostSettings } from '../../src/local/servicebus/host-settings';
+import { readHostJson } from '../../src/local/host/host-json';
+
+const serviceBusHostSettings = (doc: Record<string, unknown>) => readHostJson(doc, {}).serviceBus;
 import { startServiceBusPeer, type ServiceBusPeer } from '../../src/local/servicebus/peer';
 import { bindServiceBusTriggers, type ServiceBusTriggers } from '../../src/local/servicebus/trigger';
 
@@ -64,16 +66,18 @@ test("host.json's flat extension-5.x names are read; messageHandlerOptions is ig
     autoCompleteMessages: false,
     maxConcurrentCalls: 4,
     maxAutoLockRenewalDurationMs: 150_000,
+    prefetchCount: 0,
     ignored: ['messageHandlerOptions'],
   });
   expect(serviceBusHostSettings({})).toEqual({
     autoCompleteMessages: true,
     maxConcurrentCalls: undefined,
     maxAutoLockRenewalDurationMs: 300_000,
+    prefetchCount: 0,
     ignored: [],
   });
   expect(() => serviceBusHostSettings({ extensions: { serviceBus: { maxConcurrentCalls: 0 } } })).toThrow(
-    'host.json extensions.serviceBus.maxConcurrentCalls must be a positive integer, not 0',
+    'MaxConcurrentCalls must be a positive integer value.',
   );
   // The repository's own host.json parses.
   expect(() => serviceBusHostSettings(JSON.parse(readFileSync('host.json', 'utf8')))).not.toThrow();

@@ -23,7 +23,7 @@ import {
 } from '@azure/service-bus';
 import { availableParallelism } from 'node:os';
 import type { CapturedFunction, OrchestrationEngine } from '../host/contracts';
-import { DEFAULT_SERVICE_BUS_HOST_SETTINGS, type ServiceBusHostSettings } from './host-settings';
+import { readHostJson, type ServiceBusHostSettings } from '../host/host-json';
 import { durableClientBindingData } from '../host/http/durable-api';
 
 export interface ServiceBusTriggerOptions {
@@ -40,7 +40,7 @@ export interface ServiceBusTriggerOptions {
    * so `df.getClient(context)` works in the handler exactly as in an HTTP function.
    */
   durableClient?: DurableClientSource;
-  /** host.json's extensions.serviceBus (see host-settings.ts); default: the extension's defaults. */
+  /** host.json's extensions.serviceBus (src/local/host/host-json.ts); default: the extension's defaults. */
   hostSettings?: ServiceBusHostSettings;
   /** Further extra inputs per function (merged over the durable client ones). */
   extraInputs?: (fn: CapturedFunction) => Record<string, unknown>;
@@ -189,7 +189,7 @@ function renewWhileRunning(
 
 export function bindServiceBusTriggers(options: ServiceBusTriggerOptions): ServiceBusTriggers {
   const log = options.log ?? (() => undefined);
-  const hostSettings = options.hostSettings ?? DEFAULT_SERVICE_BUS_HOST_SETTINGS;
+  const hostSettings = options.hostSettings ?? readHostJson({}, {}).serviceBus;
   for (const key of hostSettings.ignored)
     log(`[servicebus] host.json extensions.serviceBus.${key} is ignored by the Service Bus extension 5.x`);
   // The extension's default: 16 calls per processor.
