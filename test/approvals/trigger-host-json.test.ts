@@ -10,7 +10,8 @@ import { ServiceBusClient } from '@azure/service-bus';
 import type { CapturedFunction } from '../../src/local/host/contracts';
 import { readHostJson } from '../../src/local/host/host-json';
 
-const serviceBusHostSettings = (doc: Record<string, unknown>) => readHostJson(doc, {}).serviceBus;
+const serviceBusHostSettings = (doc: Record<string, unknown>) =>
+  readHostJson(doc, { TASK_HUB_NAME: 'ImageFactory' }).serviceBus;
 import { startServiceBusPeer, type ServiceBusPeer } from '../../src/local/servicebus/peer';
 import { bindServiceBusTriggers, type ServiceBusTriggers } from '../../src/local/servicebus/trigger';
 
