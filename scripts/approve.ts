@@ -16,7 +16,8 @@
  * (the build checks it), but the trigger's queue checks (late, duplicate) do not apply.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { createServiceBusClient, isServiceBusConfigured } from '../src/adapters/servicebus';
 import {
   answerRequest,
@@ -89,11 +90,25 @@ interface PendingRequest {
   imageVersion: string;
 }
 
-/** The API's Durable links carry no key; the Durable webhooks take the master key (npm start's key). */
-function withMasterKey(link: string | undefined, key: string): string | undefined {
-  if (link === undefined || /[?&]code=/.test(link)) return link;
+/**
+ * The API's Durable links carry no key; the Durable webhooks take the master key, which npm start
+ * keeps to itself unless Service Bus is off (then it writes .local/master-key for this script).
+ */
+function withMasterKey(link: string | undefined, key: string | undefined): string | undefined {
+  if (link === undefined || key === undefined || /[?&]code=/.test(link)) return link;
   return `${link}${link.includes('?') ? '&' : '?'}code=${encodeURIComponent(key)}`;
 }
+
+const MASTER_KEY_FILE = path.join(__dirname, '..', '.local', 'master-key');
+
+function masterKey(env: Record<string, string | undefined>): string | undefined {
+  if (env.FACTORY_MASTER_KEY) return env.FACTORY_MASTER_KEY;
+  return existsSync(MASTER_KEY_FILE) ? readFileSync(MASTER_KEY_FILE, 'utf8').trim() : undefined;
+}
+
+const NO_MASTER_KEY =
+  'raising the decision through the Durable API needs the master key: set FACTORY_MASTER_KEY ' +
+  '(npm start writes it to .local/master-key when it runs without Service Bus)';
 
 /**
  * The build's pending request: from the factory API (GET /api/builds/{id} → pendingApproval) or,
@@ -103,6 +118,7 @@ function withMasterKey(link: string | undefined, key: string): string | undefine
 async function findPending(
   base: string,
   key: string,
+  master: string | undefined,
   buildId: string,
   eventName: string,
 ): Promise<{ pending: PendingRequest | undefined; eventLink: string | undefined }> {
@@ -119,21 +135,22 @@ async function findPending(
       pending: build.pendingApproval,
       eventLink: withMasterKey(
         build.links?.sendEventPostUri?.replace('{eventName}', encodeURIComponent(eventName)),
-        key,
+        master,
       ),
     };
   }
   if (response.status !== 404 || isProblem)
     throw new Error(`GET build ${buildId}: HTTP ${response.status} ${await response.text()}`);
+  if (master === undefined) throw new Error(NO_MASTER_KEY);
   const instance = `${base}/runtime/webhooks/durabletask/instances/${encodeURIComponent(buildId)}`;
-  const status = await fetch(`${instance}?code=${encodeURIComponent(key)}`);
+  const status = await fetch(`${instance}?code=${encodeURIComponent(master)}`);
   if (status.status === 404) throw new Error(`build ${buildId} not found`);
   if (!status.ok)
     throw new Error(`Durable status of ${buildId}: HTTP ${status.status} ${await status.text()}`);
   const body = (await status.json()) as { customStatus?: { pendingApproval?: PendingRequest } | null };
   return {
     pending: body.customStatus?.pendingApproval,
-    eventLink: `${instance}/raiseEvent/${encodeURIComponent(eventName)}?code=${encodeURIComponent(key)}`,
+    eventLink: `${instance}/raiseEvent/${encodeURIComponent(eventName)}?code=${encodeURIComponent(master)}`,
   };
 }
 
@@ -143,7 +160,8 @@ async function main(): Promise<void> {
   const base = (env.FACTORY_URL ?? `http://localhost:${env.LOCAL_HTTP_PORT ?? 7071}`).replace(/\/+$/, '');
   const key = env.FACTORY_KEY ?? env.LOCAL_FUNCTION_KEY ?? 'local-dev-key';
   const eventName = approvalEventName(args.stage);
-  const { pending, eventLink } = await findPending(base, key, args.buildId, eventName);
+  const master = masterKey(env);
+  const { pending, eventLink } = await findPending(base, key, master, args.buildId, eventName);
   if (!pending || pending.stage !== args.stage)
     throw new Error(`build ${args.buildId} has no pending approval for stage ${args.stage}`);
   const decision = answerRequest(pending, {
@@ -182,6 +200,7 @@ async function main(): Promise<void> {
   }
   const link = eventLink;
   if (!link) throw new Error('the factory did not return an event link');
+  if (master === undefined) throw new Error(NO_MASTER_KEY);
   // The build checks signatures itself: with a key configured, the event carries its proof.
   const raised: RaisedApprovalDecision = keySetting
     ? {

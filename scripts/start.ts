@@ -4,7 +4,7 @@
  * (LOCAL_SPEEDUP, default 600×: a one-hour Image Builder run takes six seconds), and prints a
  * progress line per build step.
  */
-import { copyFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startLocalFactory } from '../src/local/factory';
 import { ScaledClock } from '../src/shared/clock';
@@ -62,6 +62,10 @@ async function main(): Promise<void> {
     },
   });
   const base = factory.http.url;
+  if (!factory.serviceBus && !factory.serviceBusTriggers)
+    // Without Service Bus, npm run approve raises decisions through the Durable API, which takes
+    // the master key: it reads it from here (owner-only), so the key is never printed.
+    writeFileSync(path.join(root, '.local', 'master-key'), factory.keys.master, { mode: 0o600 });
   const serviceBus = factory.serviceBus
     ? `Approvals go over a local Service Bus (AMQP peer on 127.0.0.1:${factory.serviceBus.port}): requests on
 ${settings.APPROVAL_REQUESTS_QUEUE ?? 'approval-requests'}, decisions on ${settings.APPROVAL_DECISIONS_QUEUE ?? 'approval-decisions'}${settings.APPROVAL_SIGNING_KEY ? ' (signed with APPROVAL_SIGNING_KEY)' : ''}, refusals on ${settings.APPROVAL_REJECTS_QUEUE ?? 'approval-rejects'}.
