@@ -25,6 +25,7 @@ import type {
 import { certInfo, decodeJwt, signRs256, verifySignature, type CertInfo } from './jwt';
 import { BUILT_IN_ROLES, roleAllows, scopeCovers, type RoleAssignment, type RoleDefinition } from './rbac';
 import { ArmError, type ArmRequest, type ArmResponse, type Claims, type SimResource } from './types';
+import { ProviderRegistry, type RegistrationState } from './providers/registration';
 import { eqi, guidFrom, idSegments, isObject, redact, seededRandom, str } from './util';
 
 export const API_VERSIONS: Record<string, string[]> = {
@@ -148,7 +149,14 @@ export class Simulator implements AzureSimulator {
   spareClientCertificate = { certificatePem: '', privateKeyPem: '' };
 
   readonly clock: Clock;
-  readonly durations: { buildMs: number; replicationPerRegionMs: number; vmCreateMs: number };
+  readonly durations: {
+    buildMs: number;
+    replicationPerRegionMs: number;
+    vmCreateMs: number;
+    providerRegistrationMs: number;
+  };
+  /** Resource provider registration state per subscription (providers/registration.ts). */
+  readonly providerRegistry: ProviderRegistry;
   readonly resources = new Map<string, SimResource>();
   readonly tenants = new Map<string, Tenant>();
   readonly subscriptionTenant = new Map<string, string>();
@@ -200,7 +208,12 @@ export class Simulator implements AzureSimulator {
       buildMs: options.durations?.buildMs ?? 60 * 60_000,
       replicationPerRegionMs: options.durations?.replicationPerRegionMs ?? 20 * 60_000,
       vmCreateMs: options.durations?.vmCreateMs ?? 2 * 60_000,
+      providerRegistrationMs: options.durations?.providerRegistrationMs ?? 2 * 60_000,
     };
+    this.providerRegistry = new ProviderRegistry(
+      () => this.clock.now(),
+      this.durations.providerRegistrationMs,
+    );
     this.tokenLifetimeMs = options.tokenLifetimeMs ?? 24 * 3600_000;
     this.shortOperationPolls = options.shortOperationPolls ?? 1;
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -295,6 +308,20 @@ export class Simulator implements AzureSimulator {
     if (!tenant) throw new Error(`addSubscription: unknown tenant ${tenantId}`);
     tenant.subscriptions.add(subscriptionId.toLowerCase());
     this.subscriptionTenant.set(subscriptionId.toLowerCase(), tenant.tenantId);
+  }
+
+  registerProvider(subscriptionId: string, namespace: string, options: { completed?: boolean } = {}): void {
+    this.tenantOf(subscriptionId);
+    this.providerRegistry.register(subscriptionId, namespace, options.completed ?? true);
+  }
+
+  unregisterProvider(subscriptionId: string, namespace: string): void {
+    this.tenantOf(subscriptionId);
+    this.providerRegistry.unregister(subscriptionId, namespace);
+  }
+
+  providerRegistrationState(subscriptionId: string, namespace: string): RegistrationState {
+    return this.providerRegistry.state(subscriptionId, namespace);
   }
 
   addResourceGroup(
@@ -1433,6 +1460,24 @@ export class Simulator implements AzureSimulator {
   ): { key: string; type: string; verb: Route['verb']; namespace: string } {
     const lower = segments.map((s) => s.toLowerCase());
     const provIdx = lower.lastIndexOf('providers');
+    // The providers API of a subscription: /subscriptions/{s}/providers/{ns}[/register|/unregister]
+    if (
+      provIdx === 2 &&
+      lower[0] === 'subscriptions' &&
+      (lower.length === 4 ||
+        (lower.length === 5 && method === 'POST' && (lower[4] === 'register' || lower[4] === 'unregister')))
+    ) {
+      const action = lower[4];
+      return {
+        key:
+          action === undefined
+            ? `${method} Microsoft.Resources/providers`
+            : `POST Microsoft.Resources/providers/${action}`,
+        type: 'microsoft.resources/providers',
+        verb: action === undefined ? (method.toLowerCase() as Route['verb']) : `action:${action}`,
+        namespace: 'Microsoft.Resources',
+      };
+    }
     if (provIdx < 0) {
       // subscriptions/{s}[/resourceGroups[/{rg}[/resources]]]
       if (lower.length <= 2)
@@ -1601,6 +1646,8 @@ export class Simulator implements AzureSimulator {
       }
       const opResponse = this.operationRequest(armReq);
       if (opResponse) return send(opResponse.status, opResponse.body, opResponse.headers);
+      // a namespace the subscription has not registered: 409 MissingSubscriptionRegistration
+      if (sub !== undefined) this.providerRegistry.assertRegistered(sub, namespace);
       // api-version
       const supported = apiVersionsFor(type);
       if (apiVersion === undefined) {
@@ -1631,7 +1678,6 @@ export class Simulator implements AzureSimulator {
           `The operation '${key}' is not supported by the simulator.`,
         );
       }
-      void namespace;
       const out = await route.handler(this, armReq);
       send(out.status, out.body, out.headers);
     } catch (e) {
