@@ -6,12 +6,12 @@ import { azureCall, orUndefined, type ErrorContext } from './errors';
 
 /** api-versions per resource type for generic reads (getById needs one): the ones the typed SDK clients pin. */
 const API_VERSIONS: Record<string, string> = {
-  'microsoft.compute/galleries': '2025-03-03',
-  'microsoft.compute/galleries/images': '2025-03-03',
-  'microsoft.compute/galleries/images/versions': '2025-03-03',
-  'microsoft.compute/images': '2026-03-01',
-  'microsoft.compute/virtualmachines': '2026-03-01',
-  'microsoft.compute/disks': '2025-01-02',
+  'microsoft.compute/galleries': '2025-12-03',
+  'microsoft.compute/galleries/images': '2025-12-03',
+  'microsoft.compute/galleries/images/versions': '2025-12-03',
+  'microsoft.compute/images': '2026-04-01',
+  'microsoft.compute/virtualmachines': '2026-04-01',
+  'microsoft.compute/disks': '2026-03-02',
   'microsoft.network/virtualnetworks': '2025-05-01',
   'microsoft.network/networkinterfaces': '2025-05-01',
   'microsoft.network/networksecuritygroups': '2025-05-01',

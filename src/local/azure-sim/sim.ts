@@ -28,13 +28,17 @@ import { ArmError, type ArmRequest, type ArmResponse, type Claims, type SimResou
 import { ProviderRegistry, type RegistrationState } from './providers/registration';
 import { eqi, guidFrom, idSegments, isObject, redact, seededRandom, str } from './util';
 
+// The versions the installed SDKs pin, first; @azure/arm-compute 25 (Node 22) moved galleries to
+// 2025-12-03 (GalleryRP), VMs/images/platform images to 2026-04-01 (ComputeRP) and disks to
+// 2026-03-02 (DiskRP), the stable api-versions of azure-rest-api-specs it is generated from. The
+// 24.x versions stay accepted, as ARM keeps accepting older stable versions.
 export const API_VERSIONS: Record<string, string[]> = {
   'microsoft.virtualmachineimages': ['2025-10-01'],
-  'microsoft.compute/galleries': ['2025-03-03'],
-  'microsoft.compute/virtualmachines': ['2026-03-01'],
-  'microsoft.compute/images': ['2026-03-01'],
-  'microsoft.compute/locations': ['2026-03-01'],
-  'microsoft.compute/disks': ['2025-01-02'],
+  'microsoft.compute/galleries': ['2025-12-03', '2025-03-03'],
+  'microsoft.compute/virtualmachines': ['2026-04-01', '2026-03-01'],
+  'microsoft.compute/images': ['2026-04-01', '2026-03-01'],
+  'microsoft.compute/locations': ['2026-04-01', '2026-03-01'],
+  'microsoft.compute/disks': ['2026-03-02', '2025-01-02'],
   'microsoft.network': ['2025-05-01'],
   'microsoft.resources': ['2025-04-01'],
   'microsoft.authorization': ['2022-04-01', '2015-07-01'],
