@@ -39,7 +39,7 @@ export const API_VERSIONS: Record<string, string[]> = {
   'microsoft.compute/images': ['2026-04-01', '2026-03-01'],
   'microsoft.compute/locations': ['2026-04-01', '2026-03-01'],
   'microsoft.compute/disks': ['2026-03-02', '2025-01-02'],
-  'microsoft.network': ['2025-05-01'],
+  'microsoft.network': ['2026-01-01', '2025-05-01'],
   'microsoft.resources': ['2025-04-01'],
   'microsoft.authorization': ['2022-04-01', '2015-07-01'],
   'microsoft.managedidentity': ['2023-01-31', '2024-11-30'],
