@@ -1,6 +1,7 @@
 import { queueNamesType, stageTenantsType } from '../types.bicep'
 
-// The factory's function app on Flex Consumption (Node 20), identity-based connections only:
+// The factory's function app on Flex Consumption (Node 22: Node 20 reached end of life on 2026-04-30),
+// identity-based connections only:
 // storage with shared keys disabled, Service Bus by namespace, secrets as Key Vault references.
 @description('Required. Function app name.')
 param name string
@@ -167,8 +168,16 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
           authentication: { type: 'UserAssignedIdentity', userAssignedIdentityResourceId: factoryIdentityId }
         }
       }
-      scaleAndConcurrency: { maximumInstanceCount: 40, instanceMemoryMB: 2048 }
-      runtime: { name: 'node', version: '20' }
+      scaleAndConcurrency: {
+        maximumInstanceCount: 40
+        instanceMemoryMB: 2048
+        // Durable Functions on Flex Consumption (Microsoft's recommendation): one always-ready instance
+        // for the `durable` group (orchestrators, activities, entities), so a build's next step does not
+        // wait for a cold start; host.json polls the task hub queues at most every 10 s to match.
+        // test/infra/host-json.test.ts checks both.
+        alwaysReady: [{ name: 'durable', instanceCount: 1 }]
+      }
+      runtime: { name: 'node', version: '22' }
     }
     siteConfig: {
       minTlsVersion: '1.2'

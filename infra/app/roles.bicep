@@ -114,6 +114,7 @@ resource preflightReader 'Microsoft.Authorization/roleDefinitions@2022-04-01' = 
           'Microsoft.Compute/images/read'
           'Microsoft.Resources/subscriptions/resourceGroups/read'
           'Microsoft.Resources/subscriptions/resources/read'
+          'Microsoft.Resources/subscriptions/providers/read' // resource provider registration (preflight)
           'Microsoft.ManagedIdentity/userAssignedIdentities/read'
         ]
       }

@@ -8,6 +8,7 @@ import { FactoryError, isFactoryError } from '../shared/errors';
 import type { PreflightInput, PreflightProblem, PreflightResult } from '../domain/pipeline/activities';
 import type { PipelineDefinition } from '../domain/pipeline/definition';
 import { recipeHash, templateNameFor } from '../domain/pipeline/recipe';
+import { checkResourceProviders } from './preflight-providers';
 
 const rgId = (subscriptionId: string, resourceGroup: string) =>
   `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}`;
@@ -172,6 +173,8 @@ export async function runPreflight(azure: AzurePorts, input: PreflightInput): Pr
     );
   }
   for (const requirement of requirements) await check(access, requirement, problems);
+  // Resource providers registered in every subscription the build touches (preflight-providers.ts).
+  await checkResourceProviders(azure, definition, problems, read);
 
   // Network rules of an existing-VNET build (field notes: private link policy, region, NSG).
   if (!vhdSource && definition.build.subnetId) {

@@ -90,6 +90,7 @@ function asErrorLike(value: unknown): ErrorLike {
 interface ArmError {
   code?: string;
   message?: string;
+  target?: string;
   details?: ArmError[];
 }
 
@@ -301,6 +302,9 @@ export function classifyAzureError(thrown: unknown, context: ErrorContext): Fact
     return crossTenant(summary, context, baseDetails);
   }
 
+  if (armCode === 'MissingSubscriptionRegistration')
+    return providerNotRegistered(summary, chain, context, baseDetails);
+
   if (status === 429) {
     return make('Throttled', `Throttled while trying to ${where(context)}: ${summary}`, {
       retryable: true,
@@ -405,6 +409,24 @@ function stagingUnauthorized(
       details: { ...details, scope, role: 'Contributor', identity },
     },
   );
+}
+
+/** 409 MissingSubscriptionRegistration: name the namespace and the command that registers it. */
+function providerNotRegistered(
+  summary: string,
+  chain: ArmError[],
+  context: ErrorContext,
+  details: Record<string, unknown>,
+): FactoryError {
+  const namespace =
+    chain.find((e) => e.target !== undefined)?.target ??
+    chain.map((e) => /namespace '([^']+)'/.exec(e.message ?? '')?.[1]).find((n) => n !== undefined);
+  const subscription = /\/subscriptions\/([^/]+)/i.exec(context.resource ?? '')?.[1];
+  return make('ProviderNotRegistered', `Cannot ${where(context)}: ${summary}`, {
+    retryable: false,
+    hint: `register the resource provider (once per subscription): az provider register --namespace ${namespace ?? '<namespace>'}${subscription === undefined ? '' : ` --subscription ${subscription}`}`,
+    details: { ...details, ...(namespace === undefined ? {} : { namespace }) },
+  });
 }
 
 function crossTenant(summary: string, context: ErrorContext, details: Record<string, unknown>): FactoryError {

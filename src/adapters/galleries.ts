@@ -1,4 +1,4 @@
-/** GalleryPort and PlatformImagePort over @azure/arm-compute 24.x (flattened models, galleries 2025-03-03). */
+/** GalleryPort and PlatformImagePort over @azure/arm-compute 25.x (flattened models, galleries 2025-12-03). */
 import type { GalleryImage, GalleryImageVersion } from '@azure/arm-compute';
 import type {
   GalleryImageRef,

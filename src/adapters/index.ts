@@ -9,6 +9,7 @@ import type {
   NetworkPort,
   PlatformImagePort,
   PrincipalInfo,
+  ResourceProviderPort,
   TestVmPort,
 } from '../ports/azure';
 import { AccessAdapter } from './access';
@@ -17,6 +18,7 @@ import { CredentialStore } from './credentials';
 import { GalleryAdapter, PlatformImageAdapter } from './galleries';
 import { ImageBuilderAdapter } from './imageBuilder';
 import { NetworkAdapter } from './network';
+import { ResourceProviderAdapter } from './providers';
 import { TestVmAdapter } from './testVms';
 
 export interface AzurePortsOptions {
@@ -57,6 +59,7 @@ export function createAzurePorts(config: AppConfig, options: AzurePortsOptions =
     testVms: (credential): TestVmPort => new TestVmAdapter(factory(credential)),
     access: (credential): AccessCheckPort => new AccessAdapter(factory(credential)),
     network: (credential): NetworkPort => new NetworkAdapter(factory(credential)),
+    resourceProviders: (credential): ResourceProviderPort => new ResourceProviderAdapter(factory(credential)),
     principal: (credential): PrincipalInfo => runtime.store.principal(credential),
   };
 }

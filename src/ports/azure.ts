@@ -24,6 +24,7 @@ export type AzureErrorCode =
   | 'CrossTenantTokenMissing' // copy from another tenant without a valid auxiliary token
   | 'StagingGroupUnauthorized' // AIB: identity lacks Contributor on the custom staging RG
   | 'StagingGroupBusy' // AIB: the custom staging RG is not empty (another template uses it)
+  | 'ProviderNotRegistered' // 409 MissingSubscriptionRegistration: the namespace is not registered
   | 'OperationFailed'; // LRO ended Failed
 
 export interface ResourceGroupRef {
@@ -257,6 +258,12 @@ export interface AccessCheckPort {
   getResource(resourceId: string): Promise<{ id: string; location: string } | undefined>;
 }
 
+/** A subscription's registration of a resource provider namespace (Microsoft.Resources providers API). */
+export interface ResourceProviderPort {
+  /** registrationState as ARM reports it: Registered, Registering, NotRegistered, Unregistered, … */
+  registrationState(subscriptionId: string, namespace: string): Promise<string>;
+}
+
 export interface SubnetInfo {
   id: string;
   location: string; // the VNET's region
@@ -289,5 +296,6 @@ export interface AzurePorts {
   testVms(credential: CredentialName): TestVmPort;
   access(credential: CredentialName): AccessCheckPort;
   network(credential: CredentialName): NetworkPort;
+  resourceProviders(credential: CredentialName): ResourceProviderPort;
   principal(credential: CredentialName): PrincipalInfo;
 }

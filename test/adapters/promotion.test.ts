@@ -53,7 +53,7 @@ describe('galleries, cross-tenant promotion and test VMs (real SDK → simulated
       .requests()
       .filter((r) => r.method === 'PUT' && r.operation === 'PUT Microsoft.Compute/galleries/images');
     expect(puts).toHaveLength(3); // second ensure looked first and did not PUT
-    expect(puts[0]?.apiVersion).toBe('2025-03-03');
+    expect(puts[0]?.apiVersion).toBe('2025-12-03');
     expect(puts[0]?.body).toMatchObject({
       location: 'westeurope',
       properties: {

@@ -312,7 +312,7 @@ describe('azure-sim: galleries, cross-tenant copy, VMs, network', () => {
     expect(err.statusCode).toBe(400);
     expect(err.code).toBe('InvalidApiVersionParameter');
     expect(err.message).toBe(
-      "The api-version '2019-03-01' is invalid. The supported versions are '2025-03-03'.",
+      "The api-version '2019-03-01' is invalid. The supported versions are '2025-12-03,2025-03-03'.",
     );
   });
 });

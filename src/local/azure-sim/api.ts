@@ -30,6 +30,8 @@ export interface SimulatorOptions {
     replicationPerRegionMs?: number;
     /** Creation of a VM (default 2 min). */
     vmCreateMs?: number;
+    /** How long a resource provider registration stays Registering (default 2 min; see FIDELITY.md). */
+    providerRegistrationMs?: number;
   };
   faults?: FaultPlan;
   /** Fixed port; 0 / absent = ephemeral. */
@@ -83,6 +85,17 @@ export interface AzureSimulator {
   // ---- seeding (in-process, synchronous)
   addTenant(tenantId: string, displayName: string): void;
   addSubscription(tenantId: string, subscriptionId: string): void;
+  /**
+   * Registers a resource provider namespace in a subscription, as `az provider register` does
+   * (a new subscription has only Azure's default providers). `completed` (default true) is the state
+   * `--wait` returns in: Registered; false leaves it Registering for durations.providerRegistrationMs.
+   */
+  registerProvider(subscriptionId: string, namespace: string, options?: { completed?: boolean }): void;
+  unregisterProvider(subscriptionId: string, namespace: string): void;
+  providerRegistrationState(
+    subscriptionId: string,
+    namespace: string,
+  ): 'NotRegistered' | 'Registering' | 'Registered' | 'Unregistered';
   addResourceGroup(subscriptionId: string, name: string, location: string): string; // returns id
   /** Multi-tenant apps get a service principal in each tenant via addServicePrincipal. */
   addAppRegistration(app: {

@@ -5,6 +5,7 @@
 import type { AzureSimulator, SimulatorOptions } from './api';
 import { computeRoutes } from './providers/compute';
 import { imageBuilderRoutes, runningImageBuilds, tickImageBuilder } from './providers/imagebuilder';
+import { providerRegistrationRoutes } from './providers/registration';
 import { resourceRoutes } from './providers/resources';
 import { Simulator } from './sim';
 
@@ -22,6 +23,7 @@ export { createStandardWorld, type StandardWorld } from './world';
 export async function startAzureSimulator(options: SimulatorOptions = {}): Promise<AzureSimulator> {
   const sim = new Simulator(options);
   sim.registerRoutes(resourceRoutes);
+  sim.registerRoutes(providerRegistrationRoutes);
   sim.registerRoutes(computeRoutes);
   sim.registerRoutes(imageBuilderRoutes);
   sim.onTick((now) => tickImageBuilder(sim, now));

@@ -25,17 +25,22 @@ import type {
 import { certInfo, decodeJwt, signRs256, verifySignature, type CertInfo } from './jwt';
 import { BUILT_IN_ROLES, roleAllows, scopeCovers, type RoleAssignment, type RoleDefinition } from './rbac';
 import { ArmError, type ArmRequest, type ArmResponse, type Claims, type SimResource } from './types';
+import { ProviderRegistry, type RegistrationState } from './providers/registration';
 import { eqi, guidFrom, idSegments, isObject, redact, seededRandom, str } from './util';
 import { reportArmExchange } from './contract';
 
+// The versions the installed SDKs pin, first; @azure/arm-compute 25 (Node 22) moved galleries to
+// 2025-12-03 (GalleryRP), VMs/images/platform images to 2026-04-01 (ComputeRP) and disks to
+// 2026-03-02 (DiskRP), the stable api-versions of azure-rest-api-specs it is generated from. The
+// 24.x versions stay accepted, as ARM keeps accepting older stable versions.
 export const API_VERSIONS: Record<string, string[]> = {
   'microsoft.virtualmachineimages': ['2025-10-01'],
-  'microsoft.compute/galleries': ['2025-03-03'],
-  'microsoft.compute/virtualmachines': ['2026-03-01'],
-  'microsoft.compute/images': ['2026-03-01'],
-  'microsoft.compute/locations': ['2026-03-01'],
-  'microsoft.compute/disks': ['2025-01-02'],
-  'microsoft.network': ['2025-05-01'],
+  'microsoft.compute/galleries': ['2025-12-03', '2025-03-03'],
+  'microsoft.compute/virtualmachines': ['2026-04-01', '2026-03-01'],
+  'microsoft.compute/images': ['2026-04-01', '2026-03-01'],
+  'microsoft.compute/locations': ['2026-04-01', '2026-03-01'],
+  'microsoft.compute/disks': ['2026-03-02', '2025-01-02'],
+  'microsoft.network': ['2026-01-01', '2025-05-01'],
   'microsoft.resources': ['2025-04-01'],
   'microsoft.authorization': ['2022-04-01', '2015-07-01'],
   'microsoft.managedidentity': ['2023-01-31', '2024-11-30'],
@@ -149,7 +154,14 @@ export class Simulator implements AzureSimulator {
   spareClientCertificate = { certificatePem: '', privateKeyPem: '' };
 
   readonly clock: Clock;
-  readonly durations: { buildMs: number; replicationPerRegionMs: number; vmCreateMs: number };
+  readonly durations: {
+    buildMs: number;
+    replicationPerRegionMs: number;
+    vmCreateMs: number;
+    providerRegistrationMs: number;
+  };
+  /** Resource provider registration state per subscription (providers/registration.ts). */
+  readonly providerRegistry: ProviderRegistry;
   readonly resources = new Map<string, SimResource>();
   readonly tenants = new Map<string, Tenant>();
   readonly subscriptionTenant = new Map<string, string>();
@@ -201,7 +213,12 @@ export class Simulator implements AzureSimulator {
       buildMs: options.durations?.buildMs ?? 60 * 60_000,
       replicationPerRegionMs: options.durations?.replicationPerRegionMs ?? 20 * 60_000,
       vmCreateMs: options.durations?.vmCreateMs ?? 2 * 60_000,
+      providerRegistrationMs: options.durations?.providerRegistrationMs ?? 2 * 60_000,
     };
+    this.providerRegistry = new ProviderRegistry(
+      () => this.clock.now(),
+      this.durations.providerRegistrationMs,
+    );
     this.tokenLifetimeMs = options.tokenLifetimeMs ?? 24 * 3600_000;
     this.shortOperationPolls = options.shortOperationPolls ?? 1;
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -296,6 +313,20 @@ export class Simulator implements AzureSimulator {
     if (!tenant) throw new Error(`addSubscription: unknown tenant ${tenantId}`);
     tenant.subscriptions.add(subscriptionId.toLowerCase());
     this.subscriptionTenant.set(subscriptionId.toLowerCase(), tenant.tenantId);
+  }
+
+  registerProvider(subscriptionId: string, namespace: string, options: { completed?: boolean } = {}): void {
+    this.tenantOf(subscriptionId);
+    this.providerRegistry.register(subscriptionId, namespace, options.completed ?? true);
+  }
+
+  unregisterProvider(subscriptionId: string, namespace: string): void {
+    this.tenantOf(subscriptionId);
+    this.providerRegistry.unregister(subscriptionId, namespace);
+  }
+
+  providerRegistrationState(subscriptionId: string, namespace: string): RegistrationState {
+    return this.providerRegistry.state(subscriptionId, namespace);
   }
 
   addResourceGroup(
@@ -1434,6 +1465,24 @@ export class Simulator implements AzureSimulator {
   ): { key: string; type: string; verb: Route['verb']; namespace: string } {
     const lower = segments.map((s) => s.toLowerCase());
     const provIdx = lower.lastIndexOf('providers');
+    // The providers API of a subscription: /subscriptions/{s}/providers/{ns}[/register|/unregister]
+    if (
+      provIdx === 2 &&
+      lower[0] === 'subscriptions' &&
+      (lower.length === 4 ||
+        (lower.length === 5 && method === 'POST' && (lower[4] === 'register' || lower[4] === 'unregister')))
+    ) {
+      const action = lower[4];
+      return {
+        key:
+          action === undefined
+            ? `${method} Microsoft.Resources/providers`
+            : `POST Microsoft.Resources/providers/${action}`,
+        type: 'microsoft.resources/providers',
+        verb: action === undefined ? (method.toLowerCase() as Route['verb']) : `action:${action}`,
+        namespace: 'Microsoft.Resources',
+      };
+    }
     if (provIdx < 0) {
       // subscriptions/{s}[/resourceGroups[/{rg}[/resources]]]
       if (lower.length <= 2)
@@ -1612,6 +1661,8 @@ export class Simulator implements AzureSimulator {
       }
       const opResponse = this.operationRequest(armReq);
       if (opResponse) return send(opResponse.status, opResponse.body, opResponse.headers);
+      // a namespace the subscription has not registered: 409 MissingSubscriptionRegistration
+      if (sub !== undefined) this.providerRegistry.assertRegistered(sub, namespace);
       // api-version
       const supported = apiVersionsFor(type);
       if (apiVersion === undefined) {
@@ -1642,7 +1693,6 @@ export class Simulator implements AzureSimulator {
           `The operation '${key}' is not supported by the simulator.`,
         );
       }
-      void namespace;
       const out = await route.handler(this, armReq);
       send(out.status, out.body, out.headers);
     } catch (e) {

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { AzureSimulator } from './api';
+import { registeredProviders } from '../../domain/resource-providers';
 
 export interface TenantFacts {
   tenantId: string;
@@ -110,6 +111,20 @@ const TENANTS = {
   },
 };
 
+/**
+ * Onboarding step, as code: the resource providers a human registers before first use — ENG by the
+ * azd preprovision hook, TEST/PROD during onboarding (docs/onboarding-a-tenant.md), both with
+ * infra/scripts/register-providers.sh, whose `--wait` returns once each is Registered. Exactly
+ * infra/providers.json's list; nothing else is registered (Azure's defaults aside).
+ */
+export function registerResourceProvidersAsOnboarded(
+  sim: AzureSimulator,
+  subscriptionId: string,
+  kind: 'eng' | 'stage',
+): void {
+  for (const namespace of registeredProviders(kind)) sim.registerProvider(subscriptionId, namespace);
+}
+
 export function createStandardWorld(sim: AzureSimulator): StandardWorld {
   const location = 'westeurope';
   const extraRegions = ['northeurope', 'swedencentral'];
@@ -122,6 +137,7 @@ export function createStandardWorld(sim: AzureSimulator): StandardWorld {
     const t = TENANTS[stage];
     sim.addTenant(t.tenantId, t.displayName);
     sim.addSubscription(t.tenantId, t.subscriptionId);
+    registerResourceProvidersAsOnboarded(sim, t.subscriptionId, stage === 'eng' ? 'eng' : 'stage');
   }
   const engTenant = TENANTS.eng.tenantId;
 
