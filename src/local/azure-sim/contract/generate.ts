@@ -169,11 +169,17 @@ function fromDeclarations(sdk: SdkKey, roots: readonly string[], models: WireMod
     const name = pending.shift() as string;
     if (key(name) in models) continue;
     const all = propertiesOf(name);
-    // `XUpdate` (PATCH bodies) nests the same `XProperties` as X does.
-    const inner = [`${name}Properties`, `${name.replace(/Update$/, '')}Properties`].find((n) =>
-      interfaces.has(n),
-    );
-    const nested = inner !== undefined && !all.some((p) => p.getName() === 'properties');
+    // The spec's `properties` object is XProperties (network: XPropertiesFormat); `XUpdate` (PATCH
+    // bodies) nests the same one as X. Only when X really carries its fields lifted to the top.
+    const names = new Set(all.map((p) => p.getName()));
+    const base = name.replace(/Update$/, '');
+    const inner = [
+      `${name}Properties`,
+      `${base}Properties`,
+      `${name}PropertiesFormat`,
+      `${base}PropertiesFormat`,
+    ].find((n) => interfaces.has(n) && propertiesOf(n).some((p) => names.has(p.getName())));
+    const nested = inner !== undefined && !names.has('properties');
     const model: WireModel = { source: `${label} ${name}`, properties: {} };
     models[key(name)] = model;
     if (!nested) {
@@ -308,12 +314,20 @@ function fromMappers(sdk: SdkKey, roots: readonly string[], models: WireModels):
   }
 }
 
+/** AutoRest packages ship serialization mappers; TypeSpec-generated ones only typed models. */
+function hasMappers(sdk: SdkKey): boolean {
+  const dir = packageDir(PACKAGES[sdk]);
+  return (
+    existsSync(path.join(dir, 'dist', 'commonjs', 'models', 'mappers.js')) ||
+    existsSync(path.join(dir, 'src', 'models', 'mappers.ts'))
+  );
+}
+
 export function buildArmContract(): WireModels {
   const models: WireModels = {};
-  fromDeclarations('imagebuilder', CONTRACT_ROOTS.imagebuilder, models);
-  fromDeclarations('compute', CONTRACT_ROOTS.compute, models);
-  fromMappers('network', CONTRACT_ROOTS.network, models);
-  fromMappers('resources', CONTRACT_ROOTS.resources, models);
-  fromMappers('authorization', CONTRACT_ROOTS.authorization, models);
+  for (const sdk of Object.keys(CONTRACT_ROOTS) as SdkKey[]) {
+    if (hasMappers(sdk)) fromMappers(sdk, CONTRACT_ROOTS[sdk], models);
+    else fromDeclarations(sdk, CONTRACT_ROOTS[sdk], models);
+  }
   return Object.fromEntries(Object.entries(models).sort(([a], [b]) => a.localeCompare(b)));
 }
