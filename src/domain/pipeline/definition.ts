@@ -206,7 +206,17 @@ export const pipelineDefinitionSchema = z
         /** Expected duration, the starting point of status polling until past builds say better. */
         expectedMinutes: z.number().int().min(1).max(960).default(45),
         identity: z.object({ resourceId, principalId: guid }).strict(),
-        stagingResourceGroupId: resourceId.optional(),
+        /**
+         * Each template gets its own staging group `<prefix><template name>` (ENG subscription), which
+         * Image Builder creates and deletes with the template. Absent or '': Image Builder's IT_ group.
+         */
+        stagingResourceGroupPrefix: z
+          .string()
+          .regex(
+            /^([-\w._()]{1,60})?$/,
+            'must be the start of a resource group name: up to 60 letters, digits, ., _, -, (, )',
+          )
+          .optional(),
         subnetId: resourceId.optional(),
         customizers: z.array(customizerSchema).default([]),
       })
@@ -293,6 +303,13 @@ function crossFieldChecks(value: unknown, ctx: z.RefinementCtx): void {
       );
   }
   if (!build) return;
+  if (build.stagingResourceGroupId !== undefined)
+    addIssue(
+      ['build', 'stagingResourceGroupId'],
+      'a staging group shared by templates is refused by Image Builder (a group it has tagged for one ' +
+        'template cannot serve another): set build.stagingResourceGroupPrefix instead (each template ' +
+        "gets its own group), or leave both out for Image Builder's own IT_ groups",
+    );
   const customizers = asArray(build.customizers).map(asObject);
   const sourceType = asObject(definition.source)?.type;
   if (typeof sourceType === 'string' && sourceType !== 'vhd' && customizers.length === 0)

@@ -42,6 +42,11 @@ interface TemplateInternal {
   identity: { id: string; principalId: string };
   stagingRgId: string;
   customStaging: boolean;
+  /**
+   * Whether the staging group existed before the template: Image Builder then deletes only the
+   * resources in it on template delete; a group it created (IT_ or a named one) goes with the template.
+   */
+  stagingPreexisting: boolean;
   storageAccount: string;
   run?: RunState;
   bodyKey: string;
@@ -60,6 +65,17 @@ function unauthorizedStaging(stagingRgId: string): { code: string; message: stri
     code: 'Unauthorized',
     message: `Not authorized to access the resource: ${stagingRgId}. Please check the user assigned identity has the correct permissions. ${TS}`,
   };
+}
+
+/**
+ * Image Builder's answer when a custom staging group cannot be used (tagged for another template,
+ * not empty, another region): the troubleshooting guide lists this bare error, its cause "a conflict
+ * with the staging resource group", and its fix "the staging resource group name is uniquely
+ * specified for each image template" (also MicrosoftDocs/azure-docs#96778). No specific text is
+ * documented for each requirement, so none is invented.
+ */
+function stagingConflict(): { code: string; message: string } {
+  return { code: 'InternalOperationError', message: 'Internal error occurred.' };
 }
 
 function identityIsContributorOn(sim: Simulator, principalId: string, rgId: string): boolean {
@@ -222,8 +238,10 @@ function putTemplate(sim: Simulator, req: ArmRequest): ArmResponse {
       `The user assigned identity '${identityId}' was not found. ${TS}`,
     );
   const name = req.segments[req.segments.length - 1] ?? '';
-  const stagingIn = str(props.stagingResourceGroup);
+  // An empty string means "not specified" (image-builder-json doc, stagingResourceGroup).
+  const stagingIn = str(props.stagingResourceGroup) || undefined;
   const stagingRgId = stagingIn ?? `/subscriptions/${sub}/resourceGroups/IT_${rg}_${name}_${sim.newGuid()}`;
+  const stagingPreexisting = stagingIn !== undefined && sim.getResource(stagingIn) !== undefined;
   const error = provisioningProblem(sim, props, location, mi.principalId, stagingIn);
   const storageAccount = `packer${sim.newGuid().replace(/-/g, '').slice(0, 16)}`;
   const r = sim.putResource({
@@ -245,19 +263,31 @@ function putTemplate(sim: Simulator, req: ArmRequest): ArmResponse {
       identity: { id: mi.id, principalId: mi.principalId },
       stagingRgId,
       customStaging: stagingIn !== undefined,
+      stagingPreexisting,
       storageAccount,
       bodyKey,
     },
   });
   if (!error) {
     const stagingName = stagingRgId.split('/').pop() ?? '';
-    if (!stagingIn) {
+    const stagingGroup = sim.getResource(stagingRgId);
+    if (!stagingGroup) {
+      // Not specified, or specified and absent: Image Builder creates it in the template's region
+      // with its default tags and Contributor for the template's identity (image-builder-json doc).
       sim.addResourceGroup(sub, stagingName, location, {
         createdBy: 'AzureVMImageBuilder',
         imageTemplateName: name,
         imageTemplateResourceGroupName: rg,
       });
       sim.assignRole({ principalId: mi.principalId, role: 'Contributor', scope: stagingRgId });
+    } else {
+      // An existing group is marked as used by this template; its own tags stay.
+      stagingGroup.tags = {
+        ...stagingGroup.tags,
+        usedBy: 'AzureVMImageBuilder',
+        imageTemplateName: name,
+        imageTemplateResourceGroupName: rg,
+      };
     }
     sim.ensureStorageAccount(sub, stagingName, storageAccount, location);
   }
@@ -281,15 +311,17 @@ function provisioningProblem(
   principalId: string,
   stagingRgId: string | undefined,
 ): { code: string; message: string } | undefined {
-  if (stagingRgId !== undefined) {
-    const rg = sim.getResource(stagingRgId);
-    if (!rg || !identityIsContributorOn(sim, principalId, stagingRgId))
-      return unauthorizedStaging(stagingRgId);
-    if (sim.resourcesIn(stagingRgId).length > 0)
-      return {
-        code: 'InvalidParameter',
-        message: `The staging resource group ${stagingRgId} must be empty. ${TS}`,
-      };
+  const existingStaging = stagingRgId === undefined ? undefined : sim.getResource(stagingRgId);
+  // A named group that does not exist yet is Image Builder's to create: nothing to check.
+  if (stagingRgId !== undefined && existingStaging) {
+    // Image Builder reads the tags to tell whether a template uses the group: if they exist before
+    // the submission, it fails; it also needs the group empty and in the template's region.
+    const tagged =
+      existingStaging.tags.imageTemplateName !== undefined ||
+      existingStaging.tags.imageTemplateResourceGroupName !== undefined;
+    if (tagged || sim.resourcesIn(stagingRgId).length > 0 || !eqi(existingStaging.location, location))
+      return stagingConflict();
+    if (!identityIsContributorOn(sim, principalId, stagingRgId)) return unauthorizedStaging(stagingRgId);
   }
   const vmProfile = isObject(props.vmProfile) ? props.vmProfile : {};
   const vnet = isObject(vmProfile.vnetConfig) ? vmProfile.vnetConfig : undefined;
@@ -567,14 +599,21 @@ function deleteTemplate(sim: Simulator, req: ArmRequest): ArmResponse {
   const r = sim.getResource(id);
   if (!r) return { status: 204 };
   const it = internalOf(r);
-  if (it.customStaging && !identityIsContributorOn(sim, it.identity.principalId, it.stagingRgId)) {
+  if (
+    it.customStaging &&
+    sim.getResource(it.stagingRgId) &&
+    !identityIsContributorOn(sim, it.identity.principalId, it.stagingRgId)
+  ) {
     throw new ArmError(400, 'Unauthorized', unauthorizedStaging(it.stagingRgId).message);
   }
   const onDone = (): void => {
-    if (it.customStaging) {
-      for (const res of sim.resourcesIn(it.stagingRgId))
-        if (res.tags.createdBy === 'AzureVMImageBuilder' || res.name === it.storageAccount)
-          sim.deleteResource(res.id);
+    // A group Image Builder created goes with the template; in a pre-existing one the resources
+    // (all Image Builder's: the group had to be empty) are deleted and the group stays. A template
+    // that failed to provision never took its group (it may be another template's).
+    if (r.properties.provisioningState !== 'Succeeded') {
+      // nothing of the staging group is this template's
+    } else if (it.stagingPreexisting) {
+      for (const res of sim.resourcesIn(it.stagingRgId)) sim.deleteResource(res.id);
     } else sim.deleteResource(it.stagingRgId);
     for (const k of [...sim.blobs.keys()]) if (k.startsWith(`${it.storageAccount}/`)) sim.blobs.delete(k);
     sim.deleteResource(r.id);
