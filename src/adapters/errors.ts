@@ -155,6 +155,8 @@ export function suggestRole(action: string | undefined): string {
   if (lower.startsWith('microsoft.network/') && (lower.includes('/join/') || lower.includes('/write')))
     return 'Network Contributor';
   if (lower.startsWith('microsoft.authorization/roleassignments/write')) return 'User Access Administrator';
+  if (lower.startsWith('microsoft.managedidentity/userassignedidentities/assign/'))
+    return 'Managed Identity Operator';
   if (lower.endsWith('/read')) return 'Reader';
   if (lower.startsWith('microsoft.virtualmachineimages/')) return 'Contributor';
   if (lower.startsWith('microsoft.compute/virtualmachines/runcommand')) return 'Virtual Machine Contributor';
@@ -469,7 +471,11 @@ function classifyFailedOperation(
     return linkedAuthorization(summary, text, context, details);
   if (armCode !== undefined && CROSS_TENANT_CODES.has(armCode.toLowerCase()))
     return crossTenant(summary, context, details);
-  if (armCode === INTERNAL_OPERATION_ERROR && context.stagingResourceGroupId !== undefined)
+  // The SDK's poller puts the operation's code in its message only ("…has failed. <code>. <message>").
+  if (
+    (armCode === INTERNAL_OPERATION_ERROR || /\bInternalOperationError\b/.test(text)) &&
+    context.stagingResourceGroupId !== undefined
+  )
     return make('OperationFailed', `Operation failed: ${where(context)}: ${summary}`, {
       retryable: false,
       hint:

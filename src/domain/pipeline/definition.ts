@@ -303,13 +303,6 @@ function crossFieldChecks(value: unknown, ctx: z.RefinementCtx): void {
       );
   }
   if (!build) return;
-  if (build.stagingResourceGroupId !== undefined)
-    addIssue(
-      ['build', 'stagingResourceGroupId'],
-      'a staging group shared by templates is refused by Image Builder (a group it has tagged for one ' +
-        'template cannot serve another): set build.stagingResourceGroupPrefix instead (each template ' +
-        "gets its own group), or leave both out for Image Builder's own IT_ groups",
-    );
   const customizers = asArray(build.customizers).map(asObject);
   const sourceType = asObject(definition.source)?.type;
   if (typeof sourceType === 'string' && sourceType !== 'vhd' && customizers.length === 0)
@@ -371,9 +364,22 @@ export function validatePipelineDefinition(candidate: unknown): ValidationResult
     ok: false,
     problems: parsed.error.issues.map((issue) => ({
       path: formatPath(issue.path) || '(root)',
-      message: issue.code === 'unrecognized_keys' ? unknownKeysMessage(issue.keys) : issue.message,
+      message:
+        issue.code === 'unrecognized_keys'
+          ? unknownKeysMessage(issue.keys) + retiredFieldHint(formatPath(issue.path), issue.keys)
+          : issue.message,
     })),
   };
+}
+
+/** Fields an older definition may still carry, with what replaced them. */
+function retiredFieldHint(at: string, keys: readonly string[]): string {
+  if (at !== 'build' || !keys.includes('stagingResourceGroupId')) return '';
+  return (
+    ' (a staging group shared by templates is refused by Image Builder: a group it has tagged for one ' +
+    'template cannot serve another; set build.stagingResourceGroupPrefix so each template gets its own, ' +
+    "or leave it out for Image Builder's own IT_ groups)"
+  );
 }
 
 export function describeProblems(problems: DefinitionProblem[]): string {

@@ -755,6 +755,25 @@ export class Simulator implements AzureSimulator {
     );
   }
 
+  /**
+   * LinkedAuthorizationFailed when the linked scope is in a subscription of another tenant and no
+   * token for that tenant came along (x-ms-authorization-auxiliary): the form public issues show
+   * (Azure/azure-cli#30976, MicrosoftDocs/azure-docs#68563, Azure/OpenShift#41).
+   */
+  linkedSubscriptionNotAuthorized(
+    claims: Claims,
+    action: string,
+    scope: string,
+    linkedScope: string,
+  ): ArmError {
+    const linkedSubscription = linkedScope.split('/')[2] ?? '';
+    return new ArmError(
+      403,
+      'LinkedAuthorizationFailed',
+      `The client has permission to perform action '${action}' on scope '${scope}', however the current tenant '${claims.tid}' is not authorized to access linked subscription '${linkedSubscription}'.`,
+    );
+  }
+
   issueToken(args: {
     tid: string;
     oid: string;

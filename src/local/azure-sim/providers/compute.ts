@@ -456,7 +456,7 @@ function validateSourceId(
   if (sourceType === 'microsoft.compute/images') {
     const img = sim.getResource(sourceId);
     if (!sourceTenant || !eqi(sourceTenant, req.claims.tid))
-      throw sim.linkedAuthorizationFailed(req.claims, writeAction, targetId, [readAction], [sourceId]);
+      throw sim.linkedSubscriptionNotAuthorized(req.claims, readAction, targetId, sourceId);
     if (!sim.can(req.claims.oid, readAction, sourceId))
       throw sim.linkedAuthorizationFailed(req.claims, writeAction, targetId, [readAction], [sourceId]);
     if (!img) throw new ArmError(404, 'NotFound', `The entity was not found in this Azure location.`);
@@ -492,8 +492,7 @@ function validateSourceId(
   let principalInSource = req.claims.oid;
   if (!eqi(sourceTenant, req.claims.tid)) {
     const aux = req.auxiliary.find((c) => eqi(c.tid, sourceTenant));
-    if (!aux)
-      throw sim.linkedAuthorizationFailed(req.claims, writeAction, targetId, [readAction], [sourceId]);
+    if (!aux) throw sim.linkedSubscriptionNotAuthorized(req.claims, readAction, targetId, sourceId);
     if (!eqi(aux.appid, req.claims.appid)) {
       throw new ArmError(
         401,
@@ -856,7 +855,8 @@ function putVm(sim: Simulator, req: ArmRequest): ArmResponse {
     const image = sim.getResource(imageId);
     const sameTenant =
       parsed && eqi(sim.subscriptionTenant.get(parsed.subscriptionId.toLowerCase()), req.claims.tid);
-    if (!sameTenant || !sim.can(req.claims.oid, readAction, imageId))
+    if (!sameTenant) throw sim.linkedSubscriptionNotAuthorized(req.claims, readAction, id, imageId);
+    if (!sim.can(req.claims.oid, readAction, imageId))
       throw sim.linkedAuthorizationFailed(req.claims, `${type}/write`, id, [readAction], [imageId]);
     if (!image)
       throw new ArmError(
