@@ -1061,7 +1061,8 @@ export function* waitForImageBuild(context: OrchestrationContext): Generator<Tas
     const now = context.df.currentUtcDateTime.getTime() - input.runStartedMs;
     if (!status.exists) return status;
     if (status.provisioningState === 'Failed') return status;
-    if (status.runState && status.runState !== 'Running' && status.runState !== 'NotStarted') return status;
+    // Canceling is not an end: the run is still tearing down (and its template cannot be deleted yet).
+    if (status.runState && !['Running', 'NotStarted', 'Canceling'].includes(status.runState)) return status;
     if (now > input.timeoutMs)
       return {
         ...status,

@@ -9,6 +9,14 @@ import { compareVersions, createVersionResource, isReplicatedIn } from './comput
 
 const TYPE = 'Microsoft.VirtualMachineImages/imageTemplates';
 const TS = 'For more details, go to https://aka.ms/azvmimagebuilderts.';
+/**
+ * A canceled run is `Canceling` for a while before `Canceled`: the cancel "doesn't wait for cancel
+ * to complete, monitor lastrunstatus.runstate for canceling progress" (image-builder-json doc,
+ * "Cancelling an Image Build"). How long is not documented; Image Builder tears down its build VM
+ * meanwhile, and public issues show runs left Canceling for hours (danielsollondon/azvmimagebuilder
+ * #48, #79, #116): a quarter of an hour is modelled, longer than the factory's 10-minute poll cap.
+ */
+const CANCELING_MS = 15 * 60_000;
 const ALLOWED_PROPERTIES = [
   'source',
   'customize',
@@ -107,13 +115,22 @@ function lastRunStatus(
   now: number,
 ): Record<string, unknown> {
   const start = new Date(run.startedAt).toISOString();
+  if (run.canceledAt !== undefined && now >= run.canceledAt && now < run.canceledAt + CANCELING_MS) {
+    return {
+      runState: 'Canceling',
+      runSubState: 'Canceling',
+      message: '',
+      startTime: start,
+      endTime: '0001-01-01T00:00:00Z',
+    };
+  }
   if (run.canceledAt !== undefined && now >= run.canceledAt) {
     return {
       runState: 'Canceled',
       runSubState: 'Canceling',
       message: 'The build was canceled by the user.',
       startTime: start,
-      endTime: new Date(run.canceledAt).toISOString(),
+      endTime: new Date(run.canceledAt + CANCELING_MS).toISOString(),
     };
   }
   if (run.failure && now >= run.failure.at) {
@@ -448,7 +465,7 @@ function runTemplate(sim: Simulator, req: ArmRequest): ArmResponse {
       'BadRequest',
       `The image template is not in a succeeded provisioning state and cannot be run. ${TS}`,
     );
-  if (it.run && lastRunStatus(sim, it, it.run, now).runState === 'Running')
+  if (it.run && ['Running', 'Canceling'].includes(String(lastRunStatus(sim, it, it.run, now).runState)))
     throw new ArmError(
       409,
       'Conflict',
@@ -665,7 +682,7 @@ function getRunOutput(sim: Simulator, req: ArmRequest): ArmResponse {
   return { status: 200, body: runOutputView(r, out.name, out.artifactId) };
 }
 
-/** Image templates whose run is in progress now (runState Running), for fleet benches and tests. */
+/** Image templates whose run is in progress now (Running, or Canceling: its build VM is still there). */
 export function runningImageBuilds(
   sim: Simulator,
   now: number,
@@ -674,7 +691,8 @@ export function runningImageBuilds(
   for (const r of sim.resources.values()) {
     if (r.type !== TYPE) continue;
     const it = internalOf(r);
-    if (it.run && lastRunStatus(sim, it, it.run, now).runState === 'Running')
+    const state = it.run ? lastRunStatus(sim, it, it.run, now).runState : undefined;
+    if (state === 'Running' || state === 'Canceling')
       running.push({ templateId: r.id, subscriptionId: r.subscriptionId, location: r.location });
   }
   return running;
@@ -687,9 +705,10 @@ export function tickImageBuilder(sim: Simulator, now: number): void {
     const it = internalOf(r);
     const run = it.run;
     if (!run) continue;
-    const stopped =
-      (run.canceledAt !== undefined && now >= run.canceledAt) ||
-      (run.failure !== undefined && now >= run.failure.at);
+    // A canceled run makes no more progress at once, and its build VM is gone once it is Canceled.
+    const canceling = run.canceledAt !== undefined && now >= run.canceledAt;
+    const failed = run.failure !== undefined && now >= run.failure.at;
+    const stopped = (canceling && now >= (run.canceledAt ?? 0) + CANCELING_MS) || failed;
     const stagingName = it.stagingRgId.split('/').pop() ?? '';
     const vmId = `${it.stagingRgId}/providers/Microsoft.Compute/virtualMachines/vm-${run.runId.slice(0, 8)}`;
     const building = !stopped && now >= run.building && now < run.distributing;
@@ -717,7 +736,7 @@ export function tickImageBuilder(sim: Simulator, now: number): void {
       );
       (run as { logged?: boolean }).logged = true;
     }
-    if (!stopped && now >= run.distributing && !run.versionCreated) {
+    if (!stopped && !canceling && now >= run.distributing && !run.versionCreated) {
       run.versionCreated = true;
       for (const d of (Array.isArray(r.properties.distribute) ? r.properties.distribute : []).filter(
         isObject,
