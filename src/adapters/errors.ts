@@ -321,6 +321,23 @@ export function classifyAzureError(thrown: unknown, context: ErrorContext): Fact
     return crossTenant(summary, context, baseDetails);
   }
 
+  if (armCode === 'NicReservedForAnotherVm') {
+    // A failed VM create keeps its NIC for a while: "…reserved for another Virtual Machine for 180
+    // seconds. Please provide another nic(s) or retry after 180 seconds" (taskcluster/taskcluster#7196,
+    // cloudfoundry/bosh-azure-cpi-release#366, gardenlinux/gardenlinux#4133). Not for the host's
+    // short retries: the orchestration waits the stated time on a durable timer, then tries again.
+    const seconds = Number(/retry after (\d+) seconds/i.exec(allText)?.[1] ?? 180);
+    return make(
+      'NicReservedForAnotherVm',
+      `Azure holds the network interface: ${where(context)}: ${summary}`,
+      {
+        retryable: false,
+        retryAfterMs: seconds * 1000,
+        hint: `Retry after ${seconds} seconds: a failed VM create keeps its network interface reserved that long.`,
+        details: baseDetails,
+      },
+    );
+  }
   if (status === 429) {
     return make('Throttled', `Throttled while trying to ${where(context)}: ${summary}`, {
       retryable: true,

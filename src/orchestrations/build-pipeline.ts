@@ -105,6 +105,12 @@ export interface BuildResult {
  * The retry policy of every activity call (see ActivityRefusal for why only transient errors reach
  * it). The host does the retrying; retryTimeoutInMilliseconds stays unset (Azure/azure-functions-durable-js#629).
  */
+/**
+ * Refusals after which Azure names when the same call will succeed (`retryAfterMs`): the build waits
+ * that long on a durable timer and calls again, rather than failing.
+ */
+const WAIT_THEN_RETRY_CODES = new Set(['NicReservedForAnotherVm']);
+
 export const AZURE_CALL_RETRY_OPTIONS: RetryOptions = Object.assign(
   new RetryOptions(AZURE_CALL_RETRY.firstRetryIntervalInMilliseconds, AZURE_CALL_RETRY.maxNumberOfAttempts),
   {
@@ -118,7 +124,7 @@ export { AZURE_CALL_RETRY };
 export class ActivityRefused extends Error {
   constructor(
     readonly activity: string,
-    readonly refusal: { code: string; message: string; hint?: string },
+    readonly refusal: { code: string; message: string; hint?: string; retryAfterMs?: number },
   ) {
     super(`${activity}: ${refusal.message}`);
   }
@@ -189,6 +195,7 @@ export function errorInfo(error: unknown): ErrorInfo {
       message: error.refusal.message,
       retryable: false,
       ...(error.refusal.hint ? { hint: error.refusal.hint } : {}),
+      ...(error.refusal.retryAfterMs !== undefined ? { retryAfterMs: error.refusal.retryAfterMs } : {}),
     };
   const details = (error as Partial<TaskFailedError>).failureDetails;
   const properties = details?.properties ?? {};
@@ -271,22 +278,42 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
   /** Calls an activity (host retries for transient errors); any failure stops the build with its code. */
   function* call<T>(name: string, activityInput: unknown): Generator<Task, T, unknown> {
     let value: T;
-    try {
-      value = yield* callAzure<T>(context, name, activityInput);
-    } catch (error) {
-      const info = errorInfo(error);
-      throw new BuildStopped('failed', {
-        code: info.code,
-        message: error instanceof ActivityRefused ? error.message : `${name}: ${info.message}`,
-        step: status.step,
-        ...(status.currentStage ? { stage: status.currentStage } : {}),
-        ...(info.hint ? { hint: info.hint } : {}),
-      });
+    for (let waits = 0; ; waits++) {
+      try {
+        value = yield* callAzure<T>(context, name, activityInput);
+        break;
+      } catch (error) {
+        const info = errorInfo(error);
+        // Azure named the time after which the same call succeeds (a NIC held by a failed VM
+        // create): wait it out on a durable timer, a few times at most, instead of failing.
+        if (WAIT_THEN_RETRY_CODES.has(info.code) && info.retryAfterMs !== undefined && waits < 3) {
+          publish(status.step, `waiting ${Math.round(info.retryAfterMs / 1000)} s: ${info.message}`);
+          yield* pause(info.retryAfterMs);
+          continue;
+        }
+        throw stoppedBy(name, error, info);
+      }
     }
     // A cancel that arrived while a step ran (e.g. preflight) stops the build before the next step.
     // Deterministic: replay applies the cancel event at the same place in the history.
     if (!compensating && cancel.isCompleted) throw cancelled();
     return value;
+  }
+
+  /** A wait that a cancel cuts short, except while compensating (cleanup must finish). */
+  function* pause(ms: number): Generator<Task, void, unknown> {
+    if (!compensating) return yield* sleep(ms);
+    yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + ms));
+  }
+
+  function stoppedBy(name: string, error: unknown, info: ErrorInfo): BuildStopped {
+    return new BuildStopped('failed', {
+      code: info.code,
+      message: error instanceof ActivityRefused ? error.message : `${name}: ${info.message}`,
+      step: status.step,
+      ...(status.currentStage ? { stage: status.currentStage } : {}),
+      ...(info.hint ? { hint: info.hint } : {}),
+    });
   }
 
   /** The outcome of an activity task that already settled (e.g. the winner of a race). */

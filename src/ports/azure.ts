@@ -23,6 +23,7 @@ export type AzureErrorCode =
   | 'ConnectionFault' // reset, refused, timeout (retryable)
   | 'CrossTenantTokenMissing' // copy from another tenant without a valid auxiliary token
   | 'StagingGroupUnauthorized' // AIB: identity lacks Contributor on the custom staging RG
+  | 'NicReservedForAnotherVm' // a failed VM create holds its NIC; retry after retryAfterMs
   | 'OperationFailed'; // LRO ended Failed
 
 export interface ResourceGroupRef {

@@ -164,6 +164,23 @@ describe('classifier (shapes the SDKs throw)', () => {
     expect(join.hint).toContain('--role "Network Contributor"');
   });
 
+  it('NicReservedForAnotherVm: not retried by the host, but after the seconds Azure names', () => {
+    // gardenlinux/gardenlinux#4133 (NIC delete after a failed VM create; ids shortened)
+    const error = classifyAzureError(
+      {
+        name: 'RestError',
+        code: 'NicReservedForAnotherVm',
+        statusCode: 400,
+        message:
+          'Nic(s) in request is reserved for another Virtual Machine for 180 seconds. Please provide another nic(s) or retry after 180 seconds. Reserved VM: /subscriptions/s/resourceGroups/gh-20807247443-8783a6d5/providers/Microsoft.Compute/virtualMachines/gh-20807247443-8783a6d5',
+      },
+      { operation: 'delete test VM network interface' },
+    );
+    expect(error.code).toBe('NicReservedForAnotherVm');
+    expect(error.retryable).toBe(false);
+    expect(error.retryAfterMs).toBe(180_000);
+  });
+
   it('a template refused with InternalOperationError names the staging group rule (troubleshooting guide)', () => {
     const staging = '/subscriptions/s/resourceGroups/rg-dev-aib-staging-it-x';
     // The create operation's final status, as the troubleshooting guide shows it.

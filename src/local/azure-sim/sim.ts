@@ -640,6 +640,13 @@ export class Simulator implements AzureSimulator {
     this.customizerFailures.push({ customizerName: args.customizerName, logLines: [...args.logLines] });
   }
 
+  /** VM creates (by VM name) that are accepted and whose operation then fails with this error, once each. */
+  readonly vmCreateFailures: { vmName: string; code: string; message: string }[] = [];
+
+  failVmCreate(args: { vmName: string; code: string; message: string }): void {
+    this.vmCreateFailures.push({ ...args });
+  }
+
   /** Set by startAzureSimulator: the Image Builder provider answers it. */
   runningImageBuildsProvider: (
     now: number,
