@@ -110,6 +110,9 @@ export interface BuildResult {
  * that long on a durable timer and calls again, rather than failing.
  */
 const WAIT_THEN_RETRY_CODES = new Set(['NicReservedForAnotherVm']);
+/** After a cancel, how often and how long the cleanup waits for the run to leave Canceling. */
+const CANCEL_POLL_MS = 60_000;
+const CANCEL_WAIT_MAX_MS = 60 * 60_000;
 
 export const AZURE_CALL_RETRY_OPTIONS: RetryOptions = Object.assign(
   new RetryOptions(AZURE_CALL_RETRY.firstRetryIntervalInMilliseconds, AZURE_CALL_RETRY.maxNumberOfAttempts),
@@ -298,6 +301,29 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
     // Deterministic: replay applies the cancel event at the same place in the history.
     if (!compensating && cancel.isCompleted) throw cancelled();
     return value;
+  }
+
+  /**
+   * Image Builder refuses to delete a template whose run is Running or Canceling ("…delete is not
+   * allowed in provisioning state: provisioned or run state: canceling": danielsollondon/azvmimagebuilder
+   * #48, #79): after a cancel, the cleanup polls on durable timers until the run has ended (bounded;
+   * a read failure or the bound lets the delete try anyway and report what it could not do).
+   */
+  function* waitForRunToEnd(ref: ImageTemplateRef, credential: string): Generator<Task, void, unknown> {
+    const until = context.df.currentUtcDateTime.getTime() + CANCEL_WAIT_MAX_MS;
+    for (;;) {
+      let state: string | undefined;
+      try {
+        state = (yield* callAzure<BuildStatus>(context, Activities.getImageBuildStatus, { credential, ref }))
+          .runState;
+      } catch {
+        return;
+      }
+      if (state !== 'Running' && state !== 'Canceling') return;
+      if (context.df.currentUtcDateTime.getTime() >= until) return;
+      publish(status.step, `waiting for Image Builder to finish canceling ${ref.name} before deleting it`);
+      yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + CANCEL_POLL_MS));
+    }
   }
 
   /** A wait that a cancel cuts short, except while compensating (cleanup must finish). */
@@ -1009,6 +1035,7 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
     if (created.template) {
       const { credential, ...ref } = created.template;
       yield* attempt(`cancel build ${ref.name}`, Activities.cancelImageBuild, { credential, ref });
+      yield* waitForRunToEnd(ref, credential);
       yield* attempt(`delete template ${ref.name}`, Activities.deleteImageTemplate, { credential, ref });
     }
     for (const { stage, ref } of [...created.versions].reverse()) {

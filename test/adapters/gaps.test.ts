@@ -87,6 +87,11 @@ describe('adapters: cancel, VNET builds, timeout, Windows run command, version P
     // The cancel does not wait: the run is Canceling for a while, then Canceled.
     expect((await aib.getTemplate(r))?.lastRun?.runState).toBe('Canceling');
     await aib.cancelRun(r); // not Running any more: no second POST
+    // Image Builder does not delete a template while its run is canceling.
+    const refused = await expectFactoryError(() => aib.deleteTemplate(r));
+    expect(refused.message).toContain(
+      'is not allowed in provisioning state: provisioned or run state: canceling',
+    );
     h.clock.advanceBy(15 * 60_000);
     const status = await aib.getTemplate(r);
     expect(status?.lastRun?.runState).toBe('Canceled');

@@ -616,6 +616,15 @@ function deleteTemplate(sim: Simulator, req: ArmRequest): ArmResponse {
   const r = sim.getResource(id);
   if (!r) return { status: 204 };
   const it = internalOf(r);
+  // Not while a run is in progress or canceling (danielsollondon/azvmimagebuilder#48 "Delete command
+  // failed with http error code: 405", #79, #116 give the code and text).
+  const runState = it.run ? lastRunStatus(sim, it, it.run, sim.clock.now()).runState : undefined;
+  if (runState === 'Running' || runState === 'Canceling')
+    throw new ArmError(
+      405,
+      'OperationNotAllowed',
+      `Operation ${TYPE}/delete is not allowed in provisioning state: provisioned or run state: ${String(runState).toLowerCase()}.`,
+    );
   if (
     it.customStaging &&
     sim.getResource(it.stagingRgId) &&
