@@ -456,6 +456,9 @@ function linkedAuthorization(
   details: Record<string, unknown>,
 ): FactoryError {
   if (LINKED_OTHER_TENANT.test(text)) return crossTenant(summary, context, details);
+  // With an auxiliary token sent, the linked scope is in that tenant: the right is missing for the
+  // app's principal there (not for the caller named in the message), so the cross-tenant hint fits.
+  if ((context.auxiliaryTenantIds ?? []).length > 0) return crossTenant(summary, context, details);
   const missing = LINKED_MISSING_RIGHT.exec(text);
   const action = missing?.[1]?.split(',')[0]?.trim();
   const scope = missing?.[2]?.split(',')[0]?.trim();

@@ -162,6 +162,16 @@ describe('classifier (shapes the SDKs throw)', () => {
         '/subscriptions/000placeholder-dummy-subscription-id000/resourceGroups/placeholder-dummy-resource-group/providers/Microsoft.Network/loadBalancers/kubernetes-internal/backendAddressPools/kubernetes',
     });
     expect(join.hint).toContain('--role "Network Contributor"');
+    // With an auxiliary token sent, the right is missing for the app's principal in that tenant
+    // (the same-tenant form of Azure/aad-pod-identity#613, with a gallery copy's actions and short ids).
+    const copy = classifyAzureError(
+      linked(
+        "The client 'a' with object id 'a' has permission to perform action 'Microsoft.Compute/galleries/images/versions/write' on scope '/subscriptions/t/x'; however, it does not have permission to perform action(s) 'Microsoft.Compute/galleries/images/versions/read' on the linked scope(s) '/subscriptions/e/y' (respectively) or the linked scope(s) are invalid.",
+      ),
+      { operation: 'copy image version', auxiliaryTenantIds: ['eng-tenant'] },
+    );
+    expect(copy.code).toBe('CrossTenantTokenMissing');
+    expect(copy.hint).toContain('holds Reader on the source gallery image there');
   });
 
   it('NicReservedForAnotherVm: not retried by the host, but after the seconds Azure names', () => {
