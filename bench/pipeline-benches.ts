@@ -136,14 +136,9 @@ export async function runP2(): Promise<string> {
 export async function runP4(count: number): Promise<string> {
   const factory = await startFactory({ durations: { buildMs: HOUR, replicationPerRegionMs: 10 * 60_000 } });
   try {
-    // Image Builder needs an empty custom staging group per build, so concurrent builds use
-    // Image Builder's own staging groups (no stagingResourceGroupId).
-    const withoutStaging = (p: PipelineDefinition): PipelineDefinition => {
-      const { stagingResourceGroupId: _unused, ...build } = p.build;
-      return { ...p, build };
-    };
+    // Each template has its own staging group, so concurrent builds of one pipeline do not clash.
     const pipelines = [
-      withoutStaging(factory.pipelines.get('ubuntu-2204-base')!),
+      factory.pipelines.get('ubuntu-2204-base')!,
       factory.pipelines.get('windows-2022-base')!,
     ];
     const wall = Date.now();

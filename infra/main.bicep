@@ -39,8 +39,8 @@ param stageTenants stageTenantsType = {
   prodPrincipalId: ''
 }
 
-@description('Optional. Create a custom staging resource group for Image Builder (the build identity gets Contributor on it).')
-param useCustomStagingResourceGroup bool = true
+@description('Optional. Give every image template its own staging resource group named <prefix><template name>, which Image Builder creates (Contributor for the build identity) and deletes with the template; false: Image Builder\'s IT_ groups.')
+param usePerTemplateStagingGroups bool = true
 
 @description('Optional. Extra tags for every resource.')
 param tags object = {}
@@ -73,11 +73,9 @@ resource testGroup 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   tags: allTags
 }
 
-resource stagingGroup 'Microsoft.Resources/resourceGroups@2024-03-01' = if (useCustomStagingResourceGroup) {
-  name: '${abbrs.resourceGroup}${environmentName}-aib-staging'
-  location: location
-  tags: allTags
-}
+// No shared staging group: Image Builder refuses a group another template has tagged as its own
+// (image-builder-json doc, stagingResourceGroup). Each template's group is created by Image Builder.
+var stagingGroupPrefix = usePerTemplateStagingGroups ? '${abbrs.resourceGroup}${environmentName}-aib-staging-' : ''
 
 module monitoring 'app/monitoring.bicep' = {
   scope: factoryGroup
@@ -192,7 +190,6 @@ module roles 'app/roles.bicep' = {
     factoryGroupName: factoryGroup.name
     templateGroupName: templateGroup.name
     testGroupName: testGroup.name
-    stagingGroupName: useCustomStagingResourceGroup ? stagingGroup.name : ''
     galleryName: gallery.outputs.name
   }
 }
@@ -217,7 +214,7 @@ module function 'app/function.bicep' = {
     engSubscriptionId: subscription().subscriptionId
     buildIdentityId: identities.outputs.buildIdentityId
     buildIdentityPrincipalId: identities.outputs.buildPrincipalId
-    stagingResourceGroupId: useCustomStagingResourceGroup ? stagingGroup.id : ''
+    stagingResourceGroupPrefix: stagingGroupPrefix
     testSubnetId: testSubnetId
     factoryAppClientId: factoryAppClientId
     stageTenants: stageTenants
@@ -235,4 +232,4 @@ output BUILD_IDENTITY_ID string = identities.outputs.buildIdentityId
 output ENG_GALLERY_ID string = gallery.outputs.id
 output BUILD_SUBNET_ID string = buildSubnetId
 output TEST_SUBNET_ID string = testSubnetId
-output BUILD_STAGING_RESOURCE_GROUP_ID string = useCustomStagingResourceGroup ? stagingGroup.id : ''
+output BUILD_STAGING_RESOURCE_GROUP_PREFIX string = stagingGroupPrefix

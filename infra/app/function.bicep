@@ -35,8 +35,8 @@ param engSubscriptionId string
 param buildIdentityId string
 @description('Required. Principal id of the Image Builder build identity.')
 param buildIdentityPrincipalId string
-@description('Optional. Resource id of the custom staging resource group.')
-param stagingResourceGroupId string = ''
+@description('Optional. Prefix of the per-template staging resource groups (<prefix><template name>, created by Image Builder); empty for Image Builder\'s IT_ groups.')
+param stagingResourceGroupPrefix string = ''
 @description('Optional. Subnet for test VMs.')
 param testSubnetId string = ''
 @description('Optional. Client id of the multi-tenant app used for TEST/PROD.')
@@ -146,7 +146,7 @@ var appSettings = {
   PROD_SUBSCRIPTION_ID: stageTenants.prodSubscriptionId
   BUILD_IDENTITY_ID: buildIdentityId
   BUILD_IDENTITY_PRINCIPAL_ID: buildIdentityPrincipalId
-  BUILD_STAGING_RESOURCE_GROUP_ID: stagingResourceGroupId
+  BUILD_STAGING_RESOURCE_GROUP_PREFIX: stagingResourceGroupPrefix
   TEST_SUBNET_ID: testSubnetId
 }
 

@@ -76,6 +76,7 @@ export function refusingNonRetryable<I, O>(
           code: error.code,
           message: error.message,
           ...(error.hint === undefined ? {} : { hint: error.hint }),
+          ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
         },
       };
     }

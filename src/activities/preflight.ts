@@ -7,7 +7,7 @@ import type { AzurePorts, PrincipalInfo } from '../ports/azure';
 import { FactoryError, isFactoryError } from '../shared/errors';
 import type { PreflightInput, PreflightProblem, PreflightResult } from '../domain/pipeline/activities';
 import type { PipelineDefinition } from '../domain/pipeline/definition';
-import { recipeHash, templateNameFor } from '../domain/pipeline/recipe';
+import { recipeHash, stagingResourceGroupIdFor, templateNameFor } from '../domain/pipeline/recipe';
 import { checkResourceProviders } from './preflight-providers';
 
 const rgId = (subscriptionId: string, resourceGroup: string) =>
@@ -92,21 +92,6 @@ export async function runPreflight(azure: AzurePorts, input: PreflightInput): Pr
         role: 'Contributor',
       },
     );
-    if (definition.build.stagingResourceGroupId) {
-      requirements.push({
-        principalId: buildIdentity.principalId,
-        who: who.build,
-        scope: definition.build.stagingResourceGroupId,
-        what: 'the custom staging resource group (Image Builder creates its build VM, storage and network there)',
-        actions: [
-          'Microsoft.Compute/virtualMachines/write',
-          'Microsoft.Storage/storageAccounts/write',
-          'Microsoft.Network/networkInterfaces/write',
-          'Microsoft.Resources/deployments/write',
-        ],
-        role: 'Contributor',
-      });
-    }
     if (definition.build.subnetId) {
       requirements.push({
         principalId: buildIdentity.principalId,
@@ -289,11 +274,70 @@ export async function runPreflight(azure: AzurePorts, input: PreflightInput): Pr
   }
 
   const hash = recipeHash(definition);
+  const templateName = templateNameFor(definition.name, buildId, hash, input.queuedAt);
+  const prefix = definition.build.stagingResourceGroupPrefix;
+  if (!vhdSource && prefix) {
+    const problem = await stagingGroupProblem(
+      azure,
+      eng.credential,
+      stagingResourceGroupIdFor(eng.subscriptionId, prefix, templateName),
+      {
+        templateName,
+        templateResourceGroup: definition.build.resourceGroup,
+        location: definition.build.location,
+      },
+    );
+    if (problem !== undefined) problems.push(problem);
+  }
+  return { problems, recipeHash: hash, templateName, sourceVersion };
+}
+
+/**
+ * The template's own staging group should not exist yet: Image Builder then creates it (in the
+ * template's region, Contributor for the build identity) and deletes it with the template. If it
+ * exists, Image Builder's tags say which template it serves (image-builder-json doc,
+ * "stagingResourceGroup"): this one is a retry of this build and fine; another one's (or an
+ * untagged group, which Image Builder would need empty, in its region and with Contributor for the
+ * identity) is a leftover or a name clash that would fail the template.
+ */
+async function stagingGroupProblem(
+  azure: AzurePorts,
+  credential: string,
+  groupId: string,
+  template: { templateName: string; templateResourceGroup: string; location: string },
+): Promise<PreflightProblem | undefined> {
+  let group;
+  try {
+    group = await read(() => azure.imageBuilder(credential).getStagingGroup(groupId));
+  } catch (error) {
+    if (!isFactoryError(error) || error.retryable) throw error;
+    return {
+      code: error.code === 'AuthorizationFailed' ? 'CannotReadStagingGroup' : error.code,
+      subject: groupId,
+      message: `cannot check that the template's staging resource group is free: ${error.message}`,
+      fix:
+        error.hint ??
+        'grant the factory Microsoft.Resources/subscriptions/resourceGroups/read on the ENG subscription (infra does)',
+    };
+  }
+  if (group === undefined) return undefined;
+  const usedBy = group.tags.imageTemplateName;
+  const usedIn = group.tags.imageTemplateResourceGroupName;
+  if (
+    usedBy !== undefined &&
+    usedBy.toLowerCase() === template.templateName.toLowerCase() &&
+    usedIn?.toLowerCase() === template.templateResourceGroup.toLowerCase()
+  )
+    return undefined;
+  const [, , subscription, , name] = groupId.split('/');
   return {
-    problems,
-    recipeHash: hash,
-    templateName: templateNameFor(definition.name, buildId, hash, input.queuedAt),
-    sourceVersion,
+    code: 'StagingGroupTaken',
+    subject: groupId,
+    message:
+      usedBy === undefined
+        ? `the staging resource group ${groupId} for template ${template.templateName} exists already (in ${group.location}); Image Builder would need it empty, in ${template.location} and with Contributor for the build identity`
+        : `the staging resource group ${groupId} is tagged for image template ${usedBy} in ${usedIn ?? '?'}; Image Builder refuses a group another template uses`,
+    fix: `delete the leftover group (az group delete --subscription ${subscription ?? ''} -n ${name ?? ''} --yes) or change build.stagingResourceGroupPrefix`,
   };
 }
 

@@ -156,6 +156,8 @@ export function suggestRole(action: string | undefined): string {
   if (lower.startsWith('microsoft.network/') && (lower.includes('/join/') || lower.includes('/write')))
     return 'Network Contributor';
   if (lower.startsWith('microsoft.authorization/roleassignments/write')) return 'User Access Administrator';
+  if (lower.startsWith('microsoft.managedidentity/userassignedidentities/assign/'))
+    return 'Managed Identity Operator';
   if (lower.endsWith('/read')) return 'Reader';
   if (lower.startsWith('microsoft.virtualmachineimages/')) return 'Contributor';
   if (lower.startsWith('microsoft.compute/virtualmachines/runcommand')) return 'Virtual Machine Contributor';
@@ -202,9 +204,26 @@ function make(
 }
 
 const STAGING_UNAUTHORIZED = /check the user assigned identity has the correct permissions/i;
-const STAGING_NOT_EMPTY = /staging resource group \S+ must be empty/i;
+/*
+ * LinkedAuthorizationFailed comes in two forms, told apart by the message:
+ * - same tenant, a right missing on the linked scope ("The client '<id>' with object id '<id>' has
+ *   permission to perform action 'A' on scope 'S'; however, it does not have permission to perform
+ *   action(s) 'B' on the linked scope(s) 'L' (respectively) or the linked scope(s) are invalid."):
+ *   Azure/aad-pod-identity#613, kubernetes-sigs/cloud-provider-azure#1999;
+ * - linked scope in another tenant ("The client has permission to perform action 'A' on scope 'S',
+ *   however the current tenant 'T' is not authorized to access linked subscription 'U'."):
+ *   MicrosoftDocs/azure-docs#68563, Azure/azure-cli#30976, Azure/OpenShift#41.
+ */
+const LINKED_OTHER_TENANT = /current tenant\b.*\bnot authorized to access linked subscription/i;
+const LINKED_MISSING_RIGHT =
+  /does not have permission to perform action(?:\(s\))? '([^']+)' on the linked scope(?:\(s\))? '([^']+)'/i;
+/*
+ * Image Builder reports a staging-group conflict (a group used by another template) only as
+ * InternalOperationError "Internal error occurred." (troubleshooting guide, "Resource operation
+ * finished with a terminal provisioning state of Failed"; MicrosoftDocs/azure-docs#96778).
+ */
+const INTERNAL_OPERATION_ERROR = 'InternalOperationError';
 const CROSS_TENANT_CODES = new Set([
-  'linkedauthorizationfailed',
   'invalidauxiliarytoken',
   'auxiliarytokenmissing',
   'missingauxiliarytoken',
@@ -294,7 +313,8 @@ export function classifyAzureError(thrown: unknown, context: ErrorContext): Fact
   const retryAfter = retryAfterMs(error.response?.headers);
 
   if (STAGING_UNAUTHORIZED.test(allText)) return stagingUnauthorized(summary, allText, context, baseDetails);
-  if (STAGING_NOT_EMPTY.test(allText)) return stagingBusy(summary, context, baseDetails);
+  if (armCode?.toLowerCase() === 'linkedauthorizationfailed')
+    return linkedAuthorization(summary, allText, context, baseDetails);
   if (
     (armCode !== undefined && CROSS_TENANT_CODES.has(armCode.toLowerCase())) ||
     /auxiliary|x-ms-authorization-auxiliary/i.test(allText)
@@ -305,6 +325,23 @@ export function classifyAzureError(thrown: unknown, context: ErrorContext): Fact
   if (armCode === 'MissingSubscriptionRegistration')
     return providerNotRegistered(summary, chain, context, baseDetails);
 
+  if (armCode === 'NicReservedForAnotherVm') {
+    // A failed VM create keeps its NIC for a while: "…reserved for another Virtual Machine for 180
+    // seconds. Please provide another nic(s) or retry after 180 seconds" (taskcluster/taskcluster#7196,
+    // cloudfoundry/bosh-azure-cpi-release#366, gardenlinux/gardenlinux#4133). Not for the host's
+    // short retries: the orchestration waits the stated time on a durable timer, then tries again.
+    const seconds = Number(/retry after (\d+) seconds/i.exec(allText)?.[1] ?? 180);
+    return make(
+      'NicReservedForAnotherVm',
+      `Azure holds the network interface: ${where(context)}: ${summary}`,
+      {
+        retryable: false,
+        retryAfterMs: seconds * 1000,
+        hint: `Retry after ${seconds} seconds: a failed VM create keeps its network interface reserved that long.`,
+        details: baseDetails,
+      },
+    );
+  }
   if (status === 429) {
     return make('Throttled', `Throttled while trying to ${where(context)}: ${summary}`, {
       retryable: true,
@@ -366,22 +403,6 @@ export function classifyAzureError(thrown: unknown, context: ErrorContext): Fact
   return make('BadRequest', `Azure refused to ${where(context)} (HTTP ${status}): ${summary}`, {
     retryable: false,
     details: baseDetails,
-  });
-}
-
-/**
- * A custom staging group must be empty when a template is created in it: another template (of a
- * concurrent build) is using it. Not retryable as is (the template failed and can only be
- * deleted); the build waits for the group and creates a template under a new name.
- */
-function stagingBusy(summary: string, context: ErrorContext, details: Record<string, unknown>): FactoryError {
-  const scope = context.stagingResourceGroupId ?? 'the custom staging resource group';
-  return make('StagingGroupBusy', `Image Builder needs ${scope} empty to ${where(context)}: ${summary}`, {
-    retryable: false,
-    hint:
-      'Another image template uses the custom staging resource group: builds sharing one run one after ' +
-      "the other. To run them side by side, leave stagingResourceGroupId out (Image Builder's own staging groups) or give each pipeline its own.",
-    details: { ...details, scope },
   });
 }
 
@@ -449,6 +470,37 @@ function crossTenant(summary: string, context: ErrorContext, details: Record<str
   );
 }
 
+/** LinkedAuthorizationFailed, classified by what its message says (see LINKED_* above). */
+function linkedAuthorization(
+  summary: string,
+  text: string,
+  context: ErrorContext,
+  details: Record<string, unknown>,
+): FactoryError {
+  if (LINKED_OTHER_TENANT.test(text)) return crossTenant(summary, context, details);
+  // With an auxiliary token sent, the linked scope is in that tenant: the right is missing for the
+  // app's principal there (not for the caller named in the message), so the cross-tenant hint fits.
+  if ((context.auxiliaryTenantIds ?? []).length > 0) return crossTenant(summary, context, details);
+  const missing = LINKED_MISSING_RIGHT.exec(text);
+  const action = missing?.[1]?.split(',')[0]?.trim();
+  const scope = missing?.[2]?.split(',')[0]?.trim();
+  const objectId =
+    /object id '([^']+)'/i.exec(text)?.[1] ?? context.principal?.principalId ?? '<principal object id>';
+  const role = suggestRole(action);
+  const who =
+    context.principal === undefined
+      ? objectId
+      : `${context.principal.displayName} (credential "${context.principal.credential}", object id ${objectId})`;
+  return make('AuthorizationFailed', `Not authorized on a linked resource to ${where(context)}: ${summary}`, {
+    retryable: false,
+    hint:
+      scope === undefined
+        ? `grant ${who} the right named in the message on the linked resource`
+        : `grant ${role} to ${who} on the linked scope ${scope}: ${grantCommand({ principalId: objectId, role, scope })}`,
+    details: { ...details, linked: true, action, scope, principalId: objectId, role },
+  });
+}
+
 function classifyFailedOperation(
   summary: string,
   text: string,
@@ -457,9 +509,23 @@ function classifyFailedOperation(
   details: Record<string, unknown>,
 ): FactoryError {
   if (STAGING_UNAUTHORIZED.test(text)) return stagingUnauthorized(summary, text, context, details);
-  if (STAGING_NOT_EMPTY.test(text)) return stagingBusy(summary, context, details);
+  if (armCode?.toLowerCase() === 'linkedauthorizationfailed')
+    return linkedAuthorization(summary, text, context, details);
   if (armCode !== undefined && CROSS_TENANT_CODES.has(armCode.toLowerCase()))
     return crossTenant(summary, context, details);
+  // The SDK's poller puts the operation's code in its message only ("…has failed. <code>. <message>").
+  if (
+    (armCode === INTERNAL_OPERATION_ERROR || /\bInternalOperationError\b/.test(text)) &&
+    context.stagingResourceGroupId !== undefined
+  )
+    return make('OperationFailed', `Operation failed: ${where(context)}: ${summary}`, {
+      retryable: false,
+      hint:
+        `Image Builder gives this bare error for missing permissions and for a staging group conflict: ` +
+        `${context.stagingResourceGroupId} must be the template's own (not tagged for another template, ` +
+        `empty and in the template's region if it exists). Delete the failed template; the next build uses new names.`,
+      details: { ...details, scope: context.stagingResourceGroupId },
+    });
   if (armCode === 'AuthorizationFailed') {
     const { hint, details: more } = authorizationHint(text, context);
     return make('AuthorizationFailed', `Not authorized to ${where(context)}: ${summary}`, {

@@ -14,6 +14,7 @@ import type {
   ImageTemplateSpec,
   ImageTemplateStatus,
   RunState,
+  StagingGroupInfo,
 } from '../ports/azure';
 import { FactoryError } from '../shared/errors';
 import type { SecurityRule } from '@azure/arm-network';
@@ -405,5 +406,23 @@ export class ImageBuilderAdapter implements ImageBuilderPort {
     const staging = template.exactStagingResourceGroup ?? template.stagingResourceGroup;
     if (staging === undefined || staging === '') return undefined;
     return readCustomizationLog(this.clients, staging, tailLines, template.lastRunStatus?.message);
+  }
+
+  async getStagingGroup(resourceGroupId: string): Promise<StagingGroupInfo | undefined> {
+    const parsed = parseResourceId(resourceGroupId);
+    const name = parsed.resourceGroup;
+    if (name === undefined || parsed.provider !== undefined)
+      throw new FactoryError('BadRequest', `Not a resource group id: ${resourceGroupId}`, {
+        retryable: false,
+      });
+    const context: ErrorContext = {
+      operation: 'read staging resource group',
+      resource: resourceGroupId,
+      principal: this.clients.runtime.store.principal(this.clients.credentialName),
+    };
+    const group = await orUndefined(context, () =>
+      this.clients.resources(parsed.subscriptionId).resourceGroups.get(name),
+    );
+    return group === undefined ? undefined : { location: group.location, tags: { ...(group.tags ?? {}) } };
   }
 }

@@ -84,7 +84,7 @@ export function pipelineSettingsForWorld(world: StandardWorld): Record<string, s
     PROD_SUBSCRIPTION_ID: world.prod.subscriptionId,
     BUILD_IDENTITY_ID: world.buildIdentity.id,
     BUILD_IDENTITY_PRINCIPAL_ID: world.buildIdentity.principalId,
-    BUILD_STAGING_RESOURCE_GROUP_ID: world.staging.goodResourceGroupId,
+    BUILD_STAGING_RESOURCE_GROUP_PREFIX: world.staging.resourceGroupPrefix,
     TEST_SUBNET_ID: world.testVm.subnetId,
   };
 }

@@ -49,7 +49,7 @@ import {
 } from '../domain/pipeline/activities';
 import type { PipelineDefinition, PipelineStage } from '../domain/pipeline/definition';
 import { imageVersionFor, shortHash } from '../domain/pipeline/versioning';
-import { retryTemplateName } from '../domain/pipeline/recipe';
+import { stagingResourceGroupIdFor } from '../domain/pipeline/recipe';
 import {
   BUILD_SLOT_POLL_MS,
   BUILD_SLOT_TAG,
@@ -70,12 +70,6 @@ export const WAIT_FOR_REPLICATION_ORCHESTRATION = 'waitForVersionReplication';
 export const WAIT_FOR_BUILD_SLOT_ORCHESTRATION = 'waitForBuildSlot';
 /** Polls per generation of a waiting sub-orchestration before it continues as new (bounded history, cheap replays). */
 const POLLS_PER_GENERATION = 8;
-/**
- * A custom staging group another build's template uses is tried again this often, for this long
- * (its template lives for that build's run: about an hour, at most its timeout).
- */
-const STAGING_GROUP_RETRY_MS = 10 * 60_000;
-const STAGING_GROUP_MAX_WAIT_MS = 12 * 3_600_000;
 export { BUILD_ORCHESTRATION };
 
 export interface BuildInput {
@@ -112,6 +106,15 @@ export interface BuildResult {
  * The retry policy of every activity call (see ActivityRefusal for why only transient errors reach
  * it). The host does the retrying; retryTimeoutInMilliseconds stays unset (Azure/azure-functions-durable-js#629).
  */
+/**
+ * Refusals after which Azure names when the same call will succeed (`retryAfterMs`): the build waits
+ * that long on a durable timer and calls again, rather than failing.
+ */
+const WAIT_THEN_RETRY_CODES = new Set(['NicReservedForAnotherVm']);
+/** After a cancel, how often and how long the cleanup waits for the run to leave Canceling. */
+const CANCEL_POLL_MS = 60_000;
+const CANCEL_WAIT_MAX_MS = 60 * 60_000;
+
 export const AZURE_CALL_RETRY_OPTIONS: RetryOptions = Object.assign(
   new RetryOptions(AZURE_CALL_RETRY.firstRetryIntervalInMilliseconds, AZURE_CALL_RETRY.maxNumberOfAttempts),
   {
@@ -125,7 +128,7 @@ export { AZURE_CALL_RETRY };
 export class ActivityRefused extends Error {
   constructor(
     readonly activity: string,
-    readonly refusal: { code: string; message: string; hint?: string },
+    readonly refusal: { code: string; message: string; hint?: string; retryAfterMs?: number },
   ) {
     super(`${activity}: ${refusal.message}`);
   }
@@ -196,6 +199,7 @@ export function errorInfo(error: unknown): ErrorInfo {
       message: error.refusal.message,
       retryable: false,
       ...(error.refusal.hint ? { hint: error.refusal.hint } : {}),
+      ...(error.refusal.retryAfterMs !== undefined ? { retryAfterMs: error.refusal.retryAfterMs } : {}),
     };
   return readTaskFailure(error);
 }
@@ -267,34 +271,66 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
   let compensating = false;
   /** Calls an activity (host retries for transient errors); any failure stops the build with its code. */
   function* call<T>(name: string, activityInput: unknown): Generator<Task, T, unknown> {
-    const outcome = yield* callExpecting<T>(name, activityInput, undefined);
-    return (outcome as { value: T }).value;
-  }
-
-  /** As call, but a failure with the `expected` code is returned for the caller to handle. */
-  function* callExpecting<T>(
-    name: string,
-    activityInput: unknown,
-    expected: string | undefined,
-  ): Generator<Task, { value: T } | { failure: ErrorInfo }, unknown> {
     let value: T;
-    try {
-      value = yield* callAzure<T>(context, name, activityInput);
-    } catch (error) {
-      const info = errorInfo(error);
-      if (expected !== undefined && info.code === expected) return { failure: info };
-      throw new BuildStopped('failed', {
-        code: info.code,
-        message: error instanceof ActivityRefused ? error.message : `${name}: ${info.message}`,
-        step: status.step,
-        ...(status.currentStage ? { stage: status.currentStage } : {}),
-        ...(info.hint ? { hint: info.hint } : {}),
-      });
+    for (let waits = 0; ; waits++) {
+      try {
+        value = yield* callAzure<T>(context, name, activityInput);
+        break;
+      } catch (error) {
+        const info = errorInfo(error);
+        // Azure named the time after which the same call succeeds (a NIC held by a failed VM
+        // create): wait it out on a durable timer, a few times at most, instead of failing.
+        if (WAIT_THEN_RETRY_CODES.has(info.code) && info.retryAfterMs !== undefined && waits < 3) {
+          publish(status.step, `waiting ${Math.round(info.retryAfterMs / 1000)} s: ${info.message}`);
+          yield* pause(info.retryAfterMs);
+          continue;
+        }
+        throw stoppedBy(name, error, info);
+      }
     }
     // A cancel that arrived while a step ran (e.g. preflight) stops the build before the next step.
     // Deterministic: replay applies the cancel event at the same place in the history.
     if (!compensating && cancel.isCompleted) throw cancelled();
-    return { value };
+    return value;
+  }
+
+  /**
+   * Image Builder refuses to delete a template whose run is Running or Canceling ("…delete is not
+   * allowed in provisioning state: provisioned or run state: canceling": danielsollondon/azvmimagebuilder
+   * #48, #79): after a cancel, the cleanup polls on durable timers until the run has ended (bounded;
+   * a read failure or the bound lets the delete try anyway and report what it could not do).
+   */
+  function* waitForRunToEnd(ref: ImageTemplateRef, credential: string): Generator<Task, void, unknown> {
+    const until = context.df.currentUtcDateTime.getTime() + CANCEL_WAIT_MAX_MS;
+    for (;;) {
+      let state: string | undefined;
+      try {
+        state = (yield* callAzure<BuildStatus>(context, Activities.getImageBuildStatus, { credential, ref }))
+          .runState;
+      } catch {
+        return;
+      }
+      if (state !== 'Running' && state !== 'Canceling') return;
+      if (context.df.currentUtcDateTime.getTime() >= until) return;
+      publish(status.step, `waiting for Image Builder to finish canceling ${ref.name} before deleting it`);
+      yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + CANCEL_POLL_MS));
+    }
+  }
+
+  /** A wait that a cancel cuts short, except while compensating (cleanup must finish). */
+  function* pause(ms: number): Generator<Task, void, unknown> {
+    if (!compensating) return yield* sleep(ms);
+    yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + ms));
+  }
+
+  function stoppedBy(name: string, error: unknown, info: ErrorInfo): BuildStopped {
+    return new BuildStopped('failed', {
+      code: info.code,
+      message: error instanceof ActivityRefused ? error.message : `${name}: ${info.message}`,
+      step: status.step,
+      ...(status.currentStage ? { stage: status.currentStage } : {}),
+      ...(info.hint ? { hint: info.hint } : {}),
+    });
   }
 
   /** The outcome of an activity task that already settled (e.g. the winner of a race). */
@@ -715,81 +751,63 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
       yield* waitForReplication(eng, engRef);
       engVersionId = `${galleryImageId(eng, definition.image.definition)}/versions/${imageVersion}`;
     } else {
-      let templateRef: ImageTemplateRef = {
+      const templateRef: ImageTemplateRef = {
         subscriptionId: eng.subscriptionId,
         resourceGroup: definition.build.resourceGroup,
         name: preflight.templateName,
       };
+      created.template = { ...templateRef, credential: eng.credential };
       created.versions.push({ stage: eng, ref: engRef });
       const source = definition.source;
       const slotKey = buildSlotKey(eng.subscriptionId, definition.build.location);
-      const templateSpec = (ref: ImageTemplateRef) => ({
-        ...ref,
-        ...templateRef,
-        location: definition.build.location,
-        buildIdentityId: definition.build.identity.resourceId,
-        ...(definition.build.stagingResourceGroupId
-          ? { stagingResourceGroupId: definition.build.stagingResourceGroupId }
-          : {}),
-        vmSize: definition.build.vmSize,
-        osDiskSizeGB: definition.build.osDiskSizeGB,
-        buildTimeoutInMinutes: definition.build.timeoutMinutes,
-        ...(definition.build.subnetId ? { subnetId: definition.build.subnetId } : {}),
-        source:
-          source.type === 'platformImage'
+      const stagingPrefix = definition.build.stagingResourceGroupPrefix;
+      publish('build', `creating image template ${templateRef.name}`, eng.name);
+      yield* call(Activities.createImageTemplate, {
+        credential: eng.credential,
+        spec: {
+          ...templateRef,
+          location: definition.build.location,
+          buildIdentityId: definition.build.identity.resourceId,
+          // The template's own staging group, which Image Builder creates and deletes with it.
+          ...(stagingPrefix
             ? {
-                type: 'PlatformImage',
-                publisher: source.publisher,
-                offer: source.offer,
-                sku: source.sku,
-                version: preflight.sourceVersion || source.version,
+                stagingResourceGroupId: stagingResourceGroupIdFor(
+                  eng.subscriptionId,
+                  stagingPrefix,
+                  templateRef.name,
+                ),
               }
-            : source.type === 'galleryImageVersion'
-              ? { type: 'SharedImageVersion', imageVersionId: source.id }
-              : { type: 'ManagedImage', imageId: source.id },
-        customizers: definition.build.customizers,
-        distribute: {
-          galleryImageVersionId: `${galleryImageId(eng, definition.image.definition)}/versions/${imageVersion}`,
-          runOutputName: 'eng',
-          targetRegions: targetRegions(eng),
-          excludeFromLatest: true,
-        },
-        tags: {
-          'imagefactory.buildId': input.buildId,
-          'imagefactory.pipeline': definition.name,
-          [BUILD_SLOT_TAG]: slotKey,
+            : {}),
+          vmSize: definition.build.vmSize,
+          osDiskSizeGB: definition.build.osDiskSizeGB,
+          buildTimeoutInMinutes: definition.build.timeoutMinutes,
+          ...(definition.build.subnetId ? { subnetId: definition.build.subnetId } : {}),
+          source:
+            source.type === 'platformImage'
+              ? {
+                  type: 'PlatformImage',
+                  publisher: source.publisher,
+                  offer: source.offer,
+                  sku: source.sku,
+                  version: preflight.sourceVersion || source.version,
+                }
+              : source.type === 'galleryImageVersion'
+                ? { type: 'SharedImageVersion', imageVersionId: source.id }
+                : { type: 'ManagedImage', imageId: source.id },
+          customizers: definition.build.customizers,
+          distribute: {
+            galleryImageVersionId: `${galleryImageId(eng, definition.image.definition)}/versions/${imageVersion}`,
+            runOutputName: 'eng',
+            targetRegions: targetRegions(eng),
+            excludeFromLatest: true,
+          },
+          tags: {
+            'imagefactory.buildId': input.buildId,
+            'imagefactory.pipeline': definition.name,
+            [BUILD_SLOT_TAG]: slotKey,
+          },
         },
       });
-      const stagingWaitEnds = context.df.currentUtcDateTime.getTime() + STAGING_GROUP_MAX_WAIT_MS;
-      for (let attempt = 1; ; attempt++) {
-        created.template = { ...templateRef, credential: eng.credential };
-        publish('build', `creating image template ${templateRef.name}`, eng.name);
-        const outcome = yield* callExpecting(
-          Activities.createImageTemplate,
-          { credential: eng.credential, spec: templateSpec(templateRef) },
-          'StagingGroupBusy',
-        );
-        if (!('failure' in outcome)) break;
-        // A concurrent build's template is in the custom staging group. The failed template can
-        // only be deleted; the group is tried again later, under a new template name.
-        yield* call(Activities.deleteImageTemplate, { credential: eng.credential, ref: templateRef });
-        const staging = definition.build.stagingResourceGroupId ?? 'the staging resource group';
-        if (context.df.currentUtcDateTime.getTime() + STAGING_GROUP_RETRY_MS > stagingWaitEnds)
-          throw new BuildStopped('failed', {
-            code: outcome.failure.code,
-            message: `${staging} was still in use by another image template after ${STAGING_GROUP_MAX_WAIT_MS / 3_600_000} hours: ${outcome.failure.message}`,
-            step: 'build',
-            stage: eng.name,
-            ...(outcome.failure.hint ? { hint: outcome.failure.hint } : {}),
-          });
-        publish(
-          'build',
-          `waiting: the custom staging resource group ${staging} is in use by another image template (Image Builder needs it empty); trying again in ${STAGING_GROUP_RETRY_MS / 60_000} minutes`,
-          eng.name,
-        );
-        yield* sleep(STAGING_GROUP_RETRY_MS);
-        templateRef = { ...templateRef, name: retryTemplateName(preflight.templateName, attempt + 1) };
-      }
       // The template is this build's ticket for a build slot; it runs once the slot is granted.
       yield* waitForBuildSlot(templateRef, slotKey);
       publish('build', `starting Image Builder on ${templateRef.name}`, eng.name);
@@ -1008,6 +1026,7 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
     if (created.template) {
       const { credential, ...ref } = created.template;
       yield* attempt(`cancel build ${ref.name}`, Activities.cancelImageBuild, { credential, ref });
+      yield* waitForRunToEnd(ref, credential);
       yield* attempt(`delete template ${ref.name}`, Activities.deleteImageTemplate, { credential, ref });
     }
     for (const { stage, ref } of [...created.versions].reverse()) {
@@ -1087,7 +1106,8 @@ export function* waitForImageBuild(context: OrchestrationContext): Generator<Tas
     const now = context.df.currentUtcDateTime.getTime() - input.runStartedMs;
     if (!status.exists) return status;
     if (status.provisioningState === 'Failed') return status;
-    if (status.runState && status.runState !== 'Running' && status.runState !== 'NotStarted') return status;
+    // Canceling is not an end: the run is still tearing down (and its template cannot be deleted yet).
+    if (status.runState && !['Running', 'NotStarted', 'Canceling'].includes(status.runState)) return status;
     if (now > input.timeoutMs)
       return {
         ...status,

@@ -23,8 +23,8 @@ export type AzureErrorCode =
   | 'ConnectionFault' // reset, refused, timeout (retryable)
   | 'CrossTenantTokenMissing' // copy from another tenant without a valid auxiliary token
   | 'StagingGroupUnauthorized' // AIB: identity lacks Contributor on the custom staging RG
-  | 'StagingGroupBusy' // AIB: the custom staging RG is not empty (another template uses it)
   | 'ProviderNotRegistered' // 409 MissingSubscriptionRegistration: the namespace is not registered
+  | 'NicReservedForAnotherVm' // a failed VM create holds its NIC; retry after retryAfterMs
   | 'OperationFailed'; // LRO ended Failed
 
 export interface ResourceGroupRef {
@@ -80,7 +80,10 @@ export interface ImageTemplateSpec extends ImageTemplateRef {
   location: string;
   /** Resource id of the user-assigned identity the build runs as. */
   buildIdentityId: string;
-  /** Resource id of a custom staging resource group (must exist, empty, Contributor for the identity). */
+  /**
+   * Resource id of the template's own staging resource group. It should not exist yet: Image Builder
+   * then creates it, gives the identity Contributor and deletes it with the template.
+   */
   stagingResourceGroupId?: string;
   vmSize: string;
   osDiskSizeGB: number;
@@ -128,6 +131,13 @@ export interface ImageBuilderPort {
   deleteTemplate(ref: ImageTemplateRef): Promise<void>;
   /** Last lines of customization.log from the staging storage account, if it can be read. */
   readCustomizationLog(ref: ImageTemplateRef, tailLines: number): Promise<string | undefined>;
+  /** A staging resource group's region and tags (Image Builder's usage tags); undefined when absent. */
+  getStagingGroup(resourceGroupId: string): Promise<StagingGroupInfo | undefined>;
+}
+
+export interface StagingGroupInfo {
+  location: string;
+  tags: Record<string, string>;
 }
 
 // ---------------------------------------------------------------- Galleries

@@ -77,13 +77,22 @@ describe('adapters: cancel, VNET builds, timeout, Windows run command, version P
           r.operation === 'PUT Microsoft.VirtualMachineImages/imageTemplates' && r.path.endsWith(`/${name}`),
       );
 
-  it('cancelRun: run → cancel → Canceled; cancel again is a no-op; the template is deletable after', async () => {
+  it('cancelRun: run → cancel → Canceling → Canceled; cancel again is a no-op; the template is deletable after', async () => {
     const r = ref('it-cancel');
     const aib = h.ports.imageBuilder('eng');
     await aib.createTemplate(spec(r.name, '0.1.0'));
     await aib.startRun(r);
     h.clock.advanceBy(10 * 60_000);
     await aib.cancelRun(r);
+    // The cancel does not wait: the run is Canceling for a while, then Canceled.
+    expect((await aib.getTemplate(r))?.lastRun?.runState).toBe('Canceling');
+    await aib.cancelRun(r); // not Running any more: no second POST
+    // Image Builder does not delete a template while its run is canceling.
+    const refused = await expectFactoryError(() => aib.deleteTemplate(r));
+    expect(refused.message).toContain(
+      'is not allowed in provisioning state: provisioned or run state: canceling',
+    );
+    h.clock.advanceBy(15 * 60_000);
     const status = await aib.getTemplate(r);
     expect(status?.lastRun?.runState).toBe('Canceled');
     await aib.cancelRun(r); // nothing running any more: no second POST

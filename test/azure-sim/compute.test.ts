@@ -133,8 +133,9 @@ describe('azure-sim: galleries, cross-tenant copy, VMs, network', () => {
     );
     expect(err.statusCode).toBe(403);
     expect(err.code).toBe('LinkedAuthorizationFailed');
+    // The linked subscription is in another tenant (Azure/azure-cli#30976 shows this form).
     expect(err.message).toContain(
-      `does not have permission to perform action(s) 'Microsoft.Compute/galleries/images/versions/read' on the linked scope(s) '${sourceId}'`,
+      `however the current tenant '${world.test.tenantId}' is not authorized to access linked subscription '${world.eng.subscriptionId}'`,
     );
     const ok = await compute('test', [world.eng.tenantId]).galleryImageVersions.createOrUpdate(
       world.test.galleryResourceGroup,

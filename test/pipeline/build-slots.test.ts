@@ -5,7 +5,7 @@
  */
 import type { BuildCustomStatus } from '../../src/domain/build-status';
 import { decideBuildSlot, slotPollDelayMs } from '../../src/domain/pipeline/build-slots';
-import { retryTemplateName, templateNameFor } from '../../src/domain/pipeline/recipe';
+import { templateNameFor } from '../../src/domain/pipeline/recipe';
 import type { PipelineDefinition } from '../../src/domain/pipeline/definition';
 import { startFactory, type Factory } from './harness';
 
@@ -56,14 +56,6 @@ describe('build slot decisions (pure)', () => {
     expect(early < late).toBe(true);
     expect(early.length).toBeLessThanOrEqual(64);
     expect(early).toMatch(/^it-261110060000-/);
-    // A retry keeps the arrival stamp (its place in the queue) and both digests, and stays short.
-    const retry = retryTemplateName(early, 12);
-    expect(retry).not.toBe(early);
-    expect(retry.length).toBeLessThanOrEqual(64);
-    expect(retry.slice(0, 16)).toBe(early.slice(0, 16));
-    expect(retry.slice(-20)).toBe(early.slice(-20));
-    expect(retry).toContain('-r12-');
-    expect(retryTemplateName(late, 2)).toBe(`${late.slice(0, -20)}-r2${late.slice(-20)}`);
   });
 });
 
@@ -72,9 +64,7 @@ describe('build slots on the local host', () => {
   let ubuntu: PipelineDefinition;
   beforeAll(async () => {
     factory = await startFactory({}, { BUILD_SLOTS_PER_SUBSCRIPTION_REGION: '1' });
-    // Concurrent builds need Image Builder's own staging groups (a custom one must be empty).
-    const { stagingResourceGroupId: _unused, ...build } = factory.pipelines.get('ubuntu-2204-base')!.build;
-    ubuntu = { ...factory.pipelines.get('ubuntu-2204-base')!, build };
+    ubuntu = factory.pipelines.get('ubuntu-2204-base')!;
   });
   afterAll(async () => {
     await factory.stop();

@@ -20,8 +20,7 @@ const env: Record<string, string> = {
   BUILD_IDENTITY_ID:
     '/subscriptions/aaaaaaaa-0000-4000-8000-000000000001/resourceGroups/rg-image-factory/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-image-builder',
   BUILD_IDENTITY_PRINCIPAL_ID: '0b0b0b0b-0000-4000-8000-000000000001',
-  BUILD_STAGING_RESOURCE_GROUP_ID:
-    '/subscriptions/aaaaaaaa-0000-4000-8000-000000000001/resourceGroups/rg-aib-staging',
+  BUILD_STAGING_RESOURCE_GROUP_PREFIX: 'rg-eng-aib-staging-',
   TEST_SUBNET_ID:
     '/subscriptions/aaaaaaaa-0000-4000-8000-000000000001/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet-test/subnets/snet-test',
   ENG_TENANT_ID: '11111111-1111-4111-8111-111111111111',
@@ -71,6 +70,25 @@ describe('pipeline definitions', () => {
     fileName?: string,
   ];
   const cases: Case[] = [
+    [
+      'a shared staging group (stagingResourceGroupId) is refused with the way out',
+      'ubuntu-2204-base',
+      (d) => {
+        delete d.build.stagingResourceGroupPrefix;
+        d.build.stagingResourceGroupId = '/subscriptions/s/resourceGroups/rg-aib-staging';
+      },
+      [
+        'build: Unrecognized key: "stagingResourceGroupId" (a staging group shared by templates is refused by Image Builder: a group it has tagged for one template cannot serve another; set build.stagingResourceGroupPrefix so each template gets its own, or leave it out for Image Builder\'s own IT_ groups)',
+      ],
+    ],
+    [
+      'a staging prefix that cannot start a resource group name',
+      'ubuntu-2204-base',
+      (d) => (d.build.stagingResourceGroupPrefix = 'rg staging/'),
+      [
+        'build.stagingResourceGroupPrefix: must be the start of a resource group name: up to 60 letters, digits, ., _, -, (, )',
+      ],
+    ],
     [
       'replicas 0',
       'windows-2022-base',

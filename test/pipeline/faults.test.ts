@@ -138,10 +138,8 @@ describe('transient ARM faults', () => {
   it(
     `${PIPELINES} builds under faults end as their kind says, with exactly one run, test VM and version per gallery each, nothing left behind and no secret anywhere`,
     async () => {
-      // Concurrent builds need Image Builder's own staging groups (a custom one must be empty).
-      const ubuntuBase = factory.pipelines.get('ubuntu-2204-base')!;
-      const { stagingResourceGroupId: _unused, ...build } = ubuntuBase.build;
-      const ubuntu: PipelineDefinition = { ...ubuntuBase, build };
+      // Concurrent builds of one pipeline: each template has its own staging group.
+      const ubuntu: PipelineDefinition = factory.pipelines.get('ubuntu-2204-base')!;
       const brokenCustomizer = `${ubuntu.build.customizers[0]!.name}-broken`;
       factory.sim.failCustomizer({
         customizerName: brokenCustomizer,

@@ -44,28 +44,6 @@ describe('build outcomes short of success', () => {
     factory.sim.scriptRunCommand(() => ({ exitCode: 0, stdout: 'ok', stderr: '' }));
   });
 
-  it('custom staging group without Contributor: preflight names the grant and creates nothing', async () => {
-    const pipeline = {
-      ...ubuntu,
-      build: { ...ubuntu.build, stagingResourceGroupId: factory.world.staging.unauthorizedResourceGroupId },
-    };
-    const before = factory.sim.callCounts();
-    const from = factory.sim.requests().length;
-    const { runtimeStatus, status } = await finish(factory, await factory.start(pipeline, 'staging-pitfall'));
-    expect(runtimeStatus).toBe('Failed');
-    expect(status.failure?.code).toBe('PreflightFailed');
-    expect(status.failure?.message).toContain('lacks Contributor on the custom staging resource group');
-    expect(status.failure?.message).toContain(
-      `--role "Contributor" --scope ${factory.world.staging.unauthorizedResourceGroupId}`,
-    );
-    const writes = Object.entries(factory.sim.callCounts()).filter(
-      ([op, n]) => !op.startsWith('GET') && !op.startsWith('POST oauth') && n !== (before[op] ?? 0),
-    );
-    expect(writes.filter(([op]) => /imageTemplates|versions|virtualMachines/.test(op))).toEqual([]);
-    expect(writesSince(factory, from)).toEqual([]);
-    expect(leftovers(factory)).toEqual([]);
-  });
-
   it('VNET subnet with private-link policies enabled and in another region: both reported at once', async () => {
     const pipeline = {
       ...ubuntu,

@@ -41,7 +41,9 @@ export function leftovers(sim: AzureSimulator): string[] {
     .filter(
       (r) =>
         /imagetemplates|virtualmachines|networkinterfaces|disks/.test(r.type) ||
-        (r.type === 'microsoft.resources/resourcegroups' && /\/resourceGroups\/IT_/i.test(r.id)),
+        // Image Builder's staging groups: its IT_ ones and the named ones it created (its default tag).
+        (r.type === 'microsoft.resources/resourcegroups' &&
+          (/\/resourceGroups\/IT_/i.test(r.id) || r.tags.createdBy === 'AzureVMImageBuilder')),
     )
     .map((r) => r.id);
 }

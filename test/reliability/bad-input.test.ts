@@ -54,8 +54,7 @@ const definitionEnv: Record<string, string> = {
   BUILD_IDENTITY_ID:
     '/subscriptions/aaaaaaaa-0000-4000-8000-000000000001/resourceGroups/rg-image-factory/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-image-builder',
   BUILD_IDENTITY_PRINCIPAL_ID: '0b0b0b0b-0000-4000-8000-000000000001',
-  BUILD_STAGING_RESOURCE_GROUP_ID:
-    '/subscriptions/aaaaaaaa-0000-4000-8000-000000000001/resourceGroups/rg-aib-staging',
+  BUILD_STAGING_RESOURCE_GROUP_PREFIX: 'rg-eng-aib-staging-',
   TEST_SUBNET_ID:
     '/subscriptions/aaaaaaaa-0000-4000-8000-000000000001/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet-test/subnets/snet-test',
   ENG_TENANT_ID: '11111111-1111-4111-8111-111111111111',

@@ -158,7 +158,8 @@ export type { SlotDecision } from './build-slots';
  * about 4 minutes in all) outlast the Retry-After values ARM sends (seconds to a minute).
  */
 export interface ActivityRefusal {
-  activityRefused: { code: string; message: string; hint?: string };
+  /** retryAfterMs: Azure said when the same call may succeed (the orchestration waits on a durable timer). */
+  activityRefused: { code: string; message: string; hint?: string; retryAfterMs?: number };
 }
 
 /** The refusal in an activity's result, if it is one. */

@@ -206,7 +206,17 @@ export const pipelineDefinitionSchema = z
         /** Expected duration, the starting point of status polling until past builds say better. */
         expectedMinutes: z.number().int().min(1).max(960).default(45),
         identity: z.object({ resourceId, principalId: guid }).strict(),
-        stagingResourceGroupId: resourceId.optional(),
+        /**
+         * Each template gets its own staging group `<prefix><template name>` (ENG subscription), which
+         * Image Builder creates and deletes with the template. Absent or '': Image Builder's IT_ group.
+         */
+        stagingResourceGroupPrefix: z
+          .string()
+          .regex(
+            /^([-\w._()]{1,60})?$/,
+            'must be the start of a resource group name: up to 60 letters, digits, ., _, -, (, )',
+          )
+          .optional(),
         subnetId: resourceId.optional(),
         customizers: z.array(customizerSchema).default([]),
       })
@@ -354,9 +364,22 @@ export function validatePipelineDefinition(candidate: unknown): ValidationResult
     ok: false,
     problems: parsed.error.issues.map((issue) => ({
       path: formatPath(issue.path) || '(root)',
-      message: issue.code === 'unrecognized_keys' ? unknownKeysMessage(issue.keys) : issue.message,
+      message:
+        issue.code === 'unrecognized_keys'
+          ? unknownKeysMessage(issue.keys) + retiredFieldHint(formatPath(issue.path), issue.keys)
+          : issue.message,
     })),
   };
+}
+
+/** Fields an older definition may still carry, with what replaced them. */
+function retiredFieldHint(at: string, keys: readonly string[]): string {
+  if (at !== 'build' || !keys.includes('stagingResourceGroupId')) return '';
+  return (
+    ' (a staging group shared by templates is refused by Image Builder: a group it has tagged for one ' +
+    'template cannot serve another; set build.stagingResourceGroupPrefix so each template gets its own, ' +
+    "or leave it out for Image Builder's own IT_ groups)"
+  );
 }
 
 export function describeProblems(problems: DefinitionProblem[]): string {

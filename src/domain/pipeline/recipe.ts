@@ -38,7 +38,6 @@ export function recipeHash(definition: PipelineDefinition): string {
  */
 /** `it-<stamp>-<pipeline>` is cut here; `-<recipe 8>-<build 10>` follows: 63 characters at most. */
 const TEMPLATE_HEAD_LENGTH = 43;
-const TEMPLATE_TAIL_LENGTH = 20;
 
 export function templateNameFor(pipeline: string, buildId: string, hash: string, queuedAt?: string): string {
   const buildPart = createHash('sha256').update(buildId).digest('hex').slice(0, 10);
@@ -46,15 +45,23 @@ export function templateNameFor(pipeline: string, buildId: string, hash: string,
   return `${head}${pipeline}`.slice(0, TEMPLATE_HEAD_LENGTH) + `-${hash.slice(0, 8)}-${buildPart}`;
 }
 
+/** Azure resource group names are at most 90 characters. */
+const RESOURCE_GROUP_NAME_MAX = 90;
+
 /**
- * The name of a build's next template when the first could not be used (a failed template can only
- * be deleted): the same arrival stamp (its place in the build-slot queue) and the same recipe and
- * build digests at the end, `-r<attempt>` before them.
+ * The staging resource group of one image template: `<prefix><template name>` in the template's
+ * subscription. It does not exist before the template is created, so Image Builder creates it in
+ * the template's region, gives the template's identity Contributor and deletes it with the
+ * template (image-builder-json doc, "stagingResourceGroup"). One group per template: a group
+ * Image Builder has tagged for one template cannot serve another. If prefix and name exceed 90
+ * characters, the template name loses its head: its tail (recipe and build digests) keeps it unique.
  */
-export function retryTemplateName(firstName: string, attempt: number): string {
-  const tail = firstName.slice(-TEMPLATE_TAIL_LENGTH);
-  const suffix = `-r${attempt}`;
-  return (
-    firstName.slice(0, -TEMPLATE_TAIL_LENGTH).slice(0, TEMPLATE_HEAD_LENGTH - suffix.length) + suffix + tail
-  );
+export function stagingResourceGroupIdFor(
+  subscriptionId: string,
+  prefix: string,
+  templateName: string,
+): string {
+  const room = RESOURCE_GROUP_NAME_MAX - prefix.length;
+  const name = prefix + (templateName.length > room ? templateName.slice(-room) : templateName);
+  return `/subscriptions/${subscriptionId}/resourceGroups/${name}`;
 }

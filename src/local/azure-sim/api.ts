@@ -183,6 +183,11 @@ export interface AzureSimulator {
   scriptRunCommand(script: RunCommandScript): void;
   /** Image template runs whose customizer names match fail at Customizing with this log excerpt. */
   failCustomizer(args: { customizerName: string; logLines: string[] }): void;
+  /**
+   * The next create of this VM is accepted and its operation fails with this error (e.g.
+   * AllocationFailed); its network interfaces stay reserved for it for 180 s (NicReservedForAnotherVm).
+   */
+  failVmCreate(args: { vmName: string; code: string; message: string }): void;
 
   // ---- inspection
   /** Live resources (ids, lower-cased types). */

@@ -672,6 +672,13 @@ export class Simulator implements AzureSimulator {
     this.customizerFailures.push({ customizerName: args.customizerName, logLines: [...args.logLines] });
   }
 
+  /** VM creates (by VM name) that are accepted and whose operation then fails with this error, once each. */
+  readonly vmCreateFailures: { vmName: string; code: string; message: string }[] = [];
+
+  failVmCreate(args: { vmName: string; code: string; message: string }): void {
+    this.vmCreateFailures.push({ ...args });
+  }
+
   /** Set by startAzureSimulator: the Image Builder provider answers it. */
   runningImageBuildsProvider: (
     now: number,
@@ -784,6 +791,25 @@ export class Simulator implements AzureSimulator {
       403,
       'LinkedAuthorizationFailed',
       `The client '${claims.oid}' with object id '${claims.oid}' has permission to perform action '${action}' on scope '${scope}'; however, it does not have permission to perform action(s) '${linkedActions.join(',')}' on the linked scope(s) '${linkedScopes.join(',')}' (respectively) or the linked scope(s) are invalid.`,
+    );
+  }
+
+  /**
+   * LinkedAuthorizationFailed when the linked scope is in a subscription of another tenant and no
+   * token for that tenant came along (x-ms-authorization-auxiliary): the form public issues show
+   * (Azure/azure-cli#30976, MicrosoftDocs/azure-docs#68563, Azure/OpenShift#41).
+   */
+  linkedSubscriptionNotAuthorized(
+    claims: Claims,
+    action: string,
+    scope: string,
+    linkedScope: string,
+  ): ArmError {
+    const linkedSubscription = linkedScope.split('/')[2] ?? '';
+    return new ArmError(
+      403,
+      'LinkedAuthorizationFailed',
+      `The client has permission to perform action '${action}' on scope '${scope}', however the current tenant '${claims.tid}' is not authorized to access linked subscription '${linkedSubscription}'.`,
     );
   }
 

@@ -46,7 +46,12 @@ export interface StandardWorld {
   /** Resource group holding the identities. */
   identityResourceGroup: string;
   staging: {
-    /** Custom staging group where the build identity has Contributor. */
+    /**
+     * Prefix of the per-template staging groups (`<prefix><template name>`), as infra sets
+     * BUILD_STAGING_RESOURCE_GROUP_PREFIX: the groups do not exist; Image Builder creates them.
+     */
+    resourceGroupPrefix: string;
+    /** Pre-existing custom staging group (adapter/simulator tests) where the build identity has Contributor. */
     goodResourceGroupId: string;
     /** Custom staging group where the build identity has NO role (pitfall). */
     unauthorizedResourceGroupId: string;
@@ -224,6 +229,9 @@ export function createStandardWorld(sim: AzureSimulator): StandardWorld {
     scope: `/subscriptions/${engSub}`,
   });
 
+  // The factory reads the per-template staging groups Image Builder creates (preflight: is the
+  // group free; customization.log) at ENG subscription scope, as infra grants it (h1: from infra).
+  sim.assignRole({ principalId: eng.factoryPrincipalId, role: 'Reader', scope: `/subscriptions/${engSub}` });
   const goodStaging = sim.addResourceGroup(engSub, 'rg-aib-staging', location);
   const badStaging = sim.addResourceGroup(engSub, 'rg-aib-staging-noperm', location);
   sim.assignRole({ principalId: buildIdentity.principalId, role: 'Contributor', scope: goodStaging });
@@ -378,7 +386,11 @@ export function createStandardWorld(sim: AzureSimulator): StandardWorld {
     factoryIdentity,
     templateResourceGroup,
     identityResourceGroup,
-    staging: { goodResourceGroupId: goodStaging, unauthorizedResourceGroupId: badStaging },
+    staging: {
+      resourceGroupPrefix: 'rg-dev-aib-staging-',
+      goodResourceGroupId: goodStaging,
+      unauthorizedResourceGroupId: badStaging,
+    },
     testVm: {
       resourceGroup: testRg,
       vnetId: testVnetId,

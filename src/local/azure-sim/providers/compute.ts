@@ -456,7 +456,7 @@ function validateSourceId(
   if (sourceType === 'microsoft.compute/images') {
     const img = sim.getResource(sourceId);
     if (!sourceTenant || !eqi(sourceTenant, req.claims.tid))
-      throw sim.linkedAuthorizationFailed(req.claims, writeAction, targetId, [readAction], [sourceId]);
+      throw sim.linkedSubscriptionNotAuthorized(req.claims, readAction, targetId, sourceId);
     if (!sim.can(req.claims.oid, readAction, sourceId))
       throw sim.linkedAuthorizationFailed(req.claims, writeAction, targetId, [readAction], [sourceId]);
     if (!img) throw new ArmError(404, 'NotFound', `The entity was not found in this Azure location.`);
@@ -492,8 +492,7 @@ function validateSourceId(
   let principalInSource = req.claims.oid;
   if (!eqi(sourceTenant, req.claims.tid)) {
     const aux = req.auxiliary.find((c) => eqi(c.tid, sourceTenant));
-    if (!aux)
-      throw sim.linkedAuthorizationFailed(req.claims, writeAction, targetId, [readAction], [sourceId]);
+    if (!aux) throw sim.linkedSubscriptionNotAuthorized(req.claims, readAction, targetId, sourceId);
     if (!eqi(aux.appid, req.claims.appid)) {
       throw new ArmError(
         401,
@@ -771,10 +770,31 @@ function putNic(sim: Simulator, req: ArmRequest): ArmResponse {
   return { status: existing ? 200 : 201, body: sim.view(r, { etag: 'W/"1"' }), headers };
 }
 
+/**
+ * A VM create that fails keeps its NICs reserved for it for 180 s: deleting one, or giving it to
+ * another VM, is refused meanwhile (400 NicReservedForAnotherVm; taskcluster/taskcluster#7196,
+ * cloudfoundry/bosh-azure-cpi-release#366, gardenlinux/gardenlinux#4133, Azure/karpenter-provider-azure#92).
+ */
+const NIC_RESERVATION_MS = 180_000;
+
+function nicReserved(sim: Simulator, nic: SimResource, forVm?: string): ArmError | undefined {
+  const until = typeof nic.internal.reservedUntil === 'number' ? nic.internal.reservedUntil : 0;
+  const reservedFor = typeof nic.internal.reservedFor === 'string' ? nic.internal.reservedFor : '';
+  if (sim.clock.now() >= until || (forVm !== undefined && eqi(forVm, reservedFor))) return undefined;
+  const seconds = NIC_RESERVATION_MS / 1000;
+  return new ArmError(
+    400,
+    'NicReservedForAnotherVm',
+    `Nic(s) in request is reserved for another Virtual Machine for ${seconds} seconds. Please provide another nic(s) or retry after ${seconds} seconds. Reserved VM: ${reservedFor}`,
+  );
+}
+
 function deleteNic(sim: Simulator, req: ArmRequest): ArmResponse {
   authorizeFor(sim, req, 'Microsoft.Network/networkInterfaces', 'delete');
   const r = sim.getResource(idOf(req));
   if (!r) return { status: 204 };
+  const reserved = nicReserved(sim, r);
+  if (reserved) throw reserved;
   const vm = isObject(r.properties.virtualMachine) ? str(r.properties.virtualMachine.id) : undefined;
   if (vm && sim.getResource(vm)) {
     throw new ArmError(
@@ -799,7 +819,13 @@ function deleteNic(sim: Simulator, req: ArmRequest): ArmResponse {
 function vmView(sim: Simulator, r: SimResource): Record<string, unknown> {
   const v = sim.view(r) as { properties: Record<string, unknown> };
   const ready = sim.clock.now() >= r.createdAt + sim.durations.vmCreateMs;
-  v.properties.provisioningState = r.internal.deleting ? 'Deleting' : ready ? 'Succeeded' : 'Creating';
+  v.properties.provisioningState = r.internal.deleting
+    ? 'Deleting'
+    : r.properties.provisioningState === 'Failed'
+      ? 'Failed'
+      : ready
+        ? 'Succeeded'
+        : 'Creating';
   const os = (v.properties.osProfile ?? {}) as Record<string, unknown>;
   delete os.adminPassword;
   delete os.customData;
@@ -856,7 +882,8 @@ function putVm(sim: Simulator, req: ArmRequest): ArmResponse {
     const image = sim.getResource(imageId);
     const sameTenant =
       parsed && eqi(sim.subscriptionTenant.get(parsed.subscriptionId.toLowerCase()), req.claims.tid);
-    if (!sameTenant || !sim.can(req.claims.oid, readAction, imageId))
+    if (!sameTenant) throw sim.linkedSubscriptionNotAuthorized(req.claims, readAction, id, imageId);
+    if (!sim.can(req.claims.oid, readAction, imageId))
       throw sim.linkedAuthorizationFailed(req.claims, `${type}/write`, id, [readAction], [imageId]);
     if (!image)
       throw new ArmError(
@@ -897,6 +924,8 @@ function putVm(sim: Simulator, req: ArmRequest): ArmResponse {
         ['Microsoft.Network/networkInterfaces/join/action'],
         [nicId],
       );
+    const reserved = nicReserved(sim, nicRes, id);
+    if (reserved) throw reserved;
     const used = isObject(nicRes.properties.virtualMachine)
       ? str(nicRes.properties.virtualMachine.id)
       : undefined;
@@ -948,11 +977,31 @@ function putVm(sim: Simulator, req: ArmRequest): ArmResponse {
     properties: props,
     internal: { imageId },
   });
+  const failureAt = sim.vmCreateFailures.findIndex((f) => eqi(f.vmName, r.name));
+  const failure = failureAt >= 0 ? sim.vmCreateFailures.splice(failureAt, 1)[0] : undefined;
   const headers = sim.beginOperation({
     subscriptionId: r.subscriptionId,
     namespace: 'Microsoft.Compute',
     location,
     apiVersion: req.apiVersion,
+    ...(failure
+      ? {
+          outcome: {
+            error: { code: failure.code, message: failure.message },
+            // The VM stays, Failed; its NICs are released from it but reserved for it a while.
+            onDone: () => {
+              r.properties.provisioningState = 'Failed';
+              for (const nic of nics) {
+                const nicRes = sim.getResource(str(nic.id) ?? '');
+                if (!nicRes) continue;
+                delete nicRes.properties.virtualMachine;
+                nicRes.internal.reservedFor = r.id;
+                nicRes.internal.reservedUntil = sim.clock.now() + NIC_RESERVATION_MS;
+              }
+            },
+          },
+        }
+      : {}),
   });
   return { status: 201, body: vmView(sim, r), headers };
 }
@@ -979,8 +1028,11 @@ function deleteVm(sim: Simulator, req: ArmRequest): ArmResponse {
     for (const n of np?.networkInterfaces ?? []) {
       const nic = n.id ? sim.getResource(n.id) : undefined;
       if (!nic) continue;
-      if (eqi(n.properties?.deleteOption, 'Delete')) sim.deleteResource(nic.id);
-      else delete nic.properties.virtualMachine;
+      // A NIC the VM never got (its create failed) is not the VM's to delete.
+      const attached =
+        isObject(nic.properties.virtualMachine) && eqi(str(nic.properties.virtualMachine.id), r.id);
+      if (eqi(n.properties?.deleteOption, 'Delete') && attached) sim.deleteResource(nic.id);
+      else if (attached) delete nic.properties.virtualMachine;
     }
     sim.deleteResource(r.id);
   };

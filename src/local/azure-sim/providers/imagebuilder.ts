@@ -9,6 +9,14 @@ import { compareVersions, createVersionResource, isReplicatedIn } from './comput
 
 const TYPE = 'Microsoft.VirtualMachineImages/imageTemplates';
 const TS = 'For more details, go to https://aka.ms/azvmimagebuilderts.';
+/**
+ * A canceled run is `Canceling` for a while before `Canceled`: the cancel "doesn't wait for cancel
+ * to complete, monitor lastrunstatus.runstate for canceling progress" (image-builder-json doc,
+ * "Cancelling an Image Build"). How long is not documented; Image Builder tears down its build VM
+ * meanwhile, and public issues show runs left Canceling for hours (danielsollondon/azvmimagebuilder
+ * #48, #79, #116): a quarter of an hour is modelled, longer than the factory's 10-minute poll cap.
+ */
+const CANCELING_MS = 15 * 60_000;
 const ALLOWED_PROPERTIES = [
   'source',
   'customize',
@@ -42,6 +50,11 @@ interface TemplateInternal {
   identity: { id: string; principalId: string };
   stagingRgId: string;
   customStaging: boolean;
+  /**
+   * Whether the staging group existed before the template: Image Builder then deletes only the
+   * resources in it on template delete; a group it created (IT_ or a named one) goes with the template.
+   */
+  stagingPreexisting: boolean;
   storageAccount: string;
   run?: RunState;
   bodyKey: string;
@@ -60,6 +73,17 @@ function unauthorizedStaging(stagingRgId: string): { code: string; message: stri
     code: 'Unauthorized',
     message: `Not authorized to access the resource: ${stagingRgId}. Please check the user assigned identity has the correct permissions. ${TS}`,
   };
+}
+
+/**
+ * Image Builder's answer when a custom staging group cannot be used (tagged for another template,
+ * not empty, another region): the troubleshooting guide lists this bare error, its cause "a conflict
+ * with the staging resource group", and its fix "the staging resource group name is uniquely
+ * specified for each image template" (also MicrosoftDocs/azure-docs#96778). No specific text is
+ * documented for each requirement, so none is invented.
+ */
+function stagingConflict(): { code: string; message: string } {
+  return { code: 'InternalOperationError', message: 'Internal error occurred.' };
 }
 
 function identityIsContributorOn(sim: Simulator, principalId: string, rgId: string): boolean {
@@ -91,13 +115,22 @@ function lastRunStatus(
   now: number,
 ): Record<string, unknown> {
   const start = new Date(run.startedAt).toISOString();
+  if (run.canceledAt !== undefined && now >= run.canceledAt && now < run.canceledAt + CANCELING_MS) {
+    return {
+      runState: 'Canceling',
+      runSubState: 'Canceling',
+      message: '',
+      startTime: start,
+      endTime: '0001-01-01T00:00:00Z',
+    };
+  }
   if (run.canceledAt !== undefined && now >= run.canceledAt) {
     return {
       // runSubState's enum (Queued … Distributing) has no value for a canceled run: none is sent.
       runState: 'Canceled',
       message: 'The build was canceled by the user.',
       startTime: start,
-      endTime: new Date(run.canceledAt).toISOString(),
+      endTime: new Date(run.canceledAt + CANCELING_MS).toISOString(),
     };
   }
   if (run.failure && now >= run.failure.at) {
@@ -222,8 +255,10 @@ function putTemplate(sim: Simulator, req: ArmRequest): ArmResponse {
       `The user assigned identity '${identityId}' was not found. ${TS}`,
     );
   const name = req.segments[req.segments.length - 1] ?? '';
-  const stagingIn = str(props.stagingResourceGroup);
+  // An empty string means "not specified" (image-builder-json doc, stagingResourceGroup).
+  const stagingIn = str(props.stagingResourceGroup) || undefined;
   const stagingRgId = stagingIn ?? `/subscriptions/${sub}/resourceGroups/IT_${rg}_${name}_${sim.newGuid()}`;
+  const stagingPreexisting = stagingIn !== undefined && sim.getResource(stagingIn) !== undefined;
   const error = provisioningProblem(sim, props, location, mi.principalId, stagingIn);
   const storageAccount = `packer${sim.newGuid().replace(/-/g, '').slice(0, 16)}`;
   const r = sim.putResource({
@@ -245,19 +280,31 @@ function putTemplate(sim: Simulator, req: ArmRequest): ArmResponse {
       identity: { id: mi.id, principalId: mi.principalId },
       stagingRgId,
       customStaging: stagingIn !== undefined,
+      stagingPreexisting,
       storageAccount,
       bodyKey,
     },
   });
   if (!error) {
     const stagingName = stagingRgId.split('/').pop() ?? '';
-    if (!stagingIn) {
+    const stagingGroup = sim.getResource(stagingRgId);
+    if (!stagingGroup) {
+      // Not specified, or specified and absent: Image Builder creates it in the template's region
+      // with its default tags and Contributor for the template's identity (image-builder-json doc).
       sim.addResourceGroup(sub, stagingName, location, {
         createdBy: 'AzureVMImageBuilder',
         imageTemplateName: name,
         imageTemplateResourceGroupName: rg,
       });
       sim.assignRole({ principalId: mi.principalId, role: 'Contributor', scope: stagingRgId });
+    } else {
+      // An existing group is marked as used by this template; its own tags stay.
+      stagingGroup.tags = {
+        ...stagingGroup.tags,
+        usedBy: 'AzureVMImageBuilder',
+        imageTemplateName: name,
+        imageTemplateResourceGroupName: rg,
+      };
     }
     sim.ensureStorageAccount(sub, stagingName, storageAccount, location);
   }
@@ -281,15 +328,17 @@ function provisioningProblem(
   principalId: string,
   stagingRgId: string | undefined,
 ): { code: string; message: string } | undefined {
-  if (stagingRgId !== undefined) {
-    const rg = sim.getResource(stagingRgId);
-    if (!rg || !identityIsContributorOn(sim, principalId, stagingRgId))
-      return unauthorizedStaging(stagingRgId);
-    if (sim.resourcesIn(stagingRgId).length > 0)
-      return {
-        code: 'InvalidParameter',
-        message: `The staging resource group ${stagingRgId} must be empty. ${TS}`,
-      };
+  const existingStaging = stagingRgId === undefined ? undefined : sim.getResource(stagingRgId);
+  // A named group that does not exist yet is Image Builder's to create: nothing to check.
+  if (stagingRgId !== undefined && existingStaging) {
+    // Image Builder reads the tags to tell whether a template uses the group: if they exist before
+    // the submission, it fails; it also needs the group empty and in the template's region.
+    const tagged =
+      existingStaging.tags.imageTemplateName !== undefined ||
+      existingStaging.tags.imageTemplateResourceGroupName !== undefined;
+    if (tagged || sim.resourcesIn(stagingRgId).length > 0 || !eqi(existingStaging.location, location))
+      return stagingConflict();
+    if (!identityIsContributorOn(sim, principalId, stagingRgId)) return unauthorizedStaging(stagingRgId);
   }
   const vmProfile = isObject(props.vmProfile) ? props.vmProfile : {};
   const vnet = isObject(vmProfile.vnetConfig) ? vmProfile.vnetConfig : undefined;
@@ -416,7 +465,7 @@ function runTemplate(sim: Simulator, req: ArmRequest): ArmResponse {
       'BadRequest',
       `The image template is not in a succeeded provisioning state and cannot be run. ${TS}`,
     );
-  if (it.run && lastRunStatus(sim, it, it.run, now).runState === 'Running')
+  if (it.run && ['Running', 'Canceling'].includes(String(lastRunStatus(sim, it, it.run, now).runState)))
     throw new ArmError(
       409,
       'Conflict',
@@ -567,14 +616,30 @@ function deleteTemplate(sim: Simulator, req: ArmRequest): ArmResponse {
   const r = sim.getResource(id);
   if (!r) return { status: 204 };
   const it = internalOf(r);
-  if (it.customStaging && !identityIsContributorOn(sim, it.identity.principalId, it.stagingRgId)) {
+  // Not while a run is in progress or canceling (danielsollondon/azvmimagebuilder#48 "Delete command
+  // failed with http error code: 405", #79, #116 give the code and text).
+  const runState = it.run ? lastRunStatus(sim, it, it.run, sim.clock.now()).runState : undefined;
+  if (runState === 'Running' || runState === 'Canceling')
+    throw new ArmError(
+      405,
+      'OperationNotAllowed',
+      `Operation ${TYPE}/delete is not allowed in provisioning state: provisioned or run state: ${String(runState).toLowerCase()}.`,
+    );
+  if (
+    it.customStaging &&
+    sim.getResource(it.stagingRgId) &&
+    !identityIsContributorOn(sim, it.identity.principalId, it.stagingRgId)
+  ) {
     throw new ArmError(400, 'Unauthorized', unauthorizedStaging(it.stagingRgId).message);
   }
   const onDone = (): void => {
-    if (it.customStaging) {
-      for (const res of sim.resourcesIn(it.stagingRgId))
-        if (res.tags.createdBy === 'AzureVMImageBuilder' || res.name === it.storageAccount)
-          sim.deleteResource(res.id);
+    // A group Image Builder created goes with the template; in a pre-existing one the resources
+    // (all Image Builder's: the group had to be empty) are deleted and the group stays. A template
+    // that failed to provision never took its group (it may be another template's).
+    if (r.properties.provisioningState !== 'Succeeded') {
+      // nothing of the staging group is this template's
+    } else if (it.stagingPreexisting) {
+      for (const res of sim.resourcesIn(it.stagingRgId)) sim.deleteResource(res.id);
     } else sim.deleteResource(it.stagingRgId);
     for (const k of [...sim.blobs.keys()]) if (k.startsWith(`${it.storageAccount}/`)) sim.blobs.delete(k);
     sim.deleteResource(r.id);
@@ -626,7 +691,7 @@ function getRunOutput(sim: Simulator, req: ArmRequest): ArmResponse {
   return { status: 200, body: runOutputView(r, out.name, out.artifactId) };
 }
 
-/** Image templates whose run is in progress now (runState Running), for fleet benches and tests. */
+/** Image templates whose run is in progress now (Running, or Canceling: its build VM is still there). */
 export function runningImageBuilds(
   sim: Simulator,
   now: number,
@@ -635,7 +700,8 @@ export function runningImageBuilds(
   for (const r of sim.resources.values()) {
     if (r.type !== TYPE) continue;
     const it = internalOf(r);
-    if (it.run && lastRunStatus(sim, it, it.run, now).runState === 'Running')
+    const state = it.run ? lastRunStatus(sim, it, it.run, now).runState : undefined;
+    if (state === 'Running' || state === 'Canceling')
       running.push({ templateId: r.id, subscriptionId: r.subscriptionId, location: r.location });
   }
   return running;
@@ -648,9 +714,10 @@ export function tickImageBuilder(sim: Simulator, now: number): void {
     const it = internalOf(r);
     const run = it.run;
     if (!run) continue;
-    const stopped =
-      (run.canceledAt !== undefined && now >= run.canceledAt) ||
-      (run.failure !== undefined && now >= run.failure.at);
+    // A canceled run makes no more progress at once, and its build VM is gone once it is Canceled.
+    const canceling = run.canceledAt !== undefined && now >= run.canceledAt;
+    const failed = run.failure !== undefined && now >= run.failure.at;
+    const stopped = (canceling && now >= (run.canceledAt ?? 0) + CANCELING_MS) || failed;
     const stagingName = it.stagingRgId.split('/').pop() ?? '';
     const vmId = `${it.stagingRgId}/providers/Microsoft.Compute/virtualMachines/vm-${run.runId.slice(0, 8)}`;
     const building = !stopped && now >= run.building && now < run.distributing;
@@ -678,7 +745,7 @@ export function tickImageBuilder(sim: Simulator, now: number): void {
       );
       (run as { logged?: boolean }).logged = true;
     }
-    if (!stopped && now >= run.distributing && !run.versionCreated) {
+    if (!stopped && !canceling && now >= run.distributing && !run.versionCreated) {
       run.versionCreated = true;
       for (const d of (Array.isArray(r.properties.distribute) ? r.properties.distribute : []).filter(
         isObject,

@@ -1,0 +1,159 @@
+/**
+ * Image Builder's staging resource group rules (image-builder-json doc, "stagingResourceGroup";
+ * troubleshooting guide), through the real SDK against the simulator, and what preflight makes of
+ * them for a template's own `<prefix><template name>` group.
+ */
+import { runPreflight } from '../../src/activities/preflight';
+import { loadPipelinesOrThrow } from '../../src/domain/pipeline/loader';
+import { recipeHash, stagingResourceGroupIdFor, templateNameFor } from '../../src/domain/pipeline/recipe';
+import type { PipelineDefinition } from '../../src/domain/pipeline/definition';
+import type { ImageTemplateRef, ImageTemplateSpec } from '../../src/ports/azure';
+import { pipelineSettingsForWorld } from '../../src/local/world-settings';
+import { startHarness, expectFactoryError, type Harness } from './helpers';
+
+const IMAGE = 'ubuntu-staging';
+
+describe('staging resource groups', () => {
+  let h: Harness;
+  let pipeline: PipelineDefinition;
+  beforeAll(async () => {
+    h = await startHarness();
+    pipeline = loadPipelinesOrThrow('pipelines', { ...h.env, ...pipelineSettingsForWorld(h.world) }).get(
+      'ubuntu-2204-base',
+    )!;
+    await h.ports.galleries('eng').ensureImageDefinition({
+      subscriptionId: h.world.eng.subscriptionId,
+      resourceGroup: h.world.eng.galleryResourceGroup,
+      gallery: h.world.eng.galleryName,
+      image: IMAGE,
+      location: 'westeurope',
+      osType: 'Linux',
+      osState: 'Generalized',
+      hyperVGeneration: 'V2',
+      identifier: { publisher: 'Contoso', offer: 'staging', sku: 'ubuntu' },
+    });
+  });
+  afterAll(async () => h.stop());
+
+  const ref = (name: string): ImageTemplateRef => ({
+    subscriptionId: h.world.eng.subscriptionId,
+    resourceGroup: h.world.templateResourceGroup,
+    name,
+  });
+  const spec = (name: string, stagingResourceGroupId: string, version: string): ImageTemplateSpec => {
+    const u = h.world.platformImages.ubuntu;
+    return {
+      ...ref(name),
+      location: 'westeurope',
+      buildIdentityId: h.world.buildIdentity.id,
+      stagingResourceGroupId,
+      vmSize: 'Standard_D2s_v5',
+      osDiskSizeGB: 64,
+      buildTimeoutInMinutes: 120,
+      source: {
+        type: 'PlatformImage',
+        publisher: u.publisher,
+        offer: u.offer,
+        sku: u.sku,
+        version: 'latest',
+      },
+      customizers: [{ type: 'Shell', name: 'harden', inline: ['echo hardening'] }],
+      distribute: {
+        galleryImageVersionId: `${h.world.eng.galleryId}/images/${IMAGE}/versions/${version}`,
+        runOutputName: 'eng',
+        targetRegions: [{ name: 'westeurope', replicaCount: 1, storageAccountType: 'Standard_LRS' }],
+        excludeFromLatest: true,
+      },
+      tags: {},
+    };
+  };
+  const group = (id: string) =>
+    h.sim.inventory().find((r) => r.type === 'microsoft.resources/resourcegroups' && r.id === id);
+
+  it('a named group that does not exist: Image Builder creates it for the template and deletes it with it', async () => {
+    const builder = h.ports.imageBuilder('eng');
+    const id = `/subscriptions/${h.world.eng.subscriptionId}/resourceGroups/rg-dev-aib-staging-it-created`;
+    expect(group(id)).toBeUndefined();
+    const created = await builder.createTemplate(spec('it-created', id, '1.0.1'));
+    expect(created.provisioningState).toBe('Succeeded');
+    expect(group(id)?.tags).toEqual({
+      createdBy: 'AzureVMImageBuilder',
+      imageTemplateName: 'it-created',
+      imageTemplateResourceGroupName: h.world.templateResourceGroup,
+    });
+    expect(await builder.getStagingGroup(id)).toMatchObject({ location: 'westeurope' });
+    await builder.deleteTemplate(ref('it-created'));
+    expect(h.sim.inventory().filter((r) => r.id.startsWith(id))).toEqual([]);
+    expect(await builder.getStagingGroup(id)).toBeUndefined();
+  });
+
+  it('an existing group: tagged as used, refused to a second template, emptied (not deleted) with the template', async () => {
+    const builder = h.ports.imageBuilder('eng');
+    const id = h.sim.addResourceGroup(h.world.eng.subscriptionId, 'rg-own-staging', 'westeurope');
+    h.sim.assignRole({ principalId: h.world.buildIdentity.principalId, role: 'Contributor', scope: id });
+    await builder.createTemplate(spec('it-first', id, '1.0.2'));
+    expect(group(id)?.tags).toMatchObject({
+      usedBy: expect.any(String),
+      imageTemplateName: 'it-first',
+      imageTemplateResourceGroupName: h.world.templateResourceGroup,
+    });
+    expect(h.sim.inventory().filter((r) => r.id.startsWith(`${id}/`)).length).toBeGreaterThan(0);
+    // A group already tagged for a template cannot serve another: Image Builder's bare error.
+    const error = await expectFactoryError(() => builder.createTemplate(spec('it-second', id, '1.0.3')));
+    expect(error.code).toBe('OperationFailed');
+    expect(error.message).toMatch(/InternalOperationError\W+Internal error occurred\./);
+    expect(error.hint).toContain(`${id} must be the template's own`);
+    // The refused template never took the group: deleting it leaves the first one's resources.
+    await builder.deleteTemplate(ref('it-second'));
+    expect(h.sim.inventory().filter((r) => r.id.startsWith(`${id}/`)).length).toBeGreaterThan(0);
+    await builder.deleteTemplate(ref('it-first'));
+    expect(group(id)).toBeDefined();
+    expect(h.sim.inventory().filter((r) => r.id.startsWith(`${id}/`))).toEqual([]);
+  });
+
+  it("preflight: the template's own group is free, a retry of this template, or taken by another template", async () => {
+    const buildId = 'b-staging-preflight';
+    const queuedAt = '2026-11-10T06:00:00.000Z';
+    const templateName = templateNameFor(pipeline.name, buildId, recipeHash(pipeline), queuedAt);
+    const prefix = pipeline.build.stagingResourceGroupPrefix!;
+    const id = stagingResourceGroupIdFor(h.world.eng.subscriptionId, prefix, templateName);
+    const preflight = () => runPreflight(h.ports, { buildId, definition: pipeline, queuedAt });
+
+    const free = await preflight();
+    expect(free.templateName).toBe(templateName);
+    expect(free.problems).toEqual([]);
+
+    // Another template made the group its own (e.g. a clash of names): reported with the fix.
+    const builder = h.ports.imageBuilder('eng');
+    await builder.createTemplate(spec('it-someone-else', id, '1.0.4'));
+    const taken = await preflight();
+    expect(taken.problems).toEqual([
+      expect.objectContaining({
+        code: 'StagingGroupTaken',
+        subject: id,
+        message: expect.stringContaining('tagged for image template it-someone-else'),
+        fix: expect.stringContaining(
+          `az group delete --subscription ${h.world.eng.subscriptionId} -n ${prefix}`,
+        ),
+      }),
+    ]);
+    await builder.deleteTemplate(ref('it-someone-else'));
+
+    // This build's own template made it (a retry): fine.
+    await builder.createTemplate(spec(templateName, id, '1.0.5'));
+    expect((await preflight()).problems).toEqual([]);
+    await builder.deleteTemplate(ref(templateName));
+    expect(group(id)).toBeUndefined();
+  });
+
+  it('a long prefix still gives a valid, unique group name of at most 90 characters', () => {
+    const name = 'it-261110060000-a-very-long-pipeline-name-for-tes-1234abcd-0123456789';
+    const id = stagingResourceGroupIdFor('s', `rg-${'e'.repeat(40)}-aib-staging-`, name);
+    const groupName = id.split('/').pop()!;
+    expect(groupName).toHaveLength(90);
+    expect(groupName.endsWith('-1234abcd-0123456789')).toBe(true);
+    expect(stagingResourceGroupIdFor('s', 'rg-x-', name)).toBe(
+      `/subscriptions/s/resourceGroups/rg-x-${name}`,
+    );
+  });
+});
