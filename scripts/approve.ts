@@ -94,8 +94,8 @@ interface PendingRequest {
  * The API's Durable links carry no key; the Durable webhooks take the master key, which npm start
  * keeps to itself unless Service Bus is off (then it writes .local/master-key for this script).
  */
-function withMasterKey(link: string | undefined, key: string | undefined): string | undefined {
-  if (link === undefined || key === undefined || /[?&]code=/.test(link)) return link;
+function withMasterKey(link: string | undefined, key: string): string | undefined {
+  if (link === undefined || /[?&]code=/.test(link)) return link;
   return `${link}${link.includes('?') ? '&' : '?'}code=${encodeURIComponent(key)}`;
 }
 
@@ -118,7 +118,7 @@ const NO_MASTER_KEY =
 async function findPending(
   base: string,
   key: string,
-  master: string | undefined,
+  master: string,
   buildId: string,
   eventName: string,
 ): Promise<{ pending: PendingRequest | undefined; eventLink: string | undefined }> {
@@ -141,9 +141,9 @@ async function findPending(
   }
   if (response.status !== 404 || isProblem)
     throw new Error(`GET build ${buildId}: HTTP ${response.status} ${await response.text()}`);
-  if (master === undefined) throw new Error(NO_MASTER_KEY);
   const instance = `${base}/runtime/webhooks/durabletask/instances/${encodeURIComponent(buildId)}`;
   const status = await fetch(`${instance}?code=${encodeURIComponent(master)}`);
+  if (status.status === 401) throw new Error(NO_MASTER_KEY);
   if (status.status === 404) throw new Error(`build ${buildId} not found`);
   if (!status.ok)
     throw new Error(`Durable status of ${buildId}: HTTP ${status.status} ${await status.text()}`);
@@ -160,7 +160,8 @@ async function main(): Promise<void> {
   const base = (env.FACTORY_URL ?? `http://localhost:${env.LOCAL_HTTP_PORT ?? 7071}`).replace(/\/+$/, '');
   const key = env.FACTORY_KEY ?? env.LOCAL_FUNCTION_KEY ?? 'local-dev-key';
   const eventName = approvalEventName(args.stage);
-  const master = masterKey(env);
+  // FACTORY_KEY may itself be the master key (as the Durable webhooks take it).
+  const master = masterKey(env) ?? key;
   const { pending, eventLink } = await findPending(base, key, master, args.buildId, eventName);
   if (!pending || pending.stage !== args.stage)
     throw new Error(`build ${args.buildId} has no pending approval for stage ${args.stage}`);
@@ -200,7 +201,6 @@ async function main(): Promise<void> {
   }
   const link = eventLink;
   if (!link) throw new Error('the factory did not return an event link');
-  if (master === undefined) throw new Error(NO_MASTER_KEY);
   // The build checks signatures itself: with a key configured, the event carries its proof.
   const raised: RaisedApprovalDecision = keySetting
     ? {
@@ -213,6 +213,7 @@ async function main(): Promise<void> {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(raised),
   });
+  if (sent.status === 401) throw new Error(NO_MASTER_KEY);
   if (!sent.ok) throw new Error(`raise event: HTTP ${sent.status} ${await sent.text()}`);
   console.log(
     `${decision.decision} ${args.stage} of build ${args.buildId} (version ${pending.imageVersion}, ${args.ticket})`,

@@ -117,8 +117,8 @@ function lastRunStatus(
   const start = new Date(run.startedAt).toISOString();
   if (run.canceledAt !== undefined && now >= run.canceledAt && now < run.canceledAt + CANCELING_MS) {
     return {
+      // runSubState's enum (Queued … Distributing) has no value for canceling: none is sent.
       runState: 'Canceling',
-      runSubState: 'Canceling',
       message: '',
       startTime: start,
       endTime: '0001-01-01T00:00:00Z',
