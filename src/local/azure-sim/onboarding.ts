@@ -1,0 +1,106 @@
+/**
+ * The documented human steps, as code the simulated world runs, so tests see exactly what a person
+ * following the docs would grant and nothing more:
+ *   - infra/scripts/create-multitenant-app.sh (docs/deploy.md): the multi-tenant app, its service
+ *     principal in ENG, and a federated credential trusting the factory's managed identity;
+ *   - docs/onboarding-a-tenant.md per TEST/PROD tenant: admin consent (the app's service principal
+ *     there), `az group create -n rg-images`, and infra/tenant/main.bicep (gallery + the `stage`
+ *     deployment of infra/access.json).
+ * Resource provider registration (issue 12, defect 4) belongs in `registerProviders` below.
+ */
+import type { AzureSimulator } from './api';
+import { grantAccess, type AccessDescription, type Grant } from './access';
+
+export interface MultiTenantApp {
+  appId: string;
+  displayName: string;
+  /** The app's service principal in the home (ENG) tenant, created by `az ad sp create`. */
+  engPrincipalId: string;
+  federatedCredential: { issuer: string; subject: string };
+}
+
+/**
+ * infra/scripts/create-multitenant-app.sh. The script creates only the federated credential; the
+ * secret and certificate are test-only extras so tests can exercise the clientSecret and
+ * clientCertificate profile kinds that docs/onboarding-a-tenant.md offers as alternatives.
+ */
+export function createMultiTenantApp(
+  sim: AzureSimulator,
+  args: {
+    appId: string;
+    displayName: string;
+    homeTenantId: string;
+    factoryIdentityPrincipalId: string;
+    testOnlySecret: string;
+    testOnlyCertificatePem: string;
+  },
+): MultiTenantApp {
+  const federatedCredential = {
+    issuer: `${sim.authorityHost}/${args.homeTenantId}/v2.0`,
+    subject: args.factoryIdentityPrincipalId,
+  };
+  sim.addAppRegistration({
+    appId: args.appId,
+    displayName: args.displayName,
+    homeTenantId: args.homeTenantId,
+    secrets: [args.testOnlySecret],
+    certificates: [args.testOnlyCertificatePem],
+    federated: [federatedCredential],
+  });
+  const engPrincipalId = sim.addServicePrincipal(args.homeTenantId, args.appId);
+  return { appId: args.appId, displayName: args.displayName, engPrincipalId, federatedCredential };
+}
+
+export interface OnboardedStage {
+  factoryPrincipalId: string;
+  galleryResourceGroup: string;
+  galleryName: string;
+  galleryId: string;
+  grants: Grant[];
+}
+
+/** docs/onboarding-a-tenant.md steps 1–2 for one TEST or PROD tenant. */
+export function onboardStageTenant(
+  sim: AzureSimulator,
+  access: AccessDescription,
+  args: {
+    tenantId: string;
+    subscriptionId: string;
+    appId: string;
+    stageName: 'TEST' | 'PROD';
+    environmentName: string;
+    location: string;
+  },
+): OnboardedStage {
+  // 1. admin consent creates the app's service principal in this tenant
+  const factoryPrincipalId = sim.addServicePrincipal(args.tenantId, args.appId);
+  // 2. az group create -n rg-images; az deployment group create … infra/tenant/main.bicep
+  const galleryResourceGroup = 'rg-images';
+  const groupId = sim.addResourceGroup(args.subscriptionId, galleryResourceGroup, args.location);
+  const galleryName = `gal_${args.stageName.toLowerCase()}`; // the template's default
+  const galleryId = sim.addGallery({
+    subscriptionId: args.subscriptionId,
+    resourceGroup: galleryResourceGroup,
+    name: galleryName,
+    location: args.location,
+  });
+  const grants = grantAccess(sim, access, 'stage', {
+    roleNameSuffix: ` (${args.environmentName} ${args.stageName})`,
+    assignableScope: groupId,
+    principals: { factoryAppStage: factoryPrincipalId },
+    scopes: {
+      stageSubscription: `/subscriptions/${args.subscriptionId}`,
+      stageGroup: groupId,
+      stageGallery: galleryId,
+    },
+  });
+  return { factoryPrincipalId, galleryResourceGroup, galleryName, galleryId, grants };
+}
+
+/**
+ * Issue 12, defect 4 (another change): the pre-provision hook of azure.yaml registers the resource
+ * providers in each subscription; the world calls this once per subscription.
+ */
+export function registerProviders(_sim: AzureSimulator, _subscriptionId: string): void {
+  // Nothing yet: the simulator does not refuse unregistered providers.
+}
