@@ -96,7 +96,8 @@ export function grantAccess(
     );
   const grants: Grant[] = [];
   for (const a of deployment.assignments) {
-    if (!(a.principal in access.principals)) throw new Error(`access.json ${a.name}: unknown principal ${a.principal}`);
+    if (!(a.principal in access.principals))
+      throw new Error(`access.json ${a.name}: unknown principal ${a.principal}`);
     if (!(a.scope in access.scopes)) throw new Error(`access.json ${a.name}: unknown scope ${a.scope}`);
     const roleId = roleIds.get(a.role) ?? access.builtInRoles[a.role];
     if (roleId === undefined) throw new Error(`access.json ${a.name}: unknown role ${a.role}`);
