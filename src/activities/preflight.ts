@@ -107,11 +107,13 @@ export async function runPreflight(azure: AzurePorts, input: PreflightInput): Pr
       });
     }
     if (definition.build.subnetId) {
+      // Image Builder checks these on the VNET's resource group, not the subnet (Image Builder
+      // permissions doc): a grant on the subnet alone passes here only if it is on the group.
       requirements.push({
         principalId: buildIdentity.principalId,
         who: who.build,
-        scope: definition.build.subnetId,
-        what: 'the build subnet (Image Builder joins its proxy VM and build VM to it)',
+        scope: definition.build.subnetId.split('/').slice(0, 5).join('/'),
+        what: "the build VNET's resource group (Image Builder joins its proxy VM and build VM to the subnet)",
         actions: [
           'Microsoft.Network/virtualNetworks/subnets/join/action',
           'Microsoft.Network/virtualNetworks/read',

@@ -76,6 +76,10 @@ export interface StandardWorld {
     noLoadBalancerRuleSubnetId: string;
     /** A VNET/subnet in another region than the build. */
     otherRegionSubnetId: string;
+    /** TEST-ONLY pitfall: no join right for the build identity, policies Enabled, NSG denies the load balancer. */
+    threeProblemsSubnetId: string;
+    /** TEST-ONLY pitfall: otherwise good, but the build identity's join right is on the subnet only (defect 6). */
+    subnetOnlyGrantSubnetId: string;
     otherRegion: string;
   };
   platformImages: {
@@ -353,6 +357,46 @@ export function createStandardWorld(sim: AzureSimulator, options: WorldOptions =
       networkRgId,
     );
 
+  // Three problems at once: nobody granted the build identity anything in this group.
+  const lockedVnetId = sim.addVirtualNetwork({
+    subscriptionId: engSub,
+    resourceGroup: sim.addResourceGroup(engSub, 'rg-network-locked', location).split('/').pop() ?? '',
+    name: 'vnet-locked',
+    location,
+    subnets: [
+      {
+        name: 'snet-locked',
+        addressPrefix: '10.50.1.0/24',
+        privateLinkServiceNetworkPolicies: 'Enabled',
+        nsgInboundAllows: [],
+        nsgInboundDenies: [{ sourceAddressPrefix: '*', destinationPortRanges: ['*'] }],
+      },
+    ],
+  });
+  // Defect 6: the join right on the subnet only, as infra granted it before; Image Builder checks
+  // the VNET's resource group.
+  const subnetGrantVnetId = sim.addVirtualNetwork({
+    subscriptionId: engSub,
+    resourceGroup: sim.addResourceGroup(engSub, 'rg-network-subnet-grant', location).split('/').pop() ?? '',
+    name: 'vnet-subnet-grant',
+    location,
+    subnets: [
+      {
+        name: 'snet-build',
+        addressPrefix: '10.60.1.0/24',
+        privateLinkServiceNetworkPolicies: 'Disabled',
+        nsgInboundAllows: lbAllow,
+      },
+    ],
+  });
+  if (buildJoin !== undefined)
+    testOnly(
+      'pitfall: join right on the subnet only (defect 6)',
+      buildIdentity.principalId,
+      buildJoin.roleId,
+      `${subnetGrantVnetId}/subnets/snet-build`,
+    );
+
   const ubuntu = {
     publisher: 'Canonical',
     offer: '0001-com-ubuntu-server-jammy',
@@ -421,6 +465,8 @@ export function createStandardWorld(sim: AzureSimulator, options: WorldOptions =
       noLoadBalancerRuleSubnetId: `${pitfallVnetId}/subnets/snet-no-lb-rule`,
       otherRegionSubnetId: `${otherVnetId}/subnets/snet-build`,
       otherRegion,
+      threeProblemsSubnetId: `${lockedVnetId}/subnets/snet-locked`,
+      subnetOnlyGrantSubnetId: `${subnetGrantVnetId}/subnets/snet-build`,
     },
     platformImages: { ubuntu, windows },
     managedImageId,
