@@ -18,7 +18,9 @@ describe('access checks and network reads (real SDK → simulated Azure)', () =>
     // The factory's roles on the template group: the one assigned there and the two at the
     // subscription (infra/access.json), nothing else.
     const templateGroup = `/subscriptions/${h.world.eng.subscriptionId}/resourceGroups/${h.world.templateResourceGroup}`;
-    const inherited = await h.ports.access('eng').listRoleGrants(h.world.factoryIdentity.principalId, templateGroup);
+    const inherited = await h.ports
+      .access('eng')
+      .listRoleGrants(h.world.factoryIdentity.principalId, templateGroup);
     expect(inherited.map((g) => `${g.roleName} @ ${g.scope}`).sort()).toEqual([
       `Image Factory Build Log Reader (imgfactory) @ /subscriptions/${h.world.eng.subscriptionId}`,
       `Image Factory Preflight Reader (imgfactory) @ /subscriptions/${h.world.eng.subscriptionId}`,

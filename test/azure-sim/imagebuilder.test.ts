@@ -12,7 +12,7 @@ describe('azure-sim: Azure VM Image Builder', () => {
     env = await startEnv({ clock, durations: { buildMs, replicationPerRegionMs: 10 * 60_000 } });
     const { world } = env;
     const compute = new ComputeManagementClient(
-      env.secretCredential(world.eng.tenantId),
+      env.factoryCredential(),
       world.eng.subscriptionId,
       env.clientOptions(),
     );
@@ -35,11 +35,7 @@ describe('azure-sim: Azure VM Image Builder', () => {
   });
 
   const client = () =>
-    new ImageBuilderClient(
-      env.secretCredential(env.world.eng.tenantId),
-      env.world.eng.subscriptionId,
-      env.clientOptions(),
-    );
+    new ImageBuilderClient(env.factoryCredential(), env.world.eng.subscriptionId, env.clientOptions());
   const template = (over: Partial<ImageTemplate> = {}, version = '1.0.0'): ImageTemplate => ({
     location: 'westeurope',
     identity: { type: 'UserAssigned', userAssignedIdentities: { [env.world.buildIdentity.id]: {} } },
@@ -92,7 +88,7 @@ describe('azure-sim: Azure VM Image Builder', () => {
     const out = await client().virtualMachineImageTemplates.getRunOutput(rg, 'it-ok', 'out');
     expect(out.artifactId).toBe(`${world.eng.galleryId}/images/ubuntu/versions/1.0.0`);
     const compute = new ComputeManagementClient(
-      env.secretCredential(world.eng.tenantId),
+      env.factoryCredential(),
       world.eng.subscriptionId,
       env.clientOptions(),
     );
@@ -176,7 +172,7 @@ describe('azure-sim: Azure VM Image Builder', () => {
     expect(st).toMatchObject({ runState: 'Failed', runSubState: 'Customizing' });
     const url = /Image Build log location: (\S+)\./.exec(st?.message ?? '')?.[1] ?? '';
     // StoragePipelineOptions does not declare tlsOptions, but the pipeline honours it (per-client trust).
-    const blob = new BlobClient(url, env.secretCredential(world.eng.tenantId), {
+    const blob = new BlobClient(url, env.factoryCredential(), {
       tlsOptions: { ca: sim.ca },
       retryOptions: { maxTries: 1 },
     } as never);
