@@ -27,7 +27,7 @@ param factoryAppClientId string = ''
 param factoryAppEngPrincipalId string = ''
 
 @description('Optional. Bump after `azd down --purge`: the Key Vault has purge protection, so its old name stays taken for the retention period (90 days); the generation is part of the new name.')
-param keyVaultGeneration int = 1
+param keyVaultGeneration string = '1'
 
 @description('Optional. Object id of the on-prem release-management principal (sends decisions, receives requests).')
 param onPremPrincipalId string = ''
@@ -126,7 +126,7 @@ module keyVault 'app/keyvault.bicep' = {
   name: 'keyvault'
   params: {
     // Purge protection keeps a deleted vault's name for 90 days: the generation makes a new one.
-    name: keyVaultGeneration == 1 ? '${abbrs.keyVault}${resourceToken}' : '${abbrs.keyVault}${resourceToken}-g${keyVaultGeneration}'
+    name: keyVaultGeneration == '1' ? '${abbrs.keyVault}${resourceToken}' : '${abbrs.keyVault}${resourceToken}-g${keyVaultGeneration}'
     location: location
     tags: allTags
     factoryPrincipalId: identities.outputs.factoryPrincipalId

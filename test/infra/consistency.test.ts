@@ -285,7 +285,7 @@ resource onPremEverything 'Microsoft.Authorization/roleAssignments@2022-04-01' =
       "roleName: '${role.value.roleName}'",
     );
     s.bicep['infra/main.bicep'] = s.bicep['infra/main.bicep']!.replace(
-      /name: keyVaultGeneration == 1 \? [^\n]+/,
+      /name: keyVaultGeneration == '1' \? [^\n]+/,
       "name: '${abbrs.keyVault}${resourceToken}'",
     );
     expect(checkInfra(s)).toEqual([
