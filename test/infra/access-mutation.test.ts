@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadInfraAccess, type AccessDescription } from '../../src/local/azure-sim/access';
-import { runProbes } from './access-probes';
+import { runProbes, startProbeWorld, type ProbeWorld } from './access-probes';
 
 interface Mutant {
   label: string;
@@ -42,23 +42,31 @@ function mutants(): Mutant[] {
 
 describe('infra/access.json: every entry is needed (mutation test)', () => {
   let dir: string;
-  beforeAll(() => {
+  let probe: ProbeWorld;
+  beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'access-mutation-'));
+    probe = await startProbeWorld(join(dir, 'ca.pem'));
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(async () => {
+    await probe.sim.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   it('the cheap path passes with the access infra deploys', async () => {
-    await expect(runProbes(loadInfraAccess(), join(dir, 'ca.pem'))).resolves.toEqual({});
+    await expect(runProbes(probe, loadInfraAccess())).resolves.toEqual({});
   });
 
+  // Each mutant redeploys the world's access and runs the path until its first failing step.
   it('removing any one assignment or action makes a step fail', async () => {
     const all = mutants();
     expect(all.length).toBeGreaterThan(40);
     const unnoticed: string[] = [];
     for (const mutant of all) {
-      const result = await runProbes(mutant.access, join(dir, 'ca.pem'));
+      const result = await runProbes(probe, mutant.access);
       if (result.failedStep === undefined) unnoticed.push(mutant.label);
     }
     expect(unnoticed).toEqual([]);
-  });
+    // and the world is whole again afterwards
+    await expect(runProbes(probe, loadInfraAccess())).resolves.toEqual({});
+  }, 120_000);
 });

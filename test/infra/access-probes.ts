@@ -1,20 +1,25 @@
 /**
- * The cheap path through every access entry of infra/access.json: a simulated world built from a
- * given access description, and each port call (and preflight) a pipeline makes, once, through the
- * real adapters and SDK clients. `runProbes` stops at the first step that fails and names it, so
- * the mutation test can show which step notices a removed entry.
+ * The cheap path through every access entry of infra/access.json: a simulated world whose access is
+ * (re)deployed from a given description, and each port call (and preflight) a pipeline makes, once,
+ * through the real adapters and SDK clients. `runProbes` stops at the first step that fails and
+ * names it, so the mutation test can show which step notices a removed entry. Every run uses its
+ * own names (template, image definition, VM), so nothing one run left behind lets the next skip a
+ * call ("no-op when it exists").
  */
 import { loadConfig } from '../../src/config';
 import { createAzurePorts } from '../../src/adapters';
 import { runPreflight } from '../../src/activities/preflight';
 import { loadPipelinesOrThrow } from '../../src/domain/pipeline/loader';
-import { startAzureSimulator, createStandardWorld } from '../../src/local/azure-sim';
+import { startAzureSimulator, createStandardWorld, type AzureSimulator } from '../../src/local/azure-sim';
 import type { AccessDescription } from '../../src/local/azure-sim/access';
+import { redeployAccess, type StandardWorld } from '../../src/local/azure-sim/world';
+import type { AzurePorts } from '../../src/ports/azure';
+import type { PipelineDefinition } from '../../src/domain/pipeline/definition';
 import { pipelineSettingsForWorld, settingsForWorld } from '../../src/local/world-settings';
 import type { ImageTemplateSpec, ImageVersionSpec } from '../../src/ports/azure';
 import { VirtualClock } from '../../src/shared/clock';
 
-const IMAGE = 'ubuntu-2204-base';
+const PIPELINE = 'ubuntu-2204-base';
 const MINUTE = 60_000;
 
 export interface ProbeResult {
@@ -23,27 +28,45 @@ export interface ProbeResult {
   error?: string;
 }
 
-export async function runProbes(access: AccessDescription, caFile: string): Promise<ProbeResult> {
+export interface ProbeWorld {
+  sim: AzureSimulator;
+  world: StandardWorld;
+  clock: VirtualClock;
+  azure: AzurePorts;
+  pipeline: PipelineDefinition;
+  runs: number;
+}
+
+export async function startProbeWorld(caFile: string): Promise<ProbeWorld> {
   const clock = new VirtualClock(Date.UTC(2026, 10, 10, 6, 0, 0));
   const sim = await startAzureSimulator({
     clock,
     seed: 7,
     durations: { buildMs: 10 * MINUTE, replicationPerRegionMs: MINUTE, vmCreateMs: MINUTE },
   });
-  let step = 'world';
+  const world = createStandardWorld(sim);
+  const env: Record<string, string> = {
+    TASK_HUB_NAME: 'AccessProbes',
+    ...settingsForWorld(sim, world, { caFile }),
+    ...pipelineSettingsForWorld(world),
+  };
+  // ManagedIdentityCredential reads these from the process environment (jest isolates it per file).
+  process.env.IDENTITY_ENDPOINT = env.IDENTITY_ENDPOINT;
+  process.env.IDENTITY_HEADER = env.IDENTITY_HEADER;
+  const azure = createAzurePorts(loadConfig(env), { env, log: () => undefined, updateIntervalInMs: 1 });
+  const pipeline = loadPipelinesOrThrow('pipelines', env).get(PIPELINE);
+  if (pipeline === undefined) throw new Error(`pipelines/${PIPELINE}.yaml is missing`);
+  return { sim, world, clock, azure, pipeline, runs: 0 };
+}
+
+/** Deploys `access` into the probe world (replacing what was there) and runs the cheap path. */
+export async function runProbes(probe: ProbeWorld, access: AccessDescription): Promise<ProbeResult> {
+  const { sim, world, clock, azure, pipeline } = probe;
+  redeployAccess(sim, world, access);
+  const n = (probe.runs += 1);
+  const IMAGE = `probe-${n}`;
+  let step = 'start';
   try {
-    const world = createStandardWorld(sim, { access });
-    const env: Record<string, string> = {
-      TASK_HUB_NAME: 'AccessProbes',
-      ...settingsForWorld(sim, world, { caFile }),
-      ...pipelineSettingsForWorld(world),
-    };
-    // ManagedIdentityCredential reads these from the process environment (jest isolates it per file).
-    process.env.IDENTITY_ENDPOINT = env.IDENTITY_ENDPOINT;
-    process.env.IDENTITY_HEADER = env.IDENTITY_HEADER;
-    const azure = createAzurePorts(loadConfig(env), { env, log: () => undefined, updateIntervalInMs: 1 });
-    const pipeline = loadPipelinesOrThrow('pipelines', env).get(IMAGE);
-    if (pipeline === undefined) throw new Error(`pipelines/${IMAGE}.yaml is missing`);
     const { eng, test, prod } = world;
     const templates = { subscriptionId: eng.subscriptionId, resourceGroup: world.templateResourceGroup };
     const run = async (name: string, fn: () => Promise<unknown>) => {
@@ -52,7 +75,10 @@ export async function runProbes(access: AccessDescription, caFile: string): Prom
     };
 
     // Preflight of the sample pipeline, with the build on infra's build subnet.
-    const withSubnet = { ...pipeline, build: { ...pipeline.build, subnetId: world.buildNetwork.goodSubnetId } };
+    const withSubnet = {
+      ...pipeline,
+      build: { ...pipeline.build, subnetId: world.buildNetwork.goodSubnetId },
+    };
     await run('preflight', async () => {
       const result = await runPreflight(azure, { buildId: 'probe', definition: withSubnet });
       if (result.problems.length > 0) throw new Error(result.problems.map((p) => p.message).join('; '));
@@ -97,7 +123,9 @@ export async function runProbes(access: AccessDescription, caFile: string): Prom
           identifier: pipeline.image.identifier,
         }),
       );
-      await run(`${profile}: read the image definition`, () => azure.galleries(profile).getImageDefinition(definition));
+      await run(`${profile}: read the image definition`, () =>
+        azure.galleries(profile).getImageDefinition(definition),
+      );
       await run(`${profile}: list versions`, () => azure.galleries(profile).listVersions(definition));
     }
 
@@ -114,7 +142,13 @@ export async function runProbes(access: AccessDescription, caFile: string): Prom
       osDiskSizeGB: 64,
       buildTimeoutInMinutes: 60,
       subnetId: world.buildNetwork.goodSubnetId,
-      source: { type: 'PlatformImage', publisher: u.publisher, offer: u.offer, sku: u.sku, version: 'latest' },
+      source: {
+        type: 'PlatformImage',
+        publisher: u.publisher,
+        offer: u.offer,
+        sku: u.sku,
+        version: 'latest',
+      },
       customizers: [{ type: 'Shell', name: 'probe', inline: ['true'] }],
       distribute: {
         galleryImageVersionId: versionId,
@@ -124,7 +158,7 @@ export async function runProbes(access: AccessDescription, caFile: string): Prom
       },
       tags: {},
     });
-    const ref = { ...templates, name: 'it-probe' };
+    const ref = { ...templates, name: `it-probe-${n}` };
     await run('create the image template', async () => {
       const status = await builder.createTemplate(spec(ref.name));
       if (status.provisioningState !== 'Succeeded')
@@ -148,7 +182,7 @@ export async function runProbes(access: AccessDescription, caFile: string): Prom
     await run('read customization.log', async () => {
       if ((await builder.readCustomizationLog(ref, 5)) === undefined) throw new Error('log not readable');
     });
-    const cancelRef = { ...templates, name: 'it-probe-cancel' };
+    const cancelRef = { ...templates, name: `it-probe-cancel-${n}` };
     await run('cancel a run', async () => {
       await builder.createTemplate(spec(cancelRef.name));
       await builder.startRun(cancelRef);
@@ -168,7 +202,8 @@ export async function runProbes(access: AccessDescription, caFile: string): Prom
       version: '1.0.0',
     });
     await run('eng: read and patch the version', async () => {
-      if ((await azure.galleries('eng').getVersion(version(eng))) === undefined) throw new Error('no version');
+      if ((await azure.galleries('eng').getVersion(version(eng))) === undefined)
+        throw new Error('no version');
       await azure.galleries('eng').updateVersion(version(eng), { tags: { probe: 'yes' } });
     });
     const copy = (t: typeof eng, sourceId: string): ImageVersionSpec => ({
@@ -185,15 +220,22 @@ export async function runProbes(access: AccessDescription, caFile: string): Prom
     ] as const) {
       await run(`${profile}: copy the version from ${from === eng ? 'ENG' : 'TEST'}`, async () => {
         const source = `${from.galleryId}/images/${IMAGE}/versions/1.0.0`;
-        await azure.galleries(profile, { auxiliaryTenantIds: [from.tenantId] }).beginCreateVersion(copy(t, source));
+        await azure
+          .galleries(profile, { auxiliaryTenantIds: [from.tenantId] })
+          .beginCreateVersion(copy(t, source));
         clock.advanceBy(10 * MINUTE);
         const made = await azure.galleries(profile).getVersion(version(t));
-        if (made?.provisioningState !== 'Succeeded') throw new Error(`copy ${made?.provisioningState ?? 'missing'}`);
+        if (made?.provisioningState !== 'Succeeded')
+          throw new Error(`copy ${made?.provisioningState ?? 'missing'}`);
       });
     }
 
     // Test VM from the ENG version in the test subnet.
-    const vm = { subscriptionId: eng.subscriptionId, resourceGroup: world.testVm.resourceGroup, name: 'vm-probe' };
+    const vm = {
+      subscriptionId: eng.subscriptionId,
+      resourceGroup: world.testVm.resourceGroup,
+      name: `vm-probe-${n}`,
+    };
     await run('create the test VM', async () => {
       await azure.testVms('eng').createVm({
         ...vm,
@@ -203,10 +245,11 @@ export async function runProbes(access: AccessDescription, caFile: string): Prom
         vmSize: 'Standard_D2s_v5',
         osType: 'Linux',
         securityType: 'TrustedLaunch',
-        tags: { 'image-factory-run': 'probe' },
+        tags: { 'image-factory-run': `probe-${n}` },
       });
       clock.advanceBy(2 * MINUTE);
-      if ((await azure.testVms('eng').getVm(vm))?.provisioningState !== 'Succeeded') throw new Error('VM not ready');
+      if ((await azure.testVms('eng').getVm(vm))?.provisioningState !== 'Succeeded')
+        throw new Error('VM not ready');
     });
     await run('run a command on the test VM', () =>
       azure.testVms('eng').runCommand(vm, { shell: 'Shell', script: 'true', timeoutSeconds: 60 }),
@@ -219,7 +262,7 @@ export async function runProbes(access: AccessDescription, caFile: string): Prom
         .listTaggedResources(
           { subscriptionId: eng.subscriptionId, resourceGroup: world.testVm.resourceGroup },
           'image-factory-run',
-          'probe',
+          `probe-${n}`,
         );
       if (left.length > 0) throw new Error(`left behind: ${left.join(', ')}`);
     });
@@ -234,7 +277,5 @@ export async function runProbes(access: AccessDescription, caFile: string): Prom
     return {};
   } catch (error) {
     return { failedStep: step, error: error instanceof Error ? error.message : String(error) };
-  } finally {
-    await sim.stop();
   }
 }

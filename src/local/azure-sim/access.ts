@@ -70,17 +70,25 @@ export interface Grant {
   assignmentId: string;
 }
 
+/** One deployment of access.json into a world: what it targets and what it created. */
+export interface DeployedAccess {
+  deployment: DeploymentKey;
+  targets: GrantTargets;
+  roleDefinitionIds: string[];
+  grants: Grant[];
+}
+
 /**
- * Creates a deployment's custom roles and assignments in the simulator, as Bicep would. Returns the
- * assignments made; throws on an entry that names an unknown role, principal kind or scope, so a
- * typo in access.json fails loudly instead of granting nothing.
+ * Creates a deployment's custom roles and assignments in the simulator, as Bicep would; throws on
+ * an entry that names an unknown role, principal kind or scope, so a typo in access.json fails
+ * loudly instead of granting nothing.
  */
-export function grantAccess(
+export function deployAccess(
   sim: AzureSimulator,
   access: AccessDescription,
   deploymentKey: DeploymentKey,
   targets: GrantTargets,
-): Grant[] {
+): DeployedAccess {
   const deployment = access.deployments[deploymentKey];
   const roleIds = new Map<string, string>();
   for (const [key, role] of Object.entries(deployment.roles))
@@ -107,5 +115,11 @@ export function grantAccess(
     const assignmentId = sim.assignRole({ principalId, role: roleId, scope });
     grants.push({ deployment: deploymentKey, entry: a.name, principalId, roleId, scope, assignmentId });
   }
-  return grants;
+  return { deployment: deploymentKey, targets, roleDefinitionIds: [...roleIds.values()], grants };
+}
+
+/** Removes what deployAccess created (as deleting the deployment's roles and assignments would). */
+export function removeAccess(sim: AzureSimulator, deployed: DeployedAccess): void {
+  for (const grant of deployed.grants) sim.removeRoleAssignment(grant.assignmentId);
+  for (const id of deployed.roleDefinitionIds) sim.removeRoleDefinition(id);
 }

@@ -9,7 +9,7 @@
  * Resource provider registration (issue 12, defect 4) belongs in `registerProviders` below.
  */
 import type { AzureSimulator } from './api';
-import { grantAccess, type AccessDescription, type Grant } from './access';
+import { deployAccess, type AccessDescription, type DeployedAccess } from './access';
 
 export interface MultiTenantApp {
   appId: string;
@@ -56,7 +56,7 @@ export interface OnboardedStage {
   galleryResourceGroup: string;
   galleryName: string;
   galleryId: string;
-  grants: Grant[];
+  access: DeployedAccess;
 }
 
 /** docs/onboarding-a-tenant.md steps 1–2 for one TEST or PROD tenant. */
@@ -84,7 +84,7 @@ export function onboardStageTenant(
     name: galleryName,
     location: args.location,
   });
-  const grants = grantAccess(sim, access, 'stage', {
+  const deployed = deployAccess(sim, access, 'stage', {
     roleNameSuffix: ` (${args.environmentName} ${args.stageName})`,
     assignableScope: groupId,
     principals: { factoryAppStage: factoryPrincipalId },
@@ -94,7 +94,7 @@ export function onboardStageTenant(
       stageGallery: galleryId,
     },
   });
-  return { factoryPrincipalId, galleryResourceGroup, galleryName, galleryId, grants };
+  return { factoryPrincipalId, galleryResourceGroup, galleryName, galleryId, access: deployed };
 }
 
 /**

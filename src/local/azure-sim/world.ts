@@ -10,7 +10,14 @@
 import { randomBytes } from 'node:crypto';
 import abbreviations from '../../../infra/abbreviations.json';
 import type { AzureSimulator } from './api';
-import { grantAccess, loadInfraAccess, type AccessDescription, type Grant } from './access';
+import {
+  deployAccess,
+  loadInfraAccess,
+  removeAccess,
+  type AccessDescription,
+  type DeployedAccess,
+  type Grant,
+} from './access';
 import { createMultiTenantApp, onboardStageTenant, registerProviders } from './onboarding';
 
 export interface TenantFacts {
@@ -62,6 +69,8 @@ export interface StandardWorld {
   };
   /** Every assignment made from infra/access.json (ENG deployment and each onboarded tenant). */
   grants: Grant[];
+  /** The deployments of infra/access.json (ENG, then TEST and PROD), for redeployAccess. */
+  access: DeployedAccess[];
   /** Assignments that stage a test fixture and are not part of what infra grants. */
   testOnlyGrants: { why: string; principalId: string; role: string; scope: string }[];
   testVm: { resourceGroup: string; vnetId: string; subnetId: string; location: string };
@@ -253,7 +262,7 @@ export function createStandardWorld(sim: AzureSimulator, options: WorldOptions =
     testNetworkGroup: factoryRgId,
     testSubnet: testSubnetId,
   };
-  const grants = grantAccess(sim, access, 'eng', {
+  const engAccess = deployAccess(sim, access, 'eng', {
     roleNameSuffix: ` (${environmentName})`,
     assignableScope: subscriptionId,
     principals: {
@@ -263,6 +272,8 @@ export function createStandardWorld(sim: AzureSimulator, options: WorldOptions =
     },
     scopes: engScopes,
   });
+  const deployments = [engAccess];
+  const grants = [...engAccess.grants];
   const distributor = grants.find((g) => g.entry === 'build-identity-distributor');
 
   // ---- docs/onboarding-a-tenant.md for TEST and PROD
@@ -285,7 +296,8 @@ export function createStandardWorld(sim: AzureSimulator, options: WorldOptions =
       environmentName,
       location,
     });
-    grants.push(...onboarded.grants);
+    deployments.push(onboarded.access);
+    grants.push(...onboarded.access.grants);
     facts[stage] = {
       ...tenantFacts(stage, location, extraRegions),
       galleryResourceGroup: onboarded.galleryResourceGroup,
@@ -450,6 +462,7 @@ export function createStandardWorld(sim: AzureSimulator, options: WorldOptions =
     identityResourceGroup: names.factoryGroup,
     staging: { goodResourceGroupId: goodStaging, unauthorizedResourceGroupId: badStaging },
     grants,
+    access: deployments,
     testOnlyGrants,
     testVm: {
       resourceGroup: names.testGroup,
@@ -473,6 +486,18 @@ export function createStandardWorld(sim: AzureSimulator, options: WorldOptions =
     imageCreationRoleId: distributor?.roleId ?? '',
     roles: { ...BUILT_IN_ROLE_IDS },
   };
+}
+
+/**
+ * Replaces the world's access with another description's (same targets), as redeploying infra
+ * with it would: the mutation test uses it to judge one changed entry without a new world.
+ */
+export function redeployAccess(sim: AzureSimulator, world: StandardWorld, access: AccessDescription): void {
+  world.access = world.access.map((deployed) => {
+    removeAccess(sim, deployed);
+    return deployAccess(sim, access, deployed.deployment, deployed.targets);
+  });
+  world.grants = world.access.flatMap((deployed) => deployed.grants);
 }
 
 function tenantFacts(stage: 'eng' | 'test' | 'prod', location: string, extraRegions: string[]) {

@@ -372,8 +372,12 @@ function provisioningProblem(
     if (str(d.type) !== 'SharedImage') continue;
     const target = str(d.galleryImageId) ?? '';
     const imageId = /\/versions\/[^/]+$/i.test(target) ? target.split('/').slice(0, -2).join('/') : target;
+    // The permissions doc's distribution role: the identity reads the gallery and the image
+    // definition (image-builder-permissions-cli, "Allow VM Image Builder to distribute images").
+    const galleryId = imageId.split('/').slice(0, -2).join('/');
     if (
       !sim.getResource(imageId) ||
+      !sim.can(principalId, 'Microsoft.Compute/galleries/read', galleryId) ||
       !sim.can(principalId, 'Microsoft.Compute/galleries/images/read', imageId)
     ) {
       return {
