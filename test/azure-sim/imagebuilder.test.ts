@@ -180,6 +180,34 @@ describe('azure-sim: Azure VM Image Builder', () => {
     expect(text).toContain('E: Unable to locate package nope');
   });
 
+  test("defect 6: join rights on the VNET only are refused; Image Builder checks the VNET's resource group", async () => {
+    const { world } = env;
+    const subnetId = world.buildNetwork.subnetOnlyGrantSubnetId;
+    const vnetGroup = subnetId.split('/').slice(0, 5).join('/');
+    const e = await errorOf(
+      client().virtualMachineImageTemplates.createOrUpdate(
+        world.templateResourceGroup,
+        'it-subnet-only',
+        template({ vmProfile: { vmSize: 'Standard_D2s_v5', vnetConfig: { subnetId } } }, '1.0.9'),
+        poll,
+      ),
+    );
+    expect(e.message).toContain('Please check the user assigned identity has the correct permissions');
+    expect(e.message).toContain(vnetGroup);
+    // infra's own build subnet (join rights on its VNET's group) is accepted
+    await client().virtualMachineImageTemplates.createOrUpdate(
+      world.templateResourceGroup,
+      'it-subnet-group',
+      template(
+        {
+          vmProfile: { vmSize: 'Standard_D2s_v5', vnetConfig: { subnetId: world.buildNetwork.goodSubnetId } },
+        },
+        '1.0.10',
+      ),
+      poll,
+    );
+  });
+
   test('VNET checks: policies Enabled, other region, missing load-balancer NSG rule', async () => {
     const { world } = env;
     const rg = world.templateResourceGroup;

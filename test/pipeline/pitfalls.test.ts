@@ -82,7 +82,7 @@ describe('field-note pitfalls', () => {
     expect(message).toContain('AzureLoadBalancer to port 60001');
   });
 
-  it("defect 6: a join right on the build subnet only is reported on the VNET's resource group, where Image Builder checks it", async () => {
+  it("defect 6: join rights below the VNET's resource group are reported there, where Image Builder checks them", async () => {
     const subnet = factory.world.buildNetwork.subnetOnlyGrantSubnetId;
     const vnetGroup = subnet.split('/').slice(0, 5).join('/');
     const before = factory.sim.callCounts();

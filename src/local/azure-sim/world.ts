@@ -87,7 +87,7 @@ export interface StandardWorld {
     otherRegionSubnetId: string;
     /** TEST-ONLY pitfall: no join right for the build identity, policies Enabled, NSG denies the load balancer. */
     threeProblemsSubnetId: string;
-    /** TEST-ONLY pitfall: otherwise good, but the build identity's join right is on the subnet only (defect 6). */
+    /** TEST-ONLY pitfall: otherwise good, but the build identity's join right is on the VNET, not its resource group (defect 6). */
     subnetOnlyGrantSubnetId: string;
     otherRegion: string;
   };
@@ -385,8 +385,8 @@ export function createStandardWorld(sim: AzureSimulator, options: WorldOptions =
       },
     ],
   });
-  // Defect 6: the join right on the subnet only, as infra granted it before; Image Builder checks
-  // the VNET's resource group.
+  // Defect 6: join rights below the VNET's resource group (infra granted them on the subnet; many
+  // grant them on the VNET); Image Builder checks the resource group.
   const subnetGrantVnetId = sim.addVirtualNetwork({
     subscriptionId: engSub,
     resourceGroup: sim.addResourceGroup(engSub, 'rg-network-subnet-grant', location).split('/').pop() ?? '',
@@ -403,10 +403,10 @@ export function createStandardWorld(sim: AzureSimulator, options: WorldOptions =
   });
   if (buildJoin !== undefined)
     testOnly(
-      'pitfall: join right on the subnet only (defect 6)',
+      'pitfall: join rights on the VNET, not its resource group (defect 6)',
       buildIdentity.principalId,
       buildJoin.roleId,
-      `${subnetGrantVnetId}/subnets/snet-build`,
+      subnetGrantVnetId,
     );
 
   const ubuntu = {
