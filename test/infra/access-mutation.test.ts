@@ -61,11 +61,24 @@ describe('infra/access.json: every entry is needed (mutation test)', () => {
     const all = mutants();
     expect(all.length).toBeGreaterThan(40);
     const unnoticed: string[] = [];
+    const failedAt = new Map<string, string>();
     for (const mutant of all) {
       const result = await runProbes(probe, mutant.access);
       if (result.failedStep === undefined) unnoticed.push(mutant.label);
+      else failedAt.set(mutant.label, result.failedStep);
     }
     expect(unnoticed).toEqual([]);
+    // The entries issue 12 added, each noticed where the defect would bite on Azure.
+    expect(failedAt.get('eng assignment factory-app-eng-reads-eng-gallery')).toBe(
+      'test: copy the version from ENG',
+    ); // defect 2
+    expect(
+      failedAt.get(
+        'eng role buildLogReader without Microsoft.Resources/subscriptions/resourceGroups/resources/read',
+      ),
+    ).toBe('claimBuildSlot: list the template group'); // defect 1
+    expect(failedAt.get('eng assignment build-identity-joins-build-network')).toBe('preflight'); // defect 6
+    expect(failedAt.get('stage assignment stage-gallery-reader')).toBe('preflight');
     // and the world is whole again afterwards
     await expect(runProbes(probe, loadInfraAccess())).resolves.toEqual({});
   }, 120_000);
