@@ -93,13 +93,6 @@ function appSettingsKeys(functionBicep: string): Set<string> {
   return new Set([...block.matchAll(/^\s*([A-Za-z_][A-Za-z0-9_]*):/gm)].map((m) => m[1] as string));
 }
 
-/** Quoted strings inside every `<key>: [ ... ]` list of the given key (e.g. actions, dataActions). */
-function listed(text: string, key: 'actions' | 'dataActions'): string[] {
-  return [...text.matchAll(new RegExp(`(?<![A-Za-z])${key}: \\[([\\s\\S]*?)\\]`, 'g'))].flatMap((m) =>
-    [...(m[1] as string).matchAll(/'([^']+)'/g)].map((a) => a[1] as string),
-  );
-}
-
 function checkSettings(sources: InfraSources, problems: string[]): void {
   const infraSettings = appSettingsKeys(sources.bicep['infra/app/function.bicep'] ?? '');
   const read = new Set(sources.settingKeys);
