@@ -52,9 +52,9 @@ describe('access checks and network reads (real SDK → simulated Azure)', () =>
     ).resolves.toBeUndefined();
   });
 
-  it('getResource gives the location of groups, galleries and subnets; undefined when missing', async () => {
-    await expect(h.ports.access('eng').getResource(h.world.eng.galleryId)).resolves.toEqual({
-      id: h.world.eng.galleryId,
+  it('getResource gives the location of groups, images and subnets; undefined when missing', async () => {
+    await expect(h.ports.access('eng').getResource(h.world.managedImageId)).resolves.toEqual({
+      id: h.world.managedImageId,
       location: 'westeurope',
     });
     await expect(

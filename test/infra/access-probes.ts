@@ -251,6 +251,18 @@ export async function runProbes(probe: ProbeWorld, access: AccessDescription): P
       if ((await azure.testVms('eng').getVm(vm))?.provisioningState !== 'Succeeded')
         throw new Error('VM not ready');
     });
+    // The adapter tags the implicit OS disk (best effort, so only a leak check would notice).
+    await run('the test VM, its NIC and its tagged OS disk are found by tag', async () => {
+      const tagged = await azure
+        .testVms('eng')
+        .listTaggedResources(
+          { subscriptionId: eng.subscriptionId, resourceGroup: world.testVm.resourceGroup },
+          'image-factory-run',
+          `probe-${n}`,
+        );
+      if (!tagged.some((id) => /\/disks\//i.test(id)))
+        throw new Error(`OS disk not tagged: ${tagged.join(', ')}`);
+    });
     await run('run a command on the test VM', () =>
       azure.testVms('eng').runCommand(vm, { shell: 'Shell', script: 'true', timeoutSeconds: 60 }),
     );

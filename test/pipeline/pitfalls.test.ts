@@ -49,6 +49,24 @@ describe('field-note pitfalls', () => {
     build: { ...p.build, subnetId },
   });
 
+  it('defect 5: groups infra never created (the old sample names) are named by preflight, nothing is created', async () => {
+    const before = factory.sim.callCounts();
+    const old = {
+      ...ubuntu,
+      build: { ...ubuntu.build, resourceGroup: 'rg-image-templates' },
+      test: { ...ubuntu.test, resourceGroup: 'rg-image-tests' },
+    };
+    const final = await factory.host.waitFor(await factory.start(old, 'old-groups'));
+    const message = (final.customStatus as BuildCustomStatus).failure?.message ?? '';
+    expect(message).toMatch(/^4 problem\(s\)/); // the two groups, and no grant can be on them
+    expect(message).toContain(
+      'build.resourceGroup names resource group rg-image-templates, which does not exist',
+    );
+    expect(message).toContain('test.resourceGroup names resource group rg-image-tests, which does not exist');
+    expect(message).toContain('TEMPLATE_RESOURCE_GROUP / TEST_VM_RESOURCE_GROUP');
+    expect(writesSince(factory, before)).toEqual([]);
+  });
+
   it('an NSG that does not let AzureLoadBalancer reach the proxy port is refused before anything is created', async () => {
     const subnet = factory.world.buildNetwork.noLoadBalancerRuleSubnetId;
     const before = factory.sim.callCounts();
