@@ -23,6 +23,12 @@ param deployerPrincipalType 'User' | 'ServicePrincipal' = 'User'
 @description('Optional. Client id of the multi-tenant app the factory uses for TEST/PROD (see infra/scripts/create-multitenant-app.sh).')
 param factoryAppClientId string = ''
 
+@description('Optional. Object id of the multi-tenant app\'s service principal in ENG (create-multitenant-app.sh prints it): Reader on the ENG gallery, for the auxiliary ENG token of ENG → TEST copies.')
+param factoryAppEngPrincipalId string = ''
+
+@description('Optional. Bump after `azd down --purge`: the Key Vault has purge protection, so its old name stays taken for the retention period (90 days); the generation is part of the new name.')
+param keyVaultGeneration string = '1'
+
 @description('Optional. Object id of the on-prem release-management principal (sends decisions, receives requests).')
 param onPremPrincipalId string = ''
 
@@ -117,7 +123,8 @@ module keyVault 'app/keyvault.bicep' = {
   scope: factoryGroup
   name: 'keyvault'
   params: {
-    name: '${abbrs.keyVault}${resourceToken}'
+    // Purge protection keeps a deleted vault's name for 90 days: the generation makes a new one.
+    name: keyVaultGeneration == '1' ? '${abbrs.keyVault}${resourceToken}' : '${abbrs.keyVault}${resourceToken}-g${keyVaultGeneration}'
     location: location
     tags: allTags
     factoryPrincipalId: identities.outputs.factoryPrincipalId
@@ -135,39 +142,14 @@ module network 'app/network.bicep' = if (buildNetwork.mode == 'create') {
     location: location
     tags: allTags
     addressPrefix: buildNetwork.?addressPrefix ?? '10.40.0.0/22'
-    buildPrincipalId: identities.outputs.buildPrincipalId
-    factoryPrincipalId: identities.outputs.factoryPrincipalId
-    subnetJoinerRoleId: roles.outputs.subnetJoinerRoleId
   }
 }
 
-// Existing subnets (the network team's): join rights only. Their NSG and private-link policy are
-// theirs to set; preflight checks both before every build and prints the fix.
+// Existing subnets (the network team's): join rights only (infra/access.json, deployed by
+// app/roles.bicep on the build VNET's resource group and on the test subnet). Their NSG and
+// private-link policy are theirs to set; preflight checks both before every build and prints the fix.
 var existingBuildSubnetId = buildNetwork.mode == 'existing' ? (buildNetwork.?buildSubnetId ?? '') : ''
 var existingTestSubnetId = buildNetwork.mode != 'create' ? (buildNetwork.?testSubnetId ?? '') : ''
-// Scopes are evaluated even for skipped modules: fall back to this subscription and group when empty.
-var existingBuildSubnetParts = split(empty(existingBuildSubnetId) ? '/subscriptions/${subscription().subscriptionId}/resourceGroups/${factoryGroup.name}' : existingBuildSubnetId, '/')
-var existingTestSubnetParts = split(empty(existingTestSubnetId) ? '/subscriptions/${subscription().subscriptionId}/resourceGroups/${factoryGroup.name}' : existingTestSubnetId, '/')
-
-module buildJoinsExistingSubnet 'app/subnet-access.bicep' = if (!empty(existingBuildSubnetId)) {
-  scope: resourceGroup(existingBuildSubnetParts[2], existingBuildSubnetParts[4])
-  name: 'build-joins-existing-subnet'
-  params: {
-    subnetId: existingBuildSubnetId
-    principalId: identities.outputs.buildPrincipalId
-    roleDefinitionId: roles.outputs.subnetJoinerRoleId
-  }
-}
-
-module factoryJoinsExistingTestSubnet 'app/subnet-access.bicep' = if (!empty(existingTestSubnetId)) {
-  scope: resourceGroup(existingTestSubnetParts[2], existingTestSubnetParts[4])
-  name: 'factory-joins-existing-test-subnet'
-  params: {
-    subnetId: existingTestSubnetId
-    principalId: identities.outputs.factoryPrincipalId
-    roleDefinitionId: roles.outputs.subnetJoinerRoleId
-  }
-}
 
 var buildSubnetId = buildNetwork.mode == 'create' ? network.outputs.buildSubnetId : existingBuildSubnetId
 var testSubnetId = buildNetwork.mode == 'create' ? network.outputs.testSubnetId : existingTestSubnetId
@@ -182,15 +164,22 @@ module gallery 'app/gallery.bicep' = {
   }
 }
 
+// Every ARM role the factory, the build identity and the app's ENG service principal hold:
+// infra/access.json (the `eng` deployment).
 module roles 'app/roles.bicep' = {
   name: 'roles'
   params: {
+    environmentName: environmentName
     factoryPrincipalId: identities.outputs.factoryPrincipalId
     buildPrincipalId: identities.outputs.buildPrincipalId
+    factoryAppEngPrincipalId: factoryAppEngPrincipalId
     factoryGroupName: factoryGroup.name
     templateGroupName: templateGroup.name
     testGroupName: testGroup.name
     galleryName: gallery.outputs.name
+    buildIdentityName: identities.outputs.buildIdentityName
+    buildSubnetId: buildSubnetId
+    testSubnetId: testSubnetId
   }
 }
 
@@ -218,6 +207,10 @@ module function 'app/function.bicep' = {
     testSubnetId: testSubnetId
     factoryAppClientId: factoryAppClientId
     stageTenants: stageTenants
+    templateResourceGroup: templateGroup.name
+    testVmResourceGroup: testGroup.name
+    engGalleryResourceGroup: factoryGroup.name
+    engGalleryName: gallery.outputs.name
   }
 }
 
@@ -230,6 +223,8 @@ output KEY_VAULT_URI string = keyVault.outputs.uri
 output FACTORY_PRINCIPAL_ID string = identities.outputs.factoryPrincipalId
 output BUILD_IDENTITY_ID string = identities.outputs.buildIdentityId
 output ENG_GALLERY_ID string = gallery.outputs.id
+output TEMPLATE_RESOURCE_GROUP string = templateGroup.name
+output TEST_VM_RESOURCE_GROUP string = testGroup.name
 output BUILD_SUBNET_ID string = buildSubnetId
 output TEST_SUBNET_ID string = testSubnetId
 output BUILD_STAGING_RESOURCE_GROUP_PREFIX string = stagingGroupPrefix

@@ -39,6 +39,14 @@ type stageTenantsType = {
   prodSubscriptionId: string
   @description('Required. Object id of the multi-tenant app\'s service principal in the PROD tenant.')
   prodPrincipalId: string
+  @description('Optional. Resource group of the TEST gallery (default rg-images, as docs/onboarding-a-tenant.md creates it).')
+  testGalleryResourceGroup: string?
+  @description('Optional. TEST gallery (default gal_test, infra/tenant/main.bicep\'s default).')
+  testGalleryName: string?
+  @description('Optional. Resource group of the PROD gallery (default rg-images).')
+  prodGalleryResourceGroup: string?
+  @description('Optional. PROD gallery (default gal_prod).')
+  prodGalleryName: string?
 }
 
 @export()

@@ -41,6 +41,14 @@ param stagingResourceGroupPrefix string = ''
 param testSubnetId string = ''
 @description('Optional. Client id of the multi-tenant app used for TEST/PROD.')
 param factoryAppClientId string = ''
+@description('Required. Resource group of the image templates (pipelines: ${TEMPLATE_RESOURCE_GROUP}).')
+param templateResourceGroup string
+@description('Required. Resource group of the test VMs (pipelines: ${TEST_VM_RESOURCE_GROUP}).')
+param testVmResourceGroup string
+@description('Required. Resource group of the ENG gallery.')
+param engGalleryResourceGroup string
+@description('Required. ENG gallery name.')
+param engGalleryName string
 @description('Optional. TEST/PROD tenants, subscriptions and the object ids of the multi-tenant app\'s service principal there; empty until onboarded (infra/tenant).')
 param stageTenants stageTenantsType = {
   testTenantId: ''
@@ -148,6 +156,15 @@ var appSettings = {
   BUILD_IDENTITY_PRINCIPAL_ID: buildIdentityPrincipalId
   BUILD_STAGING_RESOURCE_GROUP_PREFIX: stagingResourceGroupPrefix
   TEST_SUBNET_ID: testSubnetId
+  TEMPLATE_RESOURCE_GROUP: templateResourceGroup
+  TEST_VM_RESOURCE_GROUP: testVmResourceGroup
+  ENG_GALLERY_RESOURCE_GROUP: engGalleryResourceGroup
+  ENG_GALLERY_NAME: engGalleryName
+  // infra/tenant/main.bicep's defaults unless onboarding chose others
+  TEST_GALLERY_RESOURCE_GROUP: stageTenants.?testGalleryResourceGroup ?? 'rg-images'
+  TEST_GALLERY_NAME: stageTenants.?testGalleryName ?? 'gal_test'
+  PROD_GALLERY_RESOURCE_GROUP: stageTenants.?prodGalleryResourceGroup ?? 'rg-images'
+  PROD_GALLERY_NAME: stageTenants.?prodGalleryName ?? 'gal_prod'
 }
 
 resource site 'Microsoft.Web/sites@2024-04-01' = {

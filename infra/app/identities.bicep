@@ -19,19 +19,7 @@ resource buildIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01
   tags: tags
 }
 
-var managedIdentityOperator = 'f1a07417-d97a-45cb-824c-7a7467783830' // Managed Identity Operator
-
-// The factory puts the build identity on each image template (userAssignedIdentities/assign/action):
-// on that one identity only, not on the resource group.
-resource factoryAssignsBuildIdentity 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  scope: buildIdentity
-  name: guid(buildIdentity.id, factoryIdentity.id, managedIdentityOperator)
-  properties: {
-    principalId: factoryIdentity.properties.principalId
-    principalType: 'ServicePrincipal'
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', managedIdentityOperator)
-  }
-}
+// The factory's Managed Identity Operator on the build identity is in infra/access.json.
 
 output factoryIdentityId string = factoryIdentity.id
 output factoryPrincipalId string = factoryIdentity.properties.principalId

@@ -6,14 +6,8 @@ param nsgName string
 param location string
 @description('Optional. Tags.')
 param tags object = {}
-@description('Required. Principal id of the build identity (joins the build subnet).')
-param buildPrincipalId string
-@description('Required. Principal id of the factory identity (joins the test subnet, reads subnet policies in preflight).')
-param factoryPrincipalId string
 @description('Optional. Address space (/22 or larger): first /24 build subnet, second /24 test subnet.')
 param addressPrefix string = '10.40.0.0/22'
-@description('Required. Resource id of the custom role that joins a subnet (virtualNetworks/read, subnets/read, subnets/join/action).')
-param subnetJoinerRoleId string
 
 
 resource nsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' = {
@@ -77,18 +71,8 @@ resource testSubnet 'Microsoft.Network/virtualNetworks/subnets@2024-05-01' exist
   name: 'snet-tests'
 }
 
-// Join rights on exactly one subnet each, not Network Contributor on the VNET.
-resource buildJoinsSubnet 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  scope: buildSubnet
-  name: guid(buildSubnet.id, buildPrincipalId, subnetJoinerRoleId)
-  properties: { principalId: buildPrincipalId, principalType: 'ServicePrincipal', roleDefinitionId: subnetJoinerRoleId }
-}
-
-resource factoryJoinsTestSubnet 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  scope: testSubnet
-  name: guid(testSubnet.id, factoryPrincipalId, subnetJoinerRoleId)
-  properties: { principalId: factoryPrincipalId, principalType: 'ServicePrincipal', roleDefinitionId: subnetJoinerRoleId }
-}
+// Join rights: infra/access.json (app/roles.bicep), the build identity on this VNET's resource
+// group (Image Builder checks it there), the factory on the test subnet.
 
 output buildSubnetId string = buildSubnet.id
 output testSubnetId string = testSubnet.id

@@ -1,238 +1,108 @@
-// Least-privilege custom roles with exactly the actions the adapters call (see
-// infra/required-actions.json; test/infra/consistency.test.ts keeps the two in sync), and their
-// assignments to the factory and the build identity.
+// The ENG side of infra/access.json, the one description of who may do what where: its custom roles
+// (named per environment: role names are unique per tenant) and its role assignments, with the
+// symbolic scopes resolved here. Nothing in this file lists actions; test/infra/checker.ts checks
+// that access.json covers infra/required-actions.json at the scopes Azure checks.
 targetScope = 'subscription'
 
+@description('Required. Name of the azd environment; part of every custom role name.')
+param environmentName string
 @description('Required. Principal id of the factory identity.')
 param factoryPrincipalId string
 @description('Required. Principal id of the Image Builder build identity.')
 param buildPrincipalId string
+@description('Optional. Object id of the multi-tenant app\'s service principal in ENG (auxiliary token of ENG → TEST copies); empty until the app exists.')
+param factoryAppEngPrincipalId string = ''
 @description('Required. Resource group of the factory (identities, ENG gallery).')
 param factoryGroupName string
 @description('Required. Resource group of the image templates.')
 param templateGroupName string
 @description('Required. Resource group of the short-lived test VMs.')
 param testGroupName string
-@description('Optional. Custom staging resource group for Image Builder; empty when AIB picks its own.')
-param stagingGroupName string = ''
-@description('Required. ENG gallery name.')
+@description('Required. ENG gallery name (in the factory group).')
 param galleryName string
+@description('Required. Name of the build identity (in the factory group).')
+param buildIdentityName string
+@description('Optional. Resource id of the build subnet; its VNET\'s resource group gets the build identity\'s join rights. Empty: no build network.')
+param buildSubnetId string = ''
+@description('Optional. Resource id of the subnet test VMs join. Empty: none.')
+param testSubnetId string = ''
 
-var contributor = 'b24988ac-6180-42a0-ab88-20f7382dd24c' // Contributor
+var access = loadJsonContent('../access.json')
+var deployment = access.deployments.eng
+var builtInRoles = access.builtInRoles
 
-resource templateOperator 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
-  name: guid(subscription().id, 'image-factory-template-operator')
-  properties: {
-    roleName: 'Image Factory Template Operator'
-    description: 'Create, run, cancel and delete Azure VM Image Builder templates; read their logs.'
-    type: 'CustomRole'
-    assignableScopes: [subscription().id]
-    permissions: [
-      {
-        actions: [
-          'Microsoft.VirtualMachineImages/imageTemplates/read'
-          'Microsoft.VirtualMachineImages/imageTemplates/write'
-          'Microsoft.VirtualMachineImages/imageTemplates/delete'
-          'Microsoft.VirtualMachineImages/imageTemplates/run/action'
-          'Microsoft.VirtualMachineImages/imageTemplates/cancel/action'
-          'Microsoft.VirtualMachineImages/imageTemplates/runOutputs/read'
-          'Microsoft.Resources/subscriptions/resourceGroups/read'
-        ]
-      }
-    ]
+var principals = {
+  factory: factoryPrincipalId
+  build: buildPrincipalId
+  factoryAppEng: factoryAppEngPrincipalId
+}
+var buildSubnetParts = split(empty(buildSubnetId) ? '/subscriptions/-/resourceGroups/-' : buildSubnetId, '/')
+var testSubnetParts = split(empty(testSubnetId) ? '/subscriptions/-/resourceGroups/-' : testSubnetId, '/')
+// Resource group scopes: subscription and group name ('' = not deployed, the assignment is skipped).
+var groups = {
+  factoryGroup: { subscriptionId: subscription().subscriptionId, name: factoryGroupName }
+  templateGroup: { subscriptionId: subscription().subscriptionId, name: templateGroupName }
+  testGroup: { subscriptionId: subscription().subscriptionId, name: testGroupName }
+  buildNetworkGroup: { subscriptionId: buildSubnetParts[2], name: empty(buildSubnetId) ? '' : buildSubnetParts[4] }
+  testNetworkGroup: { subscriptionId: testSubnetParts[2], name: empty(testSubnetId) ? '' : testSubnetParts[4] }
+}
+// Resource scopes: the resource's group, type and id.
+var resources = {
+  engGallery: { group: factoryGroupName, subscriptionId: subscription().subscriptionId, kind: 'gallery', id: resourceId(subscription().subscriptionId, factoryGroupName, 'Microsoft.Compute/galleries', galleryName) }
+  buildIdentity: { group: factoryGroupName, subscriptionId: subscription().subscriptionId, kind: 'identity', id: resourceId(subscription().subscriptionId, factoryGroupName, 'Microsoft.ManagedIdentity/userAssignedIdentities', buildIdentityName) }
+  testSubnet: { group: testSubnetParts[4], subscriptionId: testSubnetParts[2], kind: 'subnet', id: testSubnetId }
+  buildSubnet: { group: buildSubnetParts[4], subscriptionId: buildSubnetParts[2], kind: 'subnet', id: buildSubnetId }
+}
+
+var roleGuid = map(objectKeys(deployment.roles), key => { key: key, guid: guid(subscription().id, environmentName, 'image-factory', key) })
+var roleIds = toObject(roleGuid, r => r.key, r => subscriptionResourceId('Microsoft.Authorization/roleDefinitions', r.guid))
+var roleIdOf = union(toObject(items(builtInRoles), r => r.key, r => subscriptionResourceId('Microsoft.Authorization/roleDefinitions', r.value)), roleIds)
+
+resource customRoles 'Microsoft.Authorization/roleDefinitions@2022-04-01' = [
+  for role in items(deployment.roles): {
+    name: guid(subscription().id, environmentName, 'image-factory', role.key)
+    properties: {
+      // Custom role names are unique per tenant: a second environment in the same tenant needs its own.
+      roleName: '${role.value.roleName} (${environmentName})'
+      description: role.value.description
+      type: 'CustomRole'
+      assignableScopes: [subscription().id]
+      permissions: [{ actions: role.value.actions, dataActions: role.value.?dataActions ?? [] }]
+    }
   }
-}
+]
 
-resource galleryPublisher 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
-  name: guid(subscription().id, 'image-factory-gallery-publisher')
-  properties: {
-    roleName: 'Image Factory Gallery Publisher'
-    description: 'Manage image definitions and image versions in compute galleries.'
-    type: 'CustomRole'
-    assignableScopes: [subscription().id]
-    permissions: [
-      {
-        actions: [
-          'Microsoft.Compute/galleries/read'
-          'Microsoft.Compute/galleries/images/read'
-          'Microsoft.Compute/galleries/images/write'
-          'Microsoft.Compute/galleries/images/versions/read'
-          'Microsoft.Compute/galleries/images/versions/write'
-          'Microsoft.Compute/galleries/images/versions/delete'
-          'Microsoft.Compute/images/read'
-        ]
-      }
-    ]
+var deployed = filter(deployment.assignments, a => !empty(principals[a.principal]))
+
+resource atSubscription 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for a in filter(deployed, a => a.scope == 'engSubscription'): {
+    name: guid(subscription().id, principals[a.principal], roleIdOf[a.role])
+    properties: { principalId: principals[a.principal], principalType: 'ServicePrincipal', roleDefinitionId: roleIdOf[a.role] }
+    dependsOn: [customRoles]
   }
-}
+]
 
-resource testVmOperator 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
-  name: guid(subscription().id, 'image-factory-test-vm-operator')
-  properties: {
-    roleName: 'Image Factory Test VM Operator'
-    description: 'Create, run commands on and delete short-lived test VMs with their NICs and disks.'
-    type: 'CustomRole'
-    assignableScopes: [subscription().id]
-    permissions: [
-      {
-        actions: [
-          'Microsoft.Compute/virtualMachines/read'
-          'Microsoft.Compute/virtualMachines/write'
-          'Microsoft.Compute/virtualMachines/delete'
-          'Microsoft.Compute/virtualMachines/runCommand/action'
-          'Microsoft.Compute/disks/read'
-          'Microsoft.Compute/disks/write'
-          'Microsoft.Compute/disks/delete'
-          'Microsoft.Network/networkInterfaces/read'
-          'Microsoft.Network/networkInterfaces/write'
-          'Microsoft.Network/networkInterfaces/delete'
-          'Microsoft.Network/networkInterfaces/join/action'
-          'Microsoft.Compute/galleries/images/versions/read'
-          'Microsoft.Resources/subscriptions/resourceGroups/read'
-        ]
-      }
-    ]
+module atGroup 'role-assignment.bicep' = [
+  for a in filter(deployed, a => contains(groups, a.scope) && !empty(groups[a.scope].name)): {
+    scope: resourceGroup(groups[a.scope].subscriptionId, groups[a.scope].name)
+    name: a.name
+    params: { principalId: principals[a.principal], roleDefinitionId: roleIdOf[a.role] }
+    dependsOn: [customRoles]
   }
-}
+]
 
-resource preflightReader 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
-  name: guid(subscription().id, 'image-factory-preflight-reader')
-  properties: {
-    roleName: 'Image Factory Preflight Reader'
-    description: 'Read role assignments, role definitions, networks and marketplace images to check a pipeline before it builds.'
-    type: 'CustomRole'
-    assignableScopes: [subscription().id]
-    permissions: [
-      {
-        actions: [
-          'Microsoft.Authorization/roleAssignments/read'
-          'Microsoft.Authorization/roleDefinitions/read'
-          'Microsoft.Network/virtualNetworks/read'
-          'Microsoft.Network/virtualNetworks/subnets/read'
-          'Microsoft.Network/networkSecurityGroups/read'
-          'Microsoft.Compute/locations/publishers/artifacttypes/offers/skus/versions/read'
-          'Microsoft.Compute/images/read'
-          'Microsoft.Resources/subscriptions/resourceGroups/read'
-          'Microsoft.Resources/subscriptions/resources/read'
-          'Microsoft.Resources/subscriptions/providers/read' // resource provider registration (preflight)
-          'Microsoft.ManagedIdentity/userAssignedIdentities/read'
-        ]
-      }
-    ]
+module atResource 'resource-role-assignment.bicep' = [
+  for a in filter(deployed, a => contains(resources, a.scope) && !empty(resources[a.scope].id)): {
+    scope: resourceGroup(resources[a.scope].subscriptionId, resources[a.scope].group)
+    name: a.name
+    params: {
+      kind: resources[a.scope].kind
+      resourceId: resources[a.scope].id
+      principalId: principals[a.principal]
+      roleDefinitionId: roleIdOf[a.role]
+    }
+    dependsOn: [customRoles]
   }
-}
+]
 
-resource imageBuilderDistributor 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
-  name: guid(subscription().id, 'image-factory-aib-distributor')
-  properties: {
-    roleName: 'Image Factory Image Builder Distributor'
-    description: 'What Azure VM Image Builder needs to read sources and distribute to the ENG gallery.'
-    type: 'CustomRole'
-    assignableScopes: [subscription().id]
-    permissions: [
-      {
-        actions: [
-          'Microsoft.Compute/galleries/read'
-          'Microsoft.Compute/galleries/images/read'
-          'Microsoft.Compute/galleries/images/versions/read'
-          'Microsoft.Compute/galleries/images/versions/write'
-          'Microsoft.Compute/images/read'
-          'Microsoft.Compute/images/write'
-          'Microsoft.Compute/images/delete'
-        ]
-      }
-    ]
-  }
-}
-
-resource subnetJoiner 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
-  name: guid(subscription().id, 'image-factory-subnet-joiner')
-  properties: {
-    roleName: 'Image Factory Subnet Joiner'
-    description: 'Put a build VM (Image Builder) or a test VM NIC into one subnet.'
-    type: 'CustomRole'
-    assignableScopes: [subscription().id]
-    permissions: [
-      {
-        actions: [
-          'Microsoft.Network/virtualNetworks/read'
-          'Microsoft.Network/virtualNetworks/subnets/read'
-          'Microsoft.Network/virtualNetworks/subnets/join/action'
-        ]
-      }
-    ]
-  }
-}
-
-resource buildLogReader 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
-  name: guid(subscription().id, 'image-factory-build-log-reader')
-  properties: {
-    roleName: 'Image Factory Build Log Reader'
-    description: 'Find the staging storage account of Image Builder and read customization.log from it.'
-    type: 'CustomRole'
-    assignableScopes: [subscription().id]
-    permissions: [
-      {
-        actions: [
-          'Microsoft.Resources/subscriptions/resourceGroups/read'
-          'Microsoft.Resources/subscriptions/resourceGroups/resources/read'
-          'Microsoft.Storage/storageAccounts/read'
-        ]
-        dataActions: ['Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read']
-      }
-    ]
-  }
-}
-
-resource preflightAtSubscription 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(subscription().id, factoryPrincipalId, preflightReader.id)
-  properties: { principalId: factoryPrincipalId, principalType: 'ServicePrincipal', roleDefinitionId: preflightReader.id }
-}
-
-module factoryTemplates 'role-assignment.bicep' = {
-  scope: resourceGroup(templateGroupName)
-  name: 'factory-template-operator'
-  params: { principalId: factoryPrincipalId, roleDefinitionId: templateOperator.id }
-}
-
-module factoryGallery 'role-assignment.bicep' = {
-  scope: resourceGroup(factoryGroupName)
-  name: 'factory-gallery-publisher'
-  params: { principalId: factoryPrincipalId, roleDefinitionId: galleryPublisher.id }
-}
-
-module factoryTestVms 'role-assignment.bicep' = {
-  scope: resourceGroup(testGroupName)
-  name: 'factory-test-vm-operator'
-  params: { principalId: factoryPrincipalId, roleDefinitionId: testVmOperator.id }
-}
-
-module buildDistributes 'role-assignment.bicep' = {
-  scope: resourceGroup(factoryGroupName)
-  name: 'build-identity-distributor'
-  params: { principalId: buildPrincipalId, roleDefinitionId: imageBuilderDistributor.id }
-}
-
-// Field notes: with a custom staging group the build identity needs Contributor there, or
-// create/run/delete fail with a bare "Unauthorized".
-module buildStaging 'role-assignment.bicep' = if (!empty(stagingGroupName)) {
-  scope: resourceGroup(empty(stagingGroupName) ? factoryGroupName : stagingGroupName)
-  name: 'build-identity-staging-contributor'
-  params: { principalId: buildPrincipalId, roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', contributor) }
-}
-
-// The factory reads customization.log from the staging group's storage account before it deletes
-// the template. Without a custom staging group AIB picks an IT_ group we cannot grant ahead of time.
-module factoryReadsBuildLogs 'role-assignment.bicep' = if (!empty(stagingGroupName)) {
-  scope: resourceGroup(empty(stagingGroupName) ? factoryGroupName : stagingGroupName)
-  name: 'factory-build-log-reader'
-  params: { principalId: factoryPrincipalId, roleDefinitionId: buildLogReader.id }
-}
-
-output subnetJoinerRoleId string = subnetJoiner.id
-output buildLogReaderRoleId string = buildLogReader.id
-output templateOperatorRoleId string = templateOperator.id
-output galleryPublisherRoleId string = galleryPublisher.id
-output testVmOperatorRoleId string = testVmOperator.id
-output preflightReaderRoleId string = preflightReader.id
-output galleryName string = galleryName
+output roleIds object = roleIds

@@ -8,7 +8,7 @@ mi_principal_id=${1:?factory managed identity principal (object) id}
 name=${2:-image-factory}
 tenant_id=$(az account show --query tenantId -o tsv)
 app_id=$(az ad app create --display-name "$name" --sign-in-audience AzureADMultipleOrgs --query appId -o tsv)
-az ad sp create --id "$app_id" >/dev/null
+eng_sp_id=$(az ad sp create --id "$app_id" --query id -o tsv)
 az ad app federated-credential create --id "$app_id" --parameters "{
   \"name\": \"factory-managed-identity\",
   \"issuer\": \"https://login.microsoftonline.com/${tenant_id}/v2.0\",
@@ -16,5 +16,8 @@ az ad app federated-credential create --id "$app_id" --parameters "{
   \"audiences\": [\"api://AzureADTokenExchange\"]
 }" >/dev/null
 echo "FACTORY_APP_CLIENT_ID=${app_id}"
+# Its service principal here (ENG) signs the auxiliary token of ENG → TEST copies; infra grants it
+# Reader on the ENG gallery (infra/access.json) once azd knows it.
+echo "FACTORY_APP_ENG_PRINCIPAL_ID=${eng_sp_id}"
 echo "Admin consent in each TEST/PROD tenant (run as a Global/Privileged Role Administrator there):"
 echo "  https://login.microsoftonline.com/<tenant-id>/adminconsent?client_id=${app_id}"

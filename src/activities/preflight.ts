@@ -57,6 +57,23 @@ export async function runPreflight(azure: AzurePorts, input: PreflightInput): Pr
   const engImage = `${rgId(eng.subscriptionId, eng.gallery.resourceGroup)}/providers/Microsoft.Compute/galleries/${eng.gallery.name}`;
   const vhdSource = definition.source.type === 'vhd';
 
+  // The groups the pipeline names must exist (infra creates rg-<env>-templates and rg-<env>-tests;
+  // the sample pipelines name them through settings): otherwise every grant check below is moot.
+  for (const [field, group] of [
+    ['build.resourceGroup', definition.build.resourceGroup],
+    ['test.resourceGroup', definition.test.resourceGroup],
+  ] as const) {
+    if (field === 'build.resourceGroup' && vhdSource) continue;
+    const id = rgId(eng.subscriptionId, group);
+    if ((await read(() => access.getResource(id))) === undefined)
+      problems.push({
+        code: 'ResourceGroupNotFound',
+        subject: id,
+        message: `${field} names resource group ${group}, which does not exist in subscription ${eng.subscriptionId}`,
+        fix: `use the group infra created (settings TEMPLATE_RESOURCE_GROUP / TEST_VM_RESOURCE_GROUP), or az group create --subscription ${eng.subscriptionId} -n ${group} -l ${definition.build.location}`,
+      });
+  }
+
   const requirements: Requirement[] = [];
   if (!vhdSource) {
     requirements.push(
@@ -93,11 +110,13 @@ export async function runPreflight(azure: AzurePorts, input: PreflightInput): Pr
       },
     );
     if (definition.build.subnetId) {
+      // Image Builder checks these on the VNET's resource group, not the subnet (Image Builder
+      // permissions doc): a grant on the subnet alone passes here only if it is on the group.
       requirements.push({
         principalId: buildIdentity.principalId,
         who: who.build,
-        scope: definition.build.subnetId,
-        what: 'the build subnet (Image Builder joins its proxy VM and build VM to it)',
+        scope: definition.build.subnetId.split('/').slice(0, 5).join('/'),
+        what: "the build VNET's resource group (Image Builder joins its proxy VM and build VM to the subnet)",
         actions: [
           'Microsoft.Network/virtualNetworks/subnets/join/action',
           'Microsoft.Network/virtualNetworks/read',

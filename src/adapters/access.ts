@@ -38,6 +38,19 @@ export function actionMatches(pattern: string, action: string): boolean {
   return new RegExp(`^${source}$`, 'i').test(action);
 }
 
+/**
+ * A role definition read at the scope being checked rather than by its id (which is
+ * subscription-scoped): roleDefinitions/read is then needed only where the principal already reads,
+ * e.g. a TEST/PROD gallery where infra grants the app's service principal Reader and nothing above.
+ */
+async function readRoleDefinition(
+  authorization: ReturnType<ClientFactory['authorization']>,
+  scope: string,
+  roleDefinitionId: string,
+): Promise<Awaited<ReturnType<ReturnType<ClientFactory['authorization']>['roleDefinitions']['get']>>> {
+  return authorization.roleDefinitions.get(scope, roleDefinitionId.split('/').pop() ?? roleDefinitionId);
+}
+
 export class AccessAdapter implements AccessCheckPort {
   constructor(private readonly clients: ClientFactory) {}
 
@@ -67,7 +80,7 @@ export class AccessAdapter implements AccessCheckPort {
           continue;
         let roleName = roleNames.get(assignment.roleDefinitionId.toLowerCase());
         if (roleName === undefined) {
-          const definition = await authorization.roleDefinitions.getById(assignment.roleDefinitionId);
+          const definition = await readRoleDefinition(authorization, scope, assignment.roleDefinitionId);
           roleName = definition.roleName ?? assignment.roleDefinitionId;
           roleNames.set(assignment.roleDefinitionId.toLowerCase(), roleName);
         }
@@ -83,7 +96,7 @@ export class AccessAdapter implements AccessCheckPort {
     const permissions = await azureCall(this.context('read role definitions', scope), async () => {
       const result: { actions: string[]; notActions: string[] }[] = [];
       for (const grant of grants) {
-        const definition = await authorization.roleDefinitions.getById(grant.roleDefinitionId);
+        const definition = await readRoleDefinition(authorization, scope, grant.roleDefinitionId);
         for (const permission of definition.permissions ?? []) {
           result.push({ actions: permission.actions ?? [], notActions: permission.notActions ?? [] });
         }

@@ -1,9 +1,11 @@
 /**
  * The app settings that make Image Factory talk to a simulated Azure seeded with the standard world.
- * Three profiles use three different auth methods on the same multi-tenant app:
- *   eng  → clientSecret (ENG tenant), test → clientCertificate (TEST), prod → workloadIdentity (PROD,
- *   the factory's managed identity token as federated assertion); plus "factory", the managed
- *   identity itself (kind managedIdentity, ENG).
+ * As infra/app/function.bicep sets them, "eng" is the factory's managed identity (kind
+ * managedIdentity; infra/access.json grants it the ENG roles). TEST and PROD are the multi-tenant app
+ * with two different auth methods: test → clientCertificate, prod → workloadIdentity (the managed
+ * identity's token as federated assertion). "factory" is the managed identity again (its old name),
+ * and "engApp" the app's service principal in ENG with a client secret (test-only: it holds only
+ * Reader on the ENG gallery, the auxiliary-token side of an ENG → TEST copy).
  * Writes the simulator's CA certificate to `options.caFile` (or a temp file) so AZURE_CA_CERT_FILE
  * can point at it.
  */
@@ -27,6 +29,13 @@ export function settingsForWorld(
   const app = world.factoryApp;
   const credentials: Record<string, CredentialProfile> = {
     eng: {
+      tenantId: world.factoryIdentity.tenantId,
+      kind: 'managedIdentity',
+      clientId: world.factoryIdentity.clientId,
+      principalId: world.factoryIdentity.principalId,
+      displayName: 'factory managed identity (ENG)',
+    },
+    engApp: {
       tenantId: world.eng.tenantId,
       kind: 'clientSecret',
       clientId: app.appId,
@@ -55,7 +64,7 @@ export function settingsForWorld(
       kind: 'managedIdentity',
       clientId: world.factoryIdentity.clientId,
       principalId: world.factoryIdentity.principalId,
-      displayName: 'id-image-factory (managed identity)',
+      displayName: `${world.factoryIdentity.id.split('/').pop() ?? ''} (managed identity)`,
     },
   };
   return {
@@ -72,10 +81,19 @@ export function settingsForWorld(
 
 /**
  * Settings the example pipelines refer to as ${NAME}: the simulated world's tenants, subscriptions,
- * build identity and subnets. In Azure the same names are app settings.
+ * resource groups, galleries, build identity and subnets. In Azure the same names are app settings
+ * (infra/app/function.bicep).
  */
 export function pipelineSettingsForWorld(world: StandardWorld): Record<string, string> {
   return {
+    TEMPLATE_RESOURCE_GROUP: world.templateResourceGroup,
+    TEST_VM_RESOURCE_GROUP: world.testVm.resourceGroup,
+    ENG_GALLERY_RESOURCE_GROUP: world.eng.galleryResourceGroup,
+    ENG_GALLERY_NAME: world.eng.galleryName,
+    TEST_GALLERY_RESOURCE_GROUP: world.test.galleryResourceGroup,
+    TEST_GALLERY_NAME: world.test.galleryName,
+    PROD_GALLERY_RESOURCE_GROUP: world.prod.galleryResourceGroup,
+    PROD_GALLERY_NAME: world.prod.galleryName,
     ENG_TENANT_ID: world.eng.tenantId,
     ENG_SUBSCRIPTION_ID: world.eng.subscriptionId,
     TEST_TENANT_ID: world.test.tenantId,

@@ -15,14 +15,17 @@ describe('access checks and network reads (real SDK → simulated Azure)', () =>
       .access('eng')
       .listRoleGrants(h.world.buildIdentity.principalId, h.world.staging.unauthorizedResourceGroupId);
     expect(none).toEqual([]);
+    // The factory's roles on the template group: the one assigned there and the two at the
+    // subscription (infra/access.json), nothing else.
+    const templateGroup = `/subscriptions/${h.world.eng.subscriptionId}/resourceGroups/${h.world.templateResourceGroup}`;
     const inherited = await h.ports
       .access('eng')
-      .listRoleGrants(h.world.eng.factoryPrincipalId, h.world.staging.goodResourceGroupId);
-    expect(inherited.map((g) => g.roleName)).toEqual(expect.arrayContaining(['Contributor', 'Reader']));
-    expect(inherited.every((g) => h.world.staging.goodResourceGroupId.startsWith(g.scope))).toBe(true);
-    expect(inherited.find((g) => g.roleName === 'Reader')?.scope).toBe(
-      `/subscriptions/${h.world.eng.subscriptionId}`,
-    );
+      .listRoleGrants(h.world.factoryIdentity.principalId, templateGroup);
+    expect(inherited.map((g) => `${g.roleName} @ ${g.scope}`).sort()).toEqual([
+      `Image Factory Build Log Reader (imgfactory) @ /subscriptions/${h.world.eng.subscriptionId}`,
+      `Image Factory Preflight Reader (imgfactory) @ /subscriptions/${h.world.eng.subscriptionId}`,
+      `Image Factory Template Operator (imgfactory) @ ${templateGroup}`,
+    ]);
     const listCall = h.sim.requests().find((r) => r.operation.includes('roleAssignments'));
     expect(listCall?.apiVersion).toBeDefined();
   });
@@ -49,15 +52,18 @@ describe('access checks and network reads (real SDK → simulated Azure)', () =>
     ).resolves.toBeUndefined();
   });
 
-  it('getResource gives the location of groups, galleries and subnets; undefined when missing', async () => {
-    await expect(h.ports.access('eng').getResource(h.world.eng.galleryId)).resolves.toEqual({
-      id: h.world.eng.galleryId,
+  it('getResource gives the location of groups, images and subnets; undefined when missing', async () => {
+    await expect(h.ports.access('eng').getResource(h.world.managedImageId)).resolves.toEqual({
+      id: h.world.managedImageId,
       location: 'westeurope',
     });
     await expect(
       h.ports.access('eng').getResource(h.world.buildNetwork.otherRegionSubnetId),
     ).resolves.toMatchObject({ location: 'northeurope' });
-    await expect(h.ports.access('eng').getResource(`${h.world.eng.galleryId}x`)).resolves.toBeUndefined();
+    // A missing resource where the factory may read: NotFound → undefined (elsewhere ARM answers 403 first).
+    await expect(
+      h.ports.access('eng').getResource(`${h.world.eng.galleryId}/images/missing`),
+    ).resolves.toBeUndefined();
   });
 
   it('principal() names the identity for preflight messages', () => {

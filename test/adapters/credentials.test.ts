@@ -12,7 +12,8 @@ describe('credentials against the simulated Entra', () => {
   afterAll(async () => h.stop());
 
   it.each([
-    ['eng', 'clientSecret'],
+    ['eng', 'managedIdentity'],
+    ['engApp', 'clientSecret'],
     ['test', 'clientCertificate'],
     ['prod', 'workloadIdentity'],
     ['factory', 'managedIdentity'],
@@ -46,7 +47,7 @@ describe('credentials against the simulated Entra', () => {
   it('a wrong secret is AuthenticationFailed, with the AADSTS code and without the secret', async () => {
     const wrong = 'definitely-not-the-secret-123456';
     const store = new CredentialStore(h.config, { env: { ...h.env, FACTORY_CLIENT_SECRET: wrong } });
-    const error = await expectFactoryError(() => store.credential('eng').getToken(ARM));
+    const error = await expectFactoryError(() => store.credential('engApp').getToken(ARM));
     expect(error.code).toBe('AuthenticationFailed');
     expect(error.retryable).toBe(false);
     expect(error.message).toContain('AADSTS7000215');
@@ -58,7 +59,7 @@ describe('credentials against the simulated Entra', () => {
     const store = new CredentialStore(h.config, { env: { ...h.env } });
     h.sim.addTenant('44444444-4444-4444-8444-444444444444', 'Fabrikam');
     const error = await expectFactoryError(() =>
-      store.credential('eng', '44444444-4444-4444-8444-444444444444').getToken(ARM),
+      store.credential('engApp', '44444444-4444-4444-8444-444444444444').getToken(ARM),
     );
     expect(error.code).toBe('AuthenticationFailed');
     expect(error.message).toContain('AADSTS700016');
@@ -69,7 +70,7 @@ describe('credentials against the simulated Entra', () => {
     const env = { ...h.env };
     delete (env as Record<string, string | undefined>).FACTORY_CLIENT_SECRET;
     const store = new CredentialStore(h.config, { env });
-    expect(() => store.credential('eng')).toThrow(/FACTORY_CLIENT_SECRET, which is not set/);
+    expect(() => store.credential('engApp')).toThrow(/FACTORY_CLIENT_SECRET, which is not set/);
   });
 
   it('managed identity without IDENTITY_ENDPOINT outside public cloud is refused (never IMDS)', () => {
@@ -87,7 +88,7 @@ describe('credentials against the simulated Entra', () => {
   it('an unknown profile lists the defined ones', () => {
     const store = new CredentialStore(h.config, { env: h.env });
     expect(() => store.profile('staging')).toThrow(
-      /No credential profile "staging".*eng, test, prod, factory/,
+      /No credential profile "staging".*eng, engApp, test, prod, factory/,
     );
   });
 

@@ -60,14 +60,14 @@ describe('error classification against the simulator', () => {
   );
 
   it('403 AuthorizationFailed names the role, the principal, the scope and the az command', async () => {
-    // The factory managed identity only reads its own identity resource group.
-    const error = await expectFactoryError(() => h.ports.access('factory').getResource(rgId()));
+    // The app's ENG service principal only reads the ENG gallery (infra/access.json).
+    const error = await expectFactoryError(() => h.ports.access('engApp').getResource(rgId()));
     expect(error.code).toBe('AuthorizationFailed');
     expect(error.retryable).toBe(false);
-    expect(error.hint).toContain(`grant Reader to id-image-factory (managed identity)`);
+    expect(error.hint).toContain(`grant Reader to image-factory (Contoso Engineering)`);
     expect(error.hint).toContain(`on ${rgId()}`);
     expect(error.hint).toContain(
-      `az role assignment create --assignee-object-id ${h.world.factoryIdentity.principalId} --assignee-principal-type ServicePrincipal --role "Reader" --scope ${rgId()}`,
+      `az role assignment create --assignee-object-id ${h.world.eng.factoryPrincipalId} --assignee-principal-type ServicePrincipal --role "Reader" --scope ${rgId()}`,
     );
     assertNoSecrets(error, h.world);
   });

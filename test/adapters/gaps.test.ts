@@ -152,7 +152,7 @@ describe('adapters: cancel, VNET builds, timeout, Windows run command, version P
       'an NSG that denies AzureLoadBalancer → 60001',
       () => h.world.buildNetwork.noLoadBalancerRuleSubnetId,
       /denies AzureLoadBalancer → port 60001 \(rule deny-0, priority 4000\)/,
-      /az network nsg rule create --resource-group rg-build-network --nsg-name vnet-build-snet-no-lb-rule-nsg .*--priority 3990 .*--source-address-prefixes AzureLoadBalancer .*--destination-port-ranges 60001/,
+      /az network nsg rule create --resource-group rg-network-team --nsg-name vnet-shared-snet-no-lb-rule-nsg .*--priority 3990 .*--source-address-prefixes AzureLoadBalancer .*--destination-port-ranges 60001/,
     ],
   ];
   for (const [label, subnet, message, hint] of badSubnets) {

@@ -33,7 +33,7 @@ describe('azure-sim: galleries, cross-tenant copy, VMs, network', () => {
         ]
       : [];
     return new ComputeManagementClient(
-      env.secretCredential(t.tenantId),
+      tenant === 'eng' ? env.factoryCredential() : env.secretCredential(t.tenantId),
       t.subscriptionId,
       env.clientOptions({ additionalPolicies: policies }),
     );
@@ -164,15 +164,13 @@ describe('azure-sim: galleries, cross-tenant copy, VMs, network', () => {
     const { world, sim } = env;
     const eng = compute('eng');
     const net = new NetworkManagementClient(
-      env.secretCredential(world.eng.tenantId),
+      env.factoryCredential(),
       world.eng.subscriptionId,
       env.clientOptions({ credentialScopes: ['https://management.azure.com/.default'] }),
     );
-    const subnet = await net.subnets.get(
-      world.buildNetwork.resourceGroup,
-      'vnet-build',
-      'snet-policies-enabled',
-    );
+    const [, , , , networkRg, , , , vnetName, , subnetName] =
+      world.buildNetwork.policiesEnabledSubnetId.split('/');
+    const subnet = await net.subnets.get(networkRg ?? '', vnetName ?? '', subnetName ?? '');
     expect(subnet.privateLinkServiceNetworkPolicies).toBe('Enabled');
     const nic = await net.networkInterfaces.beginCreateOrUpdateAndWait(
       world.testVm.resourceGroup,
@@ -305,7 +303,7 @@ describe('azure-sim: galleries, cross-tenant copy, VMs, network', () => {
       ),
     };
     const client = new ComputeManagementClient(
-      env.secretCredential(world.eng.tenantId),
+      env.factoryCredential(),
       world.eng.subscriptionId,
       env.clientOptions({ additionalPolicies: [{ position: 'perCall', policy: oldApi }] }),
     );

@@ -18,18 +18,17 @@ describe('azure-sim: Entra tokens and ARM basics', () => {
     await env.sim.stop();
   });
 
-  test('client secret token reads a resource group through the real SDK', async () => {
+  test('client secret token reads the one resource its principal may read through the real SDK', async () => {
     const { world } = env;
     const client = new ResourceManagementClient(
       env.secretCredential(world.eng.tenantId),
       world.eng.subscriptionId,
       env.clientOptions({ credentialScopes: ['https://management.azure.com/.default'] }),
     );
-    const rg = await client.resourceGroups.get(world.templateResourceGroup);
-    expect(rg.location).toBe('westeurope');
-    expect(rg.id).toBe(
-      `/subscriptions/${world.eng.subscriptionId}/resourceGroups/${world.templateResourceGroup}`,
-    );
+    // The app's ENG service principal holds Reader on the ENG gallery only (infra/access.json).
+    const gallery = await client.resources.getById(world.eng.galleryId, '2025-03-03');
+    expect(gallery.location).toBe('westeurope');
+    expect(gallery.id).toBe(world.eng.galleryId);
   });
 
   test('certificate credential (PS256 assertion) gets a token', async () => {
@@ -140,7 +139,7 @@ describe('azure-sim: Entra tokens and ARM basics', () => {
   test('role assignments list with principalId filter and atScope()', async () => {
     const { world } = env;
     const client = new AuthorizationManagementClient(
-      env.secretCredential(world.eng.tenantId),
+      env.factoryCredential(),
       world.eng.subscriptionId,
       env.clientOptions({ credentialScopes: ['https://management.azure.com/.default'] }),
     );
@@ -167,9 +166,9 @@ describe('azure-sim: Entra tokens and ARM basics', () => {
       world.eng.subscriptionId,
       env.clientOptions({ credentialScopes: ['https://management.azure.com/.default'] }),
     );
-    await client.resourceGroups.get(world.templateResourceGroup);
+    await client.resources.getById(world.eng.galleryId, '2025-03-03');
     clock.advanceBy(25 * 3600_000);
-    const err = await errorOf(client.resourceGroups.get(world.templateResourceGroup));
+    const err = await errorOf(client.resources.getById(world.eng.galleryId, '2025-03-03'));
     expect(err.statusCode).toBe(401);
     expect(err.code).toBe('ExpiredAuthenticationToken');
   });

@@ -11,6 +11,8 @@ export interface Env {
   sim: AzureSimulator;
   world: StandardWorld;
   secretCredential(tenantId: string): TokenCredential;
+  /** The factory's managed identity, which infra/access.json grants the ENG roles. */
+  factoryCredential(): TokenCredential;
   certCredential(tenantId: string): TokenCredential;
   /** Options for SDK clients: endpoint, trust, fast polling, no slow retries. */
   clientOptions(extra?: Record<string, unknown>): {
@@ -39,6 +41,22 @@ export async function startEnv(options: SimulatorOptions = {}): Promise<Env> {
         world.factoryApp.clientSecret,
         identityOptions(),
       ),
+    factoryCredential: () => ({
+      // The managed identity endpoint protocol (IDENTITY_ENDPOINT/IDENTITY_HEADER, api-version
+      // 2019-08-01), called directly so the test does not depend on process.env.
+      async getToken(scopes: string | string[]) {
+        const scope = (Array.isArray(scopes) ? scopes[0] : scopes) ?? 'https://management.azure.com/.default';
+        const url = new URL(sim.managedIdentityEndpoint.url);
+        url.searchParams.set('api-version', '2019-08-01');
+        url.searchParams.set('resource', scope.replace(/\.default$/, ''));
+        url.searchParams.set('client_id', world.factoryIdentity.clientId);
+        const response = await fetch(url, {
+          headers: { 'X-IDENTITY-HEADER': sim.managedIdentityEndpoint.header },
+        });
+        const body = (await response.json()) as { access_token: string; expires_on: string };
+        return { token: body.access_token, expiresOnTimestamp: Number(body.expires_on) * 1000 };
+      },
+    }),
     certCredential: (tenantId) =>
       new ClientCertificateCredential(
         tenantId,

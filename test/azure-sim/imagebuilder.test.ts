@@ -12,7 +12,7 @@ describe('azure-sim: Azure VM Image Builder', () => {
     env = await startEnv({ clock, durations: { buildMs, replicationPerRegionMs: 10 * 60_000 } });
     const { world } = env;
     const compute = new ComputeManagementClient(
-      env.secretCredential(world.eng.tenantId),
+      env.factoryCredential(),
       world.eng.subscriptionId,
       env.clientOptions(),
     );
@@ -35,11 +35,7 @@ describe('azure-sim: Azure VM Image Builder', () => {
   });
 
   const client = () =>
-    new ImageBuilderClient(
-      env.secretCredential(env.world.eng.tenantId),
-      env.world.eng.subscriptionId,
-      env.clientOptions(),
-    );
+    new ImageBuilderClient(env.factoryCredential(), env.world.eng.subscriptionId, env.clientOptions());
   const template = (over: Partial<ImageTemplate> = {}, version = '1.0.0'): ImageTemplate => ({
     location: 'westeurope',
     identity: { type: 'UserAssigned', userAssignedIdentities: { [env.world.buildIdentity.id]: {} } },
@@ -92,7 +88,7 @@ describe('azure-sim: Azure VM Image Builder', () => {
     const out = await client().virtualMachineImageTemplates.getRunOutput(rg, 'it-ok', 'out');
     expect(out.artifactId).toBe(`${world.eng.galleryId}/images/ubuntu/versions/1.0.0`);
     const compute = new ComputeManagementClient(
-      env.secretCredential(world.eng.tenantId),
+      env.factoryCredential(),
       world.eng.subscriptionId,
       env.clientOptions(),
     );
@@ -176,12 +172,40 @@ describe('azure-sim: Azure VM Image Builder', () => {
     expect(st).toMatchObject({ runState: 'Failed', runSubState: 'Customizing' });
     const url = /Image Build log location: (\S+)\./.exec(st?.message ?? '')?.[1] ?? '';
     // StoragePipelineOptions does not declare tlsOptions, but the pipeline honours it (per-client trust).
-    const blob = new BlobClient(url, env.secretCredential(world.eng.tenantId), {
+    const blob = new BlobClient(url, env.factoryCredential(), {
       tlsOptions: { ca: sim.ca },
       retryOptions: { maxTries: 1 },
     } as never);
     const text = (await blob.downloadToBuffer()).toString();
     expect(text).toContain('E: Unable to locate package nope');
+  });
+
+  test("defect 6: join rights on the VNET only are refused; Image Builder checks the VNET's resource group", async () => {
+    const { world } = env;
+    const subnetId = world.buildNetwork.subnetOnlyGrantSubnetId;
+    const vnetGroup = subnetId.split('/').slice(0, 5).join('/');
+    const e = await errorOf(
+      client().virtualMachineImageTemplates.createOrUpdate(
+        world.templateResourceGroup,
+        'it-subnet-only',
+        template({ vmProfile: { vmSize: 'Standard_D2s_v5', vnetConfig: { subnetId } } }, '1.0.9'),
+        poll,
+      ),
+    );
+    expect(e.message).toContain('Please check the user assigned identity has the correct permissions');
+    expect(e.message).toContain(vnetGroup);
+    // infra's own build subnet (join rights on its VNET's group) is accepted
+    await client().virtualMachineImageTemplates.createOrUpdate(
+      world.templateResourceGroup,
+      'it-subnet-group',
+      template(
+        {
+          vmProfile: { vmSize: 'Standard_D2s_v5', vnetConfig: { subnetId: world.buildNetwork.goodSubnetId } },
+        },
+        '1.0.10',
+      ),
+      poll,
+    );
   });
 
   test('VNET checks: policies Enabled, other region, missing load-balancer NSG rule', async () => {

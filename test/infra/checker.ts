@@ -1,11 +1,14 @@
 /**
  * Keeps infra/ and the code consistent, since Bicep cannot be compiled here: every setting the app
  * reads is set by infra and listed in local.settings.sample.json (and infra sets nothing nobody
- * reads), queue names match, every role id is a known built-in with the right name, the custom roles
- * cover every ARM action the adapters call, and the Service Bus rights are exactly the least ones.
- * Works on texts, so tests can run it on mutated copies and see it fail.
+ * reads), queue names match, every role id is a known built-in with the right name, infra/access.json
+ * grants every ARM action the adapters call to the right principal at a scope covering the one Azure
+ * checks (and nothing nobody needs), Bicep deploys access.json instead of its own lists, and the
+ * Service Bus rights are exactly the least ones. Works on texts, so tests can run it on mutated
+ * copies and see it fail.
  */
 import { actionMatches } from '../../src/adapters/access';
+import type { AccessDescription } from '../../src/local/azure-sim/access';
 
 /** Built-in roles infra may use (name → id, from learn.microsoft.com "Azure built-in roles"). */
 export const BUILT_IN_ROLES: Record<string, string> = {
@@ -25,12 +28,13 @@ export const BUILT_IN_ROLES: Record<string, string> = {
   'Storage Table Data Contributor': '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
 };
 
-/** Actions of the built-in roles infra assigns to the factory (beyond its custom roles). */
+/** Actions of the built-in roles infra/access.json assigns (learn.microsoft.com "Azure built-in roles"). */
 const BUILT_IN_ACTIONS: Record<string, string[]> = {
   'Managed Identity Operator': [
     'Microsoft.ManagedIdentity/userAssignedIdentities/*/read',
     'Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action',
   ],
+  Reader: ['*/read'],
 };
 
 /** Settings that only make sense locally (trusting the simulator's certificate): never set in Azure. */
@@ -55,9 +59,16 @@ export const INFRA_ONLY_SETTINGS: Record<string, string> = {
     'named by certificateSetting of a clientCertificate profile in AZURE_CREDENTIALS (Key Vault reference)',
 };
 
-export interface RequiredActions {
+/** What one principal needs at one scope (symbolic, as in infra/access.json). */
+export interface RequiredNeed {
+  principal: string;
+  scope: string;
   actions: string[];
   dataActions?: string[];
+}
+
+export interface RequiredActions {
+  needs: RequiredNeed[];
 }
 
 export interface InfraSources {
@@ -69,6 +80,8 @@ export interface InfraSources {
   /** Default queue names from the config schemas. */
   queueNames: string[];
   requiredActions: Record<string, RequiredActions | string>;
+  /** infra/access.json, parsed. */
+  access: AccessDescription;
   /** docs/settings.md: one line per setting, "- `NAME` — meaning — example". */
   settingsDoc: string;
 }
@@ -78,13 +91,6 @@ const GUID = /'([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})'(?
 function appSettingsKeys(functionBicep: string): Set<string> {
   const block = /var appSettings = \{([\s\S]*?)\n\}/.exec(functionBicep)?.[1] ?? '';
   return new Set([...block.matchAll(/^\s*([A-Za-z_][A-Za-z0-9_]*):/gm)].map((m) => m[1] as string));
-}
-
-/** Quoted strings inside every `<key>: [ ... ]` list of the given key (e.g. actions, dataActions). */
-function listed(text: string, key: 'actions' | 'dataActions'): string[] {
-  return [...text.matchAll(new RegExp(`(?<![A-Za-z])${key}: \\[([\\s\\S]*?)\\]`, 'g'))].flatMap((m) =>
-    [...(m[1] as string).matchAll(/'([^']+)'/g)].map((a) => a[1] as string),
-  );
 }
 
 function checkSettings(sources: InfraSources, problems: string[]): void {
@@ -141,25 +147,145 @@ function checkRoleIds(sources: InfraSources, problems: string[]): void {
   }
 }
 
-function checkActions(sources: InfraSources, problems: string[]): void {
-  const roles = sources.bicep['infra/app/roles.bicep'] ?? '';
-  const assignedBuiltIns = Object.keys(BUILT_IN_ACTIONS).filter((name) =>
-    Object.values(sources.bicep).some((text) => text.includes(BUILT_IN_ROLES[name] as string)),
-  );
-  const granted = {
-    actions: [
-      ...listed(roles, 'actions'),
-      ...assignedBuiltIns.flatMap((name) => BUILT_IN_ACTIONS[name] ?? []),
-    ],
-    dataActions: listed(roles, 'dataActions'),
-  };
-  for (const [port, needs] of Object.entries(sources.requiredActions)) {
-    if (port.startsWith('$') || typeof needs === 'string') continue;
-    for (const kind of ['actions', 'dataActions'] as const)
-      for (const action of needs[kind] ?? [])
-        if (!granted[kind].some((pattern) => actionMatches(pattern, action)))
-          problems.push(`${port} needs ${action}, which no role in infra grants`);
+/** True when an assignment at `outer` covers `inner` (the same scope or one inside it). */
+function scopeCovers(scopes: Record<string, string | null>, outer: string, inner: string): boolean {
+  const seen = new Set<string>();
+  for (let at: string | null | undefined = inner; at != null && !seen.has(at); at = scopes[at]) {
+    if (at === outer) return true;
+    seen.add(at);
   }
+  return false;
+}
+
+interface ResolvedAssignment {
+  name: string;
+  principal: string;
+  scope: string;
+  role: string;
+  actions: string[];
+  dataActions: string[];
+  custom: boolean;
+}
+
+function resolveAssignments(access: AccessDescription, problems: string[]): ResolvedAssignment[] {
+  const out: ResolvedAssignment[] = [];
+  for (const [key, deployment] of Object.entries(access.deployments)) {
+    for (const a of deployment.assignments) {
+      const where = `infra/access.json ${key} assignment ${a.name}`;
+      if (!(a.principal in access.principals)) problems.push(`${where}: unknown principal ${a.principal}`);
+      if (!(a.scope in access.scopes)) problems.push(`${where}: unknown scope ${a.scope}`);
+      const custom = deployment.roles[a.role];
+      const builtIn = access.builtInRoles[a.role];
+      if (custom === undefined && builtIn === undefined) {
+        problems.push(`${where}: unknown role ${a.role}`);
+        continue;
+      }
+      out.push({
+        name: a.name,
+        principal: a.principal,
+        scope: a.scope,
+        role: a.role,
+        actions: custom?.actions ?? BUILT_IN_ACTIONS[a.role] ?? [],
+        dataActions: custom?.dataActions ?? [],
+        custom: custom !== undefined,
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * Scope-aware: every action a port needs must be granted to the principal that calls, by an
+ * assignment at the scope Azure checks or one above it. Conversely every action of a custom role
+ * must be needed by its assignee somewhere inside the assignment's scope, and every built-in role
+ * assignment by at least one need: a grant nobody needs is removed, not kept "just in case".
+ */
+function checkAccess(sources: InfraSources, problems: string[]): void {
+  const access = sources.access;
+  for (const [name, id] of Object.entries(access.builtInRoles))
+    if (BUILT_IN_ROLES[name] !== id)
+      problems.push(
+        `infra/access.json: built-in role ${name} has id ${id}, expected ${BUILT_IN_ROLES[name] ?? '(unknown role)'}`,
+      );
+  const assignments = resolveAssignments(access, problems);
+  const needs: (RequiredNeed & { port: string })[] = [];
+  for (const [port, value] of Object.entries(sources.requiredActions)) {
+    if (port.startsWith('$') || typeof value === 'string') continue;
+    for (const need of value.needs) {
+      if (!(need.principal in access.principals))
+        problems.push(`infra/required-actions.json ${port}: unknown principal ${need.principal}`);
+      if (!(need.scope in access.scopes))
+        problems.push(`infra/required-actions.json ${port}: unknown scope ${need.scope}`);
+      needs.push({ ...need, port });
+    }
+  }
+  const kinds = ['actions', 'dataActions'] as const;
+  for (const need of needs)
+    for (const kind of kinds)
+      for (const action of need[kind] ?? []) {
+        const holders = assignments.filter(
+          (a) => a.principal === need.principal && a[kind].some((p) => actionMatches(p, action)),
+        );
+        if (holders.length === 0)
+          problems.push(
+            `${need.port} needs ${action} for ${need.principal}, which no role in infra/access.json grants`,
+          );
+        else if (!holders.some((a) => scopeCovers(access.scopes, a.scope, need.scope)))
+          problems.push(
+            `${need.port} needs ${action} for ${need.principal} at ${need.scope}, but infra/access.json grants it only at ${holders.map((a) => a.scope).join(', ')}`,
+          );
+      }
+  // A custom role may be shared (subnetJoiner: the build identity and the factory): each of its
+  // actions must be needed by one of its assignees; each assignment must be needed for something.
+  const uses = (a: ResolvedAssignment, kind: (typeof kinds)[number], pattern: string) =>
+    needs.some(
+      (n) =>
+        n.principal === a.principal &&
+        scopeCovers(access.scopes, a.scope, n.scope) &&
+        (n[kind] ?? []).some((x) => actionMatches(pattern, x)),
+    );
+  for (const a of assignments)
+    if (!kinds.some((kind) => a[kind].some((pattern) => uses(a, kind, pattern))))
+      problems.push(
+        `infra/access.json assignment ${a.name}: ${a.principal} needs nothing ${a.role} grants in ${a.scope}`,
+      );
+  for (const [key, deployment] of Object.entries(access.deployments))
+    for (const role of Object.keys(deployment.roles)) {
+      const holders = assignments.filter((a) => a.custom && a.role === role);
+      for (const kind of kinds)
+        for (const action of deployment.roles[role]?.[kind] ?? [])
+          if (!holders.some((a) => uses(a, kind, action)))
+            problems.push(
+              `infra/access.json ${key} role ${role} grants ${action}, which none of its assignees needs where it is assigned`,
+            );
+    }
+}
+
+/**
+ * Bicep deploys infra/access.json (loadJsonContent) instead of its own action lists, and every
+ * custom role name carries the environment: role names are unique per tenant, so a second
+ * environment in the same tenant would clash (issue 12, defect 7).
+ */
+function checkBicepUsesAccess(sources: InfraSources, problems: string[]): void {
+  for (const path of ['infra/app/roles.bicep', 'infra/tenant/main.bicep'])
+    if (!(sources.bicep[path] ?? '').includes("loadJsonContent('../access.json')"))
+      problems.push(`${path}: must deploy infra/access.json with loadJsonContent('../access.json')`);
+  for (const [path, text] of Object.entries(sources.bicep)) {
+    if (/(?<![A-Za-z.])(actions|dataActions): \[\s*'/.test(text))
+      problems.push(`${path}: lists role actions itself; put them in infra/access.json`);
+    for (const m of text.matchAll(/roleName: ('[^'\n]*')/g))
+      if (!(m[1] as string).includes('${environmentName}'))
+        problems.push(`${path}: custom role name ${m[1] as string} does not include the environment name`);
+  }
+  // Purge protection keeps a deleted vault's name taken for 90 days: after `azd down --purge`,
+  // `azd up` needs a new name.
+  const vault = sources.bicep['infra/app/keyvault.bicep'] ?? '';
+  const main = sources.bicep['infra/main.bicep'] ?? '';
+  const vaultName = /module keyVault [\s\S]*?\n {4}name: ([^\n]+)/.exec(main)?.[1] ?? '';
+  if (/enablePurgeProtection: true/.test(vault) && !vaultName.includes('keyVaultGeneration'))
+    problems.push(
+      'infra/main.bicep: the Key Vault has purge protection, so its name must change per deployment generation (keyVaultGeneration)',
+    );
 }
 
 /**
@@ -223,7 +349,8 @@ export function checkInfra(sources: InfraSources): string[] {
   checkSettings(sources, problems);
   checkQueues(sources, problems);
   checkRoleIds(sources, problems);
-  checkActions(sources, problems);
+  checkAccess(sources, problems);
+  checkBicepUsesAccess(sources, problems);
   checkServiceBusRights(sources, problems);
   return problems;
 }

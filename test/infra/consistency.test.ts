@@ -3,6 +3,7 @@ import path from 'node:path';
 import { appSettingsSchema } from '../../src/config/app';
 import { approvalsSettingsSchema } from '../../src/config/approvals';
 import { azureSettingsSchema } from '../../src/config/azure';
+import { loadInfraAccess } from '../../src/local/azure-sim/access';
 import { checkInfra, type InfraSources, type RequiredActions } from './checker';
 
 const root = path.resolve(__dirname, '../..');
@@ -51,6 +52,7 @@ function sources(): InfraSources {
       string,
       RequiredActions | string
     >,
+    access: loadInfraAccess(),
   };
 }
 
@@ -181,23 +183,114 @@ resource onPremEverything 'Microsoft.Authorization/roleAssignments@2022-04-01' =
 
   it('fails when no role grants a data action an adapter needs', () => {
     const s = sources();
-    s.bicep['infra/app/roles.bicep'] = s.bicep['infra/app/roles.bicep']!.replace(
-      "dataActions: ['Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read']",
-      'dataActions: []',
-    );
+    s.access.deployments.eng.roles.buildLogReader!.dataActions = [];
     expect(checkInfra(s)).toEqual([
-      'ImageBuilderPort needs Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read, which no role in infra grants',
+      'ImageBuilderPort needs Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read for factory, which no role in infra/access.json grants',
     ]);
   });
 
   it('fails when a custom role loses an action an adapter calls', () => {
     const s = sources();
-    s.bicep['infra/app/roles.bicep'] = s.bicep['infra/app/roles.bicep']!.replace(
-      "'Microsoft.Compute/virtualMachines/runCommand/action'",
-      '',
+    const role = s.access.deployments.eng.roles.testVmOperator!;
+    role.actions = role.actions.filter((a) => a !== 'Microsoft.Compute/virtualMachines/runCommand/action');
+    expect(checkInfra(s)).toEqual([
+      'TestVmPort needs Microsoft.Compute/virtualMachines/runCommand/action for factory, which no role in infra/access.json grants',
+    ]);
+  });
+
+  it('defect 1: claimBuildSlot lists the template group: required, and granted at a scope covering it', () => {
+    const needs = sources().requiredActions.TestVmPort as RequiredActions;
+    expect(needs.needs).toContainEqual(
+      expect.objectContaining({
+        principal: 'factory',
+        scope: 'templateGroup',
+        actions: ['Microsoft.Resources/subscriptions/resourceGroups/resources/read'],
+      }),
+    );
+    const s = sources();
+    const assignment = s.access.deployments.eng.assignments.find(
+      (a) => a.name === 'factory-build-log-reader',
+    )!;
+    assignment.scope = 'stagingGroup'; // the old grant: on the staging group only
+    expect(checkInfra(s)).toEqual([
+      'TestVmPort needs Microsoft.Resources/subscriptions/resourceGroups/resources/read for factory at templateGroup, but infra/access.json grants it only at stagingGroup',
+    ]);
+  });
+
+  it('is scope-aware: an action granted on the wrong scope fails (defect 6: subnet join on the subnet only)', () => {
+    const s = sources();
+    s.access.deployments.eng.assignments.find((a) => a.name === 'build-identity-joins-build-network')!.scope =
+      'buildSubnet';
+    expect(checkInfra(s)).toEqual([
+      'ImageBuilderService needs Microsoft.Network/virtualNetworks/read for build at buildNetworkGroup, but infra/access.json grants it only at buildSubnet',
+      'ImageBuilderService needs Microsoft.Network/virtualNetworks/subnets/join/action for build at buildNetworkGroup, but infra/access.json grants it only at buildSubnet',
+      'infra/access.json assignment build-identity-joins-build-network: build needs nothing subnetJoiner grants in buildSubnet',
+      'infra/access.json eng role subnetJoiner grants Microsoft.Network/virtualNetworks/read, which none of its assignees needs where it is assigned',
+    ]);
+  });
+
+  it("defect 2: the app's ENG service principal must read the ENG gallery (auxiliary token of ENG → TEST)", () => {
+    const s = sources();
+    s.access.deployments.eng.assignments = s.access.deployments.eng.assignments.filter(
+      (a) => a.name !== 'factory-app-eng-reads-eng-gallery',
     );
     expect(checkInfra(s)).toEqual([
-      'TestVmPort needs Microsoft.Compute/virtualMachines/runCommand/action, which no role in infra grants',
+      'GalleryPort needs Microsoft.Compute/galleries/images/versions/read for factoryAppEng, which no role in infra/access.json grants',
+    ]);
+    expect(sources().bicep['infra/main.bicep']).toMatch(/factoryAppEngPrincipalId: factoryAppEngPrincipalId/);
+  });
+
+  it('fails on a grant nobody needs', () => {
+    const s = sources();
+    s.access.deployments.eng.roles.testVmOperator!.actions.push(
+      'Microsoft.Compute/virtualMachines/start/action',
+    );
+    expect(checkInfra(s)).toEqual([
+      'infra/access.json eng role testVmOperator grants Microsoft.Compute/virtualMachines/start/action, which none of its assignees needs where it is assigned',
+    ]);
+  });
+
+  it('fails on an assignment naming an unknown role, principal or scope', () => {
+    const s = sources();
+    s.access.deployments.eng.assignments.push({
+      name: 'typo',
+      principal: 'factroy' as 'factory',
+      role: 'Contributer',
+      scope: 'templateGroups',
+      why: '',
+    });
+    expect(checkInfra(s)).toEqual([
+      'infra/access.json eng assignment typo: unknown principal factroy',
+      'infra/access.json eng assignment typo: unknown scope templateGroups',
+      'infra/access.json eng assignment typo: unknown role Contributer',
+    ]);
+  });
+
+  it('fails when Bicep lists role actions itself instead of deploying access.json', () => {
+    const s = sources();
+    s.bicep['infra/app/roles.bicep'] = s.bicep['infra/app/roles.bicep']!.replace(
+      "var access = loadJsonContent('../access.json')",
+      "var access = { deployments: { eng: { roles: { x: { actions: ['Microsoft.Compute/*'] } } } } }",
+    );
+    expect(checkInfra(s)).toEqual([
+      "infra/app/roles.bicep: must deploy infra/access.json with loadJsonContent('../access.json')",
+      'infra/app/roles.bicep: lists role actions itself; put them in infra/access.json',
+    ]);
+  });
+
+  it('defect 7: custom role names include the environment; the purge-protected vault name changes per generation', () => {
+    const s = sources();
+    s.bicep['infra/app/roles.bicep'] = s.bicep['infra/app/roles.bicep']!.replace(
+      "roleName: '${role.value.roleName} (${environmentName})'",
+      "roleName: '${role.value.roleName}'",
+    );
+    s.bicep['infra/main.bicep'] = s.bicep['infra/main.bicep']!.replace(
+      /name: keyVaultGeneration == '1' \? [^\n]+/,
+      "name: '${abbrs.keyVault}${resourceToken}'",
+    );
+    expect(checkInfra(s)).toEqual([
+      "infra/app/roles.bicep: custom role name '${role.value.roleName}' does not include the environment name",
+      'infra/main.bicep: the Key Vault has purge protection, so its name must change per deployment generation (keyVaultGeneration)',
     ]);
   });
 });

@@ -29,6 +29,14 @@ const env: Record<string, string> = {
   TEST_SUBSCRIPTION_ID: 'bbbbbbbb-0000-4000-8000-000000000002',
   PROD_TENANT_ID: '33333333-3333-4333-8333-333333333333',
   PROD_SUBSCRIPTION_ID: 'cccccccc-0000-4000-8000-000000000003',
+  TEMPLATE_RESOURCE_GROUP: 'rg-imgfactory-templates',
+  TEST_VM_RESOURCE_GROUP: 'rg-imgfactory-tests',
+  ENG_GALLERY_RESOURCE_GROUP: 'rg-imgfactory',
+  ENG_GALLERY_NAME: 'galimgfactory_eng',
+  TEST_GALLERY_RESOURCE_GROUP: 'rg-images',
+  TEST_GALLERY_NAME: 'gal_test',
+  PROD_GALLERY_RESOURCE_GROUP: 'rg-images',
+  PROD_GALLERY_NAME: 'gal_prod',
 };
 
 type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -96,13 +96,15 @@ describe('build outcomes short of success', () => {
 
   it('a stage gallery the factory holds no role on: preflight names the stage, the grant, and creates nothing', async () => {
     const { prod } = factory.world;
-    // A gallery the PROD factory principal can read (Reader on the subscription) but not write.
+    // A gallery the PROD factory principal can read but not write (test-only: someone granted it
+    // Reader there and skipped infra/tenant/main.bicep).
     const galleryId = factory.sim.addGallery({
       subscriptionId: prod.subscriptionId,
       resourceGroup: prod.galleryResourceGroup,
       name: 'gal_prod_norole',
       location: prod.location,
     });
+    factory.sim.assignRole({ principalId: prod.factoryPrincipalId, role: 'Reader', scope: galleryId });
     const pipeline = {
       ...ubuntu,
       stages: ubuntu.stages.map((s) =>

@@ -49,6 +49,24 @@ describe('field-note pitfalls', () => {
     build: { ...p.build, subnetId },
   });
 
+  it('defect 5: groups infra never created (the old sample names) are named by preflight, nothing is created', async () => {
+    const before = factory.sim.callCounts();
+    const old = {
+      ...ubuntu,
+      build: { ...ubuntu.build, resourceGroup: 'rg-image-templates' },
+      test: { ...ubuntu.test, resourceGroup: 'rg-image-tests' },
+    };
+    const final = await factory.host.waitFor(await factory.start(old, 'old-groups'));
+    const message = (final.customStatus as BuildCustomStatus).failure?.message ?? '';
+    expect(message).toMatch(/^4 problem\(s\)/); // the two groups, and no grant can be on them
+    expect(message).toContain(
+      'build.resourceGroup names resource group rg-image-templates, which does not exist',
+    );
+    expect(message).toContain('test.resourceGroup names resource group rg-image-tests, which does not exist');
+    expect(message).toContain('TEMPLATE_RESOURCE_GROUP / TEST_VM_RESOURCE_GROUP');
+    expect(writesSince(factory, before)).toEqual([]);
+  });
+
   it('an NSG that does not let AzureLoadBalancer reach the proxy port is refused before anything is created', async () => {
     const subnet = factory.world.buildNetwork.noLoadBalancerRuleSubnetId;
     const before = factory.sim.callCounts();
@@ -67,18 +85,34 @@ describe('field-note pitfalls', () => {
   });
 
   it('a subnet with three problems (join right, private-link policy, NSG) lists all three at once', async () => {
-    const subnet = factory.world.testVm.subnetId; // the test VMs' subnet: wrong for a build
+    const subnet = factory.world.buildNetwork.threeProblemsSubnetId;
+    const vnetGroup = subnet.split('/').slice(0, 5).join('/');
     const final = await factory.host.waitFor(await factory.start(withSubnet(ubuntu, subnet), 'subnet-3'));
     const message = (final.customStatus as BuildCustomStatus).failure?.message ?? '';
     expect(message).toMatch(/^3 problem\(s\)/);
     expect(message).toContain(
-      `lacks Network Contributor on the build subnet (Image Builder joins its proxy VM and build VM to it) ${subnet}`,
+      `lacks Network Contributor on the build VNET's resource group (Image Builder joins its proxy VM and build VM to the subnet) ${vnetGroup}`,
     );
     expect(message).toContain(
-      `--assignee-object-id ${factory.world.buildIdentity.principalId} --assignee-principal-type ServicePrincipal --role "Network Contributor" --scope ${subnet}`,
+      `--assignee-object-id ${factory.world.buildIdentity.principalId} --assignee-principal-type ServicePrincipal --role "Network Contributor" --scope ${vnetGroup}`,
     );
     expect(message).toContain('--private-link-service-network-policies Disabled');
     expect(message).toContain('AzureLoadBalancer to port 60001');
+  });
+
+  it("defect 6: join rights below the VNET's resource group are reported there, where Image Builder checks them", async () => {
+    const subnet = factory.world.buildNetwork.subnetOnlyGrantSubnetId;
+    const vnetGroup = subnet.split('/').slice(0, 5).join('/');
+    const before = factory.sim.callCounts();
+    const final = await factory.host.waitFor(await factory.start(withSubnet(ubuntu, subnet), 'subnet-only'));
+    const message = (final.customStatus as BuildCustomStatus).failure?.message ?? '';
+    expect(message).toMatch(/^1 problem\(s\)/);
+    expect(message).toContain(`on the build VNET's resource group`);
+    expect(message).toContain(
+      'missing Microsoft.Network/virtualNetworks/subnets/join/action, Microsoft.Network/virtualNetworks/read',
+    );
+    expect(message).toContain(`--scope ${vnetGroup}`);
+    expect(writesSince(factory, before)).toEqual([]);
   });
 
   it('the good build subnet passes the network checks and the build runs on it', async () => {

@@ -44,7 +44,11 @@ describe('retry policy and refusals', () => {
     const eng = factory.pipelines.get('ubuntu-2204-base')!.stages[0]!;
     const result = await factory.host.callActivity(Activities.getImageBuildOutput, {
       credential: eng.credential,
-      ref: { subscriptionId: eng.subscriptionId, resourceGroup: 'rg-image-templates', name: 'it-missing' },
+      ref: {
+        subscriptionId: eng.subscriptionId,
+        resourceGroup: factory.world.templateResourceGroup,
+        name: 'it-missing',
+      },
       runOutputName: 'eng',
     });
     const refusal = refusalOf(result);

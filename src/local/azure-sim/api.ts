@@ -124,6 +124,8 @@ export interface AzureSimulator {
   /** roleName is a built-in name ("Contributor", "Reader", "Owner", "Network Contributor", …) or a role definition id. */
   assignRole(args: { principalId: string; role: string; scope: string }): string; // returns assignment id
   removeRoleAssignment(assignmentId: string): void;
+  /** Additive: deletes a custom role definition (its assignments then grant nothing). */
+  removeRoleDefinition(roleDefinitionId: string): void;
   addPlatformImageVersion(args: {
     location: string;
     publisher: string;

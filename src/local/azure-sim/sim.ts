@@ -462,6 +462,10 @@ export class Simulator implements AzureSimulator {
     return id;
   }
 
+  removeRoleDefinition(roleDefinitionId: string): void {
+    this.roleDefinitions.delete(roleDefinitionId.split('/').pop()?.toLowerCase() ?? '');
+  }
+
   removeRoleAssignment(assignmentId: string): void {
     this.roleAssignments.delete(assignmentId.toLowerCase());
   }

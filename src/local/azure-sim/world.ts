@@ -1,10 +1,24 @@
 /**
  * A realistic three-tenant world (ENG → TEST → PROD) seeded into a simulator, with every fact tests
  * need returned as data. Deterministic: same simulator seed → same ids (secrets excepted).
+ *
+ * The world is what `azd up` (infra/main.bicep) deploys for the environment `imgfactory`, plus the
+ * documented onboarding steps (./onboarding.ts). ARM access comes only from infra/access.json
+ * (./access.ts) and those steps; resources and grants that exist only to stage a pitfall for a test
+ * are marked TEST-ONLY below and listed in `testOnlyGrants`.
  */
 import { randomBytes } from 'node:crypto';
+import abbreviations from '../../../infra/abbreviations.json';
 import type { AzureSimulator } from './api';
-import { registeredProviders } from '../../domain/resource-providers';
+import {
+  deployAccess,
+  loadInfraAccess,
+  removeAccess,
+  type AccessDescription,
+  type DeployedAccess,
+  type Grant,
+} from './access';
+import { createMultiTenantApp, onboardStageTenant, registerProviders } from './onboarding';
 
 export interface TenantFacts {
   tenantId: string;
@@ -17,7 +31,7 @@ export interface TenantFacts {
   galleryResourceGroup: string;
   galleryName: string;
   galleryId: string;
-  /** The factory app's service principal (object id) in this tenant. */
+  /** The factory app's service principal (object id) in this tenant (in ENG only the auxiliary-token source). */
   factoryPrincipalId: string;
 }
 
@@ -41,9 +55,11 @@ export interface StandardWorld {
   buildIdentity: { id: string; principalId: string; clientId: string; tenantId: string };
   /** The factory's own managed identity (ENG), attached to the simulated host as its default identity. */
   factoryIdentity: { id: string; principalId: string; clientId: string; tenantId: string };
-  /** ENG resource group for image templates (factory: Contributor). */
+  /** The azd environment name the world was deployed with (infra/main.bicep environmentName). */
+  environmentName: string;
+  /** ENG resource group for image templates (rg-<env>-templates). */
   templateResourceGroup: string;
-  /** Resource group holding the identities. */
+  /** Resource group holding the identities, the ENG gallery and the build network (rg-<env>). */
   identityResourceGroup: string;
   staging: {
     /**
@@ -51,11 +67,17 @@ export interface StandardWorld {
      * BUILD_STAGING_RESOURCE_GROUP_PREFIX: the groups do not exist; Image Builder creates them.
      */
     resourceGroupPrefix: string;
-    /** Pre-existing custom staging group (adapter/simulator tests) where the build identity has Contributor. */
+    /** TEST-ONLY: pre-existing custom staging group where the build identity has Contributor. */
     goodResourceGroupId: string;
-    /** Custom staging group where the build identity has NO role (pitfall). */
+    /** TEST-ONLY pitfall: custom staging group where the build identity has NO role. */
     unauthorizedResourceGroupId: string;
   };
+  /** Every assignment made from infra/access.json (ENG deployment and each onboarded tenant). */
+  grants: Grant[];
+  /** The deployments of infra/access.json (ENG, then TEST and PROD), for redeployAccess. */
+  access: DeployedAccess[];
+  /** Assignments that stage a test fixture and are not part of what infra grants. */
+  testOnlyGrants: { why: string; principalId: string; role: string; scope: string }[];
   testVm: { resourceGroup: string; vnetId: string; subnetId: string; location: string };
   buildNetwork: {
     resourceGroup: string;
@@ -68,6 +90,10 @@ export interface StandardWorld {
     noLoadBalancerRuleSubnetId: string;
     /** A VNET/subnet in another region than the build. */
     otherRegionSubnetId: string;
+    /** TEST-ONLY pitfall: no join right for the build identity, policies Enabled, NSG denies the load balancer. */
+    threeProblemsSubnetId: string;
+    /** TEST-ONLY pitfall: otherwise good, but the build identity's join right is on the VNET, not its resource group (defect 6). */
+    subnetOnlyGrantSubnetId: string;
     otherRegion: string;
   };
   platformImages: {
@@ -76,7 +102,7 @@ export interface StandardWorld {
   };
   /** Managed image in the build region (ENG, template resource group). */
   managedImageId: string;
-  /** Custom role the build identity holds on the ENG gallery resource group. */
+  /** Custom role (access.json imageBuilderDistributor) the build identity holds on the factory group. */
   imageCreationRoleId: string;
   roles: Record<
     | 'Owner'
@@ -116,164 +142,200 @@ const TENANTS = {
   },
 };
 
-/**
- * Onboarding step, as code: the resource providers a human registers before first use — ENG by the
- * azd preprovision hook, TEST/PROD during onboarding (docs/onboarding-a-tenant.md), both with
- * infra/scripts/register-providers.sh, whose `--wait` returns once each is Registered. Exactly
- * infra/providers.json's list; nothing else is registered (Azure's defaults aside).
- */
-export function registerResourceProvidersAsOnboarded(
-  sim: AzureSimulator,
-  subscriptionId: string,
-  kind: 'eng' | 'stage',
-): void {
-  for (const namespace of registeredProviders(kind)) sim.registerProvider(subscriptionId, namespace);
+/** The azd environment name of the standard world (infra/main.bicep environmentName). */
+export const WORLD_ENVIRONMENT_NAME = 'imgfactory';
+
+export interface WorldOptions {
+  /** The access description to deploy (default infra/access.json; the mutation test passes a changed copy). */
+  access?: AccessDescription;
+  environmentName?: string;
 }
 
-export function createStandardWorld(sim: AzureSimulator): StandardWorld {
+/** Names infra/main.bicep gives its resources (with infra/abbreviations.json). */
+export function infraNames(environmentName: string) {
+  const a = abbreviations;
+  return {
+    factoryGroup: `${a.resourceGroup}${environmentName}`,
+    templateGroup: `${a.resourceGroup}${environmentName}-templates`,
+    testGroup: `${a.resourceGroup}${environmentName}-tests`,
+    stagingGroup: `${a.resourceGroup}${environmentName}-aib-staging`,
+    /** BUILD_STAGING_RESOURCE_GROUP_PREFIX (main.bicep, usePerTemplateStagingGroups). */
+    stagingGroupPrefix: `${a.resourceGroup}${environmentName}-aib-staging-`,
+    factoryIdentity: `${a.userAssignedIdentity}${environmentName}-factory`,
+    buildIdentity: `${a.userAssignedIdentity}${environmentName}-image-builder`,
+    engGallery: `${a.computeGallery}${environmentName.replace(/-/g, '_')}_eng`,
+    buildVnet: `${a.virtualNetwork}${environmentName}-build`,
+    buildSubnet: `${a.subnet}build`,
+    testSubnet: `${a.subnet}tests`,
+  };
+}
+
+export function createStandardWorld(sim: AzureSimulator, options: WorldOptions = {}): StandardWorld {
+  const access = options.access ?? loadInfraAccess();
+  const environmentName = options.environmentName ?? WORLD_ENVIRONMENT_NAME;
+  const names = infraNames(environmentName);
   const location = 'westeurope';
   const extraRegions = ['northeurope', 'swedencentral'];
   const appId = 'f0000000-0000-4000-8000-00000000fac7';
   const clientSecret = `sim~${randomBytes(18).toString('base64url')}`;
   const cert = sim.spareClientCertificate;
+  const testOnlyGrants: StandardWorld['testOnlyGrants'] = [];
+  const testOnly = (why: string, principalId: string, role: string, scope: string) => {
+    sim.assignRole({ principalId, role, scope });
+    testOnlyGrants.push({ why, principalId, role, scope });
+  };
 
-  const facts: Partial<Record<'eng' | 'test' | 'prod', TenantFacts>> = {};
   for (const stage of ['eng', 'test', 'prod'] as const) {
     const t = TENANTS[stage];
     sim.addTenant(t.tenantId, t.displayName);
     sim.addSubscription(t.tenantId, t.subscriptionId);
-    registerResourceProvidersAsOnboarded(sim, t.subscriptionId, stage === 'eng' ? 'eng' : 'stage');
+    registerProviders(sim, t.subscriptionId, stage === 'eng' ? 'eng' : 'stage');
   }
   const engTenant = TENANTS.eng.tenantId;
+  const engSub = TENANTS.eng.subscriptionId;
+  const subscriptionId = `/subscriptions/${engSub}`;
 
-  // identities first: the factory app trusts the factory's managed identity (federated credential)
-  const identityResourceGroup = 'rg-image-factory';
-  sim.addResourceGroup(TENANTS.eng.subscriptionId, identityResourceGroup, location);
+  // ---- azd up: infra/main.bicep in the ENG subscription
+  const factoryRgId = sim.addResourceGroup(engSub, names.factoryGroup, location);
+  const templateRgId = sim.addResourceGroup(engSub, names.templateGroup, location);
+  const testRgId = sim.addResourceGroup(engSub, names.testGroup, location);
+
   const factoryIdentity = sim.addUserAssignedIdentity({
-    subscriptionId: TENANTS.eng.subscriptionId,
-    resourceGroup: identityResourceGroup,
-    name: 'id-image-factory',
+    subscriptionId: engSub,
+    resourceGroup: names.factoryGroup,
+    name: names.factoryIdentity,
     location,
   });
   sim.attachHostIdentity(factoryIdentity.clientId, true);
   const buildIdentity = sim.addUserAssignedIdentity({
-    subscriptionId: TENANTS.eng.subscriptionId,
-    resourceGroup: identityResourceGroup,
-    name: 'id-image-builder',
+    subscriptionId: engSub,
+    resourceGroup: names.factoryGroup,
+    name: names.buildIdentity,
     location,
   });
-  const federatedCredential = {
-    issuer: `${sim.authorityHost}/${engTenant}/v2.0`,
-    subject: factoryIdentity.principalId,
-  };
-
-  sim.addAppRegistration({
-    appId,
-    displayName: 'image-factory',
-    homeTenantId: engTenant,
-    secrets: [clientSecret],
-    certificates: [cert.certificatePem],
-    federated: [federatedCredential],
+  const engGalleryId = sim.addGallery({
+    subscriptionId: engSub,
+    resourceGroup: names.factoryGroup,
+    name: names.engGallery,
+    location,
   });
-
-  for (const stage of ['eng', 'test', 'prod'] as const) {
-    const t = TENANTS[stage];
-    const galleryResourceGroup = 'rg-images';
-    const galleryName = `gal_${stage}`;
-    sim.addResourceGroup(t.subscriptionId, galleryResourceGroup, location);
-    const galleryId = sim.addGallery({
-      subscriptionId: t.subscriptionId,
-      resourceGroup: galleryResourceGroup,
-      name: galleryName,
-      location,
-    });
-    const factoryPrincipalId = sim.addServicePrincipal(t.tenantId, appId);
-    // read everything in the subscription (preflight: role assignments, platform images, networks)
-    sim.assignRole({
-      principalId: factoryPrincipalId,
-      role: 'Reader',
-      scope: `/subscriptions/${t.subscriptionId}`,
-    });
-    // write the stage's gallery (image definitions, versions)
-    sim.assignRole({ principalId: factoryPrincipalId, role: 'Contributor', scope: galleryId });
-    facts[stage] = {
-      tenantId: t.tenantId,
-      displayName: t.displayName,
-      subscriptionId: t.subscriptionId,
-      location,
-      extraRegions,
-      galleryResourceGroup,
-      galleryName,
-      galleryId,
-      factoryPrincipalId,
-    };
-  }
-  const eng = facts.eng as TenantFacts;
-  const engSub = eng.subscriptionId;
-
-  // ENG: templates, staging groups, build network, test VMs
-  const templateResourceGroup = 'rg-image-templates';
-  const templateRgId = sim.addResourceGroup(engSub, templateResourceGroup, location);
-  sim.assignRole({ principalId: eng.factoryPrincipalId, role: 'Contributor', scope: templateRgId });
-  const identityRgId = `/subscriptions/${engSub}/resourceGroups/${identityResourceGroup}`;
-  sim.assignRole({
-    principalId: eng.factoryPrincipalId,
-    role: 'Managed Identity Operator',
-    scope: buildIdentity.id,
-  });
-  sim.assignRole({ principalId: factoryIdentity.principalId, role: 'Reader', scope: identityRgId });
-  // read customization.log from AIB's staging storage accounts (created per template)
-  sim.assignRole({
-    principalId: eng.factoryPrincipalId,
-    role: 'Storage Blob Data Reader',
-    scope: `/subscriptions/${engSub}`,
-  });
-
-  // The factory reads the per-template staging groups Image Builder creates (preflight: is the
-  // group free; customization.log) at ENG subscription scope, as infra grants it (h1: from infra).
-  sim.assignRole({ principalId: eng.factoryPrincipalId, role: 'Reader', scope: `/subscriptions/${engSub}` });
-  const goodStaging = sim.addResourceGroup(engSub, 'rg-aib-staging', location);
-  const badStaging = sim.addResourceGroup(engSub, 'rg-aib-staging-noperm', location);
-  sim.assignRole({ principalId: buildIdentity.principalId, role: 'Contributor', scope: goodStaging });
-  sim.assignRole({ principalId: eng.factoryPrincipalId, role: 'Contributor', scope: goodStaging });
-  sim.assignRole({ principalId: eng.factoryPrincipalId, role: 'Contributor', scope: badStaging });
-
-  const imageCreationRoleId = sim.addRoleDefinition({
-    roleName: 'Azure Image Builder Service Image Creation Role',
-    description: 'Image Builder access to create resources for the image build',
-    actions: [
-      'Microsoft.Compute/galleries/read',
-      'Microsoft.Compute/galleries/images/read',
-      'Microsoft.Compute/galleries/images/versions/read',
-      'Microsoft.Compute/galleries/images/versions/write',
-      'Microsoft.Compute/images/write',
-      'Microsoft.Compute/images/read',
-      'Microsoft.Compute/images/delete',
-    ],
-    assignableScopes: [`/subscriptions/${engSub}`],
-  });
-  sim.assignRole({
-    principalId: buildIdentity.principalId,
-    role: imageCreationRoleId,
-    scope: `/subscriptions/${engSub}/resourceGroups/${eng.galleryResourceGroup}`,
-  });
-  sim.assignRole({ principalId: buildIdentity.principalId, role: imageCreationRoleId, scope: templateRgId });
-
-  const networkRg = 'rg-build-network';
-  sim.addResourceGroup(engSub, networkRg, location);
+  // app/network.bicep (buildNetwork.mode 'create'): one VNET, a build and a test subnet, an NSG
+  // letting Azure's load balancer reach Image Builder's proxy VM on 60000/60001
   const lbAllow = [{ sourceAddressPrefix: 'AzureLoadBalancer', destinationPortRanges: ['60000-60001'] }];
   const vnetId = sim.addVirtualNetwork({
     subscriptionId: engSub,
-    resourceGroup: networkRg,
-    name: 'vnet-build',
+    resourceGroup: names.factoryGroup,
+    name: names.buildVnet,
     location,
     subnets: [
       {
-        name: 'snet-build',
-        addressPrefix: '10.10.1.0/24',
+        name: names.buildSubnet,
+        addressPrefix: '10.40.0.0/24',
         privateLinkServiceNetworkPolicies: 'Disabled',
         nsgInboundAllows: lbAllow,
       },
+      {
+        name: names.testSubnet,
+        addressPrefix: '10.40.1.0/24',
+        privateLinkServiceNetworkPolicies: 'Enabled',
+        nsgInboundAllows: lbAllow,
+      },
+    ],
+  });
+  const testSubnetId = `${vnetId}/subnets/${names.testSubnet}`;
+
+  // ---- deploy.md step 6: infra/scripts/create-multitenant-app.sh (before the ENG roles: the
+  // app's ENG service principal is a parameter of main.bicep)
+  const app = createMultiTenantApp(sim, {
+    appId,
+    displayName: 'image-factory',
+    homeTenantId: engTenant,
+    factoryIdentityPrincipalId: factoryIdentity.principalId,
+    testOnlySecret: clientSecret,
+    testOnlyCertificatePem: cert.certificatePem,
+  });
+
+  // ---- infra/app/roles.bicep: the `eng` deployment of infra/access.json
+  const engScopes = {
+    engSubscription: subscriptionId,
+    factoryGroup: factoryRgId,
+    engGallery: engGalleryId,
+    buildIdentity: buildIdentity.id,
+    templateGroup: templateRgId,
+    testGroup: testRgId,
+    buildNetworkGroup: factoryRgId,
+    buildSubnet: `${vnetId}/subnets/${names.buildSubnet}`,
+    testNetworkGroup: factoryRgId,
+    testSubnet: testSubnetId,
+  };
+  const engAccess = deployAccess(sim, access, 'eng', {
+    roleNameSuffix: ` (${environmentName})`,
+    assignableScope: subscriptionId,
+    principals: {
+      factory: factoryIdentity.principalId,
+      build: buildIdentity.principalId,
+      factoryAppEng: app.engPrincipalId,
+    },
+    scopes: engScopes,
+  });
+  const deployments = [engAccess];
+  const grants = [...engAccess.grants];
+  const distributor = grants.find((g) => g.entry === 'build-identity-distributor');
+
+  // ---- docs/onboarding-a-tenant.md for TEST and PROD
+  const facts: Partial<Record<'eng' | 'test' | 'prod', TenantFacts>> = {
+    eng: {
+      ...tenantFacts('eng', location, extraRegions),
+      galleryResourceGroup: names.factoryGroup,
+      galleryName: names.engGallery,
+      galleryId: engGalleryId,
+      factoryPrincipalId: app.engPrincipalId,
+    },
+  };
+  for (const stage of ['test', 'prod'] as const) {
+    const t = TENANTS[stage];
+    const onboarded = onboardStageTenant(sim, access, {
+      tenantId: t.tenantId,
+      subscriptionId: t.subscriptionId,
+      appId,
+      stageName: stage === 'test' ? 'TEST' : 'PROD',
+      environmentName,
+      location,
+    });
+    deployments.push(onboarded.access);
+    grants.push(...onboarded.access.grants);
+    facts[stage] = {
+      ...tenantFacts(stage, location, extraRegions),
+      galleryResourceGroup: onboarded.galleryResourceGroup,
+      galleryName: onboarded.galleryName,
+      galleryId: onboarded.galleryId,
+      factoryPrincipalId: onboarded.factoryPrincipalId,
+    };
+  }
+  const eng = facts.eng as TenantFacts;
+
+  // ---- TEST-ONLY fixtures (pitfalls and sources a user would bring)
+  // Pre-existing custom staging groups, for the adapter and simulator tests of Image Builder's rules
+  // for them (the factory itself gives each template a group that does not exist yet).
+  const goodStaging = sim.addResourceGroup(engSub, names.stagingGroup, location);
+  testOnly(
+    'pre-existing custom staging group where the build identity has Contributor',
+    buildIdentity.principalId,
+    'Contributor',
+    goodStaging,
+  );
+  const badStaging = sim.addResourceGroup(engSub, `${names.stagingGroup}-noperm`, location);
+
+  // A network team's VNETs with subnets that break Image Builder's rules, joined as infra grants
+  // with buildNetwork.mode 'existing' (the build identity on the VNET's resource group).
+  const networkRg = 'rg-network-team';
+  const networkRgId = sim.addResourceGroup(engSub, networkRg, location);
+  const pitfallVnetId = sim.addVirtualNetwork({
+    subscriptionId: engSub,
+    resourceGroup: networkRg,
+    name: 'vnet-shared',
+    location,
+    subnets: [
       {
         name: 'snet-policies-enabled',
         addressPrefix: '10.10.2.0/24',
@@ -294,7 +356,7 @@ export function createStandardWorld(sim: AzureSimulator): StandardWorld {
   const otherVnetId = sim.addVirtualNetwork({
     subscriptionId: engSub,
     resourceGroup: networkRg,
-    name: 'vnet-build-ne',
+    name: 'vnet-shared-ne',
     location: otherRegion,
     subnets: [
       {
@@ -305,37 +367,54 @@ export function createStandardWorld(sim: AzureSimulator): StandardWorld {
       },
     ],
   });
-  const networkJoinRole = sim.addRoleDefinition({
-    roleName: 'Azure Image Builder Service Networking Role',
-    actions: [
-      'Microsoft.Network/virtualNetworks/read',
-      'Microsoft.Network/virtualNetworks/subnets/join/action',
-    ],
-    assignableScopes: [`/subscriptions/${engSub}`],
-  });
-  sim.assignRole({
-    principalId: buildIdentity.principalId,
-    role: networkJoinRole,
-    scope: `/subscriptions/${engSub}/resourceGroups/${networkRg}`,
-  });
+  const buildJoin = grants.find((g) => g.entry === 'build-identity-joins-build-network');
+  if (buildJoin !== undefined)
+    testOnly(
+      "pitfall subnets, joined as infra grants with buildNetwork.mode 'existing'",
+      buildIdentity.principalId,
+      buildJoin.roleId,
+      networkRgId,
+    );
 
-  const testRg = 'rg-image-tests';
-  const testRgId = sim.addResourceGroup(engSub, testRg, location);
-  sim.assignRole({ principalId: eng.factoryPrincipalId, role: 'Contributor', scope: testRgId });
-  const testVnetId = sim.addVirtualNetwork({
+  // Three problems at once: nobody granted the build identity anything in this group.
+  const lockedVnetId = sim.addVirtualNetwork({
     subscriptionId: engSub,
-    resourceGroup: testRg,
-    name: 'vnet-image-tests',
+    resourceGroup: sim.addResourceGroup(engSub, 'rg-network-locked', location).split('/').pop() ?? '',
+    name: 'vnet-locked',
     location,
     subnets: [
       {
-        name: 'snet-test-vms',
-        addressPrefix: '10.30.1.0/24',
+        name: 'snet-locked',
+        addressPrefix: '10.50.1.0/24',
         privateLinkServiceNetworkPolicies: 'Enabled',
-        nsgInboundAllows: [{ sourceAddressPrefix: 'VirtualNetwork', destinationPortRanges: ['22', '5986'] }],
+        nsgInboundAllows: [],
+        nsgInboundDenies: [{ sourceAddressPrefix: '*', destinationPortRanges: ['*'] }],
       },
     ],
   });
+  // Defect 6: join rights below the VNET's resource group (infra granted them on the subnet; many
+  // grant them on the VNET); Image Builder checks the resource group.
+  const subnetGrantVnetId = sim.addVirtualNetwork({
+    subscriptionId: engSub,
+    resourceGroup: sim.addResourceGroup(engSub, 'rg-network-subnet-grant', location).split('/').pop() ?? '',
+    name: 'vnet-subnet-grant',
+    location,
+    subnets: [
+      {
+        name: 'snet-build',
+        addressPrefix: '10.60.1.0/24',
+        privateLinkServiceNetworkPolicies: 'Disabled',
+        nsgInboundAllows: lbAllow,
+      },
+    ],
+  });
+  if (buildJoin !== undefined)
+    testOnly(
+      'pitfall: join rights on the VNET, not its resource group (defect 6)',
+      buildIdentity.principalId,
+      buildJoin.roleId,
+      subnetGrantVnetId,
+    );
 
   const ubuntu = {
     publisher: 'Canonical',
@@ -361,9 +440,10 @@ export function createStandardWorld(sim: AzureSimulator): StandardWorld {
         });
     }
   }
+  // A user's managed image source, where the build identity may read it (factory group).
   const managedImageId = sim.addManagedImage({
     subscriptionId: engSub,
-    resourceGroup: templateResourceGroup,
+    resourceGroup: names.factoryGroup,
     name: 'img-ubuntu-base',
     location,
     osType: 'Linux',
@@ -375,40 +455,69 @@ export function createStandardWorld(sim: AzureSimulator): StandardWorld {
     prod: facts.prod as TenantFacts,
     factoryApp: {
       appId,
-      displayName: 'image-factory',
+      displayName: app.displayName,
       clientSecret,
       certificatePem: cert.certificatePem,
       privateKeyPem: cert.privateKeyPem,
       certificateWithKeyPem: `${cert.privateKeyPem.trim()}\n${cert.certificatePem.trim()}\n`,
-      federatedCredential,
+      federatedCredential: app.federatedCredential,
     },
     buildIdentity,
     factoryIdentity,
-    templateResourceGroup,
-    identityResourceGroup,
+    environmentName,
+    templateResourceGroup: names.templateGroup,
+    identityResourceGroup: names.factoryGroup,
     staging: {
-      resourceGroupPrefix: 'rg-dev-aib-staging-',
+      resourceGroupPrefix: names.stagingGroupPrefix,
       goodResourceGroupId: goodStaging,
       unauthorizedResourceGroupId: badStaging,
     },
+    grants,
+    access: deployments,
+    testOnlyGrants,
     testVm: {
-      resourceGroup: testRg,
-      vnetId: testVnetId,
-      subnetId: `${testVnetId}/subnets/snet-test-vms`,
+      resourceGroup: names.testGroup,
+      vnetId,
+      subnetId: testSubnetId,
       location,
     },
     buildNetwork: {
-      resourceGroup: networkRg,
+      resourceGroup: names.factoryGroup,
       vnetId,
-      goodSubnetId: `${vnetId}/subnets/snet-build`,
-      policiesEnabledSubnetId: `${vnetId}/subnets/snet-policies-enabled`,
-      noLoadBalancerRuleSubnetId: `${vnetId}/subnets/snet-no-lb-rule`,
+      goodSubnetId: `${vnetId}/subnets/${names.buildSubnet}`,
+      policiesEnabledSubnetId: `${pitfallVnetId}/subnets/snet-policies-enabled`,
+      noLoadBalancerRuleSubnetId: `${pitfallVnetId}/subnets/snet-no-lb-rule`,
       otherRegionSubnetId: `${otherVnetId}/subnets/snet-build`,
       otherRegion,
+      threeProblemsSubnetId: `${lockedVnetId}/subnets/snet-locked`,
+      subnetOnlyGrantSubnetId: `${subnetGrantVnetId}/subnets/snet-build`,
     },
     platformImages: { ubuntu, windows },
     managedImageId,
-    imageCreationRoleId,
+    imageCreationRoleId: distributor?.roleId ?? '',
     roles: { ...BUILT_IN_ROLE_IDS },
+  };
+}
+
+/**
+ * Replaces the world's access with another description's (same targets), as redeploying infra
+ * with it would: the mutation test uses it to judge one changed entry without a new world.
+ */
+export function redeployAccess(sim: AzureSimulator, world: StandardWorld, access: AccessDescription): void {
+  world.access = world.access.map((deployed) => {
+    removeAccess(sim, deployed);
+    return deployAccess(sim, access, deployed.deployment, deployed.targets);
+  });
+  world.grants = world.access.flatMap((deployed) => deployed.grants);
+}
+
+function tenantFacts(stage: 'eng' | 'test' | 'prod', location: string, extraRegions: string[]) {
+  const t = TENANTS[stage];
+  return {
+    tenantId: t.tenantId,
+    displayName: t.displayName,
+    subscriptionId: t.subscriptionId,
+    location,
+    extraRegions,
   };
 }

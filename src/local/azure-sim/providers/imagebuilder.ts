@@ -345,17 +345,21 @@ function provisioningProblem(
   const subnetId = vnet ? str(vnet.subnetId) : undefined;
   if (subnetId) {
     const subnet = sim.getResource(subnetId);
-    const vnetId = subnetId.split('/').slice(0, -2).join('/');
-    if (!subnet || !sim.can(principalId, 'Microsoft.Network/virtualNetworks/read', vnetId)) {
+    // Image Builder checks the build identity's rights on the VNET's resource group, not on the
+    // subnet: the permissions doc grants virtualNetworks/read and subnets/join/action there
+    // (learn.microsoft.com/azure/virtual-machines/linux/image-builder-permissions-cli, "existing
+    // virtual network"). A grant on the subnet alone is not enough.
+    const vnetGroupId = subnetId.split('/').slice(0, 5).join('/');
+    if (!subnet || !sim.can(principalId, 'Microsoft.Network/virtualNetworks/read', vnetGroupId)) {
       return {
         code: 'InvalidParameter',
         message: `Failed to get the subnet ${subnetId}: the resource was not found or the identity is not authorized to read it. Please check the user assigned identity has the correct permissions. ${TS}`,
       };
     }
-    if (!sim.can(principalId, 'Microsoft.Network/virtualNetworks/subnets/join/action', subnetId)) {
+    if (!sim.can(principalId, 'Microsoft.Network/virtualNetworks/subnets/join/action', vnetGroupId)) {
       return {
         code: 'Unauthorized',
-        message: `Not authorized to access the resource: ${subnetId}. The user assigned identity needs 'Microsoft.Network/virtualNetworks/subnets/join/action' on the subnet. Please check the user assigned identity has the correct permissions. ${TS}`,
+        message: `Not authorized to access the resource: ${vnetGroupId}. The user assigned identity needs 'Microsoft.Network/virtualNetworks/subnets/join/action' on the virtual network's resource group. Please check the user assigned identity has the correct permissions. ${TS}`,
       };
     }
     if (!eqi(subnet.location, location)) {
@@ -417,8 +421,12 @@ function provisioningProblem(
     if (str(d.type) !== 'SharedImage') continue;
     const target = str(d.galleryImageId) ?? '';
     const imageId = /\/versions\/[^/]+$/i.test(target) ? target.split('/').slice(0, -2).join('/') : target;
+    // The permissions doc's distribution role: the identity reads the gallery and the image
+    // definition (image-builder-permissions-cli, "Allow VM Image Builder to distribute images").
+    const galleryId = imageId.split('/').slice(0, -2).join('/');
     if (
       !sim.getResource(imageId) ||
+      !sim.can(principalId, 'Microsoft.Compute/galleries/read', galleryId) ||
       !sim.can(principalId, 'Microsoft.Compute/galleries/images/read', imageId)
     ) {
       return {

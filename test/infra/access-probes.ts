@@ -1,0 +1,293 @@
+/**
+ * The cheap path through every access entry of infra/access.json: a simulated world whose access is
+ * (re)deployed from a given description, and each port call (and preflight) a pipeline makes, once,
+ * through the real adapters and SDK clients. `runProbes` stops at the first step that fails and
+ * names it, so the mutation test can show which step notices a removed entry. Every run uses its
+ * own names (template, image definition, VM), so nothing one run left behind lets the next skip a
+ * call ("no-op when it exists").
+ */
+import { loadConfig } from '../../src/config';
+import { createAzurePorts } from '../../src/adapters';
+import { runPreflight } from '../../src/activities/preflight';
+import { loadPipelinesOrThrow } from '../../src/domain/pipeline/loader';
+import { startAzureSimulator, createStandardWorld, type AzureSimulator } from '../../src/local/azure-sim';
+import type { AccessDescription } from '../../src/local/azure-sim/access';
+import { redeployAccess, type StandardWorld } from '../../src/local/azure-sim/world';
+import type { AzurePorts } from '../../src/ports/azure';
+import type { PipelineDefinition } from '../../src/domain/pipeline/definition';
+import { pipelineSettingsForWorld, settingsForWorld } from '../../src/local/world-settings';
+import type { ImageTemplateSpec, ImageVersionSpec } from '../../src/ports/azure';
+import { VirtualClock } from '../../src/shared/clock';
+
+const PIPELINE = 'ubuntu-2204-base';
+const MINUTE = 60_000;
+
+export interface ProbeResult {
+  /** The first step that failed, or undefined when every step passed. */
+  failedStep?: string;
+  error?: string;
+}
+
+export interface ProbeWorld {
+  sim: AzureSimulator;
+  world: StandardWorld;
+  clock: VirtualClock;
+  azure: AzurePorts;
+  pipeline: PipelineDefinition;
+  runs: number;
+}
+
+export async function startProbeWorld(caFile: string): Promise<ProbeWorld> {
+  const clock = new VirtualClock(Date.UTC(2026, 10, 10, 6, 0, 0));
+  const sim = await startAzureSimulator({
+    clock,
+    seed: 7,
+    durations: { buildMs: 10 * MINUTE, replicationPerRegionMs: MINUTE, vmCreateMs: MINUTE },
+  });
+  const world = createStandardWorld(sim);
+  const env: Record<string, string> = {
+    TASK_HUB_NAME: 'AccessProbes',
+    ...settingsForWorld(sim, world, { caFile }),
+    ...pipelineSettingsForWorld(world),
+  };
+  // ManagedIdentityCredential reads these from the process environment (jest isolates it per file).
+  process.env.IDENTITY_ENDPOINT = env.IDENTITY_ENDPOINT;
+  process.env.IDENTITY_HEADER = env.IDENTITY_HEADER;
+  const azure = createAzurePorts(loadConfig(env), { env, log: () => undefined, updateIntervalInMs: 1 });
+  const pipeline = loadPipelinesOrThrow('pipelines', env).get(PIPELINE);
+  if (pipeline === undefined) throw new Error(`pipelines/${PIPELINE}.yaml is missing`);
+  return { sim, world, clock, azure, pipeline, runs: 0 };
+}
+
+/** Deploys `access` into the probe world (replacing what was there) and runs the cheap path. */
+export async function runProbes(probe: ProbeWorld, access: AccessDescription): Promise<ProbeResult> {
+  const { sim, world, clock, azure, pipeline } = probe;
+  redeployAccess(sim, world, access);
+  const n = (probe.runs += 1);
+  const IMAGE = `probe-${n}`;
+  let step = 'start';
+  try {
+    const { eng, test, prod } = world;
+    const templates = { subscriptionId: eng.subscriptionId, resourceGroup: world.templateResourceGroup };
+    const run = async (name: string, fn: () => Promise<unknown>) => {
+      step = name;
+      await fn();
+    };
+
+    // Preflight of the sample pipeline, with the build on infra's build subnet.
+    const withSubnet = {
+      ...pipeline,
+      build: { ...pipeline.build, subnetId: world.buildNetwork.goodSubnetId },
+    };
+    await run('preflight', async () => {
+      const result = await runPreflight(azure, { buildId: 'probe', definition: withSubnet });
+      if (result.problems.length > 0) throw new Error(result.problems.map((p) => p.message).join('; '));
+    });
+    await run('claimBuildSlot: list the template group', () =>
+      azure.testVms('eng').listTaggedResources(templates, 'image-factory-slot', 'x'),
+    );
+    await run('platform image versions', () =>
+      azure.platformImages('eng').listVersions({
+        subscriptionId: eng.subscriptionId,
+        location: eng.location,
+        ...world.platformImages.ubuntu,
+      }),
+    );
+    await run('read the build subnet', async () => {
+      if ((await azure.network('eng').getSubnet(world.buildNetwork.goodSubnetId)) === undefined)
+        throw new Error('build subnet not found');
+    });
+    await run('read a managed image source', async () => {
+      if ((await azure.access('eng').getResource(world.managedImageId)) === undefined)
+        throw new Error('managed image not found');
+    });
+    for (const [profile, t] of [
+      ['eng', eng],
+      ['test', test],
+      ['prod', prod],
+    ] as const) {
+      const definition = {
+        subscriptionId: t.subscriptionId,
+        resourceGroup: t.galleryResourceGroup,
+        gallery: t.galleryName,
+        image: IMAGE,
+      };
+      await run(`${profile}: ensure the image definition`, () =>
+        azure.galleries(profile).ensureImageDefinition({
+          ...definition,
+          location: t.location,
+          osType: 'Linux',
+          osState: 'Generalized',
+          hyperVGeneration: 'V2',
+          securityType: 'TrustedLaunch',
+          identifier: pipeline.image.identifier,
+        }),
+      );
+      await run(`${profile}: read the image definition`, () =>
+        azure.galleries(profile).getImageDefinition(definition),
+      );
+      await run(`${profile}: list versions`, () => azure.galleries(profile).listVersions(definition));
+    }
+
+    // Image Builder: a build on the build subnet that distributes to the ENG gallery.
+    const builder = azure.imageBuilder('eng');
+    const u = world.platformImages.ubuntu;
+    const versionId = `${eng.galleryId}/images/${IMAGE}/versions/1.0.0`;
+    const spec = (name: string): ImageTemplateSpec => ({
+      ...templates,
+      name,
+      location: eng.location,
+      buildIdentityId: world.buildIdentity.id,
+      vmSize: 'Standard_D2s_v5',
+      osDiskSizeGB: 64,
+      buildTimeoutInMinutes: 60,
+      subnetId: world.buildNetwork.goodSubnetId,
+      source: {
+        type: 'PlatformImage',
+        publisher: u.publisher,
+        offer: u.offer,
+        sku: u.sku,
+        version: 'latest',
+      },
+      customizers: [{ type: 'Shell', name: 'probe', inline: ['true'] }],
+      distribute: {
+        galleryImageVersionId: versionId,
+        runOutputName: 'eng',
+        targetRegions: [{ name: eng.location, replicaCount: 1, storageAccountType: 'Standard_LRS' }],
+        excludeFromLatest: false,
+      },
+      tags: {},
+    });
+    const ref = { ...templates, name: `it-probe-${n}` };
+    await run('create the image template', async () => {
+      const status = await builder.createTemplate(spec(ref.name));
+      if (status.provisioningState !== 'Succeeded')
+        throw new Error(`template ${status.provisioningState}: ${status.provisioningError?.message ?? ''}`);
+    });
+    await run('read the image template', () => builder.getTemplate(ref));
+    await run('run the image template', () => builder.startRun(ref));
+    await run('build and distribute', async () => {
+      for (let i = 0; i < 10; i += 1) {
+        clock.advanceBy(5 * MINUTE);
+        const status = await builder.getTemplate(ref);
+        if (status?.lastRun?.runState !== 'Running') break;
+      }
+      const status = await builder.getTemplate(ref);
+      if (status?.lastRun?.runState !== 'Succeeded')
+        throw new Error(`run ${status?.lastRun?.runState ?? '?'}: ${status?.lastRun?.message ?? ''}`);
+    });
+    await run('read the run output', async () => {
+      if ((await builder.getRunOutput(ref, 'eng')) === undefined) throw new Error('no run output');
+    });
+    await run('read customization.log', async () => {
+      if ((await builder.readCustomizationLog(ref, 5)) === undefined) throw new Error('log not readable');
+    });
+    const cancelRef = { ...templates, name: `it-probe-cancel-${n}` };
+    await run('cancel a run', async () => {
+      await builder.createTemplate(spec(cancelRef.name));
+      await builder.startRun(cancelRef);
+      await builder.cancelRun(cancelRef);
+    });
+    await run('delete the image templates', async () => {
+      await builder.deleteTemplate(ref);
+      await builder.deleteTemplate(cancelRef);
+    });
+
+    // Versions: read and patch in ENG, copy ENG → TEST → PROD across tenants.
+    const version = (t: typeof eng) => ({
+      subscriptionId: t.subscriptionId,
+      resourceGroup: t.galleryResourceGroup,
+      gallery: t.galleryName,
+      image: IMAGE,
+      version: '1.0.0',
+    });
+    await run('eng: read and patch the version', async () => {
+      if ((await azure.galleries('eng').getVersion(version(eng))) === undefined)
+        throw new Error('no version');
+      await azure.galleries('eng').updateVersion(version(eng), { tags: { probe: 'yes' } });
+    });
+    const copy = (t: typeof eng, sourceId: string): ImageVersionSpec => ({
+      ...version(t),
+      location: t.location,
+      source: { kind: 'galleryImageVersion', id: sourceId },
+      targetRegions: [{ name: t.location, replicaCount: 1, storageAccountType: 'Standard_LRS' }],
+      excludeFromLatest: false,
+      tags: {},
+    });
+    for (const [profile, t, from] of [
+      ['test', test, eng],
+      ['prod', prod, test],
+    ] as const) {
+      await run(`${profile}: copy the version from ${from === eng ? 'ENG' : 'TEST'}`, async () => {
+        const source = `${from.galleryId}/images/${IMAGE}/versions/1.0.0`;
+        await azure
+          .galleries(profile, { auxiliaryTenantIds: [from.tenantId] })
+          .beginCreateVersion(copy(t, source));
+        clock.advanceBy(10 * MINUTE);
+        const made = await azure.galleries(profile).getVersion(version(t));
+        if (made?.provisioningState !== 'Succeeded')
+          throw new Error(`copy ${made?.provisioningState ?? 'missing'}`);
+      });
+    }
+
+    // Test VM from the ENG version in the test subnet.
+    const vm = {
+      subscriptionId: eng.subscriptionId,
+      resourceGroup: world.testVm.resourceGroup,
+      name: `vm-probe-${n}`,
+    };
+    await run('create the test VM', async () => {
+      await azure.testVms('eng').createVm({
+        ...vm,
+        location: eng.location,
+        imageVersionId: versionId,
+        subnetId: world.testVm.subnetId,
+        vmSize: 'Standard_D2s_v5',
+        osType: 'Linux',
+        securityType: 'TrustedLaunch',
+        tags: { 'image-factory-run': `probe-${n}` },
+      });
+      clock.advanceBy(2 * MINUTE);
+      if ((await azure.testVms('eng').getVm(vm))?.provisioningState !== 'Succeeded')
+        throw new Error('VM not ready');
+    });
+    // The adapter tags the implicit OS disk (best effort, so only a leak check would notice).
+    await run('the test VM, its NIC and its tagged OS disk are found by tag', async () => {
+      const tagged = await azure
+        .testVms('eng')
+        .listTaggedResources(
+          { subscriptionId: eng.subscriptionId, resourceGroup: world.testVm.resourceGroup },
+          'image-factory-run',
+          `probe-${n}`,
+        );
+      if (!tagged.some((id) => /\/disks\//i.test(id)))
+        throw new Error(`OS disk not tagged: ${tagged.join(', ')}`);
+    });
+    await run('run a command on the test VM', () =>
+      azure.testVms('eng').runCommand(vm, { shell: 'Shell', script: 'true', timeoutSeconds: 60 }),
+    );
+    await run('delete the test VM', async () => {
+      await azure.testVms('eng').deleteVm(vm);
+      clock.advanceBy(2 * MINUTE);
+      const left = await azure
+        .testVms('eng')
+        .listTaggedResources(
+          { subscriptionId: eng.subscriptionId, resourceGroup: world.testVm.resourceGroup },
+          'image-factory-run',
+          `probe-${n}`,
+        );
+      if (left.length > 0) throw new Error(`left behind: ${left.join(', ')}`);
+    });
+    await run('delete the versions', async () => {
+      for (const [profile, t] of [
+        ['prod', prod],
+        ['test', test],
+        ['eng', eng],
+      ] as const)
+        await azure.galleries(profile).deleteVersion(version(t));
+    });
+    return {};
+  } catch (error) {
+    return { failedStep: step, error: error instanceof Error ? error.message : String(error) };
+  }
+}
