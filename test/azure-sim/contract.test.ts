@@ -144,7 +144,7 @@ describe('ARM contract from the SDK models', () => {
       try {
         const { world } = env;
         const client = new ImageBuilderClient(
-          env.secretCredential(world.eng.tenantId),
+          env.factoryCredential(),
           world.eng.subscriptionId,
           env.clientOptions(),
         );

@@ -187,6 +187,8 @@ export async function runProbes(probe: ProbeWorld, access: AccessDescription): P
       await builder.createTemplate(spec(cancelRef.name));
       await builder.startRun(cancelRef);
       await builder.cancelRun(cancelRef);
+      // Image Builder refuses to delete a template while its run is Canceling (simulator: 15 min).
+      clock.advanceBy(20 * MINUTE);
     });
     await run('delete the image templates', async () => {
       await builder.deleteTemplate(ref);

@@ -324,7 +324,8 @@ export function createStandardWorld(sim: AzureSimulator, options: WorldOptions =
     'Contributor',
     goodStaging,
   );
-  const badStaging = sim.addResourceGroup(engSub, `${names.stagingGroup}-noperm`, location);
+  // Not under the per-template prefix (rg-<env>-aib-staging-): those groups must not exist yet.
+  const badStaging = sim.addResourceGroup(engSub, `${names.stagingGroup}noperm`, location);
 
   // A network team's VNETs with subnets that break Image Builder's rules, joined as infra grants
   // with buildNetwork.mode 'existing' (the build identity on the VNET's resource group).
