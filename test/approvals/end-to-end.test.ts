@@ -153,6 +153,9 @@ test('forged, unsigned and mismatched decisions go to approval-rejects and chang
     expect(String(rejected!.applicationProperties.detail)).not.toContain(KEY.toString('base64'));
   }
   expect((await status('b-wait')).runtimeStatus).toBe('Running');
+  // The trigger completes a message after its function returns (as the Functions host does), so
+  // the refusals can reach approval-rejects a moment before their decisions are settled.
+  await until(() => peer.queue('approval-decisions').counts.active === 0);
   expect(peer.queue('approval-decisions').counts).toMatchObject({ active: 0, deadLettered: 0 });
   // The build still waits for its decision: the first valid one is what it gets.
   const valid = decisionFor(request);
