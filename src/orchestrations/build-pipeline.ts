@@ -43,9 +43,12 @@ import {
   type DecisionVerification,
   type VerifyDecisionInput,
   type PreflightResult,
+  type TestScriptProgress,
   type TestScriptResult,
+  type TestVmTeardown,
   type VersionInfo,
 } from '../domain/pipeline/activities';
+import { awaitDone, type PollTiming, type Verdict } from './await-done';
 import type { PipelineDefinition, PipelineStage } from '../domain/pipeline/definition';
 import { imageVersionFor, shortHash } from '../domain/pipeline/versioning';
 import { retryTemplateName } from '../domain/pipeline/recipe';
@@ -75,6 +78,22 @@ const POLLS_PER_GENERATION = 8;
  */
 const STAGING_GROUP_RETRY_MS = 10 * 60_000;
 const STAGING_GROUP_MAX_WAIT_MS = 12 * 3_600_000;
+
+/**
+ * How the orchestration waits for Azure's long-running operations (started by an activity that
+ * returns once ARM accepted them): first read after Azure's Retry-After, then at that pace, within
+ * `withinMs`. Durations and Retry-After from recorded traffic (src/local/azure-sim/lro.ts).
+ */
+export const LRO_WAITS = {
+  templateCreate: { pollMs: 15_000, withinMs: 30 * 60_000 }, // ~30 s
+  templateDelete: { pollMs: 20_000, withinMs: 30 * 60_000 }, // ~77 s
+  vmCreate: { pollMs: 15_000, withinMs: 30 * 60_000 }, // ~2 min, Retry-After 10–30 s
+  vmDelete: { pollMs: 15_000, withinMs: 30 * 60_000 }, // VM ~1 min, then NIC (Retry-After 10 s) and disk
+  versionUpdate: { pollMs: 60_000, withinMs: 60 * 60_000 }, // ~3 min, Retry-After 60 s
+  versionDelete: { pollMs: 60_000, withinMs: 30 * 60_000 }, // ~1.5 min, Retry-After 60 s
+  /** A test script runs up to its timeout (90 min allowed): 30 s growing to 5 min between reads. */
+  runCommand: { pollMs: 30_000, backoff: 1.5, maxPollMs: 5 * 60_000, withinMs: 15 * 60_000 },
+} as const satisfies Record<string, Omit<PollTiming, 'deadlineMs'> & { withinMs: number }>;
 export { BUILD_ORCHESTRATION };
 
 export interface BuildInput {
@@ -209,6 +228,14 @@ export function errorInfo(error: unknown): ErrorInfo {
   };
 }
 
+/** A version PATCH is done when the version leaves Updating (it answers Succeeded again). */
+export function versionUpdated(version: VersionInfo): Verdict<void> {
+  if (version === null) return { failed: 'the version does not exist' };
+  if (version.provisioningState === 'Succeeded') return { done: undefined };
+  if (version.provisioningState === 'Failed') return { failed: 'the version is Failed' };
+  return { waiting: version.provisioningState };
+}
+
 const rgId = (subscriptionId: string, resourceGroup: string) =>
   `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}`;
 const galleryImageId = (stage: PipelineStage, image: string) =>
@@ -331,6 +358,136 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
     }
   }
 
+  /** A durable timer; raced against cancel unless it must run to its end (teardown, compensation). */
+  function* pause(ms: number, cancellable: boolean): Generator<Task, void, unknown> {
+    if (cancellable && !compensating) return yield* sleep(ms);
+    yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + ms));
+  }
+
+  /** The generic "wait until the resource says done" step (await-done.ts) with this build's errors. */
+  function* untilDone<T, R>(
+    what: string,
+    read: () => Generator<Task, T, unknown>,
+    judge: (value: T) => Verdict<R>,
+    timing: Omit<PollTiming, 'deadlineMs'> & { withinMs: number },
+    options: { cancellable?: boolean; failedCode?: string; timedOutCode?: string } = {},
+  ): Generator<Task, R, unknown> {
+    const stopped = (code: string, message: string) =>
+      new BuildStopped('failed', {
+        code,
+        message,
+        step: status.step,
+        ...(status.currentStage ? { stage: status.currentStage } : {}),
+      });
+    return yield* awaitDone<T, R>({
+      ...timing,
+      deadlineMs: context.df.currentUtcDateTime.getTime() + timing.withinMs,
+      read,
+      judge,
+      now: () => context.df.currentUtcDateTime.getTime(),
+      sleep: (ms) => pause(ms, options.cancellable ?? true),
+      failed: (why) => stopped(options.failedCode ?? 'OperationFailed', `${what}: ${why}`),
+      timedOut: (last) =>
+        stopped(
+          options.timedOutCode ?? 'OperationTimedOut',
+          `${what}: not done within ${Math.round(timing.withinMs / 60_000)} minutes (last seen: ${last})`,
+        ),
+    });
+  }
+
+  /** Creates the template and waits until it is provisioned; a failure with `expected` is returned. */
+  function* createTemplate(
+    spec: unknown,
+    ref: ImageTemplateRef,
+    expected: string,
+  ): Generator<Task, { value: unknown } | { failure: ErrorInfo }, unknown> {
+    const started = yield* callExpecting(
+      Activities.createImageTemplate,
+      { credential: eng.credential, spec },
+      expected,
+    );
+    if ('failure' in started) return started;
+    return yield* untilDone(
+      `provision image template ${ref.name}`,
+      () =>
+        callExpecting<{ provisioningState: string } | null>(
+          Activities.getImageTemplateProvisioning,
+          { credential: eng.credential, ref },
+          expected,
+        ),
+      (read): Verdict<{ value: unknown } | { failure: ErrorInfo }> => {
+        if ('failure' in read) return { done: read };
+        if (read.value === null) return { failed: 'the template disappeared while it was provisioned' };
+        return read.value.provisioningState === 'Succeeded'
+          ? { done: read }
+          : { waiting: read.value.provisioningState };
+      },
+      LRO_WAITS.templateCreate,
+    );
+  }
+
+  function* deleteTemplate(credential: string, ref: ImageTemplateRef): Generator<Task, void, unknown> {
+    yield* call(Activities.deleteImageTemplate, { credential, ref });
+    yield* untilDone(
+      `delete image template ${ref.name}`,
+      () => call<BuildStatus>(Activities.getImageBuildStatus, { credential, ref }),
+      (s): Verdict<void> => (s.exists ? { waiting: s.provisioningState ?? 'exists' } : { done: undefined }),
+      LRO_WAITS.templateDelete,
+      { cancellable: false },
+    );
+  }
+
+  function* updateVersion(
+    credential: string,
+    ref: GalleryImageVersionRef,
+    patch: Record<string, unknown>,
+  ): Generator<Task, void, unknown> {
+    yield* call(Activities.updateImageVersion, { credential, ref, patch });
+    yield* untilDone(
+      `update image version ${ref.version}`,
+      () => call<VersionInfo>(Activities.getImageVersion, { credential, ref }),
+      versionUpdated,
+      LRO_WAITS.versionUpdate,
+    );
+  }
+
+  function* deleteVersion(
+    credential: string,
+    ref: GalleryImageVersionRef,
+    onlyIfBuildId: string,
+  ): Generator<Task, void, unknown> {
+    const deleting = yield* call<boolean>(Activities.deleteImageVersion, { credential, ref, onlyIfBuildId });
+    if (!deleting) return;
+    yield* untilDone(
+      `delete image version ${ref.version}`,
+      () => call<VersionInfo>(Activities.getImageVersion, { credential, ref }),
+      (v): Verdict<void> => (v === null ? { done: undefined } : { waiting: v.provisioningState }),
+      LRO_WAITS.versionDelete,
+      { cancellable: false },
+    );
+  }
+
+  /** Tears a test VM down (VM, then NIC and disk), waiting until nothing is left. */
+  function* deleteTestVm(vm: VmRef & { credential: string }): Generator<Task, void, unknown> {
+    const input = {
+      credential: vm.credential,
+      ref: { subscriptionId: vm.subscriptionId, resourceGroup: vm.resourceGroup, name: vm.name },
+    };
+    const first = yield* call<TestVmTeardown>(Activities.deleteTestVm, input);
+    if (first.remaining.length === 0) return;
+    // The teardown activity starts only deletes not yet running, so it is also the read.
+    yield* untilDone(
+      `delete test VM ${vm.name}`,
+      () => call<TestVmTeardown>(Activities.deleteTestVm, input),
+      (t): Verdict<void> =>
+        t.remaining.length === 0
+          ? { done: undefined }
+          : { waiting: t.remaining.map((id) => id.split('/').pop() ?? id).join(', ') },
+      LRO_WAITS.vmDelete,
+      { cancellable: false },
+    );
+  }
+
   const cancelled = () => {
     const data = (cancel.result ?? {}) as { reason?: string; requestedBy?: string };
     return new BuildStopped('canceled', {
@@ -445,52 +602,70 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
     };
     created.vms.push(vm);
     const location = definition.build.location;
+    const vmSpec = {
+      subscriptionId: vm.subscriptionId,
+      resourceGroup: vm.resourceGroup,
+      name: vm.name,
+      location,
+      imageVersionId,
+      subnetId: where.subnetId,
+      vmSize: definition.test.vmSize,
+      osType: definition.image.osType,
+      securityType: definition.image.securityType === 'TrustedLaunch' ? 'TrustedLaunch' : 'Standard',
+      tags: { 'imagefactory.buildId': input.buildId, 'imagefactory.purpose': 'test' },
+    };
     try {
-      yield* call(Activities.createTestVm, {
-        credential: stage.credential,
-        spec: {
-          subscriptionId: vm.subscriptionId,
-          resourceGroup: vm.resourceGroup,
-          name: vm.name,
-          location,
-          imageVersionId,
-          subnetId: where.subnetId,
-          vmSize: definition.test.vmSize,
-          osType: definition.image.osType,
-          securityType: definition.image.securityType === 'TrustedLaunch' ? 'TrustedLaunch' : 'Standard',
-          tags: { 'imagefactory.buildId': input.buildId, 'imagefactory.purpose': 'test' },
-        },
-      });
-      // Run Command needs a running VM: wait for provisioning on durable timers.
+      yield* call(Activities.createTestVm, { credential: stage.credential, spec: vmSpec });
+      // Run Command needs a running VM: the create was only accepted; read it on durable timers.
       const vmRef = { subscriptionId: vm.subscriptionId, resourceGroup: vm.resourceGroup, name: vm.name };
-      const readyBy = context.df.currentUtcDateTime.getTime() + 30 * 60_000;
-      for (;;) {
-        const state = yield* call<{ provisioningState: string } | null>(Activities.getTestVm, {
+      yield* untilDone(
+        `test VM ${vm.name} in ${stage.name}`,
+        () =>
+          call<{ provisioningState: string } | null>(Activities.getTestVm, {
+            credential: stage.credential,
+            ref: vmRef,
+          }),
+        (state): Verdict<void> =>
+          state === null
+            ? { failed: 'is missing' }
+            : state.provisioningState === 'Succeeded'
+              ? { done: undefined }
+              : state.provisioningState === 'Failed'
+                ? { failed: 'is Failed' }
+                : { waiting: state.provisioningState },
+        LRO_WAITS.vmCreate,
+        { failedCode: 'TestVmNotReady', timedOutCode: 'TestVmNotReady' },
+      );
+      // Once it is Succeeded, the same (idempotent) activity tags its OS disk.
+      yield* call(Activities.createTestVm, { credential: stage.credential, spec: vmSpec });
+      for (const [index, script] of definition.test.scripts.entries()) {
+        const runCommandName = `imagefactory-test-${index + 1}`;
+        const timeoutSeconds = definition.test.timeoutMinutes * 60;
+        yield* call(Activities.startTestScript, {
           credential: stage.credential,
           ref: vmRef,
-        });
-        if (state?.provisioningState === 'Succeeded') break;
-        if (
-          state === null ||
-          state.provisioningState === 'Failed' ||
-          context.df.currentUtcDateTime.getTime() > readyBy
-        ) {
-          throw new BuildStopped('failed', {
-            code: 'TestVmNotReady',
-            message: `test VM ${vm.name} in ${stage.name} is ${state?.provisioningState ?? 'missing'}`,
-            step: 'test',
-            stage: stage.name,
-          });
-        }
-        yield* sleep(30_000);
-      }
-      for (const script of definition.test.scripts) {
-        const outcome = yield* call<TestScriptResult>(Activities.runTestScript, {
-          credential: stage.credential,
-          ref: { subscriptionId: vm.subscriptionId, resourceGroup: vm.resourceGroup, name: vm.name },
+          runCommandName,
           script,
-          timeoutSeconds: definition.test.timeoutMinutes * 60,
+          timeoutSeconds,
         });
+        const outcome = yield* untilDone(
+          `test '${script.name}' in ${stage.name}`,
+          () =>
+            call<TestScriptProgress>(Activities.getTestScriptResult, {
+              credential: stage.credential,
+              ref: vmRef,
+              runCommandName,
+              scriptName: script.name,
+            }),
+          (progress): Verdict<TestScriptResult> =>
+            progress.state === 'TimedOut'
+              ? { failed: `Run Command timed out after ${definition.test.timeoutMinutes} minutes` }
+              : progress.result !== undefined
+                ? { done: progress.result }
+                : { waiting: progress.state },
+          { ...LRO_WAITS.runCommand, withinMs: timeoutSeconds * 1000 + LRO_WAITS.runCommand.withinMs },
+          { failedCode: 'TestFailed', timedOutCode: 'TestFailed' },
+        );
         result.tests.push(outcome);
         if (outcome.exitCode !== 0) {
           throw new BuildStopped('failed', {
@@ -504,10 +679,7 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
       }
     } finally {
       // Always torn down: success, test failure, activity failure or cancel.
-      yield* call(Activities.deleteTestVm, {
-        credential: vm.credential,
-        ref: { subscriptionId: vm.subscriptionId, resourceGroup: vm.resourceGroup, name: vm.name },
-      });
+      yield* deleteTestVm(vm);
       created.vms = created.vms.filter((v) => v !== vm);
     }
   }
@@ -773,15 +945,11 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
       for (let attempt = 1; ; attempt++) {
         created.template = { ...templateRef, credential: eng.credential };
         publish('build', `creating image template ${templateRef.name}`, eng.name);
-        const outcome = yield* callExpecting(
-          Activities.createImageTemplate,
-          { credential: eng.credential, spec: templateSpec(templateRef) },
-          'StagingGroupBusy',
-        );
+        const outcome = yield* createTemplate(templateSpec(templateRef), templateRef, 'StagingGroupBusy');
         if (!('failure' in outcome)) break;
         // A concurrent build's template is in the custom staging group. The failed template can
         // only be deleted; the group is tried again later, under a new template name.
-        yield* call(Activities.deleteImageTemplate, { credential: eng.credential, ref: templateRef });
+        yield* deleteTemplate(eng.credential, templateRef);
         const staging = definition.build.stagingResourceGroupId ?? 'the staging resource group';
         if (context.df.currentUtcDateTime.getTime() + STAGING_GROUP_RETRY_MS > stagingWaitEnds)
           throw new BuildStopped('failed', {
@@ -861,12 +1029,10 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
         ref: templateRef,
         runOutputName: 'eng',
       });
-      yield* call(Activities.deleteImageTemplate, { credential: eng.credential, ref: templateRef });
+      yield* deleteTemplate(eng.credential, templateRef);
       created.template = undefined;
-      yield* call(Activities.updateImageVersion, {
-        credential: eng.credential,
-        ref: engRef,
-        patch: { tags: { 'imagefactory.buildDurationMs': String(buildDurationMs) } },
+      yield* updateVersion(eng.credential, engRef, {
+        tags: { 'imagefactory.buildDurationMs': String(buildDurationMs) },
       });
     }
     yield* waitForReplication(eng, engRef);
@@ -880,11 +1046,7 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
       { resourceGroup: definition.test.resourceGroup, subnetId: definition.test.subnetId },
       engVersionId,
     );
-    yield* call(Activities.updateImageVersion, {
-      credential: eng.credential,
-      ref: engRef,
-      patch: { excludeFromLatest: false, tags: auditTags() },
-    });
+    yield* updateVersion(eng.credential, engRef, { excludeFromLatest: false, tags: auditTags() });
     setStage(eng.name, { state: 'done', endedAt: nowIso() });
     result.versions.push({ stage: eng.name, id: engVersionId });
 
@@ -928,11 +1090,7 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
         publish('promote', `making the pre-staged ${imageVersion} latest in ${stage.name}`, stage.name);
         yield* waitForReplication(stage, ref);
         // Approval only flips the flag: one call.
-        yield* call(Activities.updateImageVersion, {
-          credential: stage.credential,
-          ref,
-          patch: { excludeFromLatest: false, tags: auditTags(approvalTags) },
-        });
+        yield* updateVersion(stage.credential, ref, { excludeFromLatest: false, tags: auditTags(approvalTags) });
       } else {
         publish('promote', `copying ${imageVersion} into ${stage.name}`, stage.name);
         yield* copy(stage.retest, approvalTags);
@@ -947,11 +1105,7 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
           versionId,
         );
         if (!stage.preStage)
-          yield* call(Activities.updateImageVersion, {
-            credential: stage.credential,
-            ref,
-            patch: { excludeFromLatest: false },
-          });
+          yield* updateVersion(stage.credential, ref, { excludeFromLatest: false });
       }
       setStage(stage.name, { state: 'done', endedAt: nowIso(), versionId });
       result.versions.push({ stage: stage.name, id: versionId });
@@ -999,9 +1153,9 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
     }
     publish('compensate', `${stopped.outcome}: cleaning up what this build created`);
     const compensationErrors: string[] = [];
-    const attempt = function* (what: string, name: string, activityInput: unknown) {
+    const attempt = function* (what: string, step: () => Generator<Task, unknown, unknown>) {
       try {
-        yield* call(name, activityInput);
+        yield* step();
         return true;
       } catch (compensationError) {
         compensationErrors.push(`${what}: ${errorInfo(compensationError).message}`);
@@ -1009,26 +1163,17 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
       }
     };
     for (const vm of created.vms) {
-      yield* attempt(`delete test VM ${vm.name}`, Activities.deleteTestVm, {
-        credential: vm.credential,
-        ref: { subscriptionId: vm.subscriptionId, resourceGroup: vm.resourceGroup, name: vm.name },
-      });
+      yield* attempt(`delete test VM ${vm.name}`, () => deleteTestVm(vm));
     }
     if (created.template) {
       const { credential, ...ref } = created.template;
-      yield* attempt(`cancel build ${ref.name}`, Activities.cancelImageBuild, { credential, ref });
-      yield* attempt(`delete template ${ref.name}`, Activities.deleteImageTemplate, { credential, ref });
+      yield* attempt(`cancel build ${ref.name}`, () => call(Activities.cancelImageBuild, { credential, ref }));
+      yield* attempt(`delete template ${ref.name}`, () => deleteTemplate(credential, ref));
     }
     for (const { stage, ref } of [...created.versions].reverse()) {
-      const removed = yield* attempt(
-        `delete version ${ref.version} in ${stage.name}`,
-        Activities.deleteImageVersion,
-        {
-          credential: stage.credential,
-          ref,
-          // A version number collision must never delete another build's version.
-          onlyIfBuildId: input.buildId,
-        },
+      const removed = yield* attempt(`delete version ${ref.version} in ${stage.name}`, () =>
+        // A version number collision must never delete another build's version.
+        deleteVersion(stage.credential, ref, input.buildId),
       );
       if (removed) {
         // The record shows no version that no longer exists.

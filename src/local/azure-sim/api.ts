@@ -4,6 +4,7 @@
  * `authorityHost` and `ca` through settings.
  */
 import type { Clock } from '../../shared/clock';
+import type { LroKind, LroTiming } from './lro';
 
 export type FaultKind = '429' | '500' | '503' | 'reset' | 'slow';
 
@@ -36,8 +37,11 @@ export interface SimulatorOptions {
   port?: number;
   /** Lifetime of issued access tokens in simulator-clock ms (default 24 h so virtual-time runs keep working; see FIDELITY.md). */
   tokenLifetimeMs?: number;
-  /** Polls a short long-running operation answers InProgress before turning terminal (default 1). */
-  shortOperationPolls?: number;
+  /**
+   * Duration and Retry-After per long-running operation kind (defaults: Azure's, in lro.ts).
+   * Operations end by clock time, never after a number of polls.
+   */
+  operationTimings?: Partial<Record<LroKind, Partial<LroTiming>>>;
   /**
    * Told of each ARM request as it arrives, before it is handled: the crash suite kills the
    * factory's host there, so Azure acts on a call whose answer the caller never gets.
@@ -50,6 +54,8 @@ export interface RunCommandScript {
     exitCode: number;
     stdout: string;
     stderr: string;
+    /** How long the script runs on the simulator clock (default DEFAULT_SCRIPT_DURATION_MS). */
+    durationMs?: number;
   };
 }
 

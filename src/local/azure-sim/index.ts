@@ -4,6 +4,7 @@
  */
 import type { AzureSimulator, SimulatorOptions } from './api';
 import { computeRoutes } from './providers/compute';
+import { runCommandRoutes } from './providers/runcommands';
 import { imageBuilderRoutes, runningImageBuilds, tickImageBuilder } from './providers/imagebuilder';
 import { resourceRoutes } from './providers/resources';
 import { Simulator } from './sim';
@@ -23,6 +24,7 @@ export async function startAzureSimulator(options: SimulatorOptions = {}): Promi
   const sim = new Simulator(options);
   sim.registerRoutes(resourceRoutes);
   sim.registerRoutes(computeRoutes);
+  sim.registerRoutes(runCommandRoutes);
   sim.registerRoutes(imageBuilderRoutes);
   sim.onTick((now) => tickImageBuilder(sim, now));
   sim.runningImageBuildsProvider = (now) => runningImageBuilds(sim, now);

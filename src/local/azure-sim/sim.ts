@@ -26,6 +26,7 @@ import { certInfo, decodeJwt, signRs256, verifySignature, type CertInfo } from '
 import { BUILT_IN_ROLES, roleAllows, scopeCovers, type RoleAssignment, type RoleDefinition } from './rbac';
 import { ArmError, type ArmRequest, type ArmResponse, type Claims, type SimResource } from './types';
 import { eqi, guidFrom, idSegments, isObject, redact, seededRandom, str } from './util';
+import { DEFAULT_LRO_TIMINGS, resolveLroTimings, type LroKind, type LroTiming } from './lro';
 
 export const API_VERSIONS: Record<string, string[]> = {
   'microsoft.virtualmachineimages': ['2025-10-01'],
@@ -93,7 +94,13 @@ interface AsyncOperation {
   location: string;
   tenantId: string;
   status: 'InProgress' | 'Succeeded' | 'Failed' | 'Canceled';
-  pollsLeft: number;
+  kind: LroKind;
+  /** Clock time the operation turns terminal (ignored when `doneWhen` is set). */
+  endsAt: number;
+  /** Ends the operation when the resource says so (e.g. a version PUT ends with its replication). */
+  doneWhen?: () => boolean;
+  /** Retry-After (seconds) sent while it runs; undefined = no header. */
+  retryAfterSeconds?: number;
   startTime: number;
   endTime?: number;
   error?: { code: string; message: string };
@@ -136,8 +143,8 @@ export interface Route {
 export interface SimulatorExtras {
   /** Lifetime of issued access tokens in simulator-clock ms (default 24 h; see FIDELITY.md). */
   tokenLifetimeMs?: number;
-  /** Polls a short long-running operation answers InProgress before it turns terminal (default 1). */
-  shortOperationPolls?: number;
+  /** Duration / Retry-After per long-running operation kind (defaults: Azure's, see lro.ts). */
+  operationTimings?: Partial<Record<LroKind, Partial<LroTiming>>>;
 }
 
 export class Simulator implements AzureSimulator {
@@ -183,7 +190,7 @@ export class Simulator implements AzureSimulator {
   private readonly credentials: IssuedCredential[] = [];
   private readonly signingKey: { privateKey: string; publicKey: KeyObject; kid: string };
   private readonly tokenLifetimeMs: number;
-  readonly shortOperationPolls: number;
+  readonly lroTimings: Record<LroKind, LroTiming>;
   private https: HttpsServer | undefined;
   private http: HttpServer | undefined;
   private readonly tickers: ((now: number) => void)[] = [];
@@ -199,10 +206,12 @@ export class Simulator implements AzureSimulator {
     this.durations = {
       buildMs: options.durations?.buildMs ?? 60 * 60_000,
       replicationPerRegionMs: options.durations?.replicationPerRegionMs ?? 20 * 60_000,
-      vmCreateMs: options.durations?.vmCreateMs ?? 2 * 60_000,
+      vmCreateMs: options.durations?.vmCreateMs ?? DEFAULT_LRO_TIMINGS.vmCreate.durationMs,
     };
     this.tokenLifetimeMs = options.tokenLifetimeMs ?? 24 * 3600_000;
-    this.shortOperationPolls = options.shortOperationPolls ?? 1;
+    this.lroTimings = resolveLroTimings(options.operationTimings, options.durations?.vmCreateMs);
+    // Operations end by clock time, whether or not anybody polls them (see lro.ts).
+    this.onTick((now) => this.settleOperations(now));
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     this.signingKey = {
       privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
@@ -823,18 +832,25 @@ export class Simulator implements AzureSimulator {
   // ------------------------------------------------------------------ long-running operations
 
   /**
-   * Starts a short ARM async operation and returns the headers ARM sends with it. The operation
-   * turns terminal after `shortOperationPolls` polls, whatever the clock says.
+   * Starts an ARM async operation and returns the headers ARM sends with it. It turns terminal when
+   * its kind's duration has passed on the simulator clock (or when `doneWhen` says so, or at
+   * `endsAt`), whether or not anybody polls it; `Retry-After` is the kind's Azure value.
    */
   beginOperation(args: {
     subscriptionId: string;
     namespace: string;
     location: string;
+    kind: LroKind;
     outcome?: { error?: { code: string; message: string }; result?: unknown; onDone?: () => void };
     location202?: boolean;
     apiVersion: string | undefined;
+    /** Absolute clock time it ends (instead of the kind's duration). */
+    endsAt?: number;
+    doneWhen?: () => boolean;
   }): Record<string, string> {
     const name = this.newGuid();
+    const timing = this.lroTimings[args.kind];
+    const now = this.clock.now();
     const op: AsyncOperation = {
       id: `/subscriptions/${args.subscriptionId}/providers/${args.namespace}/locations/${args.location}/operations/${name}`,
       name,
@@ -843,8 +859,11 @@ export class Simulator implements AzureSimulator {
       location: args.location,
       tenantId: this.tenantOf(args.subscriptionId),
       status: 'InProgress',
-      pollsLeft: this.shortOperationPolls,
-      startTime: this.clock.now(),
+      kind: args.kind,
+      endsAt: args.endsAt ?? now + timing.durationMs,
+      ...(args.doneWhen ? { doneWhen: args.doneWhen } : {}),
+      ...(timing.retryAfterSeconds !== undefined ? { retryAfterSeconds: timing.retryAfterSeconds } : {}),
+      startTime: now,
       ...(args.outcome?.error ? { error: args.outcome.error } : {}),
       ...(args.outcome?.result !== undefined ? { result: args.outcome.result } : {}),
       ...(args.outcome?.onDone ? { onDone: args.outcome.onDone } : {}),
@@ -853,22 +872,27 @@ export class Simulator implements AzureSimulator {
     const q = `?api-version=${args.apiVersion ?? ''}`;
     const headers: Record<string, string> = {
       'Azure-AsyncOperation': `${this.armEndpoint}${op.id}${q}`,
-      'Retry-After': '0',
+      ...this.retryAfter(op),
     };
     if (args.location202)
       headers.Location = `${this.armEndpoint}/subscriptions/${args.subscriptionId}/providers/${args.namespace}/locations/${args.location}/operationResults/${name}${q}`;
     return headers;
   }
 
-  private advanceOperation(op: AsyncOperation): void {
-    if (op.status !== 'InProgress') return;
-    if (op.pollsLeft > 0) {
-      op.pollsLeft -= 1;
-      return;
+  private retryAfter(op: AsyncOperation): Record<string, string> {
+    return op.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(op.retryAfterSeconds) };
+  }
+
+  /** Ends every operation whose time has come (runs before each request and inventory()). */
+  settleOperations(now: number = this.clock.now()): void {
+    for (const op of this.operations.values()) {
+      if (op.status !== 'InProgress') continue;
+      const done = op.doneWhen ? op.doneWhen() : now >= op.endsAt;
+      if (!done) continue;
+      op.status = op.error ? 'Failed' : 'Succeeded';
+      op.endTime = op.doneWhen ? now : Math.max(op.startTime, op.endsAt);
+      op.onDone?.();
     }
-    op.status = op.error ? 'Failed' : 'Succeeded';
-    op.endTime = this.clock.now();
-    op.onDone?.();
   }
 
   private operationRequest(req: ArmRequest): ArmResponse | undefined {
@@ -886,14 +910,14 @@ export class Simulator implements AzureSimulator {
         'AuthorizationFailed',
         `The client '${req.claims.oid}' with object id '${req.claims.oid}' does not have authorization to perform action '${op.namespace}/locations/operations/read' over scope '/subscriptions/${op.subscriptionId}' or the scope is invalid. If access was recently granted, please refresh your credentials.`,
       );
-    this.advanceOperation(op);
+    this.settleOperations();
     if (kind === 'operationresults') {
       if (op.status === 'InProgress')
         return {
           status: 202,
           headers: {
             Location: `${this.armEndpoint}${req.path}?api-version=${req.apiVersion ?? ''}`,
-            'Retry-After': '0',
+            ...this.retryAfter(op),
           },
         };
       if (op.status === 'Failed')
@@ -906,7 +930,7 @@ export class Simulator implements AzureSimulator {
     }
     return {
       status: 200,
-      headers: op.status === 'InProgress' ? { 'Retry-After': '0' } : {},
+      headers: op.status === 'InProgress' ? this.retryAfter(op) : {},
       body: {
         id: op.id,
         name: op.name,

@@ -2,6 +2,7 @@
 import type { Route, Simulator } from '../sim';
 import { ArmError, type ArmRequest, type ArmResponse, type SimResource } from '../types';
 import { eqi, isObject, parseResourceId, str } from '../util';
+import { DEFAULT_SCRIPT_DURATION_MS } from '../lro';
 
 export interface RegionReplica {
   name: string;
@@ -11,7 +12,7 @@ export interface RegionReplica {
   storageAccountType: string;
 }
 
-function idOf(req: ArmRequest): string {
+export function idOf(req: ArmRequest): string {
   return req.path.replace(/\/+$/, '').replace(/^\/+/, '/');
 }
 
@@ -22,7 +23,7 @@ function rgCheck(sim: Simulator, req: ArmRequest): void {
     throw new ArmError(404, 'ResourceGroupNotFound', `Resource group '${rg}' could not be found.`);
 }
 
-function mustGet(sim: Simulator, req: ArmRequest, typeLabel: string): SimResource {
+export function mustGet(sim: Simulator, req: ArmRequest, typeLabel: string): SimResource {
   const r = sim.getResource(idOf(req));
   if (!r) {
     rgCheck(sim, req);
@@ -77,7 +78,15 @@ function versionView(sim: Simulator, r: SimResource, expand: boolean): Record<st
   const states = replicaState(sim, r);
   const done = states.every((s) => s.state === 'Completed');
   const props = structuredClone(r.properties);
-  props.provisioningState = r.internal.deleting ? 'Deleting' : done ? 'Succeeded' : 'Creating';
+  const updating = typeof r.internal.updatingUntil === 'number' && sim.clock.now() < r.internal.updatingUntil;
+  // A PATCH's operation shows Updating until it ends (recorded traffic: ~3 min; lro.ts).
+  props.provisioningState = r.internal.deleting
+    ? 'Deleting'
+    : updating
+      ? 'Updating'
+      : done
+        ? 'Succeeded'
+        : 'Creating';
   const pp = isObject(props.publishingProfile) ? props.publishingProfile : {};
   props.publishingProfile = pp;
   if (expand) {
@@ -169,7 +178,7 @@ export function createVersionResource(
   });
 }
 
-function authorizeFor(
+export function authorizeFor(
   sim: Simulator,
   req: ArmRequest,
   type: string,
@@ -282,6 +291,7 @@ function putImage(sim: Simulator, req: ArmRequest): ArmResponse {
     subscriptionId: r.subscriptionId,
     namespace: 'Microsoft.Compute',
     location,
+    kind: 'imageDefinitionCreate',
     apiVersion: req.apiVersion,
   });
   return { status: existing ? 200 : 201, body: sim.view(r), headers };
@@ -302,6 +312,7 @@ function deleteImage(sim: Simulator, req: ArmRequest): ArmResponse {
     subscriptionId: r.subscriptionId,
     namespace: 'Microsoft.Compute',
     location: r.location,
+    kind: 'imageDefinitionDelete',
     location202: true,
     apiVersion: req.apiVersion,
   });
@@ -414,7 +425,9 @@ function putVersion(sim: Simulator, req: ArmRequest): ArmResponse {
       subscriptionId: existing.subscriptionId,
       namespace: 'Microsoft.Compute',
       location,
+      kind: 'versionCreate',
       apiVersion: req.apiVersion,
+      doneWhen: () => replicaState(sim, existing).every((g) => g.state === 'Completed'),
     });
     return { status: 200, body: versionView(sim, existing, false), headers };
   }
@@ -429,11 +442,14 @@ function putVersion(sim: Simulator, req: ArmRequest): ArmResponse {
     startAt: sim.clock.now(),
   });
   r.internal.sourceId = sourceId;
+  // The PUT's operation lasts as long as the replication and ends with the version Succeeded.
   const headers = sim.beginOperation({
     subscriptionId: r.subscriptionId,
     namespace: 'Microsoft.Compute',
     location,
+    kind: 'versionCreate',
     apiVersion: req.apiVersion,
+    doneWhen: () => !sim.getResource(r.id) || replicaState(sim, r).every((g) => g.state === 'Completed'),
   });
   return { status: 201, body: versionView(sim, r, false), headers };
 }
@@ -562,11 +578,19 @@ function patchVersion(sim: Simulator, req: ArmRequest): ArmResponse {
   authorizeFor(sim, req, 'Microsoft.Compute/galleries/images/versions', 'write');
   const r = mustGet(sim, req, 'Microsoft.Compute/galleries/images/versions');
   applyVersionPatch(sim, r, sim.parseBody(req));
+  const now = sim.clock.now();
+  const updatingUntil = now + sim.lroTimings.versionUpdate.durationMs;
+  r.internal.updatingUntil = updatingUntil;
   const headers = sim.beginOperation({
     subscriptionId: r.subscriptionId,
     namespace: 'Microsoft.Compute',
     location: r.location,
+    kind: 'versionUpdate',
     apiVersion: req.apiVersion,
+    // Regions added by the PATCH replicate within its operation.
+    doneWhen: () =>
+      !sim.getResource(r.id) ||
+      (sim.clock.now() >= updatingUntil && replicaState(sim, r).every((g) => g.state === 'Completed')),
   });
   return { status: 200, body: versionView(sim, r, false), headers };
 }
@@ -580,6 +604,7 @@ function deleteVersion(sim: Simulator, req: ArmRequest): ArmResponse {
     subscriptionId: r.subscriptionId,
     namespace: 'Microsoft.Compute',
     location: r.location,
+    kind: 'versionDelete',
     location202: true,
     apiVersion: req.apiVersion,
     outcome: { onDone: () => sim.deleteResource(r.id) },
@@ -762,13 +787,8 @@ function putNic(sim: Simulator, req: ArmRequest): ArmResponse {
       ...(existing?.properties.virtualMachine ? { virtualMachine: existing.properties.virtualMachine } : {}),
     },
   });
-  const headers = sim.beginOperation({
-    subscriptionId: r.subscriptionId,
-    namespace: 'Microsoft.Network',
-    location,
-    apiVersion: req.apiVersion,
-  });
-  return { status: existing ? 200 : 201, body: sim.view(r, { etag: 'W/"1"' }), headers };
+  // Synchronous in Azure: 201 (200 on update) with the NIC, no operation headers (recorded traffic).
+  return { status: existing ? 200 : 201, body: sim.view(r, { etag: 'W/"1"' }) };
 }
 
 function deleteNic(sim: Simulator, req: ArmRequest): ArmResponse {
@@ -783,23 +803,45 @@ function deleteNic(sim: Simulator, req: ArmRequest): ArmResponse {
       `Network Interface ${r.id} is used by existing resource ${vm}. In order to delete the network interface, it must be dissociated from the resource. To learn more, see aka.ms/deletenic.`,
     );
   }
-  sim.deleteResource(r.id);
+  if (r.internal.deleting) return { status: 202, headers: sim.beginOperation(nicDeleteOp(sim, r, req)) };
+  r.internal.deleting = true;
+  r.properties.provisioningState = 'Deleting';
   const headers = sim.beginOperation({
-    subscriptionId: r.subscriptionId,
-    namespace: 'Microsoft.Network',
-    location: r.location,
-    location202: true,
-    apiVersion: req.apiVersion,
+    ...nicDeleteOp(sim, r, req),
+    outcome: { onDone: () => sim.deleteResource(r.id) },
   });
   return { status: 202, headers };
 }
 
+function nicDeleteOp(sim: Simulator, r: SimResource, req: ArmRequest): Parameters<Simulator['beginOperation']>[0] {
+  return {
+    subscriptionId: r.subscriptionId,
+    namespace: 'Microsoft.Network',
+    location: r.location,
+    kind: 'nicDelete',
+    location202: true,
+    apiVersion: req.apiVersion,
+  };
+}
+
 // ---------------------------------------------------------------- VMs and disks
+
+/** When the VM's create operation ends: it is Succeeded from then on (never Creating after it). */
+export function vmReadyAt(sim: Simulator, r: SimResource): number {
+  return typeof r.internal.readyAt === 'number'
+    ? r.internal.readyAt
+    : r.createdAt + sim.lroTimings.vmCreate.durationMs;
+}
 
 function vmView(sim: Simulator, r: SimResource): Record<string, unknown> {
   const v = sim.view(r) as { properties: Record<string, unknown> };
-  const ready = sim.clock.now() >= r.createdAt + sim.durations.vmCreateMs;
+  const ready = sim.clock.now() >= vmReadyAt(sim, r);
   v.properties.provisioningState = r.internal.deleting ? 'Deleting' : ready ? 'Succeeded' : 'Creating';
+  if (!ready) {
+    // Recorded traffic: managedDisk.id appears only on the GET after the create has completed.
+    const sp = v.properties.storageProfile as { osDisk?: { managedDisk?: { id?: string } } } | undefined;
+    if (sp?.osDisk?.managedDisk) delete sp.osDisk.managedDisk.id;
+  }
   const os = (v.properties.osProfile ?? {}) as Record<string, unknown>;
   delete os.adminPassword;
   delete os.customData;
@@ -833,7 +875,9 @@ function putVm(sim: Simulator, req: ArmRequest): ArmResponse {
         subscriptionId: existing.subscriptionId,
         namespace: 'Microsoft.Compute',
         location,
+        kind: 'vmCreate',
         apiVersion: req.apiVersion,
+        endsAt: Math.max(sim.clock.now(), vmReadyAt(sim, existing)),
       }),
     };
   }
@@ -946,21 +990,25 @@ function putVm(sim: Simulator, req: ArmRequest): ArmResponse {
     location,
     tags: tagsOf(body),
     properties: props,
-    internal: { imageId },
+    internal: { imageId, readyAt: sim.clock.now() + sim.lroTimings.vmCreate.durationMs },
   });
+  // The create operation and the VM's provisioningState end together (vmReadyAt).
   const headers = sim.beginOperation({
     subscriptionId: r.subscriptionId,
     namespace: 'Microsoft.Compute',
     location,
+    kind: 'vmCreate',
     apiVersion: req.apiVersion,
+    endsAt: vmReadyAt(sim, r),
   });
-  return { status: 201, body: vmView(sim, r), headers };
+  return { status: 201, body: vmView(sim, r), headers: { ...headers, ...VM_ASYNC_NOTIFICATION } };
 }
 
 function deleteVm(sim: Simulator, req: ArmRequest): ArmResponse {
   authorizeFor(sim, req, 'Microsoft.Compute/virtualMachines', 'delete');
   const r = sim.getResource(idOf(req));
   if (!r) return { status: 204 };
+  if (r.internal.deleting) return { status: 202, headers: sim.beginOperation(vmDeleteOp(r, req)) };
   r.internal.deleting = true;
   const onDone = (): void => {
     const sp = r.properties.storageProfile as
@@ -988,17 +1036,32 @@ function deleteVm(sim: Simulator, req: ArmRequest): ArmResponse {
     subscriptionId: r.subscriptionId,
     namespace: 'Microsoft.Compute',
     location: r.location,
+    kind: 'vmDelete',
     location202: true,
     apiVersion: req.apiVersion,
     outcome: { onDone },
   });
-  return { status: 202, headers };
+  return { status: 202, headers: { ...headers, ...VM_ASYNC_NOTIFICATION } };
 }
+
+function vmDeleteOp(r: SimResource, req: ArmRequest): Parameters<Simulator['beginOperation']>[0] {
+  return {
+    subscriptionId: r.subscriptionId,
+    namespace: 'Microsoft.Compute',
+    location: r.location,
+    kind: 'vmDelete',
+    location202: true,
+    apiVersion: req.apiVersion,
+  };
+}
+
+/** Recorded traffic: VM writes answer with `azure-asyncnotification: Enabled`. */
+const VM_ASYNC_NOTIFICATION = { 'azure-asyncnotification': 'Enabled' };
 
 /** Action Run Command keeps only the last 4,096 bytes of each stream (Azure's documented limit). */
 export const RUN_COMMAND_OUTPUT_LIMIT = 4096;
 
-function lastBytes(text: string, limit = RUN_COMMAND_OUTPUT_LIMIT): string {
+export function lastBytes(text: string, limit = RUN_COMMAND_OUTPUT_LIMIT): string {
   const buf = Buffer.from(text, 'utf8');
   return buf.length <= limit ? text : buf.subarray(buf.length - limit).toString('utf8');
 }
@@ -1030,7 +1093,7 @@ function runCommand(sim: Simulator, req: ArmRequest): ArmResponse {
   sim.authorize(req.claims, 'Microsoft.Compute/virtualMachines/runCommand/action', id);
   const vm = sim.getResource(id);
   if (!vm) throw sim.notFound(req.segments, 'Microsoft.Compute/virtualMachines', req.segments[7] ?? '');
-  if (sim.clock.now() < vm.createdAt + sim.durations.vmCreateMs || vm.internal.deleting) {
+  if (sim.clock.now() < vmReadyAt(sim, vm) || vm.internal.deleting) {
     throw new ArmError(
       409,
       'OperationNotAllowed',
@@ -1043,26 +1106,7 @@ function runCommand(sim: Simulator, req: ArmRequest): ArmResponse {
     throw new ArmError(400, 'InvalidParameter', `The command id '${commandId}' is not supported.`);
   const script = (Array.isArray(body.script) ? body.script : []).map(String).join('\n');
   const shell = commandId === 'RunShellScript' ? 'Shell' : 'PowerShell';
-  const { inner, wrapped } = unwrap(shell, script);
-  const user = sim.runCommandScript
-    ? sim.runCommandScript({
-        vmId: vm.id,
-        imageVersionId: str(vm.internal.imageId) ?? '',
-        shell,
-        script: inner,
-      })
-    : { exitCode: 0, stdout: '', stderr: '' };
-  // What the process run by the extension produced: the wrapper prints the marker and exits 0.
-  const out = wrapped
-    ? {
-        exitCode: 0,
-        stdout:
-          shell === 'Shell'
-            ? `${user.stdout}\n##exitcode=${user.exitCode}\n` // printf '\n##exitcode=%s\n'
-            : `${user.stdout}${user.stdout === '' || user.stdout.endsWith('\n') ? '' : '\n'}##exitcode=${user.exitCode}\n`,
-        stderr: user.stderr,
-      }
-    : user;
+  const { out, durationMs } = executeScript(sim, vm, shell, script);
   const stdout = lastBytes(out.stdout);
   const stderr = lastBytes(out.stderr);
   // Linux (RunCommandLinux): one status whose message holds both streams; a non-zero exit of the
@@ -1096,15 +1140,52 @@ function runCommand(sim: Simulator, req: ArmRequest): ArmResponse {
             },
           ],
         };
+  // The action's operation lasts as long as the script runs.
   const headers = sim.beginOperation({
     subscriptionId: vm.subscriptionId,
     namespace: 'Microsoft.Compute',
     location: vm.location,
+    kind: 'vmRunCommand',
     location202: true,
     apiVersion: req.apiVersion,
+    endsAt: sim.clock.now() + durationMs,
     outcome: { result },
   });
   return { status: 202, headers };
+}
+
+/**
+ * What the simulated VM's script produces (decided by `scriptRunCommand`) and how long it runs; the
+ * exit-code wrapper is "run" around the user's script as sh/PowerShell would.
+ */
+export function executeScript(
+  sim: Simulator,
+  vm: SimResource,
+  shell: 'Shell' | 'PowerShell',
+  script: string,
+): { out: { exitCode: number; stdout: string; stderr: string }; durationMs: number } {
+  const { inner, wrapped } = unwrap(shell, script);
+  const user = sim.runCommandScript
+    ? sim.runCommandScript({
+        vmId: vm.id,
+        imageVersionId: str(vm.internal.imageId) ?? '',
+        shell,
+        script: inner,
+      })
+    : { exitCode: 0, stdout: '', stderr: '' };
+  const durationMs = user.durationMs ?? DEFAULT_SCRIPT_DURATION_MS;
+  // What the process run by the extension produced: the wrapper prints the marker and exits 0.
+  const out = wrapped
+    ? {
+        exitCode: 0,
+        stdout:
+          shell === 'Shell'
+            ? `${user.stdout}\n##exitcode=${user.exitCode}\n` // printf '\n##exitcode=%s\n'
+            : `${user.stdout}${user.stdout === '' || user.stdout.endsWith('\n') ? '' : '\n'}##exitcode=${user.exitCode}\n`,
+        stderr: user.stderr,
+      }
+    : { exitCode: user.exitCode, stdout: user.stdout, stderr: user.stderr };
+  return { out, durationMs };
 }
 
 function getDisk(sim: Simulator, req: ArmRequest): ArmResponse {
@@ -1122,6 +1203,7 @@ function patchDisk(sim: Simulator, req: ArmRequest): ArmResponse {
     subscriptionId: r.subscriptionId,
     namespace: 'Microsoft.Compute',
     location: r.location,
+    kind: 'diskUpdate',
     apiVersion: req.apiVersion,
   });
   return { status: 200, body: sim.view(r), headers };
@@ -1135,14 +1217,18 @@ function deleteDisk(sim: Simulator, req: ArmRequest): ArmResponse {
   if (attached && sim.getResource(attached)) {
     throw new ArmError(409, 'OperationNotAllowed', `Disk ${r.name} is attached to VM ${attached}.`);
   }
-  sim.deleteResource(r.id);
-  const headers = sim.beginOperation({
+  const op = {
     subscriptionId: r.subscriptionId,
     namespace: 'Microsoft.Compute',
     location: r.location,
+    kind: 'diskDelete' as const,
     location202: true,
     apiVersion: req.apiVersion,
-  });
+  };
+  if (r.internal.deleting) return { status: 202, headers: sim.beginOperation(op) };
+  r.internal.deleting = true;
+  r.properties.provisioningState = 'Deleting';
+  const headers = sim.beginOperation({ ...op, outcome: { onDone: () => sim.deleteResource(r.id) } });
   return { status: 202, headers };
 }
 
