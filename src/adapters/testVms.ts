@@ -294,7 +294,9 @@ export class TestVmAdapter implements TestVmPort {
       if (nic === undefined) continue;
       remaining.push(nic.id ?? name);
       if (nic.provisioningState !== 'Deleting')
-        await this.ignoreNotFound(context, () => network.networkInterfaces.beginDelete(ref.resourceGroup, name));
+        await this.ignoreNotFound(context, () =>
+          network.networkInterfaces.beginDelete(ref.resourceGroup, name),
+        );
     }
     for (const name of [osDiskName(ref.name)]) {
       const context = this.context('delete test VM OS disk', `${ref.resourceGroup}/${name}`);

@@ -1090,7 +1090,10 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
         publish('promote', `making the pre-staged ${imageVersion} latest in ${stage.name}`, stage.name);
         yield* waitForReplication(stage, ref);
         // Approval only flips the flag: one call.
-        yield* updateVersion(stage.credential, ref, { excludeFromLatest: false, tags: auditTags(approvalTags) });
+        yield* updateVersion(stage.credential, ref, {
+          excludeFromLatest: false,
+          tags: auditTags(approvalTags),
+        });
       } else {
         publish('promote', `copying ${imageVersion} into ${stage.name}`, stage.name);
         yield* copy(stage.retest, approvalTags);
@@ -1104,8 +1107,7 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
           { resourceGroup: stage.testResourceGroup, subnetId: stage.testSubnetId },
           versionId,
         );
-        if (!stage.preStage)
-          yield* updateVersion(stage.credential, ref, { excludeFromLatest: false });
+        if (!stage.preStage) yield* updateVersion(stage.credential, ref, { excludeFromLatest: false });
       }
       setStage(stage.name, { state: 'done', endedAt: nowIso(), versionId });
       result.versions.push({ stage: stage.name, id: versionId });
@@ -1167,7 +1169,9 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
     }
     if (created.template) {
       const { credential, ...ref } = created.template;
-      yield* attempt(`cancel build ${ref.name}`, () => call(Activities.cancelImageBuild, { credential, ref }));
+      yield* attempt(`cancel build ${ref.name}`, () =>
+        call(Activities.cancelImageBuild, { credential, ref }),
+      );
       yield* attempt(`delete template ${ref.name}`, () => deleteTemplate(credential, ref));
     }
     for (const { stage, ref } of [...created.versions].reverse()) {

@@ -1,4 +1,11 @@
-import { startHarness, expectFactoryError, assertNoSecrets, type Harness } from './helpers';
+import {
+  startHarness,
+  expectFactoryError,
+  assertNoSecrets,
+  deleteVmToEnd,
+  runCommandToEnd,
+  type Harness,
+} from './helpers';
 import type { ImageDefinitionSpec, TenantFacts } from './types';
 
 const IMAGE = 'ubuntu-2204-hardened';
@@ -235,15 +242,17 @@ describe('galleries, cross-tenant promotion and test VMs (real SDK → simulated
     expect(state?.nicIds).toHaveLength(1);
     h.clock.advanceBy(5 * 60_000);
     await expect(
-      h.ports
-        .testVms('eng')
-        .runCommand(vm, { shell: 'Shell', script: 'systemctl is-active sshd', timeoutSeconds: 60 }),
+      runCommandToEnd(h, 'eng', vm, {
+        shell: 'Shell',
+        script: 'systemctl is-active sshd',
+        timeoutSeconds: 60,
+      }),
     ).resolves.toEqual({ exitCode: 0, stdout: 'ran: systemctl is-active sshd', stderr: '' });
     await expect(
-      h.ports.testVms('eng').runCommand(vm, { shell: 'Shell', script: 'fail now', timeoutSeconds: 60 }),
+      runCommandToEnd(h, 'eng', vm, { shell: 'Shell', script: 'fail now', timeoutSeconds: 60 }),
     ).resolves.toMatchObject({ exitCode: 3, stderr: 'boom' });
-    await h.ports.testVms('eng').deleteVm(vm);
-    await h.ports.testVms('eng').deleteVm(vm); // idempotent
+    await deleteVmToEnd(h, 'eng', vm);
+    await expect(h.ports.testVms('eng').deleteVm(vm)).resolves.toEqual({ remaining: [] }); // idempotent
     await expect(h.ports.testVms('eng').getVm(vm)).resolves.toBeUndefined();
     const leftovers = h.sim.inventory().filter((r) => r.id.toLowerCase().includes('vm-test-b1'));
     expect(leftovers).toEqual([]);
@@ -260,7 +269,7 @@ describe('galleries, cross-tenant promotion and test VMs (real SDK → simulated
     ] as const) {
       await h.ports.galleries(profile).deleteVersion(versionRef(t));
       await h.ports.galleries(profile).deleteVersion(versionRef(t));
-      h.clock.advanceBy(60_000);
+      h.clock.advanceBy(90_000); // Azure: ~1.5 min
       await expect(h.ports.galleries(profile).getVersion(versionRef(t))).resolves.toBeUndefined();
     }
     expect(h.sim.inventory().filter((r) => r.type.includes('versions'))).toEqual([]);

@@ -813,7 +813,11 @@ function deleteNic(sim: Simulator, req: ArmRequest): ArmResponse {
   return { status: 202, headers };
 }
 
-function nicDeleteOp(sim: Simulator, r: SimResource, req: ArmRequest): Parameters<Simulator['beginOperation']>[0] {
+function nicDeleteOp(
+  sim: Simulator,
+  r: SimResource,
+  req: ArmRequest,
+): Parameters<Simulator['beginOperation']>[0] {
   return {
     subscriptionId: r.subscriptionId,
     namespace: 'Microsoft.Network',

@@ -76,7 +76,8 @@ function runCommandView(sim: Simulator, r: SimResource, expand: boolean): Record
 function vmOf(sim: Simulator, req: ArmRequest): SimResource {
   const vmId = idOf(req).split('/').slice(0, -2).join('/');
   const vm = sim.getResource(vmId);
-  if (!vm) throw sim.notFound(req.segments.slice(0, 8), 'Microsoft.Compute/virtualMachines', req.segments[7] ?? '');
+  if (!vm)
+    throw sim.notFound(req.segments.slice(0, 8), 'Microsoft.Compute/virtualMachines', req.segments[7] ?? '');
   return vm;
 }
 
@@ -127,7 +128,9 @@ function putRunCommand(sim: Simulator, req: ArmRequest): ArmResponse {
     subscriptionId: vm.subscriptionId,
     resourceGroup: vm.resourceGroup,
     location,
-    tags: isObject(body.tags) ? Object.fromEntries(Object.entries(body.tags).map(([k, v]) => [k, String(v)])) : {},
+    tags: isObject(body.tags)
+      ? Object.fromEntries(Object.entries(body.tags).map(([k, v]) => [k, String(v)]))
+      : {},
     properties: { ...props, asyncExecution: props.asyncExecution === true },
     internal: { execution },
   });
@@ -155,7 +158,8 @@ function listRunCommands(sim: Simulator, req: ArmRequest): ArmResponse {
   const vmId = idOf(req).split('/').slice(0, -1).join('/');
   sim.authorize(req.claims, `${TYPE}/read`, vmId);
   const vm = sim.getResource(vmId);
-  if (!vm) throw sim.notFound(req.segments.slice(0, 8), 'Microsoft.Compute/virtualMachines', req.segments[7] ?? '');
+  if (!vm)
+    throw sim.notFound(req.segments.slice(0, 8), 'Microsoft.Compute/virtualMachines', req.segments[7] ?? '');
   const expand = (req.query.get('$expand') ?? '').toLowerCase() === 'instanceview';
   return {
     status: 200,
