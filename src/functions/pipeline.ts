@@ -13,6 +13,8 @@ import {
   WAIT_FOR_BUILD_SLOT_ORCHESTRATION,
   waitForBuildSlot,
 } from '../orchestrations/build-pipeline';
+import { AWAIT_OPERATION_ORCHESTRATION } from '../orchestrations/await-done';
+import { awaitAzureOperation } from '../orchestrations/await-operation';
 import { isFactoryError } from '../shared/errors';
 import { pipelineDependencies } from './dependencies';
 
@@ -33,6 +35,7 @@ df.app.orchestration(BUILD_ORCHESTRATION, buildImagePipeline);
 df.app.orchestration(WAIT_FOR_BUILD_ORCHESTRATION, waitForImageBuild);
 df.app.orchestration(WAIT_FOR_REPLICATION_ORCHESTRATION, waitForVersionReplication);
 df.app.orchestration(WAIT_FOR_BUILD_SLOT_ORCHESTRATION, waitForBuildSlot);
+df.app.orchestration(AWAIT_OPERATION_ORCHESTRATION, awaitAzureOperation);
 
 for (const name of Object.values(Activities)) {
   const handler: ActivityHandler = (input: unknown) => {

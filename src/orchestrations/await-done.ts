@@ -51,3 +51,77 @@ export function* awaitDone<T, R>(options: AwaitDoneOptions<T, R>): Generator<Tas
     last = verdict.waiting;
   }
 }
+
+// ---------------------------------------------------------------- the waiting sub-orchestration
+
+export const AWAIT_OPERATION_ORCHESTRATION = 'awaitAzureOperation';
+
+/**
+ * How a read is judged, by name (a sub-orchestration's input must be data). Each reads the value
+ * its read activity returns (see src/domain/pipeline/activities.ts).
+ */
+export const JUDGES = {
+  /** getImageTemplateProvisioning: { provisioningState } | null (a failure is a refusal). */
+  templateProvisioned: (v: unknown): Verdict<unknown> => {
+    const s = v as { provisioningState: string } | null;
+    if (s === null) return { failed: 'the template disappeared while it was provisioned' };
+    return s.provisioningState === 'Succeeded' ? { done: s } : { waiting: s.provisioningState };
+  },
+  /** getImageBuildStatus: gone when it no longer exists. */
+  templateGone: (v: unknown): Verdict<unknown> => {
+    const s = v as { exists: boolean; provisioningState?: string };
+    return s.exists ? { waiting: s.provisioningState ?? 'exists' } : { done: null };
+  },
+  /** getTestVm: { provisioningState } | null. */
+  vmReady: (v: unknown): Verdict<unknown> => {
+    const s = v as { provisioningState: string } | null;
+    if (s === null) return { failed: 'is missing' };
+    if (s.provisioningState === 'Succeeded') return { done: s };
+    if (s.provisioningState === 'Failed') return { failed: 'is Failed' };
+    return { waiting: s.provisioningState };
+  },
+  /** deleteTestVm (idempotent: starts only deletes not yet running, so it is also the read). */
+  testVmGone: (v: unknown): Verdict<unknown> => {
+    const t = v as { remaining: string[] };
+    return t.remaining.length === 0
+      ? { done: null }
+      : { waiting: t.remaining.map((id) => id.split('/').pop() ?? id).join(', ') };
+  },
+  /** getImageVersion: a PATCH is done when the version is Succeeded again (it was Updating). */
+  versionUpdated: (v: unknown): Verdict<unknown> => {
+    const version = v as { provisioningState: string } | null;
+    if (version === null) return { failed: 'the version does not exist' };
+    if (version.provisioningState === 'Succeeded') return { done: null };
+    if (version.provisioningState === 'Failed') return { failed: 'the version is Failed' };
+    return { waiting: version.provisioningState };
+  },
+  /** getImageVersion: gone when null. */
+  versionGone: (v: unknown): Verdict<unknown> => {
+    const version = v as { provisioningState: string } | null;
+    return version === null ? { done: null } : { waiting: version.provisioningState };
+  },
+  /** getTestScriptResult: { state, result? }; a TimedOut Run Command is a failure. */
+  scriptEnded: (v: unknown): Verdict<unknown> => {
+    const p = v as { state: string; result?: unknown };
+    if (p.state === 'TimedOut') return { failed: 'the Run Command timed out (timeoutInSeconds)' };
+    return p.result !== undefined ? { done: p.result } : { waiting: p.state };
+  },
+} as const;
+
+export type JudgeName = keyof typeof JUDGES;
+
+export interface AwaitOperationInput {
+  /** For messages, e.g. "delete image template it-…". */
+  what: string;
+  activity: string;
+  activityInput: unknown;
+  judge: JudgeName;
+  timing: PollTiming;
+  failedCode: string;
+  timedOutCode: string;
+  /** Reads made by earlier generations (continueAsNew). */
+  reads: number;
+}
+
+/** What the wait ended with: the judged value, or a failure (a read's refusal keeps its code). */
+export type AwaitOutcome = { done: unknown } | { failed: { code: string; message: string; hint?: string } };

@@ -43,12 +43,17 @@ import {
   type DecisionVerification,
   type VerifyDecisionInput,
   type PreflightResult,
-  type TestScriptProgress,
   type TestScriptResult,
   type TestVmTeardown,
   type VersionInfo,
 } from '../domain/pipeline/activities';
-import { awaitDone, type PollTiming, type Verdict } from './await-done';
+import {
+  AWAIT_OPERATION_ORCHESTRATION,
+  type AwaitOperationInput,
+  type AwaitOutcome,
+  type JudgeName,
+  type PollTiming,
+} from './await-done';
 import type { PipelineDefinition, PipelineStage } from '../domain/pipeline/definition';
 import { imageVersionFor, shortHash } from '../domain/pipeline/versioning';
 import { retryTemplateName } from '../domain/pipeline/recipe';
@@ -71,7 +76,7 @@ export const WAIT_FOR_BUILD_ORCHESTRATION = 'waitForImageBuild';
 export const WAIT_FOR_REPLICATION_ORCHESTRATION = 'waitForVersionReplication';
 export const WAIT_FOR_BUILD_SLOT_ORCHESTRATION = 'waitForBuildSlot';
 /** Polls per generation of a waiting sub-orchestration before it continues as new (bounded history, cheap replays). */
-const POLLS_PER_GENERATION = 8;
+export const POLLS_PER_GENERATION = 8;
 /**
  * A custom staging group another build's template uses is tried again this often, for this long
  * (its template lives for that build's run: about an hour, at most its timeout).
@@ -157,7 +162,7 @@ export class ActivityRefused extends Error {
  * One poll inside a waiting sub-orchestration: no retry policy (the next poll is the retry). A
  * transient failure gives `undefined`; a refusal is returned for the caller to end the wait with.
  */
-function* poll<T>(
+export function* poll<T>(
   context: OrchestrationContext,
   name: string,
   activityInput: unknown,
@@ -226,14 +231,6 @@ export function errorInfo(error: unknown): ErrorInfo {
     ...(typeof properties.retryAfterMs === 'number' ? { retryAfterMs: properties.retryAfterMs } : {}),
     ...(typeof properties.hint === 'string' ? { hint: properties.hint } : {}),
   };
-}
-
-/** A version PATCH is done when the version leaves Updating (it answers Succeeded again). */
-export function versionUpdated(version: VersionInfo): Verdict<void> {
-  if (version === null) return { failed: 'the version does not exist' };
-  if (version.provisioningState === 'Succeeded') return { done: undefined };
-  if (version.provisioningState === 'Failed') return { failed: 'the version is Failed' };
-  return { waiting: version.provisioningState };
 }
 
 const rgId = (subscriptionId: string, resourceGroup: string) =>
@@ -358,40 +355,56 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
     }
   }
 
-  /** A durable timer; raced against cancel unless it must run to its end (teardown, compensation). */
-  function* pause(ms: number, cancellable: boolean): Generator<Task, void, unknown> {
-    if (cancellable && !compensating) return yield* sleep(ms);
-    yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + ms));
-  }
-
-  /** The generic "wait until the resource says done" step (await-done.ts) with this build's errors. */
-  function* untilDone<T, R>(
+  let operationWaits = 0;
+  /**
+   * The generic "wait until the resource says done" step: a sub-orchestration (await-operation.ts)
+   * reads `activity` on durable timers until `judge` says done or failed, or the deadline passes.
+   * Raced against cancel unless it must run to its end (teardown, compensation). A failure whose
+   * code is `expected` is returned; any other stops the build.
+   */
+  function* untilDone(
     what: string,
-    read: () => Generator<Task, T, unknown>,
-    judge: (value: T) => Verdict<R>,
+    activity: string,
+    activityInput: unknown,
+    judge: JudgeName,
     timing: Omit<PollTiming, 'deadlineMs'> & { withinMs: number },
-    options: { cancellable?: boolean; failedCode?: string; timedOutCode?: string } = {},
-  ): Generator<Task, R, unknown> {
-    const stopped = (code: string, message: string) =>
-      new BuildStopped('failed', {
-        code,
-        message,
-        step: status.step,
-        ...(status.currentStage ? { stage: status.currentStage } : {}),
-      });
-    return yield* awaitDone<T, R>({
-      ...timing,
-      deadlineMs: context.df.currentUtcDateTime.getTime() + timing.withinMs,
-      read,
-      judge,
-      now: () => context.df.currentUtcDateTime.getTime(),
-      sleep: (ms) => pause(ms, options.cancellable ?? true),
-      failed: (why) => stopped(options.failedCode ?? 'OperationFailed', `${what}: ${why}`),
-      timedOut: (last) =>
-        stopped(
-          options.timedOutCode ?? 'OperationTimedOut',
-          `${what}: not done within ${Math.round(timing.withinMs / 60_000)} minutes (last seen: ${last})`,
-        ),
+    options: { cancellable?: boolean; failedCode?: string; timedOutCode?: string; expected?: string } = {},
+  ): Generator<Task, { value: unknown } | { failure: ErrorInfo }, unknown> {
+    operationWaits += 1;
+    const { withinMs, ...poll } = timing;
+    const wait = context.df.callSubOrchestrator(
+      AWAIT_OPERATION_ORCHESTRATION,
+      {
+        what,
+        activity,
+        activityInput,
+        judge,
+        timing: { ...poll, deadlineMs: context.df.currentUtcDateTime.getTime() + withinMs },
+        failedCode: options.failedCode ?? 'OperationFailed',
+        timedOutCode: options.timedOutCode ?? 'OperationTimedOut',
+        reads: 0,
+      } satisfies AwaitOperationInput,
+      `${input.buildId}:await:${operationWaits}`,
+    );
+    if ((options.cancellable ?? true) && !compensating) {
+      const winner = yield context.df.Task.any([wait, cancel]);
+      if (winner === cancel) throw cancelled();
+    } else yield wait;
+    const outcome = wait.result as AwaitOutcome;
+    if ('done' in outcome) return { value: outcome.done };
+    const failure: ErrorInfo = {
+      code: outcome.failed.code,
+      message: outcome.failed.message,
+      retryable: false,
+      ...(outcome.failed.hint ? { hint: outcome.failed.hint } : {}),
+    };
+    if (options.expected !== undefined && failure.code === options.expected) return { failure };
+    throw new BuildStopped('failed', {
+      code: failure.code,
+      message: failure.message,
+      step: status.step,
+      ...(status.currentStage ? { stage: status.currentStage } : {}),
+      ...(failure.hint ? { hint: failure.hint } : {}),
     });
   }
 
@@ -409,20 +422,11 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
     if ('failure' in started) return started;
     return yield* untilDone(
       `provision image template ${ref.name}`,
-      () =>
-        callExpecting<{ provisioningState: string } | null>(
-          Activities.getImageTemplateProvisioning,
-          { credential: eng.credential, ref },
-          expected,
-        ),
-      (read): Verdict<{ value: unknown } | { failure: ErrorInfo }> => {
-        if ('failure' in read) return { done: read };
-        if (read.value === null) return { failed: 'the template disappeared while it was provisioned' };
-        return read.value.provisioningState === 'Succeeded'
-          ? { done: read }
-          : { waiting: read.value.provisioningState };
-      },
+      Activities.getImageTemplateProvisioning,
+      { credential: eng.credential, ref },
+      'templateProvisioned',
       LRO_WAITS.templateCreate,
+      { expected },
     );
   }
 
@@ -430,8 +434,9 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
     yield* call(Activities.deleteImageTemplate, { credential, ref });
     yield* untilDone(
       `delete image template ${ref.name}`,
-      () => call<BuildStatus>(Activities.getImageBuildStatus, { credential, ref }),
-      (s): Verdict<void> => (s.exists ? { waiting: s.provisioningState ?? 'exists' } : { done: undefined }),
+      Activities.getImageBuildStatus,
+      { credential, ref },
+      'templateGone',
       LRO_WAITS.templateDelete,
       { cancellable: false },
     );
@@ -445,8 +450,9 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
     yield* call(Activities.updateImageVersion, { credential, ref, patch });
     yield* untilDone(
       `update image version ${ref.version}`,
-      () => call<VersionInfo>(Activities.getImageVersion, { credential, ref }),
-      versionUpdated,
+      Activities.getImageVersion,
+      { credential, ref },
+      'versionUpdated',
       LRO_WAITS.versionUpdate,
     );
   }
@@ -460,8 +466,9 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
     if (!deleting) return;
     yield* untilDone(
       `delete image version ${ref.version}`,
-      () => call<VersionInfo>(Activities.getImageVersion, { credential, ref }),
-      (v): Verdict<void> => (v === null ? { done: undefined } : { waiting: v.provisioningState }),
+      Activities.getImageVersion,
+      { credential, ref },
+      'versionGone',
       LRO_WAITS.versionDelete,
       { cancellable: false },
     );
@@ -469,20 +476,18 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
 
   /** Tears a test VM down (VM, then NIC and disk), waiting until nothing is left. */
   function* deleteTestVm(vm: VmRef & { credential: string }): Generator<Task, void, unknown> {
-    const input = {
+    const teardown = {
       credential: vm.credential,
       ref: { subscriptionId: vm.subscriptionId, resourceGroup: vm.resourceGroup, name: vm.name },
     };
-    const first = yield* call<TestVmTeardown>(Activities.deleteTestVm, input);
+    const first = yield* call<TestVmTeardown>(Activities.deleteTestVm, teardown);
     if (first.remaining.length === 0) return;
     // The teardown activity starts only deletes not yet running, so it is also the read.
     yield* untilDone(
       `delete test VM ${vm.name}`,
-      () => call<TestVmTeardown>(Activities.deleteTestVm, input),
-      (t): Verdict<void> =>
-        t.remaining.length === 0
-          ? { done: undefined }
-          : { waiting: t.remaining.map((id) => id.split('/').pop() ?? id).join(', ') },
+      Activities.deleteTestVm,
+      teardown,
+      'testVmGone',
       LRO_WAITS.vmDelete,
       { cancellable: false },
     );
@@ -620,19 +625,9 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
       const vmRef = { subscriptionId: vm.subscriptionId, resourceGroup: vm.resourceGroup, name: vm.name };
       yield* untilDone(
         `test VM ${vm.name} in ${stage.name}`,
-        () =>
-          call<{ provisioningState: string } | null>(Activities.getTestVm, {
-            credential: stage.credential,
-            ref: vmRef,
-          }),
-        (state): Verdict<void> =>
-          state === null
-            ? { failed: 'is missing' }
-            : state.provisioningState === 'Succeeded'
-              ? { done: undefined }
-              : state.provisioningState === 'Failed'
-                ? { failed: 'is Failed' }
-                : { waiting: state.provisioningState },
+        Activities.getTestVm,
+        { credential: stage.credential, ref: vmRef },
+        'vmReady',
         LRO_WAITS.vmCreate,
         { failedCode: 'TestVmNotReady', timedOutCode: 'TestVmNotReady' },
       );
@@ -648,24 +643,15 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
           script,
           timeoutSeconds,
         });
-        const outcome = yield* untilDone(
-          `test '${script.name}' in ${stage.name}`,
-          () =>
-            call<TestScriptProgress>(Activities.getTestScriptResult, {
-              credential: stage.credential,
-              ref: vmRef,
-              runCommandName,
-              scriptName: script.name,
-            }),
-          (progress): Verdict<TestScriptResult> =>
-            progress.state === 'TimedOut'
-              ? { failed: `Run Command timed out after ${definition.test.timeoutMinutes} minutes` }
-              : progress.result !== undefined
-                ? { done: progress.result }
-                : { waiting: progress.state },
+        const ended = yield* untilDone(
+          `test '${script.name}' in ${stage.name} (timeout ${definition.test.timeoutMinutes} minutes)`,
+          Activities.getTestScriptResult,
+          { credential: stage.credential, ref: vmRef, runCommandName, scriptName: script.name },
+          'scriptEnded',
           { ...LRO_WAITS.runCommand, withinMs: timeoutSeconds * 1000 + LRO_WAITS.runCommand.withinMs },
           { failedCode: 'TestFailed', timedOutCode: 'TestFailed' },
         );
+        const outcome = (ended as { value: TestScriptResult }).value;
         result.tests.push(outcome);
         if (outcome.exitCode !== 0) {
           throw new BuildStopped('failed', {
@@ -1029,6 +1015,7 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
         ref: templateRef,
         runOutputName: 'eng',
       });
+      publish('build', `Image Builder finished; deleting image template ${templateRef.name}`, eng.name);
       yield* deleteTemplate(eng.credential, templateRef);
       created.template = undefined;
       yield* updateVersion(eng.credential, engRef, {

@@ -6,8 +6,8 @@
 import type { OrchestrationContext, Task } from 'durable-functions';
 import { Activities, type VersionInfo } from '../domain/pipeline/activities';
 import type { PipelineDefinition } from '../domain/pipeline/definition';
-import { callAzure, LRO_WAITS, versionUpdated } from './build-pipeline';
-import { awaitDone } from './await-done';
+import { callAzure, LRO_WAITS } from './build-pipeline';
+import { awaitDone, JUDGES } from './await-done';
 
 export interface RevokeInput {
   pipeline: PipelineDefinition;
@@ -63,7 +63,7 @@ export function* revokeImageVersion(context: OrchestrationContext): Generator<Ta
         deadlineMs: context.df.currentUtcDateTime.getTime() + LRO_WAITS.versionUpdate.withinMs,
         read: () =>
           callAzure<VersionInfo>(context, Activities.getImageVersion, { credential: stage.credential, ref }),
-        judge: versionUpdated,
+        judge: JUDGES.versionUpdated,
         now: () => context.df.currentUtcDateTime.getTime(),
         sleep: function* (ms: number) {
           yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + ms));

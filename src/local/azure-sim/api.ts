@@ -47,6 +47,11 @@ export interface SimulatorOptions {
    * factory's host there, so Azure acts on a call whose answer the caller never gets.
    */
   onRequest?: (request: { method: string; path: string; operation: string }) => void;
+  /**
+   * Told of each poll of a long-running operation's status URL, with the operation's state then:
+   * a poll that finds it InProgress means a caller (an activity) is awaiting it.
+   */
+  onOperationPoll?: (poll: { kind: LroKind; status: string; path: string }) => void;
 }
 
 export interface RunCommandScript {

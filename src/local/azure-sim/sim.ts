@@ -195,10 +195,12 @@ export class Simulator implements AzureSimulator {
   private http: HttpServer | undefined;
   private readonly tickers: ((now: number) => void)[] = [];
   private readonly onRequest: SimulatorOptions['onRequest'];
+  private readonly onOperationPoll: SimulatorOptions['onOperationPoll'];
 
   constructor(options: SimulatorOptions & SimulatorExtras) {
     this.clock = options.clock ?? systemClock;
     this.onRequest = options.onRequest;
+    this.onOperationPoll = options.onOperationPoll;
     this.seed = options.seed ?? 1;
     this.idRandom = seededRandom(this.seed);
     this.faultRandom = seededRandom(this.seed ^ 0x5eed);
@@ -911,6 +913,7 @@ export class Simulator implements AzureSimulator {
         `The client '${req.claims.oid}' with object id '${req.claims.oid}' does not have authorization to perform action '${op.namespace}/locations/operations/read' over scope '/subscriptions/${op.subscriptionId}' or the scope is invalid. If access was recently granted, please refresh your credentials.`,
       );
     this.settleOperations();
+    this.onOperationPoll?.({ kind: op.kind, status: op.status, path: req.path });
     if (kind === 'operationresults') {
       if (op.status === 'InProgress')
         return {

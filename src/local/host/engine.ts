@@ -76,6 +76,8 @@ export interface EngineStats {
   /** The same per orchestrator function name, with its episodes: where replay time goes. */
   replayByOrchestration: Map<string, { episodes: number; cpuMs: number }>;
   activityExecutions: Map<string, number>;
+  /** Each activity run with its start and end on the host's clock (virtual in tests). */
+  activityRuns: { name: string; startedAt: number; endedAt: number }[];
 }
 
 class NonDeterminismError extends Error {}
@@ -97,6 +99,7 @@ export class DurableEngine implements OrchestrationEngine {
     replayCpuMs: 0,
     replayByOrchestration: new Map(),
     activityExecutions: new Map(),
+    activityRuns: [],
   };
   private readonly registry: FunctionRegistry;
   private readonly store: HostStore;
@@ -445,6 +448,7 @@ export class DurableEngine implements OrchestrationEngine {
     let completion: HistoryEvent;
     const count = (this.stats.activityExecutions.get(work.name) ?? 0) + 1;
     this.stats.activityExecutions.set(work.name, count);
+    const startedAt = this.clock.now();
     if (fn === undefined || fn.triggerType !== 'activityTrigger') {
       completion = this.taskFailed(
         work,
@@ -473,6 +477,7 @@ export class DurableEngine implements OrchestrationEngine {
         );
       }
     }
+    this.stats.activityRuns.push({ name: work.name, startedAt, endedAt: this.clock.now() });
     const instance = this.instances.get(work.instanceId);
     this.store.transaction(() => {
       this.store.deleteActivity(work.workId);
