@@ -51,13 +51,14 @@ export function toVersionInfo(version: GalleryImageVersion): ImageVersionInfo {
     regions:
       summary.length > 0
         ? summary.map((region) => ({
-            name: region.region ?? '',
+            // ARM answers display names ("West Europe"): the factory speaks region codes.
+            name: normalizeRegion(region.region),
             state: (region.state ?? 'Unknown') as RegionReplicationState,
             progress: region.progress ?? 0,
             ...(region.details === undefined ? {} : { details: region.details }),
           }))
         : (profile?.targetRegions ?? []).map((region) => ({
-            name: region.name,
+            name: normalizeRegion(region.name),
             state: 'Unknown',
             progress: 0,
           })),

@@ -87,7 +87,13 @@ describe('azure-sim: Azure VM Image Builder', () => {
       .inventory()
       .filter((r) => r.type === 'microsoft.resources/resourcegroups' && r.id.includes('IT_'));
     expect(staging).toHaveLength(1);
+    // default staging: both staging fields answer "" until the run names the group
+    const before = await client().virtualMachineImageTemplates.get(rg, 'it-ok');
+    expect([before.stagingResourceGroup, before.exactStagingResourceGroup]).toEqual(['', '']);
     await client().virtualMachineImageTemplates.run(rg, 'it-ok', poll);
+    expect((await client().virtualMachineImageTemplates.get(rg, 'it-ok')).exactStagingResourceGroup).toMatch(
+      /\/resourceGroups\/IT_/,
+    );
     const status = async () => (await client().virtualMachineImageTemplates.get(rg, 'it-ok')).lastRunStatus;
     expect((await status())?.runSubState).toBe('Queued');
     clock.advanceBy(buildMs * 0.4);
@@ -115,10 +121,12 @@ describe('azure-sim: Azure VM Image Builder', () => {
       '1.0.0',
       { expand: 'ReplicationStatus' },
     );
+    // ARM answers display names, whatever the request said
     expect(v.replicationStatus?.summary?.map((s) => [s.region, s.state])).toEqual([
-      ['westeurope', 'Completed'],
-      ['northeurope', 'Completed'],
+      ['West Europe', 'Completed'],
+      ['North Europe', 'Completed'],
     ]);
+    expect(v.publishingProfile?.targetRegions?.map((r) => r.name)).toEqual(['West Europe', 'North Europe']);
     await deleteTemplate(rg, 'it-ok', poll);
     expect(sim.inventory().filter((r) => r.id.includes('IT_'))).toEqual([]);
   });

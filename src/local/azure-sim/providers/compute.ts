@@ -89,10 +89,21 @@ function versionView(sim: Simulator, r: SimResource, expand: boolean): Record<st
         : 'Creating';
   const pp = isObject(props.publishingProfile) ? props.publishingProfile : {};
   props.publishingProfile = pp;
+  // ARM answers regions by display name ("West Europe"), whatever the request said (REST spec
+  // example GalleryImageVersion_Get_WithReplicationStatus; recorded traffic).
+  if (Array.isArray(pp.targetRegions))
+    pp.targetRegions = pp.targetRegions
+      .filter(isObject)
+      .map((g) => ({ ...g, name: regionDisplayName(str(g.name) ?? '') }));
   if (expand) {
     props.replicationStatus = {
       aggregatedState: done ? 'Completed' : 'InProgress',
-      summary: states.map((s) => ({ region: s.name, state: s.state, details: '', progress: s.progress })),
+      summary: states.map((s) => ({
+        region: regionDisplayName(s.name),
+        state: s.state,
+        details: '',
+        progress: s.progress,
+      })),
     };
   }
   return {
@@ -103,6 +114,24 @@ function versionView(sim: Simulator, r: SimResource, expand: boolean): Record<st
     tags: { ...r.tags },
     properties: props,
   };
+}
+
+/** Display names of the regions the simulated worlds use; other codes are answered as sent. */
+const REGION_DISPLAY_NAMES: Record<string, string> = {
+  westeurope: 'West Europe',
+  northeurope: 'North Europe',
+  swedencentral: 'Sweden Central',
+  germanywestcentral: 'Germany West Central',
+  uksouth: 'UK South',
+  eastus: 'East US',
+  eastus2: 'East US 2',
+  westus: 'West US',
+  westus2: 'West US 2',
+  centralus: 'Central US',
+};
+
+export function regionDisplayName(name: string): string {
+  return REGION_DISPLAY_NAMES[regionNameNormalize(name)] ?? name;
 }
 
 function regionNameNormalize(s: string): string {

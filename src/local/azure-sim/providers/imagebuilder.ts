@@ -80,7 +80,10 @@ function view(sim: Simulator, r: SimResource): Record<string, unknown> {
   };
   const run = it.run;
   if (run) v.properties.lastRunStatus = lastRunStatus(sim, it, run, sim.clock.now());
-  v.properties.exactStagingResourceGroup = it.stagingRgId;
+  // Recorded traffic: both answer "" until a run sets them (a default staging group is named then).
+  v.properties.stagingResourceGroup =
+    typeof v.properties.stagingResourceGroup === 'string' ? v.properties.stagingResourceGroup : '';
+  v.properties.exactStagingResourceGroup = run ? it.stagingRgId : '';
   return v;
 }
 
