@@ -29,7 +29,16 @@ import { eqi, guidFrom, idSegments, isObject, redact, seededRandom, str } from '
 import { DEFAULT_LRO_TIMINGS, resolveLroTimings, type LroKind, type LroTiming } from './lro';
 
 export const API_VERSIONS: Record<string, string[]> = {
-  'microsoft.virtualmachineimages': ['2025-10-01'],
+  // Every published stable version (azure-rest-api-specs: specification/imagebuilder/…/stable/*).
+  'microsoft.virtualmachineimages': [
+    '2025-10-01',
+    '2024-02-01',
+    '2023-07-01',
+    '2022-07-01',
+    '2022-02-14',
+    '2021-10-01',
+    '2020-02-14',
+  ],
   'microsoft.compute/galleries': ['2025-03-03'],
   'microsoft.compute/virtualmachines': ['2026-03-01'],
   'microsoft.compute/images': ['2026-03-01'],
@@ -196,6 +205,7 @@ export class Simulator implements AzureSimulator {
   private readonly tickers: ((now: number) => void)[] = [];
   private readonly onRequest: SimulatorOptions['onRequest'];
   private readonly onOperationPoll: SimulatorOptions['onOperationPoll'];
+  private readonly rateLimitUse = new Map<string, number>();
 
   constructor(options: SimulatorOptions & SimulatorExtras) {
     this.clock = options.clock ?? systemClock;
@@ -1546,7 +1556,11 @@ export class Simulator implements AzureSimulator {
     this.onRequest?.({ method, path: url.pathname, operation: key });
     const send = (status: number, payload: unknown, headers: Record<string, string> = {}): void => {
       record.status = status;
-      for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+      for (const [k, v] of Object.entries({
+        ...this.armHeaders(method, segments, status, payload),
+        ...headers,
+      }))
+        res.setHeader(k, v);
       if (payload === undefined) {
         res.writeHead(status);
         res.end();
@@ -1672,6 +1686,34 @@ export class Simulator implements AzureSimulator {
       }
       throw e;
     }
+  }
+
+  /**
+   * Headers ARM adds to answers (recorded traffic, issue 13 item 8): `x-ms-ratelimit-remaining-
+   * subscription-{reads|writes|deletes}` counting down per subscription and clock hour from ARM's
+   * documented per-hour limits (12,000 reads, 1,200 writes, 15,000 deletes), and an `ETag` on a
+   * resource body (its value here is a hash of the body: a shape, not Azure's value).
+   */
+  private armHeaders(
+    method: string,
+    segments: string[],
+    status: number,
+    payload: unknown,
+  ): Record<string, string> {
+    const out: Record<string, string> = {};
+    const sub = segments[0]?.toLowerCase() === 'subscriptions' ? segments[1]?.toLowerCase() : undefined;
+    if (sub !== undefined) {
+      const kind =
+        method === 'GET' || method === 'HEAD' ? 'reads' : method === 'DELETE' ? 'deletes' : 'writes';
+      const limit = kind === 'reads' ? 12_000 : kind === 'writes' ? 1_200 : 15_000;
+      const key = `${sub}|${kind}|${Math.floor(this.clock.now() / 3_600_000)}`;
+      const used = (this.rateLimitUse.get(key) ?? 0) + 1;
+      this.rateLimitUse.set(key, used);
+      out[`x-ms-ratelimit-remaining-subscription-${kind}`] = String(Math.max(0, limit - used));
+    }
+    if (status < 300 && isObject(payload) && typeof payload.id === 'string' && method !== 'DELETE')
+      out.ETag = `"${createHash('sha1').update(JSON.stringify(payload)).digest('hex').slice(0, 16)}"`;
+    return out;
   }
 
   private pickFault(operation: string): string | undefined {
