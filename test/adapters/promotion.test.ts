@@ -197,6 +197,23 @@ describe('galleries, cross-tenant promotion and test VMs (real SDK → simulated
     });
   });
 
+  it('regions come back as display names ("West Europe"): compared by normalized name, a PATCH already applied is not sent again', async () => {
+    const ref = versionRef(h.world.prod);
+    const patches = () =>
+      h.sim.requests().filter((r) => r.method === 'PATCH' && r.path.endsWith(`/versions/${ref.version}`))
+        .length;
+    const info = await h.ports.galleries('prod').getVersion(ref);
+    expect(info?.regions.map((r) => r.name)).toEqual(['westeurope']);
+    const before = patches();
+    // the retry of an accepted PATCH (same values, region given as code) changes nothing
+    await h.ports.galleries('prod').updateVersion(ref, {
+      excludeFromLatest: true,
+      tags: { approved: 'yes' },
+      targetRegions: [{ name: 'westeurope', replicaCount: 1, storageAccountType: 'Standard_LRS' }],
+    });
+    expect(patches()).toBe(before);
+  });
+
   it('lists platform image versions oldest first', async () => {
     const u = h.world.platformImages.ubuntu;
     await expect(

@@ -161,21 +161,18 @@ describe('azure-sim answers as Azure does: operation timing, headers, api-versio
         next(req)
       ),
     });
-    const list = (version: string) =>
+    const templates = (version: string) =>
       new ImageBuilderClient(
         env.secretCredential(world.eng.tenantId),
         world.eng.subscriptionId,
         env.clientOptions({ additionalPolicies: [{ position: 'perCall', policy: withApiVersion(version) }] }),
-      ).virtualMachineImageTemplates.listByResourceGroup(world.templateResourceGroup);
+      ).virtualMachineImageTemplates;
     for (const version of ['2020-02-14', '2022-07-01', '2024-02-01', '2025-10-01']) {
-      const names: string[] = [];
-      for await (const t of list(version)) names.push(t.name ?? '');
-      expect(names).toEqual(expect.any(Array));
+      const missing = await errorOf(templates(version).get(world.templateResourceGroup, 'no-such-template'));
+      expect([version, missing.statusCode]).toEqual([version, 404]); // served, not refused
     }
     const refused = await errorOf(
-      (async () => {
-        for await (const t of list('2019-05-01-preview')) void t;
-      })(),
+      templates('2019-05-01-preview').get(world.templateResourceGroup, 'no-such-template'),
     );
     expect(refused.code).toBe('InvalidApiVersionParameter');
     expect(refused.message).toContain('2024-02-01');
