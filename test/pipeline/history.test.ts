@@ -27,7 +27,9 @@ describe('history of a 4-hour build', () => {
       (e) => e.EventType === 'SubOrchestrationInstanceCreated' && e.Name === 'waitForImageBuild',
     );
     const built = history.find(
-      (e) => e.EventType === 'SubOrchestrationInstanceCompleted' && e.TaskScheduledId === buildWaitCreated?.EventId,
+      (e) =>
+        e.EventType === 'SubOrchestrationInstanceCompleted' &&
+        e.TaskScheduledId === buildWaitCreated?.EventId,
     );
     expect(built).toBeDefined();
     // The build wait finished when the run did: it took 235 minutes.
