@@ -79,7 +79,9 @@ resource testVmOperator 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
           'Microsoft.Compute/virtualMachines/read'
           'Microsoft.Compute/virtualMachines/write'
           'Microsoft.Compute/virtualMachines/delete'
-          'Microsoft.Compute/virtualMachines/runCommand/action'
+          // Managed Run Command (started with asyncExecution, read through its instance view).
+          'Microsoft.Compute/virtualMachines/runCommands/read'
+          'Microsoft.Compute/virtualMachines/runCommands/write'
           'Microsoft.Compute/disks/read'
           'Microsoft.Compute/disks/write'
           'Microsoft.Compute/disks/delete'

@@ -193,11 +193,11 @@ resource onPremEverything 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   it('fails when a custom role loses an action an adapter calls', () => {
     const s = sources();
     s.bicep['infra/app/roles.bicep'] = s.bicep['infra/app/roles.bicep']!.replace(
-      "'Microsoft.Compute/virtualMachines/runCommand/action'",
+      "'Microsoft.Compute/virtualMachines/runCommands/write'",
       '',
     );
     expect(checkInfra(s)).toEqual([
-      'TestVmPort needs Microsoft.Compute/virtualMachines/runCommand/action, which no role in infra grants',
+      'TestVmPort needs Microsoft.Compute/virtualMachines/runCommands/write, which no role in infra grants',
     ]);
   });
 });
