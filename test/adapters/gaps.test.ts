@@ -103,6 +103,10 @@ describe('adapters: cancel, VNET builds, timeout, Windows run command, version P
     h.clock.advanceBy(60 * 60_000);
     await expect(aib.getRunOutput(r, 'eng-gallery')).resolves.toBeUndefined(); // nothing distributed
     await aib.deleteTemplate(r);
+    await aib.deleteTemplate(r); // the retry while it is Deleting sends no second DELETE
+    expect(
+      h.sim.requests().filter((q) => q.method === 'DELETE' && q.path.endsWith(`/imageTemplates/${r.name}`)),
+    ).toHaveLength(1);
     h.clock.advanceBy(77_000); // Azure: ~77 s
     await expect(aib.getTemplate(r)).resolves.toBeUndefined();
     expect(h.sim.inventory().filter((x) => /IT_rg-image-templates_it-cancel_/i.test(x.id))).toEqual([]);
@@ -325,6 +329,16 @@ describe('adapters: cancel, VNET builds, timeout, Windows run command, version P
       .filter((q) => q.operation === 'PUT Microsoft.Compute/virtualMachines/runCommands')
       .map((q) => JSON.stringify(q.body));
     expect(runBodies).toHaveLength(2);
+    // a retried start of a script already started PUTs nothing (a PUT would run it again)
+    await vms.startRunCommand(vm, {
+      name: 'test-script-1',
+      shell: 'PowerShell',
+      script: 'whatever',
+      timeoutSeconds: 60,
+    });
+    expect(
+      h.sim.requests().filter((q) => q.operation === 'PUT Microsoft.Compute/virtualMachines/runCommands'),
+    ).toHaveLength(2);
     expect(
       runBodies.every((b) => b.includes('"asyncExecution":true') && b.includes('exit-code marker wrapper')),
     ).toBe(true);

@@ -284,8 +284,11 @@ describe('galleries, cross-tenant promotion and test VMs (real SDK → simulated
       ['test', h.world.test],
       ['eng', h.world.eng],
     ] as const) {
+      const deletes = () =>
+        h.sim.requests().filter((r) => r.method === 'DELETE' && r.path.endsWith(versionId(t))).length;
       await h.ports.galleries(profile).deleteVersion(versionRef(t));
-      await h.ports.galleries(profile).deleteVersion(versionRef(t));
+      await h.ports.galleries(profile).deleteVersion(versionRef(t)); // accepted already: no second DELETE
+      expect(deletes()).toBe(1);
       h.clock.advanceBy(90_000); // Azure: ~1.5 min
       await expect(h.ports.galleries(profile).getVersion(versionRef(t))).resolves.toBeUndefined();
     }
