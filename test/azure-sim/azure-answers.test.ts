@@ -84,6 +84,10 @@ describe('azure-sim answers as Azure does: operation timing, headers, api-versio
     expect(done.provisioningState).toBe('Succeeded');
     const after = await compute.virtualMachines.get(world.testVm.resourceGroup, 'vm-answers');
     expect(after.storageProfile?.osDisk?.managedDisk?.id).toMatch(/\/disks\//);
+    // fields Azure's bodies carry
+    expect(after.timeCreated).toBeInstanceOf(Date);
+    expect(after.storageProfile?.osDisk).toMatchObject({ osType: 'Linux', diskSizeGB: 30 });
+    expect(nic.dnsSettings).toEqual({ dnsServers: [], appliedDnsServers: [] });
   });
 
   test('gallery image version PATCH: Updating for ~3 min with Retry-After 60; DELETE Retry-After 60', async () => {

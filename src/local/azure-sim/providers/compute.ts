@@ -733,10 +733,14 @@ function getNsg(sim: Simulator, req: ArmRequest): ArmResponse {
 
 function getNic(sim: Simulator, req: ArmRequest): ArmResponse {
   authorizeFor(sim, req, 'Microsoft.Network/networkInterfaces', 'read');
-  return {
-    status: 200,
-    body: sim.view(mustGet(sim, req, 'Microsoft.Network/networkInterfaces'), { etag: 'W/"1"' }),
-  };
+  return { status: 200, body: nicView(sim, mustGet(sim, req, 'Microsoft.Network/networkInterfaces')) };
+}
+
+/** A NIC as ARM answers it, with the DNS settings Azure's body carries (recorded traffic). */
+function nicView(sim: Simulator, r: SimResource): Record<string, unknown> {
+  const v = sim.view(r, { etag: 'W/"1"' });
+  (v.properties as Record<string, unknown>).dnsSettings = { dnsServers: [], appliedDnsServers: [] };
+  return v;
 }
 
 function putNic(sim: Simulator, req: ArmRequest): ArmResponse {
@@ -817,7 +821,7 @@ function putNic(sim: Simulator, req: ArmRequest): ArmResponse {
     },
   });
   // Synchronous in Azure: 201 (200 on update) with the NIC, no operation headers (recorded traffic).
-  return { status: existing ? 200 : 201, body: sim.view(r, { etag: 'W/"1"' }) };
+  return { status: existing ? 200 : 201, body: nicView(sim, r) };
 }
 
 function deleteNic(sim: Simulator, req: ArmRequest): ArmResponse {
@@ -870,11 +874,20 @@ function vmView(sim: Simulator, r: SimResource): Record<string, unknown> {
   const v = sim.view(r) as { properties: Record<string, unknown> };
   const ready = sim.clock.now() >= vmReadyAt(sim, r);
   v.properties.provisioningState = r.internal.deleting ? 'Deleting' : ready ? 'Succeeded' : 'Creating';
-  if (!ready) {
-    // Recorded traffic: managedDisk.id appears only on the GET after the create has completed.
-    const sp = v.properties.storageProfile as { osDisk?: { managedDisk?: { id?: string } } } | undefined;
-    if (sp?.osDisk?.managedDisk) delete sp.osDisk.managedDisk.id;
-  }
+  // Fields Azure's VM body carries (recorded traffic): creation time, the OS disk's type and
+  // size, the exact gallery version behind the image reference.
+  v.properties.timeCreated = new Date(r.createdAt).toISOString();
+  const sp = v.properties.storageProfile as
+    | {
+        imageReference?: { id?: string; exactVersion?: string };
+        osDisk?: { osType?: string; diskSizeGB?: number; managedDisk?: { id?: string } };
+      }
+    | undefined;
+  const imageId = sp?.imageReference?.id;
+  if (imageId && /\/versions\/[^/]+$/i.test(imageId) && sp?.imageReference)
+    sp.imageReference.exactVersion = imageId.split('/').pop() ?? '';
+  // Recorded traffic: managedDisk.id appears only on the GET after the create has completed.
+  if (!ready && sp?.osDisk?.managedDisk) delete sp.osDisk.managedDisk.id;
   const os = (v.properties.osProfile ?? {}) as Record<string, unknown>;
   delete os.adminPassword;
   delete os.customData;
@@ -1005,8 +1018,18 @@ function putVm(sim: Simulator, req: ArmRequest): ArmResponse {
     },
     internal: { attachedTo: id },
   });
+  // The OS disk's type comes from the image (a gallery version's definition, a managed image).
+  const image = imageId ? sim.getResource(imageId) : undefined;
+  const definition = image ? sim.getResource(image.id.split('/').slice(0, -2).join('/')) : undefined;
+  const managedOs = image?.properties.storageProfile as { osDisk?: { osType?: string } } | undefined;
+  const osType =
+    str(definition?.properties.osType) ??
+    str(managedOs?.osDisk?.osType) ??
+    (isObject(os.linuxConfiguration) ? 'Linux' : 'Windows');
   sp.osDisk = {
     ...osDiskIn,
+    osType,
+    diskSizeGB: typeof osDiskIn.diskSizeGB === 'number' ? osDiskIn.diskSizeGB : 30,
     name: diskName,
     createOption: 'FromImage',
     deleteOption: str(osDiskIn.deleteOption) ?? 'Detach',
