@@ -25,7 +25,9 @@ import {
   type TemplateInput,
   type TemplateRefInput,
   type TestScriptInput,
-  type TestScriptResult,
+  type TestScriptProgress,
+  type TestScriptRefInput,
+  type TestVmTeardown,
   type TestVmInput,
   type UpdateVersionInput,
   type VersionInfo,
@@ -112,17 +114,17 @@ function pipelineActivityImplementations(deps: PipelineDependencies) {
       await azure.galleries(input.credential).ensureImageDefinition(input.spec);
     },
 
+    // Returns once ARM accepted the template; getImageTemplateProvisioning reads it until done.
     [Activities.createImageTemplate]: async (input: TemplateInput): Promise<void> => {
-      const status = await azure.imageBuilder(input.credential).createTemplate(input.spec);
-      if (status.provisioningState === 'Failed') {
-        throw new FactoryError(
-          'TemplateProvisioningFailed',
-          `Image template ${input.spec.name} failed to provision: ${status.provisioningError?.message ?? 'no message'}`,
-          {
-            hint: 'A failed template cannot be updated; the factory deletes it and the next build uses a new name.',
-          },
-        );
-      }
+      await azure.imageBuilder(input.credential).createTemplate(input.spec);
+    },
+
+    /** null when the template does not exist; a failed provisioning throws its classified error. */
+    [Activities.getImageTemplateProvisioning]: async (
+      input: TemplateRefInput,
+    ): Promise<{ provisioningState: string } | null> => {
+      const status = await azure.imageBuilder(input.credential).templateProvisioning(input.ref);
+      return status === undefined ? null : { provisioningState: status.provisioningState };
     },
 
     [Activities.startImageBuild]: async (input: TemplateRefInput): Promise<void> => {
@@ -182,22 +184,39 @@ function pipelineActivityImplementations(deps: PipelineDependencies) {
       return vm === undefined ? null : { provisioningState: vm.provisioningState };
     },
 
-    [Activities.runTestScript]: async (input: TestScriptInput): Promise<TestScriptResult> => {
-      const result = await azure.testVms(input.credential).runCommand(input.ref, {
+    // Starts the script (managed Run Command, asyncExecution): returns in seconds however long it runs.
+    [Activities.startTestScript]: async (input: TestScriptInput): Promise<void> => {
+      await azure.testVms(input.credential).startRunCommand(input.ref, {
+        name: input.runCommandName,
         shell: input.script.shell,
         script: input.script.inline,
         timeoutSeconds: input.timeoutSeconds,
       });
+    },
+
+    [Activities.getTestScriptResult]: async (input: TestScriptRefInput): Promise<TestScriptProgress> => {
+      const progress = await azure.testVms(input.credential).getRunCommand(input.ref, input.runCommandName);
+      if (progress === undefined)
+        throw new FactoryError(
+          'NotFound',
+          `Run command ${input.runCommandName} of test '${input.scriptName}' does not exist on ${input.ref.name}`,
+          { retryable: false },
+        );
+      if (progress.result === undefined) return { state: progress.state };
+      const { result } = progress;
       return {
-        name: input.script.name,
-        exitCode: result.exitCode,
-        outputTail: tail([result.stdout, result.stderr].filter(Boolean).join('\n'), 20).slice(-2000),
+        state: progress.state,
+        result: {
+          name: input.scriptName,
+          exitCode: result.exitCode,
+          outputTail: tail([result.stdout, result.stderr].filter(Boolean).join('\n'), 20).slice(-2000),
+        },
       };
     },
 
-    [Activities.deleteTestVm]: async (input: VmRefInput): Promise<void> => {
-      await azure.testVms(input.credential).deleteVm(input.ref);
-    },
+    // Starts what can be deleted now; called until nothing remains (see TestVmPort.deleteVm).
+    [Activities.deleteTestVm]: async (input: VmRefInput): Promise<TestVmTeardown> =>
+      azure.testVms(input.credential).deleteVm(input.ref),
 
     [Activities.copyImageVersion]: async (input: CopyVersionInput): Promise<void> => {
       const galleries = azure.galleries(
@@ -214,20 +233,22 @@ function pipelineActivityImplementations(deps: PipelineDependencies) {
       await azure.galleries(input.credential).updateVersion(input.ref, input.patch);
     },
 
-    [Activities.deleteImageVersion]: async (input: DeleteVersionInput): Promise<void> => {
+    /** true when the version is being deleted (read it until gone); false when nothing was to delete. */
+    [Activities.deleteImageVersion]: async (input: DeleteVersionInput): Promise<boolean> => {
       const galleries = azure.galleries(input.credential);
+      const version = await galleries.getVersion(input.ref);
+      if (version === undefined) return false;
       if (input.onlyIfBuildId !== undefined) {
-        const version = await galleries.getVersion(input.ref);
-        if (version === undefined) return;
         const owner = version.tags[BUILD_ID_TAG];
         if (owner !== input.onlyIfBuildId) {
           deps.log(
             `not deleting version ${input.ref.version}: it belongs to build ${owner ?? '(untagged)'}, not ${input.onlyIfBuildId}`,
           );
-          return;
+          return false;
         }
       }
       await galleries.deleteVersion(input.ref);
+      return true;
     },
 
     // Reads only. Tickets sorting before this build's count against the cap whatever their state,

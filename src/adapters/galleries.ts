@@ -51,13 +51,14 @@ export function toVersionInfo(version: GalleryImageVersion): ImageVersionInfo {
     regions:
       summary.length > 0
         ? summary.map((region) => ({
-            name: region.region ?? '',
+            // ARM answers display names ("West Europe"): the factory speaks region codes.
+            name: normalizeRegion(region.region),
             state: (region.state ?? 'Unknown') as RegionReplicationState,
             progress: region.progress ?? 0,
             ...(region.details === undefined ? {} : { details: region.details }),
           }))
         : (profile?.targetRegions ?? []).map((region) => ({
-            name: region.name,
+            name: normalizeRegion(region.name),
             state: 'Unknown',
             progress: 0,
           })),
@@ -254,41 +255,78 @@ export class GalleryAdapter implements GalleryPort {
         retryable: false,
         details: { resource: id },
       });
+    if (patchApplied(existing, patch)) return; // a retry after ARM accepted it: never PATCH twice
     const publishingProfile = {
       ...(patch.excludeFromLatest === undefined ? {} : { excludeFromLatest: patch.excludeFromLatest }),
       ...(patch.endOfLifeDate === undefined ? {} : { endOfLifeDate: new Date(patch.endOfLifeDate) }),
       ...(patch.targetRegions === undefined ? {} : { targetRegions: toTargetRegions(patch.targetRegions) }),
     };
-    await azureCall(context, () =>
-      this.compute(ref.subscriptionId).galleryImageVersions.update(
-        ref.resourceGroup,
-        ref.gallery,
-        ref.image,
-        ref.version,
-        {
-          ...(patch.tags === undefined ? {} : { tags: { ...(existing.tags ?? {}), ...patch.tags } }),
-          ...(Object.keys(publishingProfile).length === 0 ? {} : { publishingProfile }),
-        },
-        this.poll,
-      ),
-    );
+    // A PATCH runs ~3 minutes in Azure (Retry-After 60 s): return once ARM accepted it; the
+    // orchestration reads the version until it leaves Updating.
+    await azureCall(context, async () => {
+      await this.compute(ref.subscriptionId)
+        .galleryImageVersions.update(
+          ref.resourceGroup,
+          ref.gallery,
+          ref.image,
+          ref.version,
+          {
+            ...(patch.tags === undefined ? {} : { tags: { ...(existing.tags ?? {}), ...patch.tags } }),
+            ...(Object.keys(publishingProfile).length === 0 ? {} : { publishingProfile }),
+          },
+          this.poll,
+        )
+        .submitted();
+    });
   }
 
   async deleteVersion(ref: GalleryImageVersionRef): Promise<void> {
     const context = this.context('delete image version', imageVersionId(ref));
+    const existing = await this.readVersion(ref);
+    // Gone, or its delete already accepted (~1.5 min in Azure): never DELETE twice.
+    if (existing === undefined || existing.provisioningState === 'Deleting') return;
     try {
-      await this.compute(ref.subscriptionId).galleryImageVersions.delete(
-        ref.resourceGroup,
-        ref.gallery,
-        ref.image,
-        ref.version,
-        this.poll,
-      );
+      await this.compute(ref.subscriptionId)
+        .galleryImageVersions.delete(ref.resourceGroup, ref.gallery, ref.image, ref.version, this.poll)
+        .submitted();
     } catch (error) {
       const classified = classifyAzureError(error, context);
       if (classified.code !== 'NotFound') throw classified;
     }
   }
+}
+
+/** Whether the version already carries every value the patch asks for. */
+function patchApplied(
+  version: GalleryImageVersion,
+  patch: {
+    excludeFromLatest?: boolean;
+    endOfLifeDate?: string;
+    tags?: Record<string, string>;
+    targetRegions?: TargetRegion[];
+  },
+): boolean {
+  const profile = version.publishingProfile;
+  if (patch.excludeFromLatest !== undefined && profile?.excludeFromLatest !== patch.excludeFromLatest)
+    return false;
+  if (
+    patch.endOfLifeDate !== undefined &&
+    profile?.endOfLifeDate?.getTime() !== new Date(patch.endOfLifeDate).getTime()
+  )
+    return false;
+  if (patch.tags !== undefined && Object.entries(patch.tags).some(([k, v]) => version.tags?.[k] !== v))
+    return false;
+  if (patch.targetRegions !== undefined) {
+    const have = new Set((profile?.targetRegions ?? []).map((r) => normalizeRegion(r.name)));
+    const want = patch.targetRegions.map((r) => normalizeRegion(r.name));
+    if (have.size !== want.length || want.some((r) => !have.has(r))) return false;
+  }
+  return true;
+}
+
+/** "West Europe", "westeurope" and "WestEurope" are one region: ARM answers display names. */
+export function normalizeRegion(name: string | undefined): string {
+  return (name ?? '').replace(/\s+/g, '').toLowerCase();
 }
 
 function toDefinitionSpec(ref: GalleryImageRef, image: GalleryImage): ImageDefinitionSpec {

@@ -190,6 +190,9 @@ function decisiveInboundRule(rules: SecurityRule[], source: string, port: number
     });
 }
 
+const nonEmpty = (value: string | undefined): string | undefined =>
+  value === undefined || value === '' ? undefined : value;
+
 export class ImageBuilderAdapter implements ImageBuilderPort {
   constructor(private readonly clients: ClientFactory) {}
 
@@ -233,13 +236,41 @@ export class ImageBuilderAdapter implements ImageBuilderPort {
       return existing;
     }
     if (spec.subnetId !== undefined) await this.checkBuildSubnet(spec, spec.subnetId);
-    const created = await azureCall(context, () =>
-      this.templates(spec).createOrUpdate(spec.resourceGroup, spec.name, toImageTemplate(spec), this.poll),
+    // Provisioning takes ~30 s in Azure: return once ARM accepted the PUT; the orchestration reads
+    // the template (templateProvisioning) until it is Succeeded or Failed.
+    let accepted: ImageTemplateStatus = { provisioningState: 'Creating' };
+    await azureCall(context, async () => {
+      const poller = this.templates(spec).createOrUpdate(
+        spec.resourceGroup,
+        spec.name,
+        toImageTemplate(spec),
+        this.poll,
+      );
+      await poller.submitted();
+      const body = poller.operationState?.result;
+      if (body !== undefined) accepted = toStatus(body);
+    });
+    this.clients.runtime.log(`image template ${spec.name}: ${accepted.provisioningState} (accepted)`);
+    return accepted;
+  }
+
+  async templateProvisioning(ref: ImageTemplateRef): Promise<ImageTemplateStatus | undefined> {
+    const template = await orUndefined(this.context('read image template', ref), () =>
+      this.templates(ref).get(ref.resourceGroup, ref.name),
     );
-    const status = toStatus(created);
-    if (status.provisioningState === 'Failed') throw this.failedProvisioning(status, context, false);
-    this.clients.runtime.log(`image template ${spec.name}: ${status.provisioningState}`);
-    return status;
+    if (template === undefined) return undefined;
+    const status = toStatus(template);
+    if (status.provisioningState !== 'Failed') return status;
+    const staging = nonEmpty(template.stagingResourceGroup);
+    const identity = Object.keys(template.identity.userAssignedIdentities ?? {})[0];
+    throw this.failedProvisioning(
+      status,
+      this.context('create image template', ref, {
+        ...(identity === undefined ? {} : { buildIdentityId: identity }),
+        ...(staging === undefined ? {} : { stagingResourceGroupId: staging }),
+      }),
+      false,
+    );
   }
 
   /**
@@ -382,7 +413,8 @@ export class ImageBuilderAdapter implements ImageBuilderPort {
   async deleteTemplate(ref: ImageTemplateRef): Promise<void> {
     const context = this.context('delete image template', ref);
     const template = await orUndefined(context, () => this.templates(ref).get(ref.resourceGroup, ref.name));
-    if (template === undefined) return;
+    // Gone, or its delete already accepted (~77 s in Azure): never DELETE twice.
+    if (template === undefined || template.provisioningState === 'Deleting') return;
     const staging = template.stagingResourceGroup;
     const identity = Object.keys(template.identity.userAssignedIdentities ?? {})[0];
     const deleteContext: ErrorContext = {
@@ -391,7 +423,7 @@ export class ImageBuilderAdapter implements ImageBuilderPort {
       ...(identity === undefined ? {} : { buildIdentityId: identity }),
     };
     try {
-      await this.templates(ref).delete(ref.resourceGroup, ref.name, this.poll);
+      await this.templates(ref).delete(ref.resourceGroup, ref.name, this.poll).submitted();
     } catch (error) {
       const classified = classifyAzureError(error, deleteContext);
       if (classified.code !== 'NotFound') throw classified;
@@ -403,7 +435,8 @@ export class ImageBuilderAdapter implements ImageBuilderPort {
       this.templates(ref).get(ref.resourceGroup, ref.name),
     );
     if (template === undefined) return undefined;
-    const staging = template.exactStagingResourceGroup ?? template.stagingResourceGroup;
+    // Image Builder answers "" for both until a run sets them: `??` would keep the empty string.
+    const staging = nonEmpty(template.exactStagingResourceGroup) ?? nonEmpty(template.stagingResourceGroup);
     if (staging === undefined || staging === '') return undefined;
     return readCustomizationLog(this.clients, staging, tailLines, template.lastRunStatus?.message);
   }

@@ -6,7 +6,14 @@
  */
 import { generateKeyPairSync, randomBytes, randomInt } from 'node:crypto';
 import type { VirtualMachine } from '@azure/arm-compute';
-import type { ResourceGroupRef, RunCommandResult, TestVmPort, TestVmSpec, VmRef } from '../ports/azure';
+import type {
+  ResourceGroupRef,
+  RunCommandProgress,
+  RunCommandResult,
+  TestVmPort,
+  TestVmSpec,
+  VmRef,
+} from '../ports/azure';
 import { FactoryError } from '../shared/errors';
 import type { ClientFactory } from './clients';
 import { azureCall, classifyAzureError, orUndefined, type ErrorContext } from './errors';
@@ -76,11 +83,13 @@ export class TestVmAdapter implements TestVmPort {
     const id = vmId(spec);
     const existing = await this.getVm(spec);
     if (existing !== undefined) {
-      // A crash between VM create and disk tag leaves the disk untagged: finish that step.
-      await this.tagOsDisk(spec, existing.osDiskId);
+      // Called again once the VM is Succeeded: tag its OS disk (the disk id appears only on the
+      // final GET). While it is still being created there is nothing to do: never PUT twice.
+      if (existing.provisioningState === 'Succeeded') await this.tagOsDisk(spec, existing.osDiskId);
       return;
     }
     const network = this.clients.network(spec.subscriptionId);
+    // NIC create is synchronous in Azure (201, no operation headers).
     const nic = await azureCall(
       this.context('create network interface', `${spec.resourceGroup}/${nicName(spec.name)}`),
       () =>
@@ -140,12 +149,14 @@ export class TestVmAdapter implements TestVmPort {
           }
         : {}),
     };
-    const vm = await azureCall(this.context('create test VM', id), () =>
-      this.clients
+    // VM create takes ~2 min in Azure (Retry-After 10–30 s): return once ARM accepted the PUT; the
+    // orchestration reads the VM until it is Succeeded, then calls createVm again to tag the disk.
+    await azureCall(this.context('create test VM', id), async () => {
+      await this.clients
         .compute(spec.subscriptionId)
-        .virtualMachines.createOrUpdate(spec.resourceGroup, spec.name, body, this.poll),
-    );
-    await this.tagOsDisk(spec, vm.storageProfile?.osDisk?.managedDisk?.id);
+        .virtualMachines.createOrUpdate(spec.resourceGroup, spec.name, body, this.poll)
+        .submitted();
+    });
   }
 
   /**
@@ -162,7 +173,9 @@ export class TestVmAdapter implements TestVmPort {
       if (disk === undefined) return;
       const current = disk.tags ?? {};
       if (Object.entries(spec.tags).every(([k, v]) => current[k] === v)) return;
-      await disks.update(spec.resourceGroup, diskName, { tags: { ...current, ...spec.tags } }, this.poll);
+      await disks
+        .update(spec.resourceGroup, diskName, { tags: { ...current, ...spec.tags } }, this.poll)
+        .submitted();
     } catch (error) {
       const classified = classifyAzureError(error, context);
       this.clients.runtime.log(`could not tag OS disk ${diskName}: ${classified.code}`);
@@ -186,68 +199,116 @@ export class TestVmAdapter implements TestVmPort {
     };
   }
 
-  async runCommand(
+  /**
+   * Starts the script as a managed Run Command (`virtualMachines/{vm}/runCommands/{name}`) with
+   * `asyncExecution: true` and `timeoutInSeconds`: ARM's operation ends once the script has started,
+   * so this returns in seconds however long the script runs; getRunCommand reads its instance view.
+   * Safe to call twice: an existing run command of that name is never PUT again (a PUT re-runs it).
+   */
+  async startRunCommand(
     ref: VmRef,
-    command: { shell: 'Shell' | 'PowerShell'; script: string; timeoutSeconds: number },
-  ): Promise<RunCommandResult> {
+    command: { name: string; shell: 'Shell' | 'PowerShell'; script: string; timeoutSeconds: number },
+  ): Promise<void> {
     const id = vmId(ref);
-    const context = this.context('run command on test VM', id);
-    const vm = await orUndefined(context, () =>
-      this.clients.compute(ref.subscriptionId).virtualMachines.get(ref.resourceGroup, ref.name),
-    );
+    const context = this.context('run command on test VM', `${id}/runCommands/${command.name}`);
+    const compute = this.clients.compute(ref.subscriptionId);
+    const vm = await orUndefined(context, () => compute.virtualMachines.get(ref.resourceGroup, ref.name));
     if (vm === undefined)
       throw new FactoryError('NotFound', `Cannot run a command: test VM ${id} does not exist`, {
         retryable: false,
         details: { resource: id },
       });
-    // VM Run Command (action): what `az vm run-command invoke` uses. It reports no exit code of its
-    // own (Windows never, Linux not reliably), so the script is wrapped to print one (runCommandScript.ts).
-    const result = await azureCall(context, () =>
-      this.clients.compute(ref.subscriptionId).virtualMachines.runCommand(
-        ref.resourceGroup,
-        ref.name,
-        {
-          commandId: command.shell === 'Shell' ? 'RunShellScript' : 'RunPowerShellScript',
-          script: wrapScript(command.shell, command.script),
-        },
-        this.poll,
-      ),
+    const existing = await orUndefined(context, () =>
+      compute.virtualMachineRunCommands.getByVirtualMachine(ref.resourceGroup, ref.name, command.name),
     );
-    return parseRunCommandResult(result.value ?? []);
+    if (existing !== undefined) return;
+    // Managed Run Command reports an exit code, but the wrapper's marker also survives a script
+    // that ends the shell itself (runCommandScript.ts); the marker wins when present.
+    await azureCall(context, async () => {
+      await compute.virtualMachineRunCommands
+        .createOrUpdate(
+          ref.resourceGroup,
+          ref.name,
+          command.name,
+          {
+            location: vm.location,
+            source: { script: wrapScript(command.shell, command.script).join('\n') },
+            asyncExecution: true,
+            timeoutInSeconds: command.timeoutSeconds,
+            treatFailureAsDeploymentFailure: false,
+          },
+          this.poll,
+        )
+        .submitted();
+    });
   }
 
-  async deleteVm(ref: VmRef): Promise<void> {
+  async getRunCommand(ref: VmRef, name: string): Promise<RunCommandProgress | undefined> {
+    const context = this.context('read run command on test VM', `${vmId(ref)}/runCommands/${name}`);
+    const runCommand = await orUndefined(context, () =>
+      this.clients
+        .compute(ref.subscriptionId)
+        .virtualMachineRunCommands.getByVirtualMachine(ref.resourceGroup, ref.name, name, {
+          expand: 'instanceView',
+        }),
+    );
+    if (runCommand === undefined) return undefined;
+    const view = runCommand.instanceView;
+    const state = (view?.executionState ?? 'Unknown') as RunCommandProgress['state'];
+    if (state === 'Pending' || state === 'Running' || state === 'Unknown') return { state };
+    const marked = takeExitMarker(view?.output ?? '');
+    return {
+      state,
+      result: {
+        exitCode: marked.exitCode ?? view?.exitCode ?? UNKNOWN_EXIT_CODE,
+        stdout: marked.stdout,
+        stderr: view?.error ?? '',
+      },
+      ...(view?.executionMessage ? { message: view.executionMessage } : {}),
+    };
+  }
+
+  /**
+   * Starts deleting the VM, then (once it is gone) its NICs and OS disk; returns what still exists.
+   * Each call starts only what is not being deleted yet, so it is called again until nothing is
+   * left (VM delete ~1 min, NIC delete Retry-After 10 s in Azure: no call awaits them).
+   */
+  async deleteVm(ref: VmRef): Promise<{ remaining: string[] }> {
     const compute = this.clients.compute(ref.subscriptionId);
     const network = this.clients.network(ref.subscriptionId);
     const current = await this.getVm(ref);
+    const remaining: string[] = [];
     if (current !== undefined) {
-      await this.ignoreNotFound(this.context('delete test VM', vmId(ref)), () =>
-        compute.virtualMachines.delete(ref.resourceGroup, ref.name, this.poll),
-      );
+      remaining.push(vmId(ref));
+      if (current.provisioningState !== 'Deleting')
+        await this.ignoreNotFound(this.context('delete test VM', vmId(ref)), async () => {
+          await compute.virtualMachines.delete(ref.resourceGroup, ref.name, this.poll).submitted();
+        });
+      // NIC and disk are in use until the VM is gone (Azure deletes them with it: deleteOption).
+      return { remaining };
     }
-    // NICs and disk may survive (older VMs, a crash between steps): delete them by id and by our names.
-    const nicNames = new Set(
-      [nicName(ref.name), ...(current?.nicIds ?? []).map((nicId) => nicId.split('/').pop() ?? '')].filter(
-        (n) => n !== '',
-      ),
-    );
-    for (const name of nicNames) {
-      await this.ignoreNotFound(
-        this.context('delete test VM network interface', `${ref.resourceGroup}/${name}`),
-        () => network.networkInterfaces.beginDeleteAndWait(ref.resourceGroup, name, this.poll),
-      );
+    // NICs and disk may survive (older VMs, deleteOption Detach, a crash between steps).
+    for (const name of [nicName(ref.name)]) {
+      const context = this.context('delete test VM network interface', `${ref.resourceGroup}/${name}`);
+      const nic = await orUndefined(context, () => network.networkInterfaces.get(ref.resourceGroup, name));
+      if (nic === undefined) continue;
+      remaining.push(nic.id ?? name);
+      if (nic.provisioningState !== 'Deleting')
+        await this.ignoreNotFound(context, () =>
+          network.networkInterfaces.beginDelete(ref.resourceGroup, name),
+        );
     }
-    const diskNames = new Set(
-      [
-        osDiskName(ref.name),
-        ...(current?.osDiskId === undefined ? [] : [current.osDiskId.split('/').pop() ?? '']),
-      ].filter((n) => n !== ''),
-    );
-    for (const name of diskNames) {
-      await this.ignoreNotFound(this.context('delete test VM OS disk', `${ref.resourceGroup}/${name}`), () =>
-        compute.disks.delete(ref.resourceGroup, name, this.poll),
-      );
+    for (const name of [osDiskName(ref.name)]) {
+      const context = this.context('delete test VM OS disk', `${ref.resourceGroup}/${name}`);
+      const disk = await orUndefined(context, () => compute.disks.get(ref.resourceGroup, name));
+      if (disk === undefined) continue;
+      remaining.push(disk.id ?? name);
+      if (disk.provisioningState !== 'Deleting')
+        await this.ignoreNotFound(context, async () => {
+          await compute.disks.delete(ref.resourceGroup, name, this.poll).submitted();
+        });
     }
+    return { remaining };
   }
 
   private async ignoreNotFound(context: ErrorContext, fn: () => Promise<unknown>): Promise<void> {

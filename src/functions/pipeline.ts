@@ -14,6 +14,9 @@ import {
   waitForBuildSlot,
 } from '../orchestrations/build-pipeline';
 import { failureProperties } from '../domain/pipeline/task-failure';
+import { AWAIT_OPERATION_ORCHESTRATION } from '../orchestrations/await-done';
+import { awaitAzureOperation } from '../orchestrations/await-operation';
+import { isFactoryError } from '../shared/errors';
 import { pipelineDependencies } from './dependencies';
 
 // Activity failures carry our error code, retryability and hint to the orchestration (task-failure.ts).
@@ -23,6 +26,7 @@ df.app.orchestration(BUILD_ORCHESTRATION, buildImagePipeline);
 df.app.orchestration(WAIT_FOR_BUILD_ORCHESTRATION, waitForImageBuild);
 df.app.orchestration(WAIT_FOR_REPLICATION_ORCHESTRATION, waitForVersionReplication);
 df.app.orchestration(WAIT_FOR_BUILD_SLOT_ORCHESTRATION, waitForBuildSlot);
+df.app.orchestration(AWAIT_OPERATION_ORCHESTRATION, awaitAzureOperation);
 
 for (const name of Object.values(Activities)) {
   const handler: ActivityHandler = (input: unknown) => {

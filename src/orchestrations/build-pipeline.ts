@@ -45,8 +45,16 @@ import {
   type VerifyDecisionInput,
   type PreflightResult,
   type TestScriptResult,
+  type TestVmTeardown,
   type VersionInfo,
 } from '../domain/pipeline/activities';
+import {
+  AWAIT_OPERATION_ORCHESTRATION,
+  type AwaitOperationInput,
+  type AwaitOutcome,
+  type JudgeName,
+  type PollTiming,
+} from './await-done';
 import type { PipelineDefinition, PipelineStage } from '../domain/pipeline/definition';
 import { imageVersionFor, shortHash } from '../domain/pipeline/versioning';
 import { stagingResourceGroupIdFor } from '../domain/pipeline/recipe';
@@ -69,7 +77,23 @@ export const WAIT_FOR_BUILD_ORCHESTRATION = 'waitForImageBuild';
 export const WAIT_FOR_REPLICATION_ORCHESTRATION = 'waitForVersionReplication';
 export const WAIT_FOR_BUILD_SLOT_ORCHESTRATION = 'waitForBuildSlot';
 /** Polls per generation of a waiting sub-orchestration before it continues as new (bounded history, cheap replays). */
-const POLLS_PER_GENERATION = 8;
+export const POLLS_PER_GENERATION = 8;
+
+/**
+ * How the orchestration waits for Azure's long-running operations (started by an activity that
+ * returns once ARM accepted them): first read after Azure's Retry-After, then at that pace, within
+ * `withinMs`. Durations and Retry-After from recorded traffic (src/local/azure-sim/lro.ts).
+ */
+export const LRO_WAITS = {
+  templateCreate: { pollMs: 15_000, withinMs: 30 * 60_000 }, // ~30 s
+  templateDelete: { pollMs: 20_000, withinMs: 30 * 60_000 }, // ~77 s
+  vmCreate: { pollMs: 15_000, withinMs: 30 * 60_000 }, // ~2 min, Retry-After 10–30 s
+  vmDelete: { pollMs: 15_000, withinMs: 30 * 60_000 }, // VM ~1 min, then NIC (Retry-After 10 s) and disk
+  versionUpdate: { pollMs: 60_000, withinMs: 60 * 60_000 }, // ~3 min, Retry-After 60 s
+  versionDelete: { pollMs: 60_000, withinMs: 30 * 60_000 }, // ~1.5 min, Retry-After 60 s
+  /** A test script runs up to its timeout (90 min allowed): 30 s growing to 5 min between reads. */
+  runCommand: { pollMs: 30_000, backoff: 1.5, maxPollMs: 5 * 60_000, withinMs: 15 * 60_000 },
+} as const satisfies Record<string, Omit<PollTiming, 'deadlineMs'> & { withinMs: number }>;
 export { BUILD_ORCHESTRATION };
 
 export interface BuildInput {
@@ -142,7 +166,7 @@ export class ActivityRefused extends Error {
  * One poll inside a waiting sub-orchestration: no retry policy (the next poll is the retry). A
  * transient failure gives `undefined`; a refusal is returned for the caller to end the wait with.
  */
-function* poll<T>(
+export function* poll<T>(
   context: OrchestrationContext,
   name: string,
   activityInput: unknown,
@@ -358,6 +382,134 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
     }
   }
 
+  let operationWaits = 0;
+  /**
+   * The generic "wait until the resource says done" step: a sub-orchestration (await-operation.ts)
+   * reads `activity` on durable timers until `judge` says done or failed, or the deadline passes.
+   * Raced against cancel unless it must run to its end (teardown, compensation). A failure whose
+   * code is `expected` is returned; any other stops the build.
+   */
+  function* untilDone(
+    what: string,
+    activity: string,
+    activityInput: unknown,
+    judge: JudgeName,
+    timing: Omit<PollTiming, 'deadlineMs'> & { withinMs: number },
+    options: { cancellable?: boolean; failedCode?: string; timedOutCode?: string; expected?: string } = {},
+  ): Generator<Task, { value: unknown } | { failure: ErrorInfo }, unknown> {
+    operationWaits += 1;
+    const { withinMs, ...poll } = timing;
+    const wait = context.df.callSubOrchestrator(
+      AWAIT_OPERATION_ORCHESTRATION,
+      {
+        what,
+        activity,
+        activityInput,
+        judge,
+        timing: { ...poll, deadlineMs: context.df.currentUtcDateTime.getTime() + withinMs },
+        failedCode: options.failedCode ?? 'OperationFailed',
+        timedOutCode: options.timedOutCode ?? 'OperationTimedOut',
+        reads: 0,
+      } satisfies AwaitOperationInput,
+      `${input.buildId}:await:${operationWaits}`,
+    );
+    if ((options.cancellable ?? true) && !compensating) {
+      const winner = yield context.df.Task.any([wait, cancel]);
+      if (winner === cancel) throw cancelled();
+    } else yield wait;
+    const outcome = wait.result as AwaitOutcome;
+    if ('done' in outcome) return { value: outcome.done };
+    const failure: ErrorInfo = {
+      code: outcome.failed.code,
+      message: outcome.failed.message,
+      retryable: false,
+      ...(outcome.failed.hint ? { hint: outcome.failed.hint } : {}),
+    };
+    if (options.expected !== undefined && failure.code === options.expected) return { failure };
+    throw new BuildStopped('failed', {
+      code: failure.code,
+      message: failure.message,
+      step: status.step,
+      ...(status.currentStage ? { stage: status.currentStage } : {}),
+      ...(failure.hint ? { hint: failure.hint } : {}),
+    });
+  }
+
+  /** Creates the template (the activity returns once ARM accepted it) and waits until it is provisioned. */
+  function* createTemplate(spec: unknown, ref: ImageTemplateRef): Generator<Task, void, unknown> {
+    yield* call(Activities.createImageTemplate, { credential: eng.credential, spec });
+    yield* untilDone(
+      `provision image template ${ref.name}`,
+      Activities.getImageTemplateProvisioning,
+      { credential: eng.credential, ref },
+      'templateProvisioned',
+      LRO_WAITS.templateCreate,
+    );
+  }
+
+  function* deleteTemplate(credential: string, ref: ImageTemplateRef): Generator<Task, void, unknown> {
+    yield* call(Activities.deleteImageTemplate, { credential, ref });
+    yield* untilDone(
+      `delete image template ${ref.name}`,
+      Activities.getImageBuildStatus,
+      { credential, ref },
+      'templateGone',
+      LRO_WAITS.templateDelete,
+      { cancellable: false },
+    );
+  }
+
+  function* updateVersion(
+    credential: string,
+    ref: GalleryImageVersionRef,
+    patch: Record<string, unknown>,
+  ): Generator<Task, void, unknown> {
+    yield* call(Activities.updateImageVersion, { credential, ref, patch });
+    yield* untilDone(
+      `update image version ${ref.version}`,
+      Activities.getImageVersion,
+      { credential, ref },
+      'versionUpdated',
+      LRO_WAITS.versionUpdate,
+    );
+  }
+
+  function* deleteVersion(
+    credential: string,
+    ref: GalleryImageVersionRef,
+    onlyIfBuildId: string,
+  ): Generator<Task, void, unknown> {
+    const deleting = yield* call<boolean>(Activities.deleteImageVersion, { credential, ref, onlyIfBuildId });
+    if (!deleting) return;
+    yield* untilDone(
+      `delete image version ${ref.version}`,
+      Activities.getImageVersion,
+      { credential, ref },
+      'versionGone',
+      LRO_WAITS.versionDelete,
+      { cancellable: false },
+    );
+  }
+
+  /** Tears a test VM down (VM, then NIC and disk), waiting until nothing is left. */
+  function* deleteTestVm(vm: VmRef & { credential: string }): Generator<Task, void, unknown> {
+    const teardown = {
+      credential: vm.credential,
+      ref: { subscriptionId: vm.subscriptionId, resourceGroup: vm.resourceGroup, name: vm.name },
+    };
+    const first = yield* call<TestVmTeardown>(Activities.deleteTestVm, teardown);
+    if (first.remaining.length === 0) return;
+    // The teardown activity starts only deletes not yet running, so it is also the read.
+    yield* untilDone(
+      `delete test VM ${vm.name}`,
+      Activities.deleteTestVm,
+      teardown,
+      'testVmGone',
+      LRO_WAITS.vmDelete,
+      { cancellable: false },
+    );
+  }
+
   const cancelled = () => {
     const data = (cancel.result ?? {}) as { reason?: string; requestedBy?: string };
     return new BuildStopped('canceled', {
@@ -472,52 +624,51 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
     };
     created.vms.push(vm);
     const location = definition.build.location;
+    const vmSpec = {
+      subscriptionId: vm.subscriptionId,
+      resourceGroup: vm.resourceGroup,
+      name: vm.name,
+      location,
+      imageVersionId,
+      subnetId: where.subnetId,
+      vmSize: definition.test.vmSize,
+      osType: definition.image.osType,
+      securityType: definition.image.securityType === 'TrustedLaunch' ? 'TrustedLaunch' : 'Standard',
+      tags: { 'imagefactory.buildId': input.buildId, 'imagefactory.purpose': 'test' },
+    };
     try {
-      yield* call(Activities.createTestVm, {
-        credential: stage.credential,
-        spec: {
-          subscriptionId: vm.subscriptionId,
-          resourceGroup: vm.resourceGroup,
-          name: vm.name,
-          location,
-          imageVersionId,
-          subnetId: where.subnetId,
-          vmSize: definition.test.vmSize,
-          osType: definition.image.osType,
-          securityType: definition.image.securityType === 'TrustedLaunch' ? 'TrustedLaunch' : 'Standard',
-          tags: { 'imagefactory.buildId': input.buildId, 'imagefactory.purpose': 'test' },
-        },
-      });
-      // Run Command needs a running VM: wait for provisioning on durable timers.
+      yield* call(Activities.createTestVm, { credential: stage.credential, spec: vmSpec });
+      // Run Command needs a running VM: the create was only accepted; read it on durable timers.
       const vmRef = { subscriptionId: vm.subscriptionId, resourceGroup: vm.resourceGroup, name: vm.name };
-      const readyBy = context.df.currentUtcDateTime.getTime() + 30 * 60_000;
-      for (;;) {
-        const state = yield* call<{ provisioningState: string } | null>(Activities.getTestVm, {
+      yield* untilDone(
+        `test VM ${vm.name} in ${stage.name}`,
+        Activities.getTestVm,
+        { credential: stage.credential, ref: vmRef },
+        'vmReady',
+        LRO_WAITS.vmCreate,
+        { failedCode: 'TestVmNotReady', timedOutCode: 'TestVmNotReady' },
+      );
+      // Once it is Succeeded, the same (idempotent) activity tags its OS disk.
+      yield* call(Activities.createTestVm, { credential: stage.credential, spec: vmSpec });
+      for (const [index, script] of definition.test.scripts.entries()) {
+        const runCommandName = `imagefactory-test-${index + 1}`;
+        const timeoutSeconds = definition.test.timeoutMinutes * 60;
+        yield* call(Activities.startTestScript, {
           credential: stage.credential,
           ref: vmRef,
-        });
-        if (state?.provisioningState === 'Succeeded') break;
-        if (
-          state === null ||
-          state.provisioningState === 'Failed' ||
-          context.df.currentUtcDateTime.getTime() > readyBy
-        ) {
-          throw new BuildStopped('failed', {
-            code: 'TestVmNotReady',
-            message: `test VM ${vm.name} in ${stage.name} is ${state?.provisioningState ?? 'missing'}`,
-            step: 'test',
-            stage: stage.name,
-          });
-        }
-        yield* sleep(30_000);
-      }
-      for (const script of definition.test.scripts) {
-        const outcome = yield* call<TestScriptResult>(Activities.runTestScript, {
-          credential: stage.credential,
-          ref: { subscriptionId: vm.subscriptionId, resourceGroup: vm.resourceGroup, name: vm.name },
+          runCommandName,
           script,
-          timeoutSeconds: definition.test.timeoutMinutes * 60,
+          timeoutSeconds,
         });
+        const ended = yield* untilDone(
+          `test '${script.name}' in ${stage.name} (timeout ${definition.test.timeoutMinutes} minutes)`,
+          Activities.getTestScriptResult,
+          { credential: stage.credential, ref: vmRef, runCommandName, scriptName: script.name },
+          'scriptEnded',
+          { ...LRO_WAITS.runCommand, withinMs: timeoutSeconds * 1000 + LRO_WAITS.runCommand.withinMs },
+          { failedCode: 'TestFailed', timedOutCode: 'TestFailed' },
+        );
+        const outcome = (ended as { value: TestScriptResult }).value;
         result.tests.push(outcome);
         if (outcome.exitCode !== 0) {
           throw new BuildStopped('failed', {
@@ -531,10 +682,7 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
       }
     } finally {
       // Always torn down: success, test failure, activity failure or cancel.
-      yield* call(Activities.deleteTestVm, {
-        credential: vm.credential,
-        ref: { subscriptionId: vm.subscriptionId, resourceGroup: vm.resourceGroup, name: vm.name },
-      });
+      yield* deleteTestVm(vm);
       created.vms = created.vms.filter((v) => v !== vm);
     }
   }
@@ -762,9 +910,8 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
       const slotKey = buildSlotKey(eng.subscriptionId, definition.build.location);
       const stagingPrefix = definition.build.stagingResourceGroupPrefix;
       publish('build', `creating image template ${templateRef.name}`, eng.name);
-      yield* call(Activities.createImageTemplate, {
-        credential: eng.credential,
-        spec: {
+      yield* createTemplate(
+        {
           ...templateRef,
           location: definition.build.location,
           buildIdentityId: definition.build.identity.resourceId,
@@ -807,7 +954,8 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
             [BUILD_SLOT_TAG]: slotKey,
           },
         },
-      });
+        templateRef,
+      );
       // The template is this build's ticket for a build slot; it runs once the slot is granted.
       yield* waitForBuildSlot(templateRef, slotKey);
       publish('build', `starting Image Builder on ${templateRef.name}`, eng.name);
@@ -870,12 +1018,11 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
         ref: templateRef,
         runOutputName: 'eng',
       });
-      yield* call(Activities.deleteImageTemplate, { credential: eng.credential, ref: templateRef });
+      publish('build', `Image Builder finished; deleting image template ${templateRef.name}`, eng.name);
+      yield* deleteTemplate(eng.credential, templateRef);
       created.template = undefined;
-      yield* call(Activities.updateImageVersion, {
-        credential: eng.credential,
-        ref: engRef,
-        patch: { tags: { 'imagefactory.buildDurationMs': String(buildDurationMs) } },
+      yield* updateVersion(eng.credential, engRef, {
+        tags: { 'imagefactory.buildDurationMs': String(buildDurationMs) },
       });
     }
     yield* waitForReplication(eng, engRef);
@@ -889,11 +1036,7 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
       { resourceGroup: definition.test.resourceGroup, subnetId: definition.test.subnetId },
       engVersionId,
     );
-    yield* call(Activities.updateImageVersion, {
-      credential: eng.credential,
-      ref: engRef,
-      patch: { excludeFromLatest: false, tags: auditTags() },
-    });
+    yield* updateVersion(eng.credential, engRef, { excludeFromLatest: false, tags: auditTags() });
     setStage(eng.name, { state: 'done', endedAt: nowIso() });
     result.versions.push({ stage: eng.name, id: engVersionId });
 
@@ -937,10 +1080,9 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
         publish('promote', `making the pre-staged ${imageVersion} latest in ${stage.name}`, stage.name);
         yield* waitForReplication(stage, ref);
         // Approval only flips the flag: one call.
-        yield* call(Activities.updateImageVersion, {
-          credential: stage.credential,
-          ref,
-          patch: { excludeFromLatest: false, tags: auditTags(approvalTags) },
+        yield* updateVersion(stage.credential, ref, {
+          excludeFromLatest: false,
+          tags: auditTags(approvalTags),
         });
       } else {
         publish('promote', `copying ${imageVersion} into ${stage.name}`, stage.name);
@@ -955,12 +1097,7 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
           { resourceGroup: stage.testResourceGroup, subnetId: stage.testSubnetId },
           versionId,
         );
-        if (!stage.preStage)
-          yield* call(Activities.updateImageVersion, {
-            credential: stage.credential,
-            ref,
-            patch: { excludeFromLatest: false },
-          });
+        if (!stage.preStage) yield* updateVersion(stage.credential, ref, { excludeFromLatest: false });
       }
       setStage(stage.name, { state: 'done', endedAt: nowIso(), versionId });
       result.versions.push({ stage: stage.name, id: versionId });
@@ -1008,9 +1145,9 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
     }
     publish('compensate', `${stopped.outcome}: cleaning up what this build created`);
     const compensationErrors: string[] = [];
-    const attempt = function* (what: string, name: string, activityInput: unknown) {
+    const attempt = function* (what: string, step: () => Generator<Task, unknown, unknown>) {
       try {
-        yield* call(name, activityInput);
+        yield* step();
         return true;
       } catch (compensationError) {
         compensationErrors.push(`${what}: ${errorInfo(compensationError).message}`);
@@ -1018,27 +1155,20 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
       }
     };
     for (const vm of created.vms) {
-      yield* attempt(`delete test VM ${vm.name}`, Activities.deleteTestVm, {
-        credential: vm.credential,
-        ref: { subscriptionId: vm.subscriptionId, resourceGroup: vm.resourceGroup, name: vm.name },
-      });
+      yield* attempt(`delete test VM ${vm.name}`, () => deleteTestVm(vm));
     }
     if (created.template) {
       const { credential, ...ref } = created.template;
-      yield* attempt(`cancel build ${ref.name}`, Activities.cancelImageBuild, { credential, ref });
+      yield* attempt(`cancel build ${ref.name}`, () =>
+        call(Activities.cancelImageBuild, { credential, ref }),
+      );
       yield* waitForRunToEnd(ref, credential);
-      yield* attempt(`delete template ${ref.name}`, Activities.deleteImageTemplate, { credential, ref });
+      yield* attempt(`delete template ${ref.name}`, () => deleteTemplate(credential, ref));
     }
     for (const { stage, ref } of [...created.versions].reverse()) {
-      const removed = yield* attempt(
-        `delete version ${ref.version} in ${stage.name}`,
-        Activities.deleteImageVersion,
-        {
-          credential: stage.credential,
-          ref,
-          // A version number collision must never delete another build's version.
-          onlyIfBuildId: input.buildId,
-        },
+      const removed = yield* attempt(`delete version ${ref.version} in ${stage.name}`, () =>
+        // A version number collision must never delete another build's version.
+        deleteVersion(stage.credential, ref, input.buildId),
       );
       if (removed) {
         // The record shows no version that no longer exists.

@@ -6,7 +6,8 @@
 import type { OrchestrationContext, Task } from 'durable-functions';
 import { Activities, type VersionInfo } from '../domain/pipeline/activities';
 import type { PipelineDefinition } from '../domain/pipeline/definition';
-import { callAzure } from './build-pipeline';
+import { callAzure, LRO_WAITS } from './build-pipeline';
+import { awaitDone, JUDGES } from './await-done';
 
 export interface RevokeInput {
   pipeline: PipelineDefinition;
@@ -54,6 +55,21 @@ export function* revokeImageVersion(context: OrchestrationContext): Generator<Ta
             'imagefactory.revokedBy': input.requestedBy.slice(0, 256),
           },
         },
+      });
+      // The PATCH was only accepted (~3 min in Azure): read the version until it is no longer Updating.
+      const what = `revoke ${input.version} in ${stage.name}`;
+      yield* awaitDone({
+        ...LRO_WAITS.versionUpdate,
+        deadlineMs: context.df.currentUtcDateTime.getTime() + LRO_WAITS.versionUpdate.withinMs,
+        read: () =>
+          callAzure<VersionInfo>(context, Activities.getImageVersion, { credential: stage.credential, ref }),
+        judge: JUDGES.versionUpdated,
+        now: () => context.df.currentUtcDateTime.getTime(),
+        sleep: function* (ms: number) {
+          yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + ms));
+        },
+        failed: (why) => new Error(`${what}: ${why}`),
+        timedOut: (last) => new Error(`${what}: still ${last} after the PATCH`),
       });
       result.stages.push({ stage: stage.name, result: 'revoked' });
     }

@@ -120,14 +120,22 @@ export interface ImageTemplateStatus {
 export interface ImageBuilderPort {
   /** undefined when the template does not exist. */
   getTemplate(ref: ImageTemplateRef): Promise<ImageTemplateStatus | undefined>;
-  /** Creates and waits for provisioning (short). No-op if it exists and succeeded. */
+  /**
+   * Starts creating the template and returns once ARM accepted it (provisioning takes ~30 s; read it
+   * with templateProvisioning). No-op when it exists; throws when it exists and failed.
+   */
   createTemplate(spec: ImageTemplateSpec): Promise<ImageTemplateStatus>;
+  /**
+   * The template's provisioning as ARM reports it; undefined when it does not exist. A template that
+   * failed to provision throws its classified error (e.g. StagingGroupBusy, StagingGroupUnauthorized).
+   */
+  templateProvisioning(ref: ImageTemplateRef): Promise<ImageTemplateStatus | undefined>;
   /** Starts a run and returns once ARM accepted it; progress is read with getTemplate. */
   startRun(ref: ImageTemplateRef): Promise<void>;
   cancelRun(ref: ImageTemplateRef): Promise<void>;
   /** The artifact produced by a successful run (e.g. the gallery image version id). */
   getRunOutput(ref: ImageTemplateRef, runOutputName: string): Promise<{ artifactId: string } | undefined>;
-  /** Deletes the template; no-op when already gone. */
+  /** Starts deleting the template (~77 s; gone when getTemplate says undefined); no-op when gone or deleting. */
   deleteTemplate(ref: ImageTemplateRef): Promise<void>;
   /** Last lines of customization.log from the staging storage account, if it can be read. */
   readCustomizationLog(ref: ImageTemplateRef, tailLines: number): Promise<string | undefined>;
@@ -188,7 +196,10 @@ export interface GalleryPort {
    * getVersion). No-op when the version exists already with the same source.
    */
   beginCreateVersion(spec: ImageVersionSpec): Promise<void>;
-  /** One PATCH: excludeFromLatest / endOfLifeDate / tags (merged) / targetRegions. */
+  /**
+   * One PATCH: excludeFromLatest / endOfLifeDate / tags (merged) / targetRegions. Returns once ARM
+   * accepted it (the version is Updating for ~3 min); no PATCH when the version already has the values.
+   */
   updateVersion(
     ref: GalleryImageVersionRef,
     patch: {
@@ -198,7 +209,7 @@ export interface GalleryPort {
       targetRegions?: TargetRegion[];
     },
   ): Promise<void>;
-  /** No-op when already gone. */
+  /** Starts deleting (~1.5 min; gone when getVersion says undefined); no-op when gone or deleting. */
   deleteVersion(ref: GalleryImageVersionRef): Promise<void>;
 }
 
@@ -231,19 +242,33 @@ export interface RunCommandResult {
   stderr: string;
 }
 
+/** A managed Run Command's execution as its instance view reports it; `result` once it ended. */
+export interface RunCommandProgress {
+  state: 'Unknown' | 'Pending' | 'Running' | 'Failed' | 'Succeeded' | 'TimedOut' | 'Canceled';
+  result?: RunCommandResult;
+  message?: string;
+}
+
 export interface TestVmPort {
   /**
    * Creates NIC + VM (OS disk implicit) with a throwaway admin credential generated inside the
-   * adapter and never returned or logged. No-op when the VM exists.
+   * adapter and never returned or logged; returns once ARM accepted the VM (it takes ~2 min: read
+   * it with getVm). When the VM exists and is Succeeded, tags its OS disk; otherwise a no-op.
    */
   createVm(spec: TestVmSpec): Promise<void>;
   getVm(ref: VmRef): Promise<{ provisioningState: string; nicIds: string[]; osDiskId?: string } | undefined>;
-  runCommand(
+  /** Starts a script as a managed Run Command named `name`; no-op when one of that name exists. */
+  startRunCommand(
     ref: VmRef,
-    command: { shell: 'Shell' | 'PowerShell'; script: string; timeoutSeconds: number },
-  ): Promise<RunCommandResult>;
-  /** Deletes VM, its NICs and OS disk; no-op for what is already gone. */
-  deleteVm(ref: VmRef): Promise<void>;
+    command: { name: string; shell: 'Shell' | 'PowerShell'; script: string; timeoutSeconds: number },
+  ): Promise<void>;
+  /** undefined when no run command of that name exists. */
+  getRunCommand(ref: VmRef, name: string): Promise<RunCommandProgress | undefined>;
+  /**
+   * Starts deleting the VM, then its NICs and OS disk once it is gone; returns the ids still there
+   * (call again until none is left). Never starts a delete that is already running.
+   */
+  deleteVm(ref: VmRef): Promise<{ remaining: string[] }>;
   /** Everything with the given tag key/value still present (VMs, NICs, disks): for leak checks and cleanup. */
   listTaggedResources(scope: ResourceGroupRef, tagName: string, tagValue: string): Promise<string[]>;
 }

@@ -1,5 +1,13 @@
 import type { ImageTemplateSpec } from '../../src/ports/azure';
-import { startHarness, expectFactoryError, assertNoSecrets, type Harness } from './helpers';
+import {
+  startHarness,
+  expectFactoryError,
+  assertNoSecrets,
+  deleteVmToEnd,
+  provisionTemplate,
+  runCommandToEnd,
+  type Harness,
+} from './helpers';
 
 const IMAGE = 'ubuntu-golden';
 
@@ -65,7 +73,7 @@ describe('Image Builder through the real SDK, and the "done when" script', () =>
       resourceGroup: h.world.templateResourceGroup,
       name: 'it-golden-r1',
     };
-    const created = await h.ports.imageBuilder('eng').createTemplate(spec(ref.name));
+    const created = await provisionTemplate(h, 'eng', spec(ref.name));
     expect(created.provisioningState).toBe('Succeeded');
     await h.ports.imageBuilder('eng').createTemplate(spec(ref.name)); // look before create: no second PUT
     const puts = h.sim
@@ -163,12 +171,14 @@ describe('Image Builder through the real SDK, and the "done when" script', () =>
       tags: { 'image-factory-run': 'r1' },
     });
     h.clock.advanceBy(5 * 60_000);
-    const result = await h.ports
-      .testVms('eng')
-      .runCommand(vm, { shell: 'Shell', script: 'echo ok', timeoutSeconds: 60 });
+    const result = await runCommandToEnd(h, 'eng', vm, {
+      shell: 'Shell',
+      script: 'echo ok',
+      timeoutSeconds: 60,
+    });
     expect(result.exitCode).toBe(0);
 
-    await h.ports.testVms('eng').deleteVm(vm);
+    await deleteVmToEnd(h, 'eng', vm);
     await h.ports.imageBuilder('eng').deleteTemplate(ref);
     await h.ports.imageBuilder('eng').deleteTemplate(ref);
     for (const [profile, t] of [
@@ -190,11 +200,11 @@ describe('Image Builder through the real SDK, and the "done when" script', () =>
       name: 'it-golden-noperm',
     };
     const error = await expectFactoryError(() =>
-      h.ports
-        .imageBuilder('eng')
-        .createTemplate(
-          spec(ref.name, { stagingResourceGroupId: h.world.staging.unauthorizedResourceGroupId }),
-        ),
+      provisionTemplate(
+        h,
+        'eng',
+        spec(ref.name, { stagingResourceGroupId: h.world.staging.unauthorizedResourceGroupId }),
+      ),
     );
     expect(error.code).toBe('StagingGroupUnauthorized');
     expect(error.hint).toContain(
@@ -231,7 +241,9 @@ describe('Image Builder through the real SDK, and the "done when" script', () =>
       resourceGroup: h.world.templateResourceGroup,
       name: 'it-golden-broken',
     };
-    await h.ports.imageBuilder('eng').createTemplate(
+    await provisionTemplate(
+      h,
+      'eng',
       spec(ref.name, {
         customizers: [{ type: 'Shell', name: 'broken-step', inline: ['apt-get install foo'] }],
         stagingResourceGroupId: undefined,

@@ -1,5 +1,13 @@
 import type { ImageTemplateRef, ImageTemplateSpec } from '../../src/ports/azure';
-import { startHarness, expectFactoryError, assertNoSecrets, type Harness } from './helpers';
+import {
+  startHarness,
+  expectFactoryError,
+  assertNoSecrets,
+  deleteVmToEnd,
+  provisionTemplate,
+  runCommandToEnd,
+  type Harness,
+} from './helpers';
 
 const IMAGE = 'ubuntu-gaps';
 const WIN_IMAGE = 'win-gaps';
@@ -80,7 +88,7 @@ describe('adapters: cancel, VNET builds, timeout, Windows run command, version P
   it('cancelRun: run → cancel → Canceling → Canceled; cancel again is a no-op; the template is deletable after', async () => {
     const r = ref('it-cancel');
     const aib = h.ports.imageBuilder('eng');
-    await aib.createTemplate(spec(r.name, '0.1.0'));
+    await provisionTemplate(h, 'eng', spec(r.name, '0.1.0'));
     await aib.startRun(r);
     h.clock.advanceBy(10 * 60_000);
     await aib.cancelRun(r);
@@ -104,6 +112,11 @@ describe('adapters: cancel, VNET builds, timeout, Windows run command, version P
     h.clock.advanceBy(60 * 60_000);
     await expect(aib.getRunOutput(r, 'eng-gallery')).resolves.toBeUndefined(); // nothing distributed
     await aib.deleteTemplate(r);
+    await aib.deleteTemplate(r); // the retry while it is Deleting sends no second DELETE
+    expect(
+      h.sim.requests().filter((q) => q.method === 'DELETE' && q.path.endsWith(`/imageTemplates/${r.name}`)),
+    ).toHaveLength(1);
+    h.clock.advanceBy(77_000); // Azure: ~77 s
     await expect(aib.getTemplate(r)).resolves.toBeUndefined();
     expect(h.sim.inventory().filter((x) => /IT_rg-image-templates_it-cancel_/i.test(x.id))).toEqual([]);
   });
@@ -111,7 +124,7 @@ describe('adapters: cancel, VNET builds, timeout, Windows run command, version P
   it('a run longer than buildTimeoutInMinutes fails with the timeout message', async () => {
     const r = ref('it-timeout');
     const aib = h.ports.imageBuilder('eng');
-    await aib.createTemplate(spec(r.name, '0.2.0', { buildTimeoutInMinutes: 30 })); // the build takes 60 min
+    await provisionTemplate(h, 'eng', spec(r.name, '0.2.0', { buildTimeoutInMinutes: 30 })); // the build takes 60 min
     await aib.startRun(r);
     h.clock.advanceBy(29 * 60_000);
     expect((await aib.getTemplate(r))?.lastRun?.runState).toBe('Running');
@@ -125,7 +138,7 @@ describe('adapters: cancel, VNET builds, timeout, Windows run command, version P
   it('VNET build on a good subnet: created with vnetConfig, runs to Succeeded', async () => {
     const r = ref('it-vnet-good');
     const aib = h.ports.imageBuilder('eng');
-    await aib.createTemplate(spec(r.name, '0.3.0', { subnetId: h.world.buildNetwork.goodSubnetId }));
+    await provisionTemplate(h, 'eng', spec(r.name, '0.3.0', { subnetId: h.world.buildNetwork.goodSubnetId }));
     expect(templatePuts(r.name)[0]?.body).toMatchObject({
       properties: { vmProfile: { vnetConfig: { subnetId: h.world.buildNetwork.goodSubnetId } } },
     });
@@ -194,7 +207,7 @@ describe('adapters: cancel, VNET builds, timeout, Windows run command, version P
   it('customization.log of a successful run is found by listing packerlogs (no URL in the run message)', async () => {
     const r = ref('it-log-listing');
     const aib = h.ports.imageBuilder('eng');
-    await aib.createTemplate(spec(r.name, '0.6.0'));
+    await provisionTemplate(h, 'eng', spec(r.name, '0.6.0'));
     await aib.startRun(r);
     await runToEnd(r);
     const status = await aib.getTemplate(r);
@@ -205,6 +218,7 @@ describe('adapters: cancel, VNET builds, timeout, Windows run command, version P
     expect(log).toContain('PACKER OUT azure-arm: Build started');
     expect(h.sim.callCounts()['GET blob/list']).toBe(lists + 1);
     await aib.deleteTemplate(r);
+    h.clock.advanceBy(77_000);
     await expect(aib.readCustomizationLog(r, 5)).resolves.toBeUndefined();
   });
 
@@ -299,11 +313,20 @@ describe('adapters: cancel, VNET builds, timeout, Windows run command, version P
     expect(JSON.stringify(put?.body)).toContain('"adminPassword":"***"'); // sent, and redacted in the simulator's log;
     expect(JSON.stringify(put?.body)).not.toContain('linuxConfiguration');
     h.clock.advanceBy(5 * 60_000);
+    await vms.createVm(vmSpec); // once Succeeded, as the orchestration does: tags the OS disk
     await expect(
-      vms.runCommand(vm, { shell: 'PowerShell', script: '(Get-Service W32Time).Status', timeoutSeconds: 60 }),
+      runCommandToEnd(h, 'eng', vm, {
+        shell: 'PowerShell',
+        script: '(Get-Service W32Time).Status',
+        timeoutSeconds: 60,
+      }),
     ).resolves.toEqual({ exitCode: 0, stdout: 'Running', stderr: 'WARNING: deprecated switch' });
     await expect(
-      vms.runCommand(vm, { shell: 'PowerShell', script: 'Get-Service missing\nexit 4', timeoutSeconds: 60 }),
+      runCommandToEnd(h, 'eng', vm, {
+        shell: 'PowerShell',
+        script: 'Get-Service missing\nexit 4',
+        timeoutSeconds: 60,
+      }),
     ).resolves.toEqual({ exitCode: 4, stdout: 'checking', stderr: 'service not found' });
     // the simulated VM saw the user's script; the wire carried the wrapper (script base64-encoded)
     expect(seen).toEqual([
@@ -312,10 +335,21 @@ describe('adapters: cancel, VNET builds, timeout, Windows run command, version P
     ]);
     const runBodies = h.sim
       .requests()
-      .filter((q) => q.operation === 'POST Microsoft.Compute/virtualMachines/runCommand')
+      .filter((q) => q.operation === 'PUT Microsoft.Compute/virtualMachines/runCommands')
       .map((q) => JSON.stringify(q.body));
+    expect(runBodies).toHaveLength(2);
+    // a retried start of a script already started PUTs nothing (a PUT would run it again)
+    await vms.startRunCommand(vm, {
+      name: 'test-script-1',
+      shell: 'PowerShell',
+      script: 'whatever',
+      timeoutSeconds: 60,
+    });
     expect(
-      runBodies.every((b) => b.includes('RunPowerShellScript') && b.includes('exit-code marker wrapper')),
+      h.sim.requests().filter((q) => q.operation === 'PUT Microsoft.Compute/virtualMachines/runCommands'),
+    ).toHaveLength(2);
+    expect(
+      runBodies.every((b) => b.includes('"asyncExecution":true') && b.includes('exit-code marker wrapper')),
     ).toBe(true);
     expect(runBodies.some((b) => b.includes('Get-Service missing'))).toBe(false);
 
@@ -325,11 +359,11 @@ describe('adapters: cancel, VNET builds, timeout, Windows run command, version P
       'networkinterfaces/vm-win-w1-nic',
       'virtualmachines/vm-win-w1',
     ]);
-    await vms.deleteVm(vm);
+    await deleteVmToEnd(h, 'eng', vm);
     await expect(vms.listTaggedResources(vm, 'image-factory-run', 'w1')).resolves.toEqual([]);
   });
 
-  it('reset on the VM create poll: ConnectionFault (retryable); the retry creates no second VM and tags the disk', async () => {
+  it('VM create returns once accepted: a retry meanwhile PUTs nothing; once Succeeded the next call tags the disk', async () => {
     const vm = {
       subscriptionId: h.world.eng.subscriptionId,
       resourceGroup: h.world.testVm.resourceGroup,
@@ -345,27 +379,24 @@ describe('adapters: cancel, VNET builds, timeout, Windows run command, version P
       tags: { 'image-factory-run': 'r1' },
     };
     const vms = h.ports.testVms('eng');
-    // the VM PUT is accepted, then every Compute operation poll has its connection reset
-    h.sim.setFaults({
-      rate: 1,
-      kinds: ['reset'],
-      operations: ['GET Microsoft.Compute/locations/operations'],
-    });
-    const error = await expectFactoryError(() => vms.createVm(vmSpec));
-    h.sim.setFaults(undefined);
-    expect(error.code).toBe('ConnectionFault');
-    expect(error.retryable).toBe(true);
-    assertNoSecrets(error, h.world);
-    expect(await vms.listTaggedResources(vm, 'image-factory-run', 'r1')).toHaveLength(2); // VM + NIC, disk untagged
-    await vms.createVm(vmSpec); // the activity's retry
+    const polls = () => h.sim.callCounts()['GET Microsoft.Compute/locations/operations'] ?? 0;
+    const pollsBefore = polls();
+    await vms.createVm(vmSpec); // accepted: the VM takes ~2 min, nobody awaits it
+    expect((await vms.getVm(vm))?.provisioningState).toBe('Creating');
+    expect(polls()).toBe(pollsBefore);
+    await vms.createVm(vmSpec); // the activity's retry while it is created
     const vmPuts = h.sim
       .requests()
       .filter(
         (q) => q.operation === 'PUT Microsoft.Compute/virtualMachines' && q.path.endsWith('/vm-win-r1'),
       );
     expect(vmPuts).toHaveLength(1);
+    expect(await vms.listTaggedResources(vm, 'image-factory-run', 'r1')).toHaveLength(2); // VM + NIC, disk untagged
+    h.clock.advanceBy(2 * 60_000);
+    expect((await vms.getVm(vm))?.provisioningState).toBe('Succeeded');
+    await vms.createVm(vmSpec); // called again once Succeeded: tags the disk
     expect(await vms.listTaggedResources(vm, 'image-factory-run', 'r1')).toHaveLength(3);
-    await vms.deleteVm(vm);
+    await deleteVmToEnd(h, 'eng', vm);
     await expect(vms.listTaggedResources(vm, 'image-factory-run', 'r1')).resolves.toEqual([]);
   });
 

@@ -1,4 +1,11 @@
-import { startHarness, expectFactoryError, assertNoSecrets, type Harness } from './helpers';
+import {
+  startHarness,
+  expectFactoryError,
+  assertNoSecrets,
+  deleteVmToEnd,
+  runCommandToEnd,
+  type Harness,
+} from './helpers';
 import type { ImageDefinitionSpec, TenantFacts } from './types';
 
 const IMAGE = 'ubuntu-2204-hardened';
@@ -190,6 +197,23 @@ describe('galleries, cross-tenant promotion and test VMs (real SDK → simulated
     });
   });
 
+  it('regions come back as display names ("West Europe"): compared by normalized name, a PATCH already applied is not sent again', async () => {
+    const ref = versionRef(h.world.prod);
+    const patches = () =>
+      h.sim.requests().filter((r) => r.method === 'PATCH' && r.path.endsWith(`/versions/${ref.version}`))
+        .length;
+    const info = await h.ports.galleries('prod').getVersion(ref);
+    expect(info?.regions.map((r) => r.name)).toEqual(['westeurope']);
+    const before = patches();
+    // the retry of an accepted PATCH (same values, region given as code) changes nothing
+    await h.ports.galleries('prod').updateVersion(ref, {
+      excludeFromLatest: true,
+      tags: { approved: 'yes' },
+      targetRegions: [{ name: 'westeurope', replicaCount: 1, storageAccountType: 'Standard_LRS' }],
+    });
+    expect(patches()).toBe(before);
+  });
+
   it('lists platform image versions oldest first', async () => {
     const u = h.world.platformImages.ubuntu;
     await expect(
@@ -235,15 +259,17 @@ describe('galleries, cross-tenant promotion and test VMs (real SDK → simulated
     expect(state?.nicIds).toHaveLength(1);
     h.clock.advanceBy(5 * 60_000);
     await expect(
-      h.ports
-        .testVms('eng')
-        .runCommand(vm, { shell: 'Shell', script: 'systemctl is-active sshd', timeoutSeconds: 60 }),
+      runCommandToEnd(h, 'eng', vm, {
+        shell: 'Shell',
+        script: 'systemctl is-active sshd',
+        timeoutSeconds: 60,
+      }),
     ).resolves.toEqual({ exitCode: 0, stdout: 'ran: systemctl is-active sshd', stderr: '' });
     await expect(
-      h.ports.testVms('eng').runCommand(vm, { shell: 'Shell', script: 'fail now', timeoutSeconds: 60 }),
+      runCommandToEnd(h, 'eng', vm, { shell: 'Shell', script: 'fail now', timeoutSeconds: 60 }),
     ).resolves.toMatchObject({ exitCode: 3, stderr: 'boom' });
-    await h.ports.testVms('eng').deleteVm(vm);
-    await h.ports.testVms('eng').deleteVm(vm); // idempotent
+    await deleteVmToEnd(h, 'eng', vm);
+    await expect(h.ports.testVms('eng').deleteVm(vm)).resolves.toEqual({ remaining: [] }); // idempotent
     await expect(h.ports.testVms('eng').getVm(vm)).resolves.toBeUndefined();
     const leftovers = h.sim.inventory().filter((r) => r.id.toLowerCase().includes('vm-test-b1'));
     expect(leftovers).toEqual([]);
@@ -258,9 +284,12 @@ describe('galleries, cross-tenant promotion and test VMs (real SDK → simulated
       ['test', h.world.test],
       ['eng', h.world.eng],
     ] as const) {
+      const deletes = () =>
+        h.sim.requests().filter((r) => r.method === 'DELETE' && r.path.endsWith(versionId(t))).length;
       await h.ports.galleries(profile).deleteVersion(versionRef(t));
-      await h.ports.galleries(profile).deleteVersion(versionRef(t));
-      h.clock.advanceBy(60_000);
+      await h.ports.galleries(profile).deleteVersion(versionRef(t)); // accepted already: no second DELETE
+      expect(deletes()).toBe(1);
+      h.clock.advanceBy(90_000); // Azure: ~1.5 min
       await expect(h.ports.galleries(profile).getVersion(versionRef(t))).resolves.toBeUndefined();
     }
     expect(h.sim.inventory().filter((r) => r.type.includes('versions'))).toEqual([]);

@@ -19,6 +19,13 @@ describe('azure-sim: galleries, cross-tenant copy, VMs, network', () => {
     await env.sim.stop();
   });
 
+  /** ARM accepts, the clock moves by the operation's duration, then the poller's first poll ends it. */
+  async function settle<T>(poller: { submitted(): Promise<void> } & PromiseLike<T>, ms: number): Promise<T> {
+    await poller.submitted();
+    clock.advanceBy(ms);
+    return await poller;
+  }
+
   const compute = (tenant: 'eng' | 'test', aux?: string[]) => {
     const t = env.world[tenant];
     const policies = aux
@@ -56,7 +63,8 @@ describe('azure-sim: galleries, cross-tenant copy, VMs, network', () => {
       imageDef,
       { updateIntervalInMs: 1 },
     );
-    await eng.galleryImageVersions.createOrUpdate(
+    // The PUT's operation lasts as long as the replication: accepted now, awaited at the end.
+    const put = eng.galleryImageVersions.createOrUpdate(
       world.eng.galleryResourceGroup,
       world.eng.galleryName,
       'ubuntu',
@@ -73,6 +81,7 @@ describe('azure-sim: galleries, cross-tenant copy, VMs, network', () => {
       },
       { updateIntervalInMs: 1 },
     );
+    await put.submitted();
     const get = () =>
       eng.galleryImageVersions.get(world.eng.galleryResourceGroup, world.eng.galleryName, 'ubuntu', '1.0.0', {
         expand: 'ReplicationStatus',
@@ -87,6 +96,8 @@ describe('azure-sim: galleries, cross-tenant copy, VMs, network', () => {
     v = await get();
     expect(v.provisioningState).toBe('Succeeded');
     expect(v.replicationStatus?.aggregatedState).toBe('Completed');
+    // the operation ended with the replication, and its result is the Succeeded version
+    await expect(put).resolves.toMatchObject({ provisioningState: 'Succeeded' });
   });
 
   test('managed image in another region is rejected', async () => {
@@ -137,13 +148,16 @@ describe('azure-sim: galleries, cross-tenant copy, VMs, network', () => {
     expect(err.message).toContain(
       `however the current tenant '${world.test.tenantId}' is not authorized to access linked subscription '${world.eng.subscriptionId}'`,
     );
-    const ok = await compute('test', [world.eng.tenantId]).galleryImageVersions.createOrUpdate(
-      world.test.galleryResourceGroup,
-      world.test.galleryName,
-      'ubuntu',
-      '1.0.0',
-      body,
-      { updateIntervalInMs: 1 },
+    const ok = await settle(
+      compute('test', [world.eng.tenantId]).galleryImageVersions.createOrUpdate(
+        world.test.galleryResourceGroup,
+        world.test.galleryName,
+        'ubuntu',
+        '1.0.0',
+        body,
+        { updateIntervalInMs: 1 },
+      ),
+      replMs,
     );
     expect(ok.storageProfile?.source?.id).toBe(sourceId);
     const puts = env.sim
@@ -179,7 +193,7 @@ describe('azure-sim: galleries, cross-tenant copy, VMs, network', () => {
       { updateIntervalInMs: 1 },
     );
     const imageVersionId = `${world.eng.galleryId}/images/ubuntu/versions/1.0.0`;
-    await eng.virtualMachines.createOrUpdate(
+    const vmPut = eng.virtualMachines.createOrUpdate(
       world.testVm.resourceGroup,
       'vm-t1',
       {
@@ -191,6 +205,7 @@ describe('azure-sim: galleries, cross-tenant copy, VMs, network', () => {
       },
       { updateIntervalInMs: 1 },
     );
+    await vmPut.submitted();
     expect(JSON.stringify(sim.requests())).not.toContain('Sup3r-secret!');
     sim.scriptRunCommand(({ script }) => ({
       exitCode: script.includes('fail') ? 3 : 0,
@@ -206,22 +221,30 @@ describe('azure-sim: galleries, cross-tenant copy, VMs, network', () => {
       ),
     ).rejects.toMatchObject({ code: 'OperationNotAllowed' });
     clock.advanceBy(60_000);
-    const res = await eng.virtualMachines.runCommand(
-      world.testVm.resourceGroup,
-      'vm-t1',
-      { commandId: 'RunShellScript', script: ['fail'] },
-      { updateIntervalInMs: 1 },
+    // the create operation ends with the VM Succeeded (never Creating after it)
+    await expect(vmPut).resolves.toMatchObject({ provisioningState: 'Succeeded' });
+    const res = await settle(
+      eng.virtualMachines.runCommand(
+        world.testVm.resourceGroup,
+        'vm-t1',
+        { commandId: 'RunShellScript', script: ['fail'] },
+        { updateIntervalInMs: 1 },
+      ),
+      60_000,
     );
     expect(res.value?.[0]?.message).toContain('exit status=3');
     expect(res.value?.[0]?.message).toContain('[stdout]\nhello');
     // Windows: two "succeeded" statuses and no exit code anywhere, whatever the script returned;
     // each stream keeps only its last 4,096 bytes
     sim.scriptRunCommand(() => ({ exitCode: 3, stdout: 'x'.repeat(5000) + 'END', stderr: 'boom' }));
-    const win = await eng.virtualMachines.runCommand(
-      world.testVm.resourceGroup,
-      'vm-t1',
-      { commandId: 'RunPowerShellScript', script: ['exit 3'] },
-      { updateIntervalInMs: 1 },
+    const win = await settle(
+      eng.virtualMachines.runCommand(
+        world.testVm.resourceGroup,
+        'vm-t1',
+        { commandId: 'RunPowerShellScript', script: ['exit 3'] },
+        { updateIntervalInMs: 1 },
+      ),
+      60_000,
     );
     expect(win.value?.map((v) => v.code)).toEqual([
       'ComponentStatus/StdOut/succeeded',
@@ -247,7 +270,10 @@ describe('azure-sim: galleries, cross-tenant copy, VMs, network', () => {
       { updateIntervalInMs: 1 },
     );
     expect((await eng.disks.get(world.testVm.resourceGroup, diskName)).tags).toEqual({ b: '3' });
-    await eng.virtualMachines.delete(world.testVm.resourceGroup, 'vm-t1', { updateIntervalInMs: 1 });
+    await settle(
+      eng.virtualMachines.delete(world.testVm.resourceGroup, 'vm-t1', { updateIntervalInMs: 1 }),
+      60_000,
+    );
     const left = sim
       .inventory()
       .filter(

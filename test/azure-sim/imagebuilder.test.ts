@@ -62,16 +62,34 @@ describe('azure-sim: Azure VM Image Builder', () => {
     ...over,
   });
   const poll = { updateIntervalInMs: 1 };
+  /** ARM accepts, the clock moves by Azure's duration of the operation, then the poller ends it. */
+  async function settle<T>(poller: { submitted(): Promise<void> } & PromiseLike<T>, ms: number): Promise<T> {
+    await poller.submitted();
+    clock.advanceBy(ms);
+    return await poller;
+  }
+  const createTemplate = (
+    ...args: Parameters<ImageBuilderClient['virtualMachineImageTemplates']['createOrUpdate']>
+  ) => settle(client().virtualMachineImageTemplates.createOrUpdate(...args), 30_000);
+  const deleteTemplate = (
+    ...args: Parameters<ImageBuilderClient['virtualMachineImageTemplates']['delete']>
+  ) => settle(client().virtualMachineImageTemplates.delete(...args), 77_000);
 
   test('create → run → phases on the clock → version in the ENG gallery → delete removes staging', async () => {
     const { world, sim } = env;
     const rg = world.templateResourceGroup;
-    await client().virtualMachineImageTemplates.createOrUpdate(rg, 'it-ok', template(), poll);
+    await createTemplate(rg, 'it-ok', template(), poll);
     const staging = sim
       .inventory()
       .filter((r) => r.type === 'microsoft.resources/resourcegroups' && r.id.includes('IT_'));
     expect(staging).toHaveLength(1);
+    // default staging: both staging fields answer "" until the run names the group
+    const before = await client().virtualMachineImageTemplates.get(rg, 'it-ok');
+    expect([before.stagingResourceGroup, before.exactStagingResourceGroup]).toEqual(['', '']);
     await client().virtualMachineImageTemplates.run(rg, 'it-ok', poll);
+    expect((await client().virtualMachineImageTemplates.get(rg, 'it-ok')).exactStagingResourceGroup).toMatch(
+      /\/resourceGroups\/IT_/,
+    );
     const status = async () => (await client().virtualMachineImageTemplates.get(rg, 'it-ok')).lastRunStatus;
     expect((await status())?.runSubState).toBe('Queued');
     clock.advanceBy(buildMs * 0.4);
@@ -99,11 +117,13 @@ describe('azure-sim: Azure VM Image Builder', () => {
       '1.0.0',
       { expand: 'ReplicationStatus' },
     );
+    // ARM answers display names, whatever the request said
     expect(v.replicationStatus?.summary?.map((s) => [s.region, s.state])).toEqual([
-      ['westeurope', 'Completed'],
-      ['northeurope', 'Completed'],
+      ['West Europe', 'Completed'],
+      ['North Europe', 'Completed'],
     ]);
-    await client().virtualMachineImageTemplates.delete(rg, 'it-ok', poll);
+    expect(v.publishingProfile?.targetRegions?.map((r) => r.name)).toEqual(['West Europe', 'North Europe']);
+    await deleteTemplate(rg, 'it-ok', poll);
     expect(sim.inventory().filter((r) => r.id.includes('IT_'))).toEqual([]);
   });
 
@@ -111,25 +131,21 @@ describe('azure-sim: Azure VM Image Builder', () => {
     const { world, sim } = env;
     const rg = world.templateResourceGroup;
     const body = template({ stagingResourceGroup: world.staging.unauthorizedResourceGroupId }, '1.0.1');
-    const err = await errorOf(
-      client().virtualMachineImageTemplates.createOrUpdate(rg, 'it-staging', body, poll),
-    );
+    const err = await errorOf(createTemplate(rg, 'it-staging', body, poll));
     expect(err.message).toContain(
       `Not authorized to access the resource: ${world.staging.unauthorizedResourceGroupId}. Please check the user assigned identity has the correct permissions. For more details, go to https://aka.ms/azvmimagebuilderts.`,
     );
-    const again = await errorOf(
-      client().virtualMachineImageTemplates.createOrUpdate(rg, 'it-staging', body, poll),
-    );
+    const again = await errorOf(createTemplate(rg, 'it-staging', body, poll));
     expect(again.statusCode).toBe(409);
     expect(again.message).toContain('Update/Upgrade of image templates is currently not supported');
-    const del = await errorOf(client().virtualMachineImageTemplates.delete(rg, 'it-staging', poll));
+    const del = await errorOf(deleteTemplate(rg, 'it-staging', poll));
     expect(del.code).toBe('Unauthorized');
     sim.assignRole({
       principalId: world.buildIdentity.principalId,
       role: 'Contributor',
       scope: world.staging.unauthorizedResourceGroupId,
     });
-    await client().virtualMachineImageTemplates.delete(rg, 'it-staging', poll);
+    await deleteTemplate(rg, 'it-staging', poll);
     expect(sim.inventory().some((r) => r.id.endsWith('/it-staging'))).toBe(false);
   });
 
@@ -140,14 +156,7 @@ describe('azure-sim: Azure VM Image Builder', () => {
       identity: template().identity,
       properties: template(),
     } as unknown as ImageTemplate;
-    const err = await errorOf(
-      client().virtualMachineImageTemplates.createOrUpdate(
-        world.templateResourceGroup,
-        'it-nested',
-        bad,
-        poll,
-      ),
-    );
+    const err = await errorOf(createTemplate(world.templateResourceGroup, 'it-nested', bad, poll));
     expect(err.statusCode).toBe(400);
     const rec = sim
       .requests()
@@ -160,7 +169,7 @@ describe('azure-sim: Azure VM Image Builder', () => {
     const { world, sim } = env;
     sim.failCustomizer({ customizerName: 'broken', logLines: ['E: Unable to locate package nope'] });
     const rg = world.templateResourceGroup;
-    await client().virtualMachineImageTemplates.createOrUpdate(
+    await createTemplate(
       rg,
       'it-fail',
       template({ customize: [{ type: 'Shell', name: 'broken', inline: ['apt-get install nope'] }] }, '1.0.2'),
@@ -214,24 +223,14 @@ describe('azure-sim: Azure VM Image Builder', () => {
     const withSubnet = (subnetId: string, v: string) =>
       template({ vmProfile: { vmSize: 'Standard_D2s_v5', vnetConfig: { subnetId } } }, v);
     const e1 = await errorOf(
-      client().virtualMachineImageTemplates.createOrUpdate(
-        rg,
-        'it-vnet1',
-        withSubnet(world.buildNetwork.policiesEnabledSubnetId, '1.0.3'),
-        poll,
-      ),
+      createTemplate(rg, 'it-vnet1', withSubnet(world.buildNetwork.policiesEnabledSubnetId, '1.0.3'), poll),
     );
     expect(e1.message).toContain('Private link service network policies must be disabled');
     const e2 = await errorOf(
-      client().virtualMachineImageTemplates.createOrUpdate(
-        rg,
-        'it-vnet2',
-        withSubnet(world.buildNetwork.otherRegionSubnetId, '1.0.4'),
-        poll,
-      ),
+      createTemplate(rg, 'it-vnet2', withSubnet(world.buildNetwork.otherRegionSubnetId, '1.0.4'), poll),
     );
     expect(e2.message).toContain('same region');
-    await client().virtualMachineImageTemplates.createOrUpdate(
+    await createTemplate(
       rg,
       'it-vnet3',
       withSubnet(world.buildNetwork.noLoadBalancerRuleSubnetId, '1.0.5'),
@@ -243,12 +242,7 @@ describe('azure-sim: Azure VM Image Builder', () => {
       runState: 'Failed',
       runSubState: 'Building',
     });
-    await client().virtualMachineImageTemplates.createOrUpdate(
-      rg,
-      'it-vnet4',
-      withSubnet(world.buildNetwork.goodSubnetId, '1.0.6'),
-      poll,
-    );
+    await createTemplate(rg, 'it-vnet4', withSubnet(world.buildNetwork.goodSubnetId, '1.0.6'), poll);
   });
 
   test('faults are seeded: the same seed gives the same sequence', async () => {

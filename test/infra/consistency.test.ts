@@ -192,9 +192,9 @@ resource onPremEverything 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   it('fails when a custom role loses an action an adapter calls', () => {
     const s = sources();
     const role = s.access.deployments.eng.roles.testVmOperator!;
-    role.actions = role.actions.filter((a) => a !== 'Microsoft.Compute/virtualMachines/runCommand/action');
+    role.actions = role.actions.filter((a) => a !== 'Microsoft.Compute/virtualMachines/runCommands/write');
     expect(checkInfra(s)).toEqual([
-      'TestVmPort needs Microsoft.Compute/virtualMachines/runCommand/action for factory, which no role in infra/access.json grants',
+      'TestVmPort needs Microsoft.Compute/virtualMachines/runCommands/write for factory, which no role in infra/access.json grants',
     ]);
   });
 

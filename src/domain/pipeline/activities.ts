@@ -23,6 +23,7 @@ export const Activities = {
   loadBuildHistory: 'loadBuildHistory',
   ensureImageDefinition: 'ensureImageDefinition',
   createImageTemplate: 'createImageTemplate',
+  getImageTemplateProvisioning: 'getImageTemplateProvisioning',
   startImageBuild: 'startImageBuild',
   getImageBuildStatus: 'getImageBuildStatus',
   getImageBuildOutput: 'getImageBuildOutput',
@@ -31,7 +32,8 @@ export const Activities = {
   deleteImageTemplate: 'deleteImageTemplate',
   createTestVm: 'createTestVm',
   getTestVm: 'getTestVm',
-  runTestScript: 'runTestScript',
+  startTestScript: 'startTestScript',
+  getTestScriptResult: 'getTestScriptResult',
   deleteTestVm: 'deleteTestVm',
   copyImageVersion: 'copyImageVersion',
   getImageVersion: 'getImageVersion',
@@ -94,9 +96,21 @@ export type TestVmInput = WithCredential & { spec: TestVmSpec };
 export type VmRefInput = WithCredential & { ref: VmRef };
 export type TestScriptInput = WithCredential & {
   ref: VmRef;
+  /** Name of the managed Run Command on the VM (deterministic per script: a retry finds it). */
+  runCommandName: string;
   script: { name: string; shell: 'Shell' | 'PowerShell'; inline: string };
   timeoutSeconds: number;
 };
+export type TestScriptRefInput = WithCredential & { ref: VmRef; runCommandName: string; scriptName: string };
+/** A test script's Run Command: still running (state), or ended with its result. */
+export interface TestScriptProgress {
+  state: string;
+  result?: TestScriptResult;
+}
+/** What is left of a test VM being torn down (VM, then NIC and disk). */
+export interface TestVmTeardown {
+  remaining: string[];
+}
 export interface TestScriptResult {
   name: string;
   exitCode: number;

@@ -4,6 +4,7 @@
  * `authorityHost` and `ca` through settings.
  */
 import type { Clock } from '../../shared/clock';
+import type { LroKind, LroTiming } from './lro';
 
 export type FaultKind = '429' | '500' | '503' | 'reset' | 'slow';
 
@@ -38,13 +39,21 @@ export interface SimulatorOptions {
   port?: number;
   /** Lifetime of issued access tokens in simulator-clock ms (default 24 h so virtual-time runs keep working; see FIDELITY.md). */
   tokenLifetimeMs?: number;
-  /** Polls a short long-running operation answers InProgress before turning terminal (default 1). */
-  shortOperationPolls?: number;
+  /**
+   * Duration and Retry-After per long-running operation kind (defaults: Azure's, in lro.ts).
+   * Operations end by clock time, never after a number of polls.
+   */
+  operationTimings?: Partial<Record<LroKind, Partial<LroTiming>>>;
   /**
    * Told of each ARM request as it arrives, before it is handled: the crash suite kills the
    * factory's host there, so Azure acts on a call whose answer the caller never gets.
    */
   onRequest?: (request: { method: string; path: string; operation: string }) => void;
+  /**
+   * Told of each poll of a long-running operation's status URL, with the operation's state then:
+   * a poll that finds it InProgress means a caller (an activity) is awaiting it.
+   */
+  onOperationPoll?: (poll: { kind: LroKind; status: string; path: string }) => void;
 }
 
 export interface RunCommandScript {
@@ -52,6 +61,8 @@ export interface RunCommandScript {
     exitCode: number;
     stdout: string;
     stderr: string;
+    /** How long the script runs on the simulator clock (default DEFAULT_SCRIPT_DURATION_MS). */
+    durationMs?: number;
   };
 }
 

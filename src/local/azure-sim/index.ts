@@ -4,6 +4,7 @@
  */
 import type { AzureSimulator, SimulatorOptions } from './api';
 import { computeRoutes } from './providers/compute';
+import { runCommandRoutes } from './providers/runcommands';
 import { imageBuilderRoutes, runningImageBuilds, tickImageBuilder } from './providers/imagebuilder';
 import { providerRegistrationRoutes } from './providers/registration';
 import { resourceRoutes } from './providers/resources';
@@ -25,6 +26,7 @@ export async function startAzureSimulator(options: SimulatorOptions = {}): Promi
   sim.registerRoutes(resourceRoutes);
   sim.registerRoutes(providerRegistrationRoutes);
   sim.registerRoutes(computeRoutes);
+  sim.registerRoutes(runCommandRoutes);
   sim.registerRoutes(imageBuilderRoutes);
   sim.onTick((now) => tickImageBuilder(sim, now));
   sim.runningImageBuildsProvider = (now) => runningImageBuilds(sim, now);

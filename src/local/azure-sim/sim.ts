@@ -28,13 +28,23 @@ import { ArmError, type ArmRequest, type ArmResponse, type Claims, type SimResou
 import { ProviderRegistry, type RegistrationState } from './providers/registration';
 import { eqi, guidFrom, idSegments, isObject, redact, seededRandom, str } from './util';
 import { reportArmExchange } from './contract';
+import { DEFAULT_LRO_TIMINGS, resolveLroTimings, type LroKind, type LroTiming } from './lro';
 
 // The versions the installed SDKs pin, first; @azure/arm-compute 25 (Node 22) moved galleries to
 // 2025-12-03 (GalleryRP), VMs/images/platform images to 2026-04-01 (ComputeRP) and disks to
 // 2026-03-02 (DiskRP), the stable api-versions of azure-rest-api-specs it is generated from. The
 // 24.x versions stay accepted, as ARM keeps accepting older stable versions.
 export const API_VERSIONS: Record<string, string[]> = {
-  'microsoft.virtualmachineimages': ['2025-10-01'],
+  // Every published stable version (azure-rest-api-specs: specification/imagebuilder/…/stable/*).
+  'microsoft.virtualmachineimages': [
+    '2025-10-01',
+    '2024-02-01',
+    '2023-07-01',
+    '2022-07-01',
+    '2022-02-14',
+    '2021-10-01',
+    '2020-02-14',
+  ],
   'microsoft.compute/galleries': ['2025-12-03', '2025-03-03'],
   'microsoft.compute/virtualmachines': ['2026-04-01', '2026-03-01'],
   'microsoft.compute/images': ['2026-04-01', '2026-03-01'],
@@ -99,7 +109,13 @@ interface AsyncOperation {
   location: string;
   tenantId: string;
   status: 'InProgress' | 'Succeeded' | 'Failed' | 'Canceled';
-  pollsLeft: number;
+  kind: LroKind;
+  /** Clock time the operation turns terminal (ignored when `doneWhen` is set). */
+  endsAt: number;
+  /** Ends the operation when the resource says so (e.g. a version PUT ends with its replication). */
+  doneWhen?: () => boolean;
+  /** Retry-After (seconds) sent while it runs; undefined = no header. */
+  retryAfterSeconds?: number;
   startTime: number;
   endTime?: number;
   error?: { code: string; message: string };
@@ -142,8 +158,8 @@ export interface Route {
 export interface SimulatorExtras {
   /** Lifetime of issued access tokens in simulator-clock ms (default 24 h; see FIDELITY.md). */
   tokenLifetimeMs?: number;
-  /** Polls a short long-running operation answers InProgress before it turns terminal (default 1). */
-  shortOperationPolls?: number;
+  /** Duration / Retry-After per long-running operation kind (defaults: Azure's, see lro.ts). */
+  operationTimings?: Partial<Record<LroKind, Partial<LroTiming>>>;
 }
 
 export class Simulator implements AzureSimulator {
@@ -196,15 +212,18 @@ export class Simulator implements AzureSimulator {
   private readonly credentials: IssuedCredential[] = [];
   private readonly signingKey: { privateKey: string; publicKey: KeyObject; kid: string };
   private readonly tokenLifetimeMs: number;
-  readonly shortOperationPolls: number;
+  readonly lroTimings: Record<LroKind, LroTiming>;
   private https: HttpsServer | undefined;
   private http: HttpServer | undefined;
   private readonly tickers: ((now: number) => void)[] = [];
   private readonly onRequest: SimulatorOptions['onRequest'];
+  private readonly onOperationPoll: SimulatorOptions['onOperationPoll'];
+  private readonly rateLimitUse = new Map<string, number>();
 
   constructor(options: SimulatorOptions & SimulatorExtras) {
     this.clock = options.clock ?? systemClock;
     this.onRequest = options.onRequest;
+    this.onOperationPoll = options.onOperationPoll;
     this.seed = options.seed ?? 1;
     this.idRandom = seededRandom(this.seed);
     this.faultRandom = seededRandom(this.seed ^ 0x5eed);
@@ -212,7 +231,7 @@ export class Simulator implements AzureSimulator {
     this.durations = {
       buildMs: options.durations?.buildMs ?? 60 * 60_000,
       replicationPerRegionMs: options.durations?.replicationPerRegionMs ?? 20 * 60_000,
-      vmCreateMs: options.durations?.vmCreateMs ?? 2 * 60_000,
+      vmCreateMs: options.durations?.vmCreateMs ?? DEFAULT_LRO_TIMINGS.vmCreate.durationMs,
       providerRegistrationMs: options.durations?.providerRegistrationMs ?? 2 * 60_000,
     };
     this.providerRegistry = new ProviderRegistry(
@@ -220,7 +239,9 @@ export class Simulator implements AzureSimulator {
       this.durations.providerRegistrationMs,
     );
     this.tokenLifetimeMs = options.tokenLifetimeMs ?? 24 * 3600_000;
-    this.shortOperationPolls = options.shortOperationPolls ?? 1;
+    this.lroTimings = resolveLroTimings(options.operationTimings, options.durations?.vmCreateMs);
+    // Operations end by clock time, whether or not anybody polls them (see lro.ts).
+    this.onTick((now) => this.settleOperations(now));
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     this.signingKey = {
       privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
@@ -885,18 +906,25 @@ export class Simulator implements AzureSimulator {
   // ------------------------------------------------------------------ long-running operations
 
   /**
-   * Starts a short ARM async operation and returns the headers ARM sends with it. The operation
-   * turns terminal after `shortOperationPolls` polls, whatever the clock says.
+   * Starts an ARM async operation and returns the headers ARM sends with it. It turns terminal when
+   * its kind's duration has passed on the simulator clock (or when `doneWhen` says so, or at
+   * `endsAt`), whether or not anybody polls it; `Retry-After` is the kind's Azure value.
    */
   beginOperation(args: {
     subscriptionId: string;
     namespace: string;
     location: string;
+    kind: LroKind;
     outcome?: { error?: { code: string; message: string }; result?: unknown; onDone?: () => void };
     location202?: boolean;
     apiVersion: string | undefined;
+    /** Absolute clock time it ends (instead of the kind's duration). */
+    endsAt?: number;
+    doneWhen?: () => boolean;
   }): Record<string, string> {
     const name = this.newGuid();
+    const timing = this.lroTimings[args.kind];
+    const now = this.clock.now();
     const op: AsyncOperation = {
       id: `/subscriptions/${args.subscriptionId}/providers/${args.namespace}/locations/${args.location}/operations/${name}`,
       name,
@@ -905,8 +933,11 @@ export class Simulator implements AzureSimulator {
       location: args.location,
       tenantId: this.tenantOf(args.subscriptionId),
       status: 'InProgress',
-      pollsLeft: this.shortOperationPolls,
-      startTime: this.clock.now(),
+      kind: args.kind,
+      endsAt: args.endsAt ?? now + timing.durationMs,
+      ...(args.doneWhen ? { doneWhen: args.doneWhen } : {}),
+      ...(timing.retryAfterSeconds !== undefined ? { retryAfterSeconds: timing.retryAfterSeconds } : {}),
+      startTime: now,
       ...(args.outcome?.error ? { error: args.outcome.error } : {}),
       ...(args.outcome?.result !== undefined ? { result: args.outcome.result } : {}),
       ...(args.outcome?.onDone ? { onDone: args.outcome.onDone } : {}),
@@ -915,22 +946,27 @@ export class Simulator implements AzureSimulator {
     const q = `?api-version=${args.apiVersion ?? ''}`;
     const headers: Record<string, string> = {
       'Azure-AsyncOperation': `${this.armEndpoint}${op.id}${q}`,
-      'Retry-After': '0',
+      ...this.retryAfter(op),
     };
     if (args.location202)
       headers.Location = `${this.armEndpoint}/subscriptions/${args.subscriptionId}/providers/${args.namespace}/locations/${args.location}/operationResults/${name}${q}`;
     return headers;
   }
 
-  private advanceOperation(op: AsyncOperation): void {
-    if (op.status !== 'InProgress') return;
-    if (op.pollsLeft > 0) {
-      op.pollsLeft -= 1;
-      return;
+  private retryAfter(op: AsyncOperation): Record<string, string> {
+    return op.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(op.retryAfterSeconds) };
+  }
+
+  /** Ends every operation whose time has come (runs before each request and inventory()). */
+  settleOperations(now: number = this.clock.now()): void {
+    for (const op of this.operations.values()) {
+      if (op.status !== 'InProgress') continue;
+      const done = op.doneWhen ? op.doneWhen() : now >= op.endsAt;
+      if (!done) continue;
+      op.status = op.error ? 'Failed' : 'Succeeded';
+      op.endTime = op.doneWhen ? now : Math.max(op.startTime, op.endsAt);
+      op.onDone?.();
     }
-    op.status = op.error ? 'Failed' : 'Succeeded';
-    op.endTime = this.clock.now();
-    op.onDone?.();
   }
 
   private operationRequest(req: ArmRequest): ArmResponse | undefined {
@@ -948,14 +984,15 @@ export class Simulator implements AzureSimulator {
         'AuthorizationFailed',
         `The client '${req.claims.oid}' with object id '${req.claims.oid}' does not have authorization to perform action '${op.namespace}/locations/operations/read' over scope '/subscriptions/${op.subscriptionId}' or the scope is invalid. If access was recently granted, please refresh your credentials.`,
       );
-    this.advanceOperation(op);
+    this.settleOperations();
+    this.onOperationPoll?.({ kind: op.kind, status: op.status, path: req.path });
     if (kind === 'operationresults') {
       if (op.status === 'InProgress')
         return {
           status: 202,
           headers: {
             Location: `${this.armEndpoint}${req.path}?api-version=${req.apiVersion ?? ''}`,
-            'Retry-After': '0',
+            ...this.retryAfter(op),
           },
         };
       if (op.status === 'Failed')
@@ -968,7 +1005,7 @@ export class Simulator implements AzureSimulator {
     }
     return {
       status: 200,
-      headers: op.status === 'InProgress' ? { 'Retry-After': '0' } : {},
+      headers: op.status === 'InProgress' ? this.retryAfter(op) : {},
       body: {
         id: op.id,
         name: op.name,
@@ -1609,7 +1646,11 @@ export class Simulator implements AzureSimulator {
         status,
         responseBody: payload,
       });
-      for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+      for (const [k, v] of Object.entries({
+        ...this.armHeaders(method, segments, status, payload),
+        ...headers,
+      }))
+        res.setHeader(k, v);
       if (payload === undefined) {
         res.writeHead(status);
         res.end();
@@ -1736,6 +1777,34 @@ export class Simulator implements AzureSimulator {
       }
       throw e;
     }
+  }
+
+  /**
+   * Headers ARM adds to answers (recorded traffic, issue 13 item 8): `x-ms-ratelimit-remaining-
+   * subscription-{reads|writes|deletes}` counting down per subscription and clock hour from ARM's
+   * documented per-hour limits (12,000 reads, 1,200 writes, 15,000 deletes), and an `ETag` on a
+   * resource body (its value here is a hash of the body: a shape, not Azure's value).
+   */
+  private armHeaders(
+    method: string,
+    segments: string[],
+    status: number,
+    payload: unknown,
+  ): Record<string, string> {
+    const out: Record<string, string> = {};
+    const sub = segments[0]?.toLowerCase() === 'subscriptions' ? segments[1]?.toLowerCase() : undefined;
+    if (sub !== undefined) {
+      const kind =
+        method === 'GET' || method === 'HEAD' ? 'reads' : method === 'DELETE' ? 'deletes' : 'writes';
+      const limit = kind === 'reads' ? 12_000 : kind === 'writes' ? 1_200 : 15_000;
+      const key = `${sub}|${kind}|${Math.floor(this.clock.now() / 3_600_000)}`;
+      const used = (this.rateLimitUse.get(key) ?? 0) + 1;
+      this.rateLimitUse.set(key, used);
+      out[`x-ms-ratelimit-remaining-subscription-${kind}`] = String(Math.max(0, limit - used));
+    }
+    if (status < 300 && isObject(payload) && typeof payload.id === 'string' && method !== 'DELETE')
+      out.ETag = `"${createHash('sha1').update(JSON.stringify(payload)).digest('hex').slice(0, 16)}"`;
+    return out;
   }
 
   private pickFault(operation: string): string | undefined {

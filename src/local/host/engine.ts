@@ -86,6 +86,8 @@ export interface EngineStats {
   /** Most episodes / activities ever in flight at once (host.json concurrency limits). */
   peakConcurrentEpisodes: number;
   peakConcurrentActivities: number;
+  /** Each activity run with its start and end on the host's clock (virtual in tests). */
+  activityRuns: { name: string; startedAt: number; endedAt: number }[];
 }
 
 class NonDeterminismError extends Error {}
@@ -109,6 +111,7 @@ export class DurableEngine implements OrchestrationEngine {
     activityExecutions: new Map(),
     peakConcurrentEpisodes: 0,
     peakConcurrentActivities: 0,
+    activityRuns: [],
   };
   private readonly registry: FunctionRegistry;
   private readonly store: HostStore;
@@ -473,6 +476,7 @@ export class DurableEngine implements OrchestrationEngine {
     let completion: HistoryEvent;
     const count = (this.stats.activityExecutions.get(work.name) ?? 0) + 1;
     this.stats.activityExecutions.set(work.name, count);
+    const startedAt = this.clock.now();
     if (fn === undefined || fn.triggerType !== 'activityTrigger') {
       completion = this.taskFailed(
         work,
@@ -501,6 +505,7 @@ export class DurableEngine implements OrchestrationEngine {
         );
       }
     }
+    this.stats.activityRuns.push({ name: work.name, startedAt, endedAt: this.clock.now() });
     const instance = this.instances.get(work.instanceId);
     this.store.transaction(() => {
       this.store.deleteActivity(work.workId);

@@ -2,6 +2,7 @@
 import type { Route, Simulator } from '../sim';
 import { ArmError, type ArmRequest, type ArmResponse, type SimResource } from '../types';
 import { eqi, isObject, parseResourceId, str } from '../util';
+import { DEFAULT_SCRIPT_DURATION_MS } from '../lro';
 
 export interface RegionReplica {
   name: string;
@@ -11,7 +12,7 @@ export interface RegionReplica {
   storageAccountType: string;
 }
 
-function idOf(req: ArmRequest): string {
+export function idOf(req: ArmRequest): string {
   return req.path.replace(/\/+$/, '').replace(/^\/+/, '/');
 }
 
@@ -22,7 +23,7 @@ function rgCheck(sim: Simulator, req: ArmRequest): void {
     throw new ArmError(404, 'ResourceGroupNotFound', `Resource group '${rg}' could not be found.`);
 }
 
-function mustGet(sim: Simulator, req: ArmRequest, typeLabel: string): SimResource {
+export function mustGet(sim: Simulator, req: ArmRequest, typeLabel: string): SimResource {
   const r = sim.getResource(idOf(req));
   if (!r) {
     rgCheck(sim, req);
@@ -77,13 +78,32 @@ function versionView(sim: Simulator, r: SimResource, expand: boolean): Record<st
   const states = replicaState(sim, r);
   const done = states.every((s) => s.state === 'Completed');
   const props = structuredClone(r.properties);
-  props.provisioningState = r.internal.deleting ? 'Deleting' : done ? 'Succeeded' : 'Creating';
+  const updating = typeof r.internal.updatingUntil === 'number' && sim.clock.now() < r.internal.updatingUntil;
+  // A PATCH's operation shows Updating until it ends (recorded traffic: ~3 min; lro.ts).
+  props.provisioningState = r.internal.deleting
+    ? 'Deleting'
+    : updating
+      ? 'Updating'
+      : done
+        ? 'Succeeded'
+        : 'Creating';
   const pp = isObject(props.publishingProfile) ? props.publishingProfile : {};
   props.publishingProfile = pp;
+  // ARM answers regions by display name ("West Europe"), whatever the request said (REST spec
+  // example GalleryImageVersion_Get_WithReplicationStatus; recorded traffic).
+  if (Array.isArray(pp.targetRegions))
+    pp.targetRegions = pp.targetRegions
+      .filter(isObject)
+      .map((g) => ({ ...g, name: regionDisplayName(str(g.name) ?? '') }));
   if (expand) {
     props.replicationStatus = {
       aggregatedState: done ? 'Completed' : 'InProgress',
-      summary: states.map((s) => ({ region: s.name, state: s.state, details: '', progress: s.progress })),
+      summary: states.map((s) => ({
+        region: regionDisplayName(s.name),
+        state: s.state,
+        details: '',
+        progress: s.progress,
+      })),
     };
   }
   return {
@@ -94,6 +114,24 @@ function versionView(sim: Simulator, r: SimResource, expand: boolean): Record<st
     tags: { ...r.tags },
     properties: props,
   };
+}
+
+/** Display names of the regions the simulated worlds use; other codes are answered as sent. */
+const REGION_DISPLAY_NAMES: Record<string, string> = {
+  westeurope: 'West Europe',
+  northeurope: 'North Europe',
+  swedencentral: 'Sweden Central',
+  germanywestcentral: 'Germany West Central',
+  uksouth: 'UK South',
+  eastus: 'East US',
+  eastus2: 'East US 2',
+  westus: 'West US',
+  westus2: 'West US 2',
+  centralus: 'Central US',
+};
+
+export function regionDisplayName(name: string): string {
+  return REGION_DISPLAY_NAMES[regionNameNormalize(name)] ?? name;
 }
 
 function regionNameNormalize(s: string): string {
@@ -169,7 +207,7 @@ export function createVersionResource(
   });
 }
 
-function authorizeFor(
+export function authorizeFor(
   sim: Simulator,
   req: ArmRequest,
   type: string,
@@ -282,6 +320,7 @@ function putImage(sim: Simulator, req: ArmRequest): ArmResponse {
     subscriptionId: r.subscriptionId,
     namespace: 'Microsoft.Compute',
     location,
+    kind: 'imageDefinitionCreate',
     apiVersion: req.apiVersion,
   });
   return { status: existing ? 200 : 201, body: sim.view(r), headers };
@@ -302,6 +341,7 @@ function deleteImage(sim: Simulator, req: ArmRequest): ArmResponse {
     subscriptionId: r.subscriptionId,
     namespace: 'Microsoft.Compute',
     location: r.location,
+    kind: 'imageDefinitionDelete',
     location202: true,
     apiVersion: req.apiVersion,
   });
@@ -414,7 +454,9 @@ function putVersion(sim: Simulator, req: ArmRequest): ArmResponse {
       subscriptionId: existing.subscriptionId,
       namespace: 'Microsoft.Compute',
       location,
+      kind: 'versionCreate',
       apiVersion: req.apiVersion,
+      doneWhen: () => replicaState(sim, existing).every((g) => g.state === 'Completed'),
     });
     return { status: 200, body: versionView(sim, existing, false), headers };
   }
@@ -429,11 +471,14 @@ function putVersion(sim: Simulator, req: ArmRequest): ArmResponse {
     startAt: sim.clock.now(),
   });
   r.internal.sourceId = sourceId;
+  // The PUT's operation lasts as long as the replication and ends with the version Succeeded.
   const headers = sim.beginOperation({
     subscriptionId: r.subscriptionId,
     namespace: 'Microsoft.Compute',
     location,
+    kind: 'versionCreate',
     apiVersion: req.apiVersion,
+    doneWhen: () => !sim.getResource(r.id) || replicaState(sim, r).every((g) => g.state === 'Completed'),
   });
   return { status: 201, body: versionView(sim, r, false), headers };
 }
@@ -561,11 +606,19 @@ function patchVersion(sim: Simulator, req: ArmRequest): ArmResponse {
   authorizeFor(sim, req, 'Microsoft.Compute/galleries/images/versions', 'write');
   const r = mustGet(sim, req, 'Microsoft.Compute/galleries/images/versions');
   applyVersionPatch(sim, r, sim.parseBody(req));
+  const now = sim.clock.now();
+  const updatingUntil = now + sim.lroTimings.versionUpdate.durationMs;
+  r.internal.updatingUntil = updatingUntil;
   const headers = sim.beginOperation({
     subscriptionId: r.subscriptionId,
     namespace: 'Microsoft.Compute',
     location: r.location,
+    kind: 'versionUpdate',
     apiVersion: req.apiVersion,
+    // Regions added by the PATCH replicate within its operation.
+    doneWhen: () =>
+      !sim.getResource(r.id) ||
+      (sim.clock.now() >= updatingUntil && replicaState(sim, r).every((g) => g.state === 'Completed')),
   });
   return { status: 200, body: versionView(sim, r, false), headers };
 }
@@ -579,6 +632,7 @@ function deleteVersion(sim: Simulator, req: ArmRequest): ArmResponse {
     subscriptionId: r.subscriptionId,
     namespace: 'Microsoft.Compute',
     location: r.location,
+    kind: 'versionDelete',
     location202: true,
     apiVersion: req.apiVersion,
     outcome: { onDone: () => sim.deleteResource(r.id) },
@@ -678,10 +732,14 @@ function getNsg(sim: Simulator, req: ArmRequest): ArmResponse {
 
 function getNic(sim: Simulator, req: ArmRequest): ArmResponse {
   authorizeFor(sim, req, 'Microsoft.Network/networkInterfaces', 'read');
-  return {
-    status: 200,
-    body: sim.view(mustGet(sim, req, 'Microsoft.Network/networkInterfaces'), { etag: 'W/"1"' }),
-  };
+  return { status: 200, body: nicView(sim, mustGet(sim, req, 'Microsoft.Network/networkInterfaces')) };
+}
+
+/** A NIC as ARM answers it, with the DNS settings Azure's body carries (recorded traffic). */
+function nicView(sim: Simulator, r: SimResource): Record<string, unknown> {
+  const v = sim.view(r, { etag: 'W/"1"' });
+  (v.properties as Record<string, unknown>).dnsSettings = { dnsServers: [], appliedDnsServers: [] };
+  return v;
 }
 
 function putNic(sim: Simulator, req: ArmRequest): ArmResponse {
@@ -761,13 +819,8 @@ function putNic(sim: Simulator, req: ArmRequest): ArmResponse {
       ...(existing?.properties.virtualMachine ? { virtualMachine: existing.properties.virtualMachine } : {}),
     },
   });
-  const headers = sim.beginOperation({
-    subscriptionId: r.subscriptionId,
-    namespace: 'Microsoft.Network',
-    location,
-    apiVersion: req.apiVersion,
-  });
-  return { status: existing ? 200 : 201, body: sim.view(r, { etag: 'W/"1"' }), headers };
+  // Synchronous in Azure: 201 (200 on update) with the NIC, no operation headers (recorded traffic).
+  return { status: existing ? 200 : 201, body: nicView(sim, r) };
 }
 
 /**
@@ -803,22 +856,43 @@ function deleteNic(sim: Simulator, req: ArmRequest): ArmResponse {
       `Network Interface ${r.id} is used by existing resource ${vm}. In order to delete the network interface, it must be dissociated from the resource. To learn more, see aka.ms/deletenic.`,
     );
   }
-  sim.deleteResource(r.id);
+  if (r.internal.deleting) return { status: 202, headers: sim.beginOperation(nicDeleteOp(sim, r, req)) };
+  r.internal.deleting = true;
+  r.properties.provisioningState = 'Deleting';
   const headers = sim.beginOperation({
-    subscriptionId: r.subscriptionId,
-    namespace: 'Microsoft.Network',
-    location: r.location,
-    location202: true,
-    apiVersion: req.apiVersion,
+    ...nicDeleteOp(sim, r, req),
+    outcome: { onDone: () => sim.deleteResource(r.id) },
   });
   return { status: 202, headers };
 }
 
+function nicDeleteOp(
+  sim: Simulator,
+  r: SimResource,
+  req: ArmRequest,
+): Parameters<Simulator['beginOperation']>[0] {
+  return {
+    subscriptionId: r.subscriptionId,
+    namespace: 'Microsoft.Network',
+    location: r.location,
+    kind: 'nicDelete',
+    location202: true,
+    apiVersion: req.apiVersion,
+  };
+}
+
 // ---------------------------------------------------------------- VMs and disks
+
+/** When the VM's create operation ends: it is Succeeded from then on (never Creating after it). */
+export function vmReadyAt(sim: Simulator, r: SimResource): number {
+  return typeof r.internal.readyAt === 'number'
+    ? r.internal.readyAt
+    : r.createdAt + sim.lroTimings.vmCreate.durationMs;
+}
 
 function vmView(sim: Simulator, r: SimResource): Record<string, unknown> {
   const v = sim.view(r) as { properties: Record<string, unknown> };
-  const ready = sim.clock.now() >= r.createdAt + sim.durations.vmCreateMs;
+  const ready = sim.clock.now() >= vmReadyAt(sim, r);
   v.properties.provisioningState = r.internal.deleting
     ? 'Deleting'
     : r.properties.provisioningState === 'Failed'
@@ -826,6 +900,20 @@ function vmView(sim: Simulator, r: SimResource): Record<string, unknown> {
       : ready
         ? 'Succeeded'
         : 'Creating';
+  // Fields Azure's VM body carries (recorded traffic): creation time, the OS disk's type and
+  // size, the exact gallery version behind the image reference.
+  v.properties.timeCreated = new Date(r.createdAt).toISOString();
+  const sp = v.properties.storageProfile as
+    | {
+        imageReference?: { id?: string; exactVersion?: string };
+        osDisk?: { osType?: string; diskSizeGB?: number; managedDisk?: { id?: string } };
+      }
+    | undefined;
+  const imageId = sp?.imageReference?.id;
+  if (imageId && /\/versions\/[^/]+$/i.test(imageId) && sp?.imageReference)
+    sp.imageReference.exactVersion = imageId.split('/').pop() ?? '';
+  // Recorded traffic: managedDisk.id appears only on the GET after the create has completed.
+  if (!ready && sp?.osDisk?.managedDisk) delete sp.osDisk.managedDisk.id;
   const os = (v.properties.osProfile ?? {}) as Record<string, unknown>;
   delete os.adminPassword;
   delete os.customData;
@@ -859,7 +947,9 @@ function putVm(sim: Simulator, req: ArmRequest): ArmResponse {
         subscriptionId: existing.subscriptionId,
         namespace: 'Microsoft.Compute',
         location,
+        kind: 'vmCreate',
         apiVersion: req.apiVersion,
+        endsAt: Math.max(sim.clock.now(), vmReadyAt(sim, existing)),
       }),
     };
   }
@@ -957,8 +1047,18 @@ function putVm(sim: Simulator, req: ArmRequest): ArmResponse {
     },
     internal: { attachedTo: id },
   });
+  // The OS disk's type comes from the image (a gallery version's definition, a managed image).
+  const image = imageId ? sim.getResource(imageId) : undefined;
+  const definition = image ? sim.getResource(image.id.split('/').slice(0, -2).join('/')) : undefined;
+  const managedOs = image?.properties.storageProfile as { osDisk?: { osType?: string } } | undefined;
+  const osType =
+    str(definition?.properties.osType) ??
+    str(managedOs?.osDisk?.osType) ??
+    (isObject(os.linuxConfiguration) ? 'Linux' : 'Windows');
   sp.osDisk = {
     ...osDiskIn,
+    osType,
+    diskSizeGB: typeof osDiskIn.diskSizeGB === 'number' ? osDiskIn.diskSizeGB : 30,
     name: diskName,
     createOption: 'FromImage',
     deleteOption: str(osDiskIn.deleteOption) ?? 'Detach',
@@ -975,14 +1075,16 @@ function putVm(sim: Simulator, req: ArmRequest): ArmResponse {
     location,
     tags: tagsOf(body),
     properties: props,
-    internal: { imageId },
+    internal: { imageId, readyAt: sim.clock.now() + sim.lroTimings.vmCreate.durationMs },
   });
   const failureAt = sim.vmCreateFailures.findIndex((f) => eqi(f.vmName, r.name));
   const failure = failureAt >= 0 ? sim.vmCreateFailures.splice(failureAt, 1)[0] : undefined;
+  // The create operation and the VM's provisioningState end together (vmReadyAt).
   const headers = sim.beginOperation({
     subscriptionId: r.subscriptionId,
     namespace: 'Microsoft.Compute',
     location,
+    kind: 'vmCreate',
     apiVersion: req.apiVersion,
     ...(failure
       ? {
@@ -1002,14 +1104,16 @@ function putVm(sim: Simulator, req: ArmRequest): ArmResponse {
           },
         }
       : {}),
+    endsAt: vmReadyAt(sim, r),
   });
-  return { status: 201, body: vmView(sim, r), headers };
+  return { status: 201, body: vmView(sim, r), headers: { ...headers, ...VM_ASYNC_NOTIFICATION } };
 }
 
 function deleteVm(sim: Simulator, req: ArmRequest): ArmResponse {
   authorizeFor(sim, req, 'Microsoft.Compute/virtualMachines', 'delete');
   const r = sim.getResource(idOf(req));
   if (!r) return { status: 204 };
+  if (r.internal.deleting) return { status: 202, headers: sim.beginOperation(vmDeleteOp(r, req)) };
   r.internal.deleting = true;
   const onDone = (): void => {
     const sp = r.properties.storageProfile as
@@ -1040,17 +1144,32 @@ function deleteVm(sim: Simulator, req: ArmRequest): ArmResponse {
     subscriptionId: r.subscriptionId,
     namespace: 'Microsoft.Compute',
     location: r.location,
+    kind: 'vmDelete',
     location202: true,
     apiVersion: req.apiVersion,
     outcome: { onDone },
   });
-  return { status: 202, headers };
+  return { status: 202, headers: { ...headers, ...VM_ASYNC_NOTIFICATION } };
 }
+
+function vmDeleteOp(r: SimResource, req: ArmRequest): Parameters<Simulator['beginOperation']>[0] {
+  return {
+    subscriptionId: r.subscriptionId,
+    namespace: 'Microsoft.Compute',
+    location: r.location,
+    kind: 'vmDelete',
+    location202: true,
+    apiVersion: req.apiVersion,
+  };
+}
+
+/** Recorded traffic: VM writes answer with `azure-asyncnotification: Enabled`. */
+const VM_ASYNC_NOTIFICATION = { 'azure-asyncnotification': 'Enabled' };
 
 /** Action Run Command keeps only the last 4,096 bytes of each stream (Azure's documented limit). */
 export const RUN_COMMAND_OUTPUT_LIMIT = 4096;
 
-function lastBytes(text: string, limit = RUN_COMMAND_OUTPUT_LIMIT): string {
+export function lastBytes(text: string, limit = RUN_COMMAND_OUTPUT_LIMIT): string {
   const buf = Buffer.from(text, 'utf8');
   return buf.length <= limit ? text : buf.subarray(buf.length - limit).toString('utf8');
 }
@@ -1082,7 +1201,7 @@ function runCommand(sim: Simulator, req: ArmRequest): ArmResponse {
   sim.authorize(req.claims, 'Microsoft.Compute/virtualMachines/runCommand/action', id);
   const vm = sim.getResource(id);
   if (!vm) throw sim.notFound(req.segments, 'Microsoft.Compute/virtualMachines', req.segments[7] ?? '');
-  if (sim.clock.now() < vm.createdAt + sim.durations.vmCreateMs || vm.internal.deleting) {
+  if (sim.clock.now() < vmReadyAt(sim, vm) || vm.internal.deleting) {
     throw new ArmError(
       409,
       'OperationNotAllowed',
@@ -1095,26 +1214,7 @@ function runCommand(sim: Simulator, req: ArmRequest): ArmResponse {
     throw new ArmError(400, 'InvalidParameter', `The command id '${commandId}' is not supported.`);
   const script = (Array.isArray(body.script) ? body.script : []).map(String).join('\n');
   const shell = commandId === 'RunShellScript' ? 'Shell' : 'PowerShell';
-  const { inner, wrapped } = unwrap(shell, script);
-  const user = sim.runCommandScript
-    ? sim.runCommandScript({
-        vmId: vm.id,
-        imageVersionId: str(vm.internal.imageId) ?? '',
-        shell,
-        script: inner,
-      })
-    : { exitCode: 0, stdout: '', stderr: '' };
-  // What the process run by the extension produced: the wrapper prints the marker and exits 0.
-  const out = wrapped
-    ? {
-        exitCode: 0,
-        stdout:
-          shell === 'Shell'
-            ? `${user.stdout}\n##exitcode=${user.exitCode}\n` // printf '\n##exitcode=%s\n'
-            : `${user.stdout}${user.stdout === '' || user.stdout.endsWith('\n') ? '' : '\n'}##exitcode=${user.exitCode}\n`,
-        stderr: user.stderr,
-      }
-    : user;
+  const { out, durationMs } = executeScript(sim, vm, shell, script);
   const stdout = lastBytes(out.stdout);
   const stderr = lastBytes(out.stderr);
   // Linux (RunCommandLinux): one status whose message holds both streams; a non-zero exit of the
@@ -1148,15 +1248,52 @@ function runCommand(sim: Simulator, req: ArmRequest): ArmResponse {
             },
           ],
         };
+  // The action's operation lasts as long as the script runs.
   const headers = sim.beginOperation({
     subscriptionId: vm.subscriptionId,
     namespace: 'Microsoft.Compute',
     location: vm.location,
+    kind: 'vmRunCommand',
     location202: true,
     apiVersion: req.apiVersion,
+    endsAt: sim.clock.now() + durationMs,
     outcome: { result },
   });
   return { status: 202, headers };
+}
+
+/**
+ * What the simulated VM's script produces (decided by `scriptRunCommand`) and how long it runs; the
+ * exit-code wrapper is "run" around the user's script as sh/PowerShell would.
+ */
+export function executeScript(
+  sim: Simulator,
+  vm: SimResource,
+  shell: 'Shell' | 'PowerShell',
+  script: string,
+): { out: { exitCode: number; stdout: string; stderr: string }; durationMs: number } {
+  const { inner, wrapped } = unwrap(shell, script);
+  const user = sim.runCommandScript
+    ? sim.runCommandScript({
+        vmId: vm.id,
+        imageVersionId: str(vm.internal.imageId) ?? '',
+        shell,
+        script: inner,
+      })
+    : { exitCode: 0, stdout: '', stderr: '' };
+  const durationMs = user.durationMs ?? DEFAULT_SCRIPT_DURATION_MS;
+  // What the process run by the extension produced: the wrapper prints the marker and exits 0.
+  const out = wrapped
+    ? {
+        exitCode: 0,
+        stdout:
+          shell === 'Shell'
+            ? `${user.stdout}\n##exitcode=${user.exitCode}\n` // printf '\n##exitcode=%s\n'
+            : `${user.stdout}${user.stdout === '' || user.stdout.endsWith('\n') ? '' : '\n'}##exitcode=${user.exitCode}\n`,
+        stderr: user.stderr,
+      }
+    : { exitCode: user.exitCode, stdout: user.stdout, stderr: user.stderr };
+  return { out, durationMs };
 }
 
 function getDisk(sim: Simulator, req: ArmRequest): ArmResponse {
@@ -1174,6 +1311,7 @@ function patchDisk(sim: Simulator, req: ArmRequest): ArmResponse {
     subscriptionId: r.subscriptionId,
     namespace: 'Microsoft.Compute',
     location: r.location,
+    kind: 'diskUpdate',
     apiVersion: req.apiVersion,
   });
   return { status: 200, body: sim.view(r), headers };
@@ -1187,14 +1325,18 @@ function deleteDisk(sim: Simulator, req: ArmRequest): ArmResponse {
   if (attached && sim.getResource(attached)) {
     throw new ArmError(409, 'OperationNotAllowed', `Disk ${r.name} is attached to VM ${attached}.`);
   }
-  sim.deleteResource(r.id);
-  const headers = sim.beginOperation({
+  const op = {
     subscriptionId: r.subscriptionId,
     namespace: 'Microsoft.Compute',
     location: r.location,
+    kind: 'diskDelete' as const,
     location202: true,
     apiVersion: req.apiVersion,
-  });
+  };
+  if (r.internal.deleting) return { status: 202, headers: sim.beginOperation(op) };
+  r.internal.deleting = true;
+  r.properties.provisioningState = 'Deleting';
+  const headers = sim.beginOperation({ ...op, outcome: { onDone: () => sim.deleteResource(r.id) } });
   return { status: 202, headers };
 }
 

@@ -104,7 +104,10 @@ function view(sim: Simulator, r: SimResource): Record<string, unknown> {
   };
   const run = it.run;
   if (run) v.properties.lastRunStatus = lastRunStatus(sim, it, run, sim.clock.now());
-  v.properties.exactStagingResourceGroup = it.stagingRgId;
+  // Recorded traffic: both answer "" until a run sets them (a default staging group is named then).
+  v.properties.stagingResourceGroup =
+    typeof v.properties.stagingResourceGroup === 'string' ? v.properties.stagingResourceGroup : '';
+  v.properties.exactStagingResourceGroup = run ? it.stagingRgId : '';
   return v;
 }
 
@@ -273,8 +276,8 @@ function putTemplate(sim: Simulator, req: ArmRequest): ArmResponse {
       ...structuredClone(props),
       buildTimeoutInMinutes:
         typeof props.buildTimeoutInMinutes === 'number' ? props.buildTimeoutInMinutes : 0,
-      provisioningState: error ? 'Failed' : 'Succeeded',
-      ...(error ? { provisioningError: { provisioningErrorCode: 'Other', message: error.message } } : {}),
+      // Creating until the create operation ends (recorded: ~30 s), then Succeeded or Failed.
+      provisioningState: 'Creating',
     },
     internal: {
       identity: { id: mi.id, principalId: mi.principalId },
@@ -308,16 +311,19 @@ function putTemplate(sim: Simulator, req: ArmRequest): ArmResponse {
     }
     sim.ensureStorageAccount(sub, stagingName, storageAccount, location);
   }
+  const provisioned = (): void => {
+    r.properties.provisioningState = error ? 'Failed' : 'Succeeded';
+    if (error) r.properties.provisioningError = { provisioningErrorCode: 'Other', message: error.message };
+  };
   const headers = sim.beginOperation({
     subscriptionId: sub,
     namespace: 'Microsoft.VirtualMachineImages',
     location,
+    kind: 'templateCreate',
     apiVersion: req.apiVersion,
-    outcome: error ? { error } : {},
+    outcome: error ? { error, onDone: provisioned } : { onDone: provisioned },
   });
-  const v = view(sim, r);
-  (v.properties as Record<string, unknown>).provisioningState = 'Creating';
-  return { status: 201, body: v, headers };
+  return { status: 201, body: view(sim, r), headers };
 }
 
 /** What AIB finds wrong while provisioning the template (the create LRO then ends Failed). */
@@ -484,6 +490,7 @@ function runTemplate(sim: Simulator, req: ArmRequest): ArmResponse {
       subscriptionId: r.subscriptionId,
       namespace: 'Microsoft.VirtualMachineImages',
       location: r.location,
+      kind: 'templateRun',
       location202: true,
       apiVersion: req.apiVersion,
       outcome: { error: unauthorizedStaging(it.stagingRgId) },
@@ -553,6 +560,7 @@ function runTemplate(sim: Simulator, req: ArmRequest): ArmResponse {
     subscriptionId: r.subscriptionId,
     namespace: 'Microsoft.VirtualMachineImages',
     location: r.location,
+    kind: 'templateRun',
     location202: true,
     apiVersion: req.apiVersion,
   });
@@ -612,6 +620,7 @@ function cancelTemplate(sim: Simulator, req: ArmRequest): ArmResponse {
     subscriptionId: r.subscriptionId,
     namespace: 'Microsoft.VirtualMachineImages',
     location: r.location,
+    kind: 'templateCancel',
     location202: true,
     apiVersion: req.apiVersion,
   });
@@ -640,6 +649,17 @@ function deleteTemplate(sim: Simulator, req: ArmRequest): ArmResponse {
   ) {
     throw new ArmError(400, 'Unauthorized', unauthorizedStaging(it.stagingRgId).message);
   }
+  const op = {
+    subscriptionId: r.subscriptionId,
+    namespace: 'Microsoft.VirtualMachineImages',
+    location: r.location,
+    kind: 'templateDelete' as const,
+    location202: true,
+    apiVersion: req.apiVersion,
+  };
+  // A DELETE of a template being deleted is accepted again; the first one still ends it.
+  if (r.properties.provisioningState === 'Deleting') return { status: 202, headers: sim.beginOperation(op) };
+  r.properties.provisioningState = 'Deleting';
   const onDone = (): void => {
     // A group Image Builder created goes with the template; in a pre-existing one the resources
     // (all Image Builder's: the group had to be empty) are deleted and the group stays. A template
@@ -652,14 +672,7 @@ function deleteTemplate(sim: Simulator, req: ArmRequest): ArmResponse {
     for (const k of [...sim.blobs.keys()]) if (k.startsWith(`${it.storageAccount}/`)) sim.blobs.delete(k);
     sim.deleteResource(r.id);
   };
-  const headers = sim.beginOperation({
-    subscriptionId: r.subscriptionId,
-    namespace: 'Microsoft.VirtualMachineImages',
-    location: r.location,
-    location202: true,
-    apiVersion: req.apiVersion,
-    outcome: { onDone },
-  });
+  const headers = sim.beginOperation({ ...op, outcome: { onDone } });
   return { status: 202, headers };
 }
 

@@ -75,15 +75,21 @@ function deleteRg(sim: Simulator, req: ArmRequest): ArmResponse {
   const existing = sim.resourceGroup(sub, rg);
   if (!existing)
     throw new ArmError(404, 'ResourceGroupNotFound', `Resource group '${rg}' could not be found.`);
-  sim.deleteResource(existing.id);
+  // Gone when the operation ends (Azure: Retry-After 15 s; lro.ts).
   const headers = sim.beginOperation({
     subscriptionId: sub,
     namespace: 'Microsoft.Resources',
     location: existing.location,
+    kind: 'resourceGroupDelete',
     location202: true,
     apiVersion: req.apiVersion,
+    outcome: { onDone: () => sim.deleteResource(existing.id) },
   });
-  return { status: 202, headers: { Location: headers.Location ?? '', 'Retry-After': '0' } };
+  const { Location, 'Retry-After': retryAfter } = headers;
+  return {
+    status: 202,
+    headers: { Location: Location ?? '', ...(retryAfter === undefined ? {} : { 'Retry-After': retryAfter }) },
+  };
 }
 
 function listRgs(sim: Simulator, req: ArmRequest): ArmResponse {

@@ -1,0 +1,127 @@
+/**
+ * One generic orchestration step: "wait until the resource says done". Azure's long-running
+ * operations (VM create ~2 min, template delete ~77 s, version PATCH ~3 min, a test script up to
+ * 90 min) are started by an activity that returns once ARM accepted them; the orchestration then
+ * reads the resource (or the operation) with a separate read activity on durable timers, so no
+ * activity ever outlives host.json's functionTimeout. Deterministic: time only from the caller's
+ * `now` (context.df.currentUtcDateTime), every sleep ends at the deadline at the latest.
+ */
+import type { Task } from 'durable-functions';
+
+/** What one read says: finished (with a value), failed (why), or still running (what it shows). */
+export type Verdict<R> = { done: R } | { failed: string } | { waiting: string };
+
+export interface PollTiming {
+  /** First delay after the start and between reads: Azure's Retry-After for the operation. */
+  pollMs: number;
+  /** Delays grow by `backoff` per read up to this (long scripts: fewer reads, bounded history). */
+  maxPollMs?: number;
+  backoff?: number;
+  /** Absolute clock ms: no sleep ends after it; still not done at it = timed out. */
+  deadlineMs: number;
+}
+
+export interface AwaitDoneOptions<T, R> extends PollTiming {
+  /** One read (an activity call). */
+  read: () => Generator<Task, T, unknown>;
+  judge: (value: T) => Verdict<R>;
+  now: () => number;
+  /** A durable timer (the caller races it against its cancel event when it has one). */
+  sleep: (ms: number) => Generator<Task, void, unknown>;
+  failed: (why: string) => Error;
+  /** `last` is the last read's waiting reason. */
+  timedOut: (last: string) => Error;
+}
+
+/** The next delay: pollMs, growing by backoff per read already made, capped by maxPollMs and the deadline. */
+export function nextAwaitDelayMs(timing: PollTiming, reads: number, now: number): number {
+  const grown = timing.pollMs * (timing.backoff ?? 1) ** reads;
+  return Math.max(0, Math.min(grown, timing.maxPollMs ?? timing.pollMs, timing.deadlineMs - now));
+}
+
+export function* awaitDone<T, R>(options: AwaitDoneOptions<T, R>): Generator<Task, R, unknown> {
+  let last = 'not read yet';
+  for (let reads = 0; ; reads++) {
+    if (options.now() >= options.deadlineMs) throw options.timedOut(last);
+    // The operation was just started (or is still running): Azure asks for Retry-After first.
+    yield* options.sleep(nextAwaitDelayMs(options, reads, options.now()));
+    const verdict = options.judge(yield* options.read());
+    if ('done' in verdict) return verdict.done;
+    if ('failed' in verdict) throw options.failed(verdict.failed);
+    last = verdict.waiting;
+  }
+}
+
+// ---------------------------------------------------------------- the waiting sub-orchestration
+
+export const AWAIT_OPERATION_ORCHESTRATION = 'awaitAzureOperation';
+
+/**
+ * How a read is judged, by name (a sub-orchestration's input must be data). Each reads the value
+ * its read activity returns (see src/domain/pipeline/activities.ts).
+ */
+export const JUDGES = {
+  /** getImageTemplateProvisioning: { provisioningState } | null (a failure is a refusal). */
+  templateProvisioned: (v: unknown): Verdict<unknown> => {
+    const s = v as { provisioningState: string } | null;
+    if (s === null) return { failed: 'the template disappeared while it was provisioned' };
+    return s.provisioningState === 'Succeeded' ? { done: s } : { waiting: s.provisioningState };
+  },
+  /** getImageBuildStatus: gone when it no longer exists. */
+  templateGone: (v: unknown): Verdict<unknown> => {
+    const s = v as { exists: boolean; provisioningState?: string };
+    return s.exists ? { waiting: s.provisioningState ?? 'exists' } : { done: null };
+  },
+  /** getTestVm: { provisioningState } | null. */
+  vmReady: (v: unknown): Verdict<unknown> => {
+    const s = v as { provisioningState: string } | null;
+    if (s === null) return { failed: 'is missing' };
+    if (s.provisioningState === 'Succeeded') return { done: s };
+    if (s.provisioningState === 'Failed') return { failed: 'is Failed' };
+    return { waiting: s.provisioningState };
+  },
+  /** deleteTestVm (idempotent: starts only deletes not yet running, so it is also the read). */
+  testVmGone: (v: unknown): Verdict<unknown> => {
+    const t = v as { remaining: string[] };
+    return t.remaining.length === 0
+      ? { done: null }
+      : { waiting: t.remaining.map((id) => id.split('/').pop() ?? id).join(', ') };
+  },
+  /** getImageVersion: a PATCH is done when the version is Succeeded again (it was Updating). */
+  versionUpdated: (v: unknown): Verdict<unknown> => {
+    const version = v as { provisioningState: string } | null;
+    if (version === null) return { failed: 'the version does not exist' };
+    if (version.provisioningState === 'Succeeded') return { done: null };
+    if (version.provisioningState === 'Failed') return { failed: 'the version is Failed' };
+    return { waiting: version.provisioningState };
+  },
+  /** getImageVersion: gone when null. */
+  versionGone: (v: unknown): Verdict<unknown> => {
+    const version = v as { provisioningState: string } | null;
+    return version === null ? { done: null } : { waiting: version.provisioningState };
+  },
+  /** getTestScriptResult: { state, result? }; a TimedOut Run Command is a failure. */
+  scriptEnded: (v: unknown): Verdict<unknown> => {
+    const p = v as { state: string; result?: unknown };
+    if (p.state === 'TimedOut') return { failed: 'the Run Command timed out (timeoutInSeconds)' };
+    return p.result !== undefined ? { done: p.result } : { waiting: p.state };
+  },
+} as const;
+
+export type JudgeName = keyof typeof JUDGES;
+
+export interface AwaitOperationInput {
+  /** For messages, e.g. "delete image template it-…". */
+  what: string;
+  activity: string;
+  activityInput: unknown;
+  judge: JudgeName;
+  timing: PollTiming;
+  failedCode: string;
+  timedOutCode: string;
+  /** Reads made by earlier generations (continueAsNew). */
+  reads: number;
+}
+
+/** What the wait ended with: the judged value, or a failure (a read's refusal keeps its code). */
+export type AwaitOutcome = { done: unknown } | { failed: { code: string; message: string; hint?: string } };

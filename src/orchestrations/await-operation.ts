@@ -1,0 +1,40 @@
+/**
+ * The sub-orchestration behind the generic "wait until the resource says done" step: reads the
+ * resource with one read activity on durable timers (delays from await-done.ts), judges each read,
+ * and ends with the value, a failure, or a timeout at the deadline. It continues as new every few
+ * reads, so even a 90-minute test script keeps a short history, and the build's own history grows
+ * by one sub-orchestration per wait.
+ */
+import type { OrchestrationContext, Task } from 'durable-functions';
+import { JUDGES, nextAwaitDelayMs, type AwaitOperationInput, type AwaitOutcome } from './await-done';
+import { POLLS_PER_GENERATION, poll } from './build-pipeline';
+
+export function* awaitAzureOperation(context: OrchestrationContext): Generator<Task, AwaitOutcome, unknown> {
+  const input = context.df.getInput<AwaitOperationInput>();
+  const now = () => context.df.currentUtcDateTime.getTime();
+  let last = 'not read yet';
+  for (let reads = input.reads; ; reads++) {
+    if (reads - input.reads >= POLLS_PER_GENERATION) {
+      context.df.continueAsNew({ ...input, reads });
+      return { failed: { code: 'ContinuedAsNew', message: 'continued as new' } };
+    }
+    if (now() >= input.timing.deadlineMs)
+      return {
+        failed: {
+          code: input.timedOutCode,
+          message: `${input.what}: not done by ${new Date(input.timing.deadlineMs).toISOString()} (last seen: ${last})`,
+        },
+      };
+    // Started (or still running): Azure's Retry-After first, then growing delays to the deadline.
+    yield context.df.createTimer(new Date(now() + nextAwaitDelayMs(input.timing, reads, now())));
+    const polled = yield* poll<unknown>(context, input.activity, input.activityInput);
+    if (polled === undefined) continue; // transient: the next read is the retry
+    if ('refused' in polled) return { failed: polled.refused };
+    const verdict = JUDGES[input.judge](polled.value);
+    if ('done' in verdict) return { done: verdict.done };
+    if ('failed' in verdict)
+      return { failed: { code: input.failedCode, message: `${input.what}: ${verdict.failed}` } };
+    last = verdict.waiting;
+    context.df.setCustomStatus({ what: input.what, reads: reads + 1, last });
+  }
+}
