@@ -238,20 +238,23 @@ export async function runProbes(probe: ProbeWorld, access: AccessDescription): P
       resourceGroup: world.testVm.resourceGroup,
       name: `vm-probe-${n}`,
     };
+    const vmSpec = {
+      ...vm,
+      location: eng.location,
+      imageVersionId: versionId,
+      subnetId: world.testVm.subnetId,
+      vmSize: 'Standard_D2s_v5',
+      osType: 'Linux' as const,
+      securityType: 'TrustedLaunch' as const,
+      tags: { 'image-factory-run': `probe-${n}` },
+    };
     await run('create the test VM', async () => {
-      await azure.testVms('eng').createVm({
-        ...vm,
-        location: eng.location,
-        imageVersionId: versionId,
-        subnetId: world.testVm.subnetId,
-        vmSize: 'Standard_D2s_v5',
-        osType: 'Linux',
-        securityType: 'TrustedLaunch',
-        tags: { 'image-factory-run': `probe-${n}` },
-      });
-      clock.advanceBy(2 * MINUTE);
+      // Returns once ARM accepted it; the VM takes ~2 min. The call after that tags its OS disk.
+      await azure.testVms('eng').createVm(vmSpec);
+      clock.advanceBy(3 * MINUTE);
       if ((await azure.testVms('eng').getVm(vm))?.provisioningState !== 'Succeeded')
         throw new Error('VM not ready');
+      await azure.testVms('eng').createVm(vmSpec);
     });
     // The adapter tags the implicit OS disk (best effort, so only a leak check would notice).
     await run('the test VM, its NIC and its tagged OS disk are found by tag', async () => {
@@ -265,12 +268,17 @@ export async function runProbes(probe: ProbeWorld, access: AccessDescription): P
       if (!tagged.some((id) => /\/disks\//i.test(id)))
         throw new Error(`OS disk not tagged: ${tagged.join(', ')}`);
     });
-    await run('run a command on the test VM', () =>
-      azure.testVms('eng').runCommand(vm, { shell: 'Shell', script: 'true', timeoutSeconds: 60 }),
-    );
-    await run('delete the test VM', async () => {
-      await azure.testVms('eng').deleteVm(vm);
+    await run('run a command on the test VM', async () => {
+      const command = { name: `probe-${n}`, shell: 'Shell' as const, script: 'true', timeoutSeconds: 60 };
+      await azure.testVms('eng').startRunCommand(vm, command);
       clock.advanceBy(2 * MINUTE);
+      const progress = await azure.testVms('eng').getRunCommand(vm, command.name);
+      if (progress?.state !== 'Succeeded') throw new Error(`run command ${progress?.state ?? 'missing'}`);
+    });
+    await run('delete the test VM', async () => {
+      // Starts the VM's delete, then its NIC's and disk's once it is gone: call until nothing is left.
+      for (let i = 0; i < 6 && (await azure.testVms('eng').deleteVm(vm)).remaining.length > 0; i++)
+        clock.advanceBy(2 * MINUTE);
       const left = await azure
         .testVms('eng')
         .listTaggedResources(
