@@ -16,7 +16,6 @@ import {
 import { failureProperties } from '../domain/pipeline/task-failure';
 import { AWAIT_OPERATION_ORCHESTRATION } from '../orchestrations/await-done';
 import { awaitAzureOperation } from '../orchestrations/await-operation';
-import { isFactoryError } from '../shared/errors';
 import { pipelineDependencies } from './dependencies';
 
 // Activity failures carry our error code, retryability and hint to the orchestration (task-failure.ts).
