@@ -35,7 +35,7 @@ describe('azure-sim answers as Azure does: operation timing, headers, api-versio
 
   test('NIC create is synchronous; VM create: Retry-After 10, azure-asyncnotification, managedDisk.id only when Succeeded', async () => {
     const { world } = env;
-    const credential = env.secretCredential(world.eng.tenantId);
+    const credential = env.factoryCredential();
     const net = new NetworkManagementClient(credential, world.eng.subscriptionId, options());
     const compute = new ComputeManagementClient(credential, world.eng.subscriptionId, options());
     answers.length = 0;
@@ -92,11 +92,7 @@ describe('azure-sim answers as Azure does: operation timing, headers, api-versio
 
   test('gallery image version PATCH: Updating for ~3 min with Retry-After 60; DELETE Retry-After 60', async () => {
     const { world } = env;
-    const compute = new ComputeManagementClient(
-      env.secretCredential(world.eng.tenantId),
-      world.eng.subscriptionId,
-      options(),
-    );
+    const compute = new ComputeManagementClient(env.factoryCredential(), world.eng.subscriptionId, options());
     const rg = world.eng.galleryResourceGroup;
     const gallery = world.eng.galleryName;
     await compute.galleryImages.createOrUpdate(
@@ -167,7 +163,7 @@ describe('azure-sim answers as Azure does: operation timing, headers, api-versio
     });
     const templates = (version: string) =>
       new ImageBuilderClient(
-        env.secretCredential(world.eng.tenantId),
+        env.factoryCredential(),
         world.eng.subscriptionId,
         env.clientOptions({ additionalPolicies: [{ position: 'perCall', policy: withApiVersion(version) }] }),
       ).virtualMachineImageTemplates;

@@ -659,12 +659,14 @@ function deleteTemplate(sim: Simulator, req: ArmRequest): ArmResponse {
   };
   // A DELETE of a template being deleted is accepted again; the first one still ends it.
   if (r.properties.provisioningState === 'Deleting') return { status: 202, headers: sim.beginOperation(op) };
+  // Whether it took its staging group is decided by how it was before the delete began.
+  const provisioned = r.properties.provisioningState === 'Succeeded';
   r.properties.provisioningState = 'Deleting';
   const onDone = (): void => {
     // A group Image Builder created goes with the template; in a pre-existing one the resources
     // (all Image Builder's: the group had to be empty) are deleted and the group stays. A template
     // that failed to provision never took its group (it may be another template's).
-    if (r.properties.provisioningState !== 'Succeeded') {
+    if (!provisioned) {
       // nothing of the staging group is this template's
     } else if (it.stagingPreexisting) {
       for (const res of sim.resourcesIn(it.stagingRgId)) sim.deleteResource(res.id);
