@@ -9,7 +9,7 @@ import { recipeHash, stagingResourceGroupIdFor, templateNameFor } from '../../sr
 import type { PipelineDefinition } from '../../src/domain/pipeline/definition';
 import type { ImageTemplateRef, ImageTemplateSpec } from '../../src/ports/azure';
 import { pipelineSettingsForWorld } from '../../src/local/world-settings';
-import { startHarness, expectFactoryError, type Harness } from './helpers';
+import { startHarness, expectFactoryError, provisionTemplate, type Harness } from './helpers';
 
 const IMAGE = 'ubuntu-staging';
 
@@ -67,6 +67,11 @@ describe('staging resource groups', () => {
       tags: {},
     };
   };
+  /** Returns once ARM accepted the delete; it takes ~77 s of (virtual) time. */
+  const deleteTemplate = async (name: string) => {
+    await h.ports.imageBuilder('eng').deleteTemplate(ref(name));
+    h.clock.advanceBy(2 * 60_000);
+  };
   const group = (id: string) =>
     h.sim.inventory().find((r) => r.type === 'microsoft.resources/resourcegroups' && r.id === id);
 
@@ -74,7 +79,7 @@ describe('staging resource groups', () => {
     const builder = h.ports.imageBuilder('eng');
     const id = `/subscriptions/${h.world.eng.subscriptionId}/resourceGroups/rg-dev-aib-staging-it-created`;
     expect(group(id)).toBeUndefined();
-    const created = await builder.createTemplate(spec('it-created', id, '1.0.1'));
+    const created = await provisionTemplate(h, 'eng', spec('it-created', id, '1.0.1'));
     expect(created.provisioningState).toBe('Succeeded');
     expect(group(id)?.tags).toEqual({
       createdBy: 'AzureVMImageBuilder',
@@ -82,7 +87,7 @@ describe('staging resource groups', () => {
       imageTemplateResourceGroupName: h.world.templateResourceGroup,
     });
     expect(await builder.getStagingGroup(id)).toMatchObject({ location: 'westeurope' });
-    await builder.deleteTemplate(ref('it-created'));
+    await deleteTemplate('it-created');
     expect(h.sim.inventory().filter((r) => r.id.startsWith(id))).toEqual([]);
     expect(await builder.getStagingGroup(id)).toBeUndefined();
   });
@@ -91,7 +96,7 @@ describe('staging resource groups', () => {
     const builder = h.ports.imageBuilder('eng');
     const id = h.sim.addResourceGroup(h.world.eng.subscriptionId, 'rg-own-staging', 'westeurope');
     h.sim.assignRole({ principalId: h.world.buildIdentity.principalId, role: 'Contributor', scope: id });
-    await builder.createTemplate(spec('it-first', id, '1.0.2'));
+    await provisionTemplate(h, 'eng', spec('it-first', id, '1.0.2'));
     expect(group(id)?.tags).toMatchObject({
       usedBy: expect.any(String),
       imageTemplateName: 'it-first',
@@ -99,14 +104,14 @@ describe('staging resource groups', () => {
     });
     expect(h.sim.inventory().filter((r) => r.id.startsWith(`${id}/`)).length).toBeGreaterThan(0);
     // A group already tagged for a template cannot serve another: Image Builder's bare error.
-    const error = await expectFactoryError(() => builder.createTemplate(spec('it-second', id, '1.0.3')));
+    const error = await expectFactoryError(() => provisionTemplate(h, 'eng', spec('it-second', id, '1.0.3')));
     expect(error.code).toBe('OperationFailed');
     expect(error.message).toMatch(/InternalOperationError\W+Internal error occurred\./);
     expect(error.hint).toContain(`${id} must be the template's own`);
     // The refused template never took the group: deleting it leaves the first one's resources.
-    await builder.deleteTemplate(ref('it-second'));
+    await deleteTemplate('it-second');
     expect(h.sim.inventory().filter((r) => r.id.startsWith(`${id}/`)).length).toBeGreaterThan(0);
-    await builder.deleteTemplate(ref('it-first'));
+    await deleteTemplate('it-first');
     expect(group(id)).toBeDefined();
     expect(h.sim.inventory().filter((r) => r.id.startsWith(`${id}/`))).toEqual([]);
   });
@@ -125,7 +130,7 @@ describe('staging resource groups', () => {
 
     // Another template made the group its own (e.g. a clash of names): reported with the fix.
     const builder = h.ports.imageBuilder('eng');
-    await builder.createTemplate(spec('it-someone-else', id, '1.0.4'));
+    await provisionTemplate(h, 'eng', spec('it-someone-else', id, '1.0.4'));
     const taken = await preflight();
     expect(taken.problems).toEqual([
       expect.objectContaining({
@@ -137,12 +142,12 @@ describe('staging resource groups', () => {
         ),
       }),
     ]);
-    await builder.deleteTemplate(ref('it-someone-else'));
+    await deleteTemplate('it-someone-else');
 
     // This build's own template made it (a retry): fine.
-    await builder.createTemplate(spec(templateName, id, '1.0.5'));
+    await provisionTemplate(h, 'eng', spec(templateName, id, '1.0.5'));
     expect((await preflight()).problems).toEqual([]);
-    await builder.deleteTemplate(ref(templateName));
+    await deleteTemplate(templateName);
     expect(group(id)).toBeUndefined();
   });
 

@@ -150,7 +150,8 @@ describe('ARM contract from the SDK models', () => {
         );
         const poll = { updateIntervalInMs: 1 };
         const rg = world.templateResourceGroup;
-        await client.virtualMachineImageTemplates.createOrUpdate(
+        // ARM accepts; Image Builder provisions the template in ~30 s of (virtual) time.
+        const creating = client.virtualMachineImageTemplates.createOrUpdate(
           rg,
           'it-cancel',
           {
@@ -169,6 +170,9 @@ describe('ARM contract from the SDK models', () => {
           },
           poll,
         );
+        await creating.submitted();
+        clock.advanceBy(60_000);
+        await creating;
         await client.virtualMachineImageTemplates.run(rg, 'it-cancel', poll);
         clock.advanceBy(60_000);
         await client.virtualMachineImageTemplates.cancel(rg, 'it-cancel', poll);

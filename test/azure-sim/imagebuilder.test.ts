@@ -194,7 +194,7 @@ describe('azure-sim: Azure VM Image Builder', () => {
     const subnetId = world.buildNetwork.subnetOnlyGrantSubnetId;
     const vnetGroup = subnetId.split('/').slice(0, 5).join('/');
     const e = await errorOf(
-      client().virtualMachineImageTemplates.createOrUpdate(
+      createTemplate(
         world.templateResourceGroup,
         'it-subnet-only',
         template({ vmProfile: { vmSize: 'Standard_D2s_v5', vnetConfig: { subnetId } } }, '1.0.9'),
@@ -204,7 +204,7 @@ describe('azure-sim: Azure VM Image Builder', () => {
     expect(e.message).toContain('Please check the user assigned identity has the correct permissions');
     expect(e.message).toContain(vnetGroup);
     // infra's own build subnet (join rights on its VNET's group) is accepted
-    await client().virtualMachineImageTemplates.createOrUpdate(
+    await createTemplate(
       world.templateResourceGroup,
       'it-subnet-group',
       template(

@@ -160,9 +160,14 @@ export async function runProbes(probe: ProbeWorld, access: AccessDescription): P
     });
     const ref = { ...templates, name: `it-probe-${n}` };
     await run('create the image template', async () => {
-      const status = await builder.createTemplate(spec(ref.name));
-      if (status.provisioningState !== 'Succeeded')
-        throw new Error(`template ${status.provisioningState}: ${status.provisioningError?.message ?? ''}`);
+      // Returns once ARM accepted it; Image Builder provisions it in ~30 s.
+      await builder.createTemplate(spec(ref.name));
+      clock.advanceBy(MINUTE);
+      const status = await builder.templateProvisioning(ref);
+      if (status?.provisioningState !== 'Succeeded')
+        throw new Error(
+          `template ${status?.provisioningState ?? 'missing'}: ${status?.provisioningError?.message ?? ''}`,
+        );
     });
     await run('read the image template', () => builder.getTemplate(ref));
     await run('run the image template', () => builder.startRun(ref));
@@ -185,6 +190,7 @@ export async function runProbes(probe: ProbeWorld, access: AccessDescription): P
     const cancelRef = { ...templates, name: `it-probe-cancel-${n}` };
     await run('cancel a run', async () => {
       await builder.createTemplate(spec(cancelRef.name));
+      clock.advanceBy(MINUTE);
       await builder.startRun(cancelRef);
       await builder.cancelRun(cancelRef);
       // Image Builder refuses to delete a template while its run is Canceling (simulator: 15 min).
@@ -193,6 +199,7 @@ export async function runProbes(probe: ProbeWorld, access: AccessDescription): P
     await run('delete the image templates', async () => {
       await builder.deleteTemplate(ref);
       await builder.deleteTemplate(cancelRef);
+      clock.advanceBy(2 * MINUTE); // a template delete takes ~77 s
     });
 
     // Versions: read and patch in ENG, copy ENG → TEST → PROD across tenants.
