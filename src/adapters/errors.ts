@@ -515,7 +515,10 @@ function classifyFailedOperation(
     return crossTenant(summary, context, details);
   // The SDK's poller puts the operation's code in its message only ("…has failed. <code>. <message>").
   if (
-    (armCode === INTERNAL_OPERATION_ERROR || /\bInternalOperationError\b/.test(text)) &&
+    // …or, read from the failed template itself (provisioningError), only its text.
+    (armCode === INTERNAL_OPERATION_ERROR ||
+      /\bInternalOperationError\b/.test(text) ||
+      /^Internal error occurred\.?$/m.test(text)) &&
     context.stagingResourceGroupId !== undefined
   )
     return make('OperationFailed', `Operation failed: ${where(context)}: ${summary}`, {

@@ -212,6 +212,13 @@ describe('azure-sim: galleries, cross-tenant copy, VMs, network', () => {
       stdout: 'hello',
       stderr: '',
     }));
+    // The factory runs tests as managed Run Commands (infra grants runCommands/*, not the classic
+    // runCommand action); this test of the classic API grants it itself.
+    sim.assignRole({
+      principalId: world.factoryIdentity.principalId,
+      role: 'Virtual Machine Contributor',
+      scope: `/subscriptions/${world.eng.subscriptionId}/resourceGroups/${world.testVm.resourceGroup}`,
+    });
     await expect(
       eng.virtualMachines.runCommand(
         world.testVm.resourceGroup,

@@ -295,6 +295,25 @@ export async function runProbes(probe: ProbeWorld, access: AccessDescription): P
         );
       if (left.length > 0) throw new Error(`left behind: ${left.join(', ')}`);
     });
+    // A VM create that fails leaves its NIC behind (the VM never got it): cleanup deletes it itself.
+    await run('clean up the NIC of a failed VM create', async () => {
+      const failed = { ...vm, name: `vm-probe-failed-${n}` };
+      sim.failVmCreate({
+        vmName: failed.name,
+        code: 'AllocationFailed',
+        message:
+          'Allocation failed. We do not have sufficient capacity for the requested VM size in this region.',
+      });
+      await azure.testVms('eng').createVm({ ...vmSpec, name: failed.name });
+      clock.advanceBy(5 * MINUTE); // the create fails; the NIC's 180 s reservation passes
+      let remaining: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        remaining = (await azure.testVms('eng').deleteVm(failed)).remaining;
+        if (remaining.length === 0) break;
+        clock.advanceBy(2 * MINUTE);
+      }
+      if (remaining.length > 0) throw new Error(`left behind: ${remaining.join(', ')}`);
+    });
     await run('delete the versions', async () => {
       for (const [profile, t] of [
         ['prod', prod],
