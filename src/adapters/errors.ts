@@ -518,7 +518,7 @@ function classifyFailedOperation(
     // …or, read from the failed template itself (provisioningError), only its text.
     (armCode === INTERNAL_OPERATION_ERROR ||
       /\bInternalOperationError\b/.test(text) ||
-      /^Internal error occurred\.?$/m.test(text)) &&
+      /\bInternal error occurred\./.test(text)) &&
     context.stagingResourceGroupId !== undefined
   )
     return make('OperationFailed', `Operation failed: ${where(context)}: ${summary}`, {

@@ -1098,7 +1098,8 @@ function putVm(sim: Simulator, req: ArmRequest): ArmResponse {
                 if (!nicRes) continue;
                 delete nicRes.properties.virtualMachine;
                 nicRes.internal.reservedFor = r.id;
-                nicRes.internal.reservedUntil = sim.clock.now() + NIC_RESERVATION_MS;
+                // From when the create failed (its operation's end), not from when the failure is first read.
+                nicRes.internal.reservedUntil = vmReadyAt(sim, r) + NIC_RESERVATION_MS;
               }
             },
           },
