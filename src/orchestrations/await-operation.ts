@@ -29,7 +29,16 @@ export function* awaitAzureOperation(context: OrchestrationContext): Generator<T
     yield context.df.createTimer(new Date(now() + nextAwaitDelayMs(input.timing, reads, now())));
     const polled = yield* poll<unknown>(context, input.activity, input.activityInput);
     if (polled === undefined) continue; // transient: the next read is the retry
-    if ('refused' in polled) return { failed: polled.refused };
+    if ('refused' in polled) {
+      // Azure named when the same call succeeds (e.g. a NIC a failed VM create still holds for
+      // 180 s): read again then, on a durable timer, if that is before the deadline.
+      const after = polled.refused.retryAfterMs;
+      if (after === undefined || now() + after > input.timing.deadlineMs) return { failed: polled.refused };
+      last = `${polled.refused.code}, waiting ${Math.round(after / 1000)} s: ${polled.refused.message}`;
+      context.df.setCustomStatus({ what: input.what, reads: reads + 1, last });
+      yield context.df.createTimer(new Date(now() + after));
+      continue;
+    }
     const verdict = JUDGES[input.judge](polled.value);
     if ('done' in verdict) return { done: verdict.done };
     if ('failed' in verdict)

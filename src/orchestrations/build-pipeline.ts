@@ -172,7 +172,9 @@ export function* poll<T>(
   activityInput: unknown,
 ): Generator<
   Task,
-  { value: T } | { refused: { code: string; message: string; hint?: string } } | undefined,
+  | { value: T }
+  | { refused: { code: string; message: string; hint?: string; retryAfterMs?: number } }
+  | undefined,
   unknown
 > {
   let result: unknown;
