@@ -179,9 +179,12 @@ function pipelineActivityImplementations(deps: PipelineDependencies) {
       await azure.testVms(input.credential).createVm(input.spec);
     },
 
-    [Activities.getTestVm]: async (input: VmRefInput): Promise<{ provisioningState: string } | null> => {
+    [Activities.getTestVm]: async (
+      input: VmRefInput,
+    ): Promise<{ provisioningState: string; failure?: { code: string; message: string } } | null> => {
       const vm = await azure.testVms(input.credential).getVm(input.ref);
-      return vm === undefined ? null : { provisioningState: vm.provisioningState };
+      if (vm === undefined) return null;
+      return { provisioningState: vm.provisioningState, ...(vm.failure ? { failure: vm.failure } : {}) };
     },
 
     // Starts the script (managed Run Command, asyncExecution): returns in seconds however long it runs.

@@ -11,6 +11,7 @@ import type {
   RunCommandProgress,
   RunCommandResult,
   TestVmPort,
+  TestVmState,
   TestVmSpec,
   VmRef,
 } from '../ports/azure';
@@ -182,15 +183,30 @@ export class TestVmAdapter implements TestVmPort {
     }
   }
 
-  async getVm(
-    ref: VmRef,
-  ): Promise<{ provisioningState: string; nicIds: string[]; osDiskId?: string } | undefined> {
-    const vm = await orUndefined(this.context('read test VM', vmId(ref)), () =>
-      this.clients.compute(ref.subscriptionId).virtualMachines.get(ref.resourceGroup, ref.name),
-    );
+  async getVm(ref: VmRef): Promise<TestVmState | undefined> {
+    const context = this.context('read test VM', vmId(ref));
+    const compute = this.clients.compute(ref.subscriptionId);
+    const vm = await orUndefined(context, () => compute.virtualMachines.get(ref.resourceGroup, ref.name));
     if (vm === undefined) return undefined;
     const osDiskId = vm.storageProfile?.osDisk?.managedDisk?.id;
+    // A failed create says why only in the instance view (ProvisioningState/failed/<code>).
+    const failure =
+      vm.provisioningState === 'Failed'
+        ? (
+            await orUndefined(context, () =>
+              compute.virtualMachines.get(ref.resourceGroup, ref.name, { expand: 'instanceView' }),
+            )
+          )?.instanceView?.statuses?.find((st) => st.code?.startsWith('ProvisioningState/failed') === true)
+        : undefined;
     return {
+      ...(failure === undefined
+        ? {}
+        : {
+            failure: {
+              code: failure.code?.split('/')[2] ?? 'ProvisioningFailed',
+              message: failure.message ?? failure.displayStatus ?? '',
+            },
+          }),
       provisioningState: vm.provisioningState ?? 'Unknown',
       nicIds: (vm.networkProfile?.networkInterfaces ?? [])
         .map((nic) => nic.id ?? '')

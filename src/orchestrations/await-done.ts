@@ -74,10 +74,11 @@ export const JUDGES = {
   },
   /** getTestVm: { provisioningState } | null. */
   vmReady: (v: unknown): Verdict<unknown> => {
-    const s = v as { provisioningState: string } | null;
+    const s = v as { provisioningState: string; failure?: { code: string; message: string } } | null;
     if (s === null) return { failed: 'is missing' };
     if (s.provisioningState === 'Succeeded') return { done: s };
-    if (s.provisioningState === 'Failed') return { failed: 'is Failed' };
+    if (s.provisioningState === 'Failed')
+      return { failed: s.failure ? `create failed: ${s.failure.code}: ${s.failure.message}` : 'is Failed' };
     return { waiting: s.provisioningState };
   },
   /** deleteTestVm (idempotent: starts only deletes not yet running, so it is also the read). */

@@ -249,6 +249,14 @@ export interface RunCommandProgress {
   message?: string;
 }
 
+export interface TestVmState {
+  provisioningState: string;
+  nicIds: string[];
+  osDiskId?: string;
+  /** Why a create failed (its instance view's ProvisioningState/failed/<code> status). */
+  failure?: { code: string; message: string };
+}
+
 export interface TestVmPort {
   /**
    * Creates NIC + VM (OS disk implicit) with a throwaway admin credential generated inside the
@@ -256,7 +264,7 @@ export interface TestVmPort {
    * it with getVm). When the VM exists and is Succeeded, tags its OS disk; otherwise a no-op.
    */
   createVm(spec: TestVmSpec): Promise<void>;
-  getVm(ref: VmRef): Promise<{ provisioningState: string; nicIds: string[]; osDiskId?: string } | undefined>;
+  getVm(ref: VmRef): Promise<TestVmState | undefined>;
   /** Starts a script as a managed Run Command named `name`; no-op when one of that name exists. */
   startRunCommand(
     ref: VmRef,

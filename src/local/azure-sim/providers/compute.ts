@@ -922,7 +922,27 @@ function vmView(sim: Simulator, r: SimResource): Record<string, unknown> {
 
 function getVm(sim: Simulator, req: ArmRequest): ArmResponse {
   authorizeFor(sim, req, 'Microsoft.Compute/virtualMachines', 'read');
-  return { status: 200, body: vmView(sim, mustGet(sim, req, 'Microsoft.Compute/virtualMachines')) };
+  const r = mustGet(sim, req, 'Microsoft.Compute/virtualMachines');
+  const body = vmView(sim, r);
+  // `$expand=instanceView`: a failed create's error is in the statuses, as
+  // ProvisioningState/failed/<code> (VirtualMachineInstanceView; InstanceViewStatus in the REST spec).
+  const failure = r.internal.createFailure as { code: string; message: string } | undefined;
+  if (
+    /instanceView/i.test(req.query.get('$expand') ?? '') &&
+    failure &&
+    r.properties.provisioningState === 'Failed'
+  )
+    (body.properties as Record<string, unknown>).instanceView = {
+      statuses: [
+        {
+          code: `ProvisioningState/failed/${failure.code}`,
+          level: 'Error',
+          displayStatus: 'Provisioning failed',
+          message: failure.message,
+        },
+      ],
+    };
+  return { status: 200, body };
 }
 
 function putVm(sim: Simulator, req: ArmRequest): ArmResponse {
@@ -1093,6 +1113,7 @@ function putVm(sim: Simulator, req: ArmRequest): ArmResponse {
             // The VM stays, Failed; its NICs are released from it but reserved for it a while.
             onDone: () => {
               r.properties.provisioningState = 'Failed';
+              r.internal.createFailure = { code: failure.code, message: failure.message };
               for (const nic of nics) {
                 const nicRes = sim.getResource(str(nic.id) ?? '');
                 if (!nicRes) continue;
