@@ -93,7 +93,6 @@ describe('staging resource groups', () => {
   });
 
   it('an existing group: tagged as used, refused to a second template, emptied (not deleted) with the template', async () => {
-    const builder = h.ports.imageBuilder('eng');
     const id = h.sim.addResourceGroup(h.world.eng.subscriptionId, 'rg-own-staging', 'westeurope');
     h.sim.assignRole({ principalId: h.world.buildIdentity.principalId, role: 'Contributor', scope: id });
     await provisionTemplate(h, 'eng', spec('it-first', id, '1.0.2'));
@@ -129,7 +128,6 @@ describe('staging resource groups', () => {
     expect(free.problems).toEqual([]);
 
     // Another template made the group its own (e.g. a clash of names): reported with the fix.
-    const builder = h.ports.imageBuilder('eng');
     await provisionTemplate(h, 'eng', spec('it-someone-else', id, '1.0.4'));
     const taken = await preflight();
     expect(taken.problems).toEqual([
