@@ -1325,8 +1325,10 @@ export class Simulator implements AzureSimulator {
     const accountRes = [...this.resources.values()].find(
       (r) => r.type === 'Microsoft.Storage/storageAccounts' && eqi(r.name, account),
     );
-    const storageError = (status: number, code: string, message: string): void => {
-      const xml = `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`;
+    const storageError = (status: number, code: string, message: string, detail?: string): void => {
+      // Storage puts the reason of an authentication failure in <AuthenticationErrorDetail>, not in
+      // <Message> (Azure/azure-sdk-for-java#24926, microsoft/AzureStorageExplorer#3147).
+      const xml = `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${message}</Message>${detail === undefined ? '' : `<AuthenticationErrorDetail>${detail}</AuthenticationErrorDetail>`}</Error>`;
       res.writeHead(status, { 'Content-Type': 'application/xml', 'x-ms-error-code': code });
       res.end(xml);
     };
@@ -1366,6 +1368,7 @@ export class Simulator implements AzureSimulator {
         return storageError(
           401,
           'InvalidAuthenticationInfo',
+          'Server failed to authenticate the request. Please refer to the information in the www-authenticate header.',
           'Issuer validation failed. Issuer did not match.',
         );
       if (

@@ -359,7 +359,9 @@ function provisioningProblem(
     if (!sim.can(principalId, 'Microsoft.Network/virtualNetworks/subnets/join/action', vnetGroupId)) {
       return {
         code: 'Unauthorized',
-        message: `Not authorized to access the resource: ${vnetGroupId}. The user assigned identity needs 'Microsoft.Network/virtualNetworks/subnets/join/action' on the virtual network's resource group. Please check the user assigned identity has the correct permissions. ${TS}`,
+        // Image Builder's form for a resource its identity may not use (troubleshooting guide;
+        // MicrosoftDocs/azure-docs#99193); it names the resource, not the missing action.
+        message: `Not authorized to access the resource: ${subnetId}. Please check the user assigned identity has the correct permissions. ${TS}`,
       };
     }
     if (!eqi(subnet.location, location)) {
@@ -538,7 +540,8 @@ function runTemplate(sim: Simulator, req: ArmRequest): ArmResponse {
     run.failure = {
       at: now + timeoutMin * 60_000,
       subState: 'Building',
-      message: `Failed while waiting for packerizer: Timed out after ${timeoutMin} minutes (buildTimeoutInMinutes). ${TS}`,
+      // The troubleshooting guide's "Timeout exceeded" error, as lastRunStatus shows it.
+      message: `Deployment failed. Correlation ID: ${runId}. Failed in building/customizing image: Failed while waiting for packerizer: Timeout waiting for microservice to complete: 'context deadline exceeded'`,
       log: ['==> azure-arm: build timed out'],
     };
   }
@@ -767,7 +770,7 @@ export function tickImageBuilder(sim: Simulator, now: number): void {
         const problem = !sim.getResource(imageId)
           ? `Distribution failed: gallery image ${imageId} not found.`
           : !sim.can(it.identity.principalId, 'Microsoft.Compute/galleries/images/versions/write', versionId)
-            ? `Distribution failed: Not authorized to access the resource: ${versionId}. Please check the user assigned identity has the correct permissions. ${TS}`
+            ? `Deployment failed. Correlation ID: ${run.runId}. Not authorized to access the resource: ${versionId}. Please check the user assigned identity has the correct permissions. ${TS}`
             : sim.getResource(versionId)
               ? `Distribution failed: the gallery image version ${versionId} already exists. ${TS}`
               : undefined;
