@@ -24,7 +24,7 @@ describe('error classification against the simulator', () => {
     h.sim.setFaults({ rate: 1, kinds: ['429'], operations: [op], retryAfterSeconds: 17 });
     const error = await expectFactoryError(() => h.ports.access('eng').getResource(rgId()));
     expect(error).toMatchObject({ code: 'Throttled', retryable: true, retryAfterMs: 17_000 });
-    expect(error.message).toContain('TooManyRequests');
+    expect(error.message).toContain('TooManyRequests: The request is being throttled.'); // Azure/migAz#57
     assertNoSecrets(error, h.world);
   });
 
@@ -38,6 +38,11 @@ describe('error classification against the simulator', () => {
     expect(error.code).toBe(code);
     expect(error.retryable).toBe(true);
     if (kind === '503') expect(error.retryAfterMs).toBe(3000);
+    // ARM's 500 text (openshift/openshift-azure#1506)
+    if (kind === '500')
+      expect(error.message).toMatch(
+        /Encountered internal server error\. Diagnostic information: timestamp '\d{8}T\d{6}Z', subscription id '[^']+', tracking id '[^']+', request correlation id '[^']+'\./,
+      );
     expect(error.message).toContain('read resource');
     assertNoSecrets(error, h.world);
   });

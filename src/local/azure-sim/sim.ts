@@ -1632,8 +1632,8 @@ export class Simulator implements AzureSimulator {
         {
           error: {
             code: 'TooManyRequests',
-            message:
-              'The request is being throttled as the limit has been reached for operation type. Please try again after the time specified in Retry-After.',
+            // ARM's body for a throttled request (Azure/migAz#57); the wait is in Retry-After.
+            message: 'The request is being throttled.',
           },
         },
         { 'Retry-After': String(this.faultPlan?.retryAfterSeconds ?? 1) },
@@ -1642,10 +1642,11 @@ export class Simulator implements AzureSimulator {
       return send(500, {
         error: {
           code: 'InternalServerError',
+          // ARM's text (openshift/openshift-azure#1506).
           message:
-            'Encountered internal server error. Diagnostic information: timestamp, correlation id ' +
-            this.newGuid() +
-            '.',
+            `Encountered internal server error. Diagnostic information: timestamp '${new Date(this.clock.now()).toISOString().replace(/[-:]|\.\d+/g, '')}', ` +
+            `subscription id '${/\/subscriptions\/([^/]+)/i.exec(url.pathname)?.[1] ?? ''}', tracking id '${this.newGuid()}', ` +
+            `request correlation id '${this.newGuid()}'.`,
         },
       });
     if (fault === '503')
