@@ -101,7 +101,10 @@ describe('staging resource groups', () => {
     // A group already tagged for a template cannot serve another: Image Builder's bare error.
     const error = await expectFactoryError(() => builder.createTemplate(spec('it-second', id, '1.0.3')));
     expect(error.code).toBe('OperationFailed');
-    expect(error.message).toMatch(/InternalOperationError\W+Internal error occurred\./);
+    // The service's text today (Azure/azvmimagebuilder#45)
+    expect(error.message).toMatch(
+      /InternalOperationError\W+Internal error occurred\. This is a generic error\. To identify possible causes, go to https:\/\/aka\.ms\/azvmimagebuilderts\./,
+    );
     expect(error.hint).toContain(`${id} must be the template's own`);
     // The refused template never took the group: deleting it leaves the first one's resources.
     await builder.deleteTemplate(ref('it-second'));

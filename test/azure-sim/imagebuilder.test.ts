@@ -149,6 +149,10 @@ describe('azure-sim: Azure VM Image Builder', () => {
       ),
     );
     expect(err.statusCode).toBe(400);
+    // Image Builder's validation text (danielsollondon/azvmimagebuilder#39)
+    expect(err.message).toBe(
+      "Validation failed: 'ImageTemplate': Missing field 'properties'. Please review http://aka.ms/azvmimagebuildertmplref for details on fields required in the Image Builder Template.",
+    );
     const rec = sim
       .requests()
       .filter((r) => r.path.endsWith('/it-nested'))
