@@ -21,6 +21,21 @@ export function namesResourceGroup(text: string, stagingResourceGroupId: string 
 }
 
 /**
+ * Where to grant the build identity a right on a resource Image Builder named. For a subnet that is
+ * the VNET's resource group, where Image Builder checks virtualNetworks/read and subnets/join/action
+ * (image-builder-permissions-cli, "existing virtual network").
+ */
+export function grantScopeFor(named: string): { scope: string; role: string; note: string } {
+  const subnet =
+    /^(\/subscriptions?\/[^/]+\/resourceGroups\/[^/]+)\/providers\/Microsoft\.Network\/virtualNetworks\/[^/]+\/subnets\//i.exec(
+      named,
+    );
+  return subnet?.[1] === undefined
+    ? { scope: named, role: 'Contributor', note: '' }
+    : { scope: subnet[1], role: 'Network Contributor', note: " (the virtual network's resource group)" };
+}
+
+/**
  * Image Builder refuses to delete a template while a run is Running or Canceling (405
  * OperationNotAllowed "… is not allowed in provisioning state: provisioned or run state: canceling.",
  * danielsollondon/azvmimagebuilder#48).

@@ -10,6 +10,7 @@ import {
   grantCommand,
   isRunStateRefusal,
   namedResource,
+  grantScopeFor,
   namesResourceGroup,
   refusalHint,
   suggestRole,
@@ -422,15 +423,16 @@ function imageBuilderUnauthorized(
     return stagingUnauthorized(summary, text, context, details);
   const identity = context.buildIdentityId ?? '<build identity resource id>';
   const assignee = `$(az identity show --ids ${identity} --query principalId -o tsv)`;
+  const { scope, role, note } = grantScopeFor(named);
   return make(
     'AuthorizationFailed',
     `Image Builder's identity may not use ${named} to ${where(context)}: ${summary}`,
     {
       retryable: false,
       hint:
-        `grant the build identity ${identity} the rights the Image Builder permissions doc names on ${named}: ` +
-        grantCommand({ principalId: assignee, role: 'Contributor', scope: named }),
-      details: { ...details, scope: named, identity },
+        `grant the build identity ${identity} the rights the Image Builder permissions doc names on ${scope}${note}: ` +
+        grantCommand({ principalId: assignee, role, scope }),
+      details: { ...details, scope, role, identity },
     },
   );
 }

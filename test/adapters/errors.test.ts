@@ -117,6 +117,26 @@ describe('classifier (shapes the SDKs throw)', () => {
     expect(copy.hint).toContain('holds Reader on the source gallery image there');
   });
 
+  it("Image Builder's Unauthorized naming a subnet → the grant goes on the VNET's resource group", () => {
+    // The form of MicrosoftDocs/azure-docs#99193 with a subnet as the resource; the scope Image Builder
+    // checks is the VNET's resource group (image-builder-permissions-cli, "existing virtual network").
+    const vnetGroup = '/subscriptions/s/resourceGroups/rg-net';
+    const error = classifyAzureError(
+      new Error(
+        `The long-running operation has failed. Unauthorized. Not authorized to access the resource: ${vnetGroup}/providers/Microsoft.Network/virtualNetworks/vnet/subnets/snet. Please check the user assigned identity has the correct permissions. For more details, go to https://aka.ms/azvmimagebuilderts.`,
+      ),
+      {
+        operation: 'create image template',
+        stagingResourceGroupId: '/subscriptions/s/resourceGroups/IT_rg_tpl',
+        buildIdentityId:
+          '/subscriptions/s/resourceGroups/r/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uai',
+      },
+    );
+    expect(error.code).toBe('AuthorizationFailed');
+    expect(error.details).toMatchObject({ scope: vnetGroup, role: 'Network Contributor' });
+    expect(error.hint).toContain(`--role "Network Contributor" --scope ${vnetGroup}`);
+  });
+
   it('scrubs SAS signatures, bearer tokens, client secrets and JWTs', () => {
     const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJ0aWQiOiIxMjM0NTYifQ.c2lnbmF0dXJlLXZhbHVl';
     const text = scrubSecrets(
