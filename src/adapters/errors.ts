@@ -5,6 +5,19 @@
  */
 import type { AzureErrorCode } from '../ports/azure';
 import { FactoryError } from '../shared/errors';
+import {
+  RUN_STATE_HINT,
+  grantCommand,
+  isRunStateRefusal,
+  namedResource,
+  grantScopeFor,
+  namesResourceGroup,
+  refusalHint,
+  suggestRole,
+} from './errorHints';
+
+// Part of this module's interface since before the hints moved out.
+export { grantCommand, suggestRole };
 
 export interface ErrorContext {
   /** What we were doing, e.g. "create image template". */
@@ -148,25 +161,6 @@ function where(context: ErrorContext): string {
 }
 
 // ---------------------------------------------------------------- hints
-
-/** A role that covers an ARM action, for the "grant …" hint. */
-export function suggestRole(action: string | undefined): string {
-  if (action === undefined) return 'Contributor';
-  const lower = action.toLowerCase();
-  if (lower.startsWith('microsoft.network/') && (lower.includes('/join/') || lower.includes('/write')))
-    return 'Network Contributor';
-  if (lower.startsWith('microsoft.authorization/roleassignments/write')) return 'User Access Administrator';
-  if (lower.startsWith('microsoft.managedidentity/userassignedidentities/assign/'))
-    return 'Managed Identity Operator';
-  if (lower.endsWith('/read')) return 'Reader';
-  if (lower.startsWith('microsoft.virtualmachineimages/')) return 'Contributor';
-  if (lower.startsWith('microsoft.compute/virtualmachines/runcommand')) return 'Virtual Machine Contributor';
-  return 'Contributor';
-}
-
-export function grantCommand(args: { principalId: string; role: string; scope: string }): string {
-  return `az role assignment create --assignee-object-id ${args.principalId} --assignee-principal-type ServicePrincipal --role "${args.role}" --scope ${args.scope}`;
-}
 
 function authorizationHint(
   text: string,
@@ -312,7 +306,8 @@ export function classifyAzureError(thrown: unknown, context: ErrorContext): Fact
 
   const retryAfter = retryAfterMs(error.response?.headers);
 
-  if (STAGING_UNAUTHORIZED.test(allText)) return stagingUnauthorized(summary, allText, context, baseDetails);
+  if (STAGING_UNAUTHORIZED.test(allText))
+    return imageBuilderUnauthorized(summary, allText, context, baseDetails);
   if (armCode?.toLowerCase() === 'linkedauthorizationfailed')
     return linkedAuthorization(summary, allText, context, baseDetails);
   if (
@@ -342,6 +337,12 @@ export function classifyAzureError(thrown: unknown, context: ErrorContext): Fact
       },
     );
   }
+  if (isRunStateRefusal(armCode, allText))
+    return make('Conflict', `Conflict while trying to ${where(context)}: ${summary}`, {
+      retryable: false,
+      hint: RUN_STATE_HINT,
+      details: baseDetails,
+    });
   if (status === 429) {
     return make('Throttled', `Throttled while trying to ${where(context)}: ${summary}`, {
       retryable: true,
@@ -380,13 +381,12 @@ export function classifyAzureError(thrown: unknown, context: ErrorContext): Fact
     });
   if (status === 409) {
     const immutable = /Update\/Upgrade of image templates is currently not supported/i.test(allText);
+    const hint = immutable
+      ? 'Image templates are immutable: use a new template name per run (delete the failed one first).'
+      : refusalHint(armCode, allText);
     return make('Conflict', `Conflict while trying to ${where(context)}: ${summary}`, {
       retryable: false,
-      ...(immutable
-        ? {
-            hint: 'Image templates are immutable: use a new template name per run (delete the failed one first).',
-          }
-        : {}),
+      ...(hint === undefined ? {} : { hint }),
       details: baseDetails,
     });
   }
@@ -404,6 +404,37 @@ export function classifyAzureError(thrown: unknown, context: ErrorContext): Fact
     retryable: false,
     details: baseDetails,
   });
+}
+
+/**
+ * Image Builder's "Not authorized to access the resource: R. Please check the user assigned identity
+ * has the correct permissions": about the staging group when R is a resource group, else about a
+ * resource the build identity must read or write (a source, the distribution target:
+ * MicrosoftDocs/azure-docs#99193).
+ */
+function imageBuilderUnauthorized(
+  summary: string,
+  text: string,
+  context: ErrorContext,
+  details: Record<string, unknown>,
+): FactoryError {
+  const named = namedResource(text);
+  if (named === undefined || namesResourceGroup(text, context.stagingResourceGroupId))
+    return stagingUnauthorized(summary, text, context, details);
+  const identity = context.buildIdentityId ?? '<build identity resource id>';
+  const assignee = `$(az identity show --ids ${identity} --query principalId -o tsv)`;
+  const { scope, role, note } = grantScopeFor(named);
+  return make(
+    'AuthorizationFailed',
+    `Image Builder's identity may not use ${named} to ${where(context)}: ${summary}`,
+    {
+      retryable: false,
+      hint:
+        `grant the build identity ${identity} the rights the Image Builder permissions doc names on ${scope}${note}: ` +
+        grantCommand({ principalId: assignee, role, scope }),
+      details: { ...details, scope, role, identity },
+    },
+  );
 }
 
 function stagingUnauthorized(
@@ -508,7 +539,7 @@ function classifyFailedOperation(
   context: ErrorContext,
   details: Record<string, unknown>,
 ): FactoryError {
-  if (STAGING_UNAUTHORIZED.test(text)) return stagingUnauthorized(summary, text, context, details);
+  if (STAGING_UNAUTHORIZED.test(text)) return imageBuilderUnauthorized(summary, text, context, details);
   if (armCode?.toLowerCase() === 'linkedauthorizationfailed')
     return linkedAuthorization(summary, text, context, details);
   if (armCode !== undefined && CROSS_TENANT_CODES.has(armCode.toLowerCase()))
@@ -537,8 +568,10 @@ function classifyFailedOperation(
       details: { ...details, ...more },
     });
   }
+  const hint = refusalHint(armCode, text);
   return make('OperationFailed', `Operation failed: ${where(context)}: ${summary}`, {
     retryable: false,
+    ...(hint === undefined ? {} : { hint }),
     details,
   });
 }

@@ -347,4 +347,43 @@ describe('azure-sim: galleries, cross-tenant copy, VMs, network', () => {
       "The api-version '2019-03-01' is invalid. The supported versions are '2025-12-03,2025-03-03'.",
     );
   });
+
+  test("refusals in Azure's words: a missing platform image version, a NIC without IP configurations", async () => {
+    const { world } = env;
+    // "(NotFound) Artifact: VMImage was not found." (ansible and az CLI reports of a missing image version)
+    const missing = await errorOf(
+      compute('eng').virtualMachineImages.get(
+        'westeurope',
+        'Canonical',
+        '0001-com-ubuntu-server-jammy',
+        '22_04-lts-gen2',
+        '0.0.1',
+      ),
+    );
+    expect(missing).toMatchObject({
+      statusCode: 404,
+      code: 'NotFound',
+      message: 'Artifact: VMImage was not found.',
+    });
+    // "Network interface nimy must have one or more IP configurations." with code InvalidIPConfigCount
+    // (F5Networks/f5-cloud-failover-extension#129 for the text)
+    const net = new NetworkManagementClient(
+      env.factoryCredential(),
+      world.eng.subscriptionId,
+      env.clientOptions({ credentialScopes: ['https://management.azure.com/.default'] }),
+    );
+    const noIp = await errorOf(
+      net.networkInterfaces.beginCreateOrUpdateAndWait(
+        world.testVm.resourceGroup,
+        'nic-no-ip',
+        { location: 'westeurope', ipConfigurations: [] },
+        { updateIntervalInMs: 1 },
+      ),
+    );
+    expect(noIp).toMatchObject({
+      statusCode: 400,
+      code: 'InvalidIPConfigCount',
+      message: 'Network interface nic-no-ip must have one or more IP configurations.',
+    });
+  });
 });

@@ -1,3 +1,4 @@
+import https from 'node:https';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { AuthorizationManagementClient } from '@azure/arm-authorization';
 import {
@@ -171,5 +172,55 @@ describe('azure-sim: Entra tokens and ARM basics', () => {
     const err = await errorOf(client.resources.getById(world.eng.galleryId, '2025-03-03'));
     expect(err.statusCode).toBe(401);
     expect(err.code).toBe('ExpiredAuthenticationToken');
+    // ARM's wording and .NET time format (microsoft/foundry-dev-tools#461)
+    expect(err.message).toMatch(
+      /^The access token expiry UTC time '\d{1,2}\/\d{1,2}\/\d{4} \d{1,2}:\d{2}:\d{2} [AP]M' is earlier than current UTC time '\d{1,2}\/\d{1,2}\/\d{4} \d{1,2}:\d{2}:\d{2} [AP]M'\.$/,
+    );
+  });
+
+  /** A GET on ARM with the given Authorization header, as raw as ARM sees it. */
+  const rawArmGet = (authorization: string): Promise<{ status: number; body: unknown }> => {
+    const url = new URL(
+      `${env.sim.armEndpoint}/subscriptions/${env.world.eng.subscriptionId}?api-version=2025-04-01`,
+    );
+    return new Promise((resolve, reject) => {
+      const req = https.request(url, { ca: env.sim.ca, headers: { Authorization: authorization } }, (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as unknown }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  };
+
+  test('a token for another resource → 401 InvalidAuthenticationTokenAudience naming it', async () => {
+    const token = await env
+      .secretCredential(env.world.eng.tenantId)
+      .getToken('https://storage.azure.com/.default');
+    // JetBrains/azure-tools-for-intellij#16, hashicorp/go-azure-helpers#51
+    expect(await rawArmGet(`Bearer ${token?.token ?? ''}`)).toEqual({
+      status: 401,
+      body: {
+        error: {
+          code: 'InvalidAuthenticationTokenAudience',
+          message:
+            "The access token has been obtained for wrong audience or resource 'https://storage.azure.com'. It should exactly match with one of the allowed audiences 'https://management.core.windows.net/','https://management.core.windows.net','https://management.azure.com/','https://management.azure.com'.",
+        },
+      },
+    });
+  });
+
+  test('an Authorization header that is not a bearer token → 401 AuthenticationFailedInvalidHeader', async () => {
+    // Azure/azure-sdk-for-python#4124
+    expect(await rawArmGet('Basic dXNlcjpwYXNz')).toEqual({
+      status: 401,
+      body: {
+        error: {
+          code: 'AuthenticationFailedInvalidHeader',
+          message: "Authentication failed. The 'Authorization' header is provided in an invalid format.",
+        },
+      },
+    });
   });
 });

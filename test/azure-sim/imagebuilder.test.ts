@@ -1,6 +1,6 @@
 import { ImageBuilderClient, type ImageTemplate } from '@azure/arm-imagebuilder';
 import { ComputeManagementClient } from '@azure/arm-compute';
-import { BlobClient } from '@azure/storage-blob';
+import { BlobClient, ContainerClient } from '@azure/storage-blob';
 import { VirtualClock } from '../../src/shared/clock';
 import { errorOf, startEnv, type Env } from './helpers';
 
@@ -158,6 +158,10 @@ describe('azure-sim: Azure VM Image Builder', () => {
     } as unknown as ImageTemplate;
     const err = await errorOf(createTemplate(world.templateResourceGroup, 'it-nested', bad, poll));
     expect(err.statusCode).toBe(400);
+    // Image Builder's validation text (danielsollondon/azvmimagebuilder#39)
+    expect(err.message).toBe(
+      "Validation failed: 'ImageTemplate': Missing field 'properties'. Please review http://aka.ms/azvmimagebuildertmplref for details on fields required in the Image Builder Template.",
+    );
     const rec = sim
       .requests()
       .filter((r) => r.path.endsWith('/it-nested'))
@@ -187,6 +191,29 @@ describe('azure-sim: Azure VM Image Builder', () => {
     } as never);
     const text = (await blob.downloadToBuffer()).toString();
     expect(text).toContain('E: Unable to locate package nope');
+    // A token of another tenant: Storage's 401 keeps its generic message and names the reason in
+    // AuthenticationErrorDetail (Azure/azure-sdk-for-java#24926, Azure/azure-sdk-for-net#10529).
+    const foreign = new ContainerClient(
+      url.split('/').slice(0, 4).join('/'),
+      env.secretCredential(world.test.tenantId),
+      { tlsOptions: { ca: sim.ca }, retryOptions: { maxTries: 1 } } as never,
+    );
+    const refused = (await foreign
+      .listBlobsFlat()
+      .next()
+      .catch((e: unknown) => e)) as {
+      statusCode?: number;
+      code?: string;
+      message?: string;
+      details?: { authenticationErrorDetail?: string };
+    };
+    expect(refused).toMatchObject({ statusCode: 401, code: 'InvalidAuthenticationInfo' });
+    expect(refused.message).toContain(
+      'Server failed to authenticate the request. Please refer to the information in the www-authenticate header.',
+    );
+    expect(refused.details?.authenticationErrorDetail).toBe(
+      'Issuer validation failed. Issuer did not match.',
+    );
   });
 
   test("defect 6: join rights on the VNET only are refused; Image Builder checks the VNET's resource group", async () => {

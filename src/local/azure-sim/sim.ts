@@ -876,7 +876,7 @@ export class Simulator implements AzureSimulator {
   validateToken(
     token: string,
     audiences: string[],
-  ): { claims: Claims } | { error: 'invalid' | 'expired' | 'audience'; exp?: number } {
+  ): { claims: Claims } | { error: 'invalid' | 'expired' | 'audience'; exp?: number; aud?: string } {
     const jwt = decodeJwt(token);
     if (!jwt || !verifySignature(jwt, this.signingKey.publicKey)) return { error: 'invalid' };
     const p = jwt.payload;
@@ -895,7 +895,7 @@ export class Simulator implements AzureSimulator {
         (a) => a.replace(/\/+$/, '').toLowerCase() === claims.aud.replace(/\/+$/, '').toLowerCase(),
       )
     )
-      return { error: 'audience' };
+      return { error: 'audience', aud: claims.aud };
     return { claims };
   }
 
@@ -1362,8 +1362,10 @@ export class Simulator implements AzureSimulator {
     const accountRes = [...this.resources.values()].find(
       (r) => r.type === 'Microsoft.Storage/storageAccounts' && eqi(r.name, account),
     );
-    const storageError = (status: number, code: string, message: string): void => {
-      const xml = `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`;
+    const storageError = (status: number, code: string, message: string, detail?: string): void => {
+      // Storage puts the reason of an authentication failure in <AuthenticationErrorDetail>, not in
+      // <Message> (Azure/azure-sdk-for-java#24926, microsoft/AzureStorageExplorer#3147).
+      const xml = `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${message}</Message>${detail === undefined ? '' : `<AuthenticationErrorDetail>${detail}</AuthenticationErrorDetail>`}</Error>`;
       res.writeHead(status, { 'Content-Type': 'application/xml', 'x-ms-error-code': code });
       res.end(xml);
     };
@@ -1403,6 +1405,7 @@ export class Simulator implements AzureSimulator {
         return storageError(
           401,
           'InvalidAuthenticationInfo',
+          'Server failed to authenticate the request. Please refer to the information in the www-authenticate header.',
           'Issuer validation failed. Issuer did not match.',
         );
       if (
@@ -1670,8 +1673,8 @@ export class Simulator implements AzureSimulator {
         {
           error: {
             code: 'TooManyRequests',
-            message:
-              'The request is being throttled as the limit has been reached for operation type. Please try again after the time specified in Retry-After.',
+            // ARM's body for a throttled request (Azure/migAz#57); the wait is in Retry-After.
+            message: 'The request is being throttled.',
           },
         },
         { 'Retry-After': String(this.faultPlan?.retryAfterSeconds ?? 1) },
@@ -1680,10 +1683,11 @@ export class Simulator implements AzureSimulator {
       return send(500, {
         error: {
           code: 'InternalServerError',
+          // ARM's text (openshift/openshift-azure#1506).
           message:
-            'Encountered internal server error. Diagnostic information: timestamp, correlation id ' +
-            this.newGuid() +
-            '.',
+            `Encountered internal server error. Diagnostic information: timestamp '${new Date(this.clock.now()).toISOString().replace(/[-:]|\.\d+/g, '')}', ` +
+            `subscription id '${/\/subscriptions\/([^/]+)/i.exec(url.pathname)?.[1] ?? ''}', tracking id '${this.newGuid()}', ` +
+            `request correlation id '${this.newGuid()}'.`,
         },
       });
     if (fault === '503')
@@ -1756,7 +1760,8 @@ export class Simulator implements AzureSimulator {
           throw new ArmError(
             404,
             'NoRegisteredProviderFound',
-            `No registered resource provider found for API version '${apiVersion}' and operation '${key}'.`,
+            // The ARM troubleshooting doc's text ("Resolve errors for resource provider registration")
+            `No registered resource provider found for location '${str((body as Record<string, unknown> | undefined)?.location) ?? ''}' and API version '${apiVersion}' for type '${type.split('/').slice(1).join('/')}'.`,
           );
         throw new ArmError(
           405,
@@ -1830,9 +1835,10 @@ export class Simulator implements AzureSimulator {
         },
       );
     if (!auth.startsWith('Bearer '))
+      // ARM's code for this case (Azure/azure-sdk-for-python#4124)
       throw new ArmError(
         401,
-        'AuthenticationFailed',
+        'AuthenticationFailedInvalidHeader',
         "Authentication failed. The 'Authorization' header is provided in an invalid format.",
       );
     const v = this.validateToken(auth.slice(7), this.armAudiences());
@@ -1841,7 +1847,8 @@ export class Simulator implements AzureSimulator {
       throw new ArmError(
         401,
         'ExpiredAuthenticationToken',
-        `The access token expiry UTC time '${new Date((v.exp ?? 0) * 1000).toUTCString()}' is earlier than current UTC time '${new Date(this.clock.now()).toUTCString()}'.`,
+        // ARM writes both times as .NET's invariant "M/d/yyyy h:mm:ss AM" (microsoft/foundry-dev-tools#461)
+        `The access token expiry UTC time '${armUtcTime((v.exp ?? 0) * 1000)}' is earlier than current UTC time '${armUtcTime(this.clock.now())}'.`,
         {
           'WWW-Authenticate':
             'Bearer authorization_uri="https://login.windows.net/", error="invalid_token", error_description="The access token has expired."',
@@ -1849,10 +1856,12 @@ export class Simulator implements AzureSimulator {
       );
     }
     if (v.error === 'audience')
+      // ARM's answer for a token of another resource (JetBrains/azure-tools-for-intellij#16,
+      // hashicorp/go-azure-helpers#51)
       throw new ArmError(
         401,
-        'InvalidAuthenticationToken',
-        'The access token is invalid. The audience of the token is not valid for this resource.',
+        'InvalidAuthenticationTokenAudience',
+        `The access token has been obtained for wrong audience or resource '${v.aud ?? ''}'. It should exactly match with one of the allowed audiences 'https://management.core.windows.net/','https://management.core.windows.net','https://management.azure.com/','https://management.azure.com'.`,
       );
     throw new ArmError(401, 'InvalidAuthenticationToken', 'The access token is invalid.');
   }
@@ -1997,4 +2006,12 @@ function aadError(
     correlation_id: traceId,
     error_uri: `https://login.microsoftonline.com/error?code=${code}`,
   });
+}
+
+/** A time as ARM writes it in token errors: .NET's invariant "M/d/yyyy h:mm:ss AM", in UTC. */
+function armUtcTime(ms: number): string {
+  const d = new Date(ms);
+  const hours = d.getUTCHours() % 12 === 0 ? 12 : d.getUTCHours() % 12;
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getUTCMonth() + 1}/${d.getUTCDate()}/${d.getUTCFullYear()} ${hours}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} ${d.getUTCHours() < 12 ? 'AM' : 'PM'}`;
 }

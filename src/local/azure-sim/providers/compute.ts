@@ -662,7 +662,8 @@ function platformVersions(sim: Simulator, req: ArmRequest): ArmResponse {
   });
   if (ver !== undefined) {
     const hit = ver === 'latest' ? matches[matches.length - 1] : matches.find((m) => m.version === ver);
-    if (!hit) throw new ArmError(404, 'ImageVersionNotFound', `Artifact: VMImage was not found.`);
+    // Compute answers a missing platform image version with NotFound, as for a missing SKU
+    if (!hit) throw new ArmError(404, 'NotFound', `Artifact: VMImage was not found.`);
     return {
       status: 200,
       body: {
@@ -754,10 +755,11 @@ function putNic(sim: Simulator, req: ArmRequest): ArmResponse {
   const props = isObject(body.properties) ? body.properties : {};
   const ipcs = Array.isArray(props.ipConfigurations) ? props.ipConfigurations.filter(isObject) : [];
   if (ipcs.length === 0)
+    // Network's code and text; the text names the NIC, not its id (F5Networks/f5-cloud-failover-extension#129)
     throw new ArmError(
       400,
-      'NetworkInterfaceMustHaveAtLeastOneIpConfiguration',
-      `Network interface ${id} must have one or more IP configurations.`,
+      'InvalidIPConfigCount',
+      `Network interface ${req.segments[req.segments.length - 1] ?? ''} must have one or more IP configurations.`,
     );
   const configs = ipcs.map((c, i) => {
     const cp = isObject(c.properties) ? c.properties : {};
@@ -1233,7 +1235,9 @@ function runCommand(sim: Simulator, req: ArmRequest): ArmResponse {
   const body = sim.parseBody(req);
   const commandId = str(body.commandId) ?? '';
   if (commandId !== 'RunShellScript' && commandId !== 'RunPowerShellScript')
-    throw new ArmError(400, 'InvalidParameter', `The command id '${commandId}' is not supported.`);
+    // The Run Command doc's answer to a command id that is not available ("Restrictions"); the
+    // status and code are not documented, Compute uses 404 NotFound for "entity not found".
+    throw new ArmError(404, 'NotFound', 'The entity was not found in this Azure location.');
   const script = (Array.isArray(body.script) ? body.script : []).map(String).join('\n');
   const shell = commandId === 'RunShellScript' ? 'Shell' : 'PowerShell';
   const { out, durationMs } = executeScript(sim, vm, shell, script);

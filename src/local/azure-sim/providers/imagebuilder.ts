@@ -83,7 +83,26 @@ function unauthorizedStaging(stagingRgId: string): { code: string; message: stri
  * documented for each requirement, so none is invented.
  */
 function stagingConflict(): { code: string; message: string } {
-  return { code: 'InternalOperationError', message: 'Internal error occurred.' };
+  // The full text as the service sends it today (Azure/azvmimagebuilder#45); the guide shows its start.
+  return {
+    code: 'InternalOperationError',
+    message: `Internal error occurred. This is a generic error. To identify possible causes, go to https://aka.ms/azvmimagebuilderts.`,
+  };
+}
+
+/*
+ * Image Builder's template validation texts: "Validation failed: 'ImageTemplate': Missing field
+ * 'identity'. Please review http://aka.ms/azvmimagebuildertmplref for details on fields required in
+ * the Image Builder Template." (danielsollondon/azvmimagebuilder#39) and "Validation failed:
+ * 'ImageTemplate.properties': Field 'distribute[0].type' has a bad value: ''." (MicrosoftDocs/azure-docs
+ * #61716). The error code is not shown in either; InvalidParameter is kept.
+ */
+function missingField(object: string, field: string): string {
+  return `Validation failed: '${object}': Missing field '${field}'. Please review http://aka.ms/azvmimagebuildertmplref for details on fields required in the Image Builder Template.`;
+}
+
+function badValue(object: string, field: string, value: string): string {
+  return `Validation failed: '${object}': Field '${field}' has a bad value: '${value}'.`;
 }
 
 function identityIsContributorOn(sim: Simulator, principalId: string, rgId: string): boolean {
@@ -182,11 +201,7 @@ function validateBody(
     throw new ArmError(400, 'LocationRequired', 'The location property is required for this definition.');
   const props = body.properties;
   if (!isObject(props))
-    throw new ArmError(
-      400,
-      'InvalidParameter',
-      `The template properties are missing. Required: 'source' and 'distribute'. ${TS}`,
-    );
+    throw new ArmError(400, 'InvalidParameter', missingField('ImageTemplate', 'properties'));
   for (const key of Object.keys(props)) {
     if (!ALLOWED_PROPERTIES.includes(key)) {
       const hint = ALLOWED_PROPERTIES.find((a) => a.toLowerCase() === key.toLowerCase());
@@ -197,23 +212,35 @@ function validateBody(
       );
     }
   }
-  if (!isObject(props.source) || !str(props.source.type))
-    throw new ArmError(400, 'InvalidParameter', `The template 'source' is missing or has no 'type'. ${TS}`);
+  if (!isObject(props.source))
+    throw new ArmError(400, 'InvalidParameter', missingField('ImageTemplate.properties', 'source'));
+  if (!str(props.source.type))
+    throw new ArmError(400, 'InvalidParameter', badValue('ImageTemplate.properties', 'source.type', ''));
   if (!Array.isArray(props.distribute) || props.distribute.length === 0)
-    throw new ArmError(400, 'InvalidParameter', `The template 'distribute' is missing or empty. ${TS}`);
+    throw new ArmError(400, 'InvalidParameter', missingField('ImageTemplate.properties', 'distribute'));
   const bt = props.buildTimeoutInMinutes;
   if (bt !== undefined && (typeof bt !== 'number' || bt < 0 || bt > 960))
-    throw new ArmError(400, 'InvalidParameter', `'buildTimeoutInMinutes' must be between 0 and 960. ${TS}`);
-  const identity = isObject(body.identity) ? body.identity : undefined;
-  const uais =
-    identity && isObject(identity.userAssignedIdentities) ? Object.keys(identity.userAssignedIdentities) : [];
-  if (!identity || str(identity.type) !== 'UserAssigned' || uais.length !== 1) {
     throw new ArmError(
       400,
       'InvalidParameter',
-      `The image template must have exactly one user-assigned identity (identity.type 'UserAssigned'). ${TS}`,
+      badValue('ImageTemplate.properties', 'buildTimeoutInMinutes', JSON.stringify(bt)),
     );
-  }
+  const identity = isObject(body.identity) ? body.identity : undefined;
+  const uais =
+    identity && isObject(identity.userAssignedIdentities) ? Object.keys(identity.userAssignedIdentities) : [];
+  if (!identity) throw new ArmError(400, 'InvalidParameter', missingField('ImageTemplate', 'identity'));
+  if (str(identity.type) !== 'UserAssigned')
+    throw new ArmError(
+      400,
+      'InvalidParameter',
+      badValue('ImageTemplate', 'identity.type', str(identity.type) ?? ''),
+    );
+  if (uais.length !== 1)
+    throw new ArmError(
+      400,
+      'InvalidParameter',
+      badValue('ImageTemplate', 'identity.userAssignedIdentities', String(uais.length)),
+    );
   return { body, props, location, identityId: uais[0] ?? '' };
 }
 
@@ -365,7 +392,9 @@ function provisioningProblem(
     if (!sim.can(principalId, 'Microsoft.Network/virtualNetworks/subnets/join/action', vnetGroupId)) {
       return {
         code: 'Unauthorized',
-        message: `Not authorized to access the resource: ${vnetGroupId}. The user assigned identity needs 'Microsoft.Network/virtualNetworks/subnets/join/action' on the virtual network's resource group. Please check the user assigned identity has the correct permissions. ${TS}`,
+        // Image Builder's form for a resource its identity may not use (troubleshooting guide;
+        // MicrosoftDocs/azure-docs#99193); it names the resource, not the missing action.
+        message: `Not authorized to access the resource: ${subnetId}. Please check the user assigned identity has the correct permissions. ${TS}`,
       };
     }
     if (!eqi(subnet.location, location)) {
@@ -545,7 +574,8 @@ function runTemplate(sim: Simulator, req: ArmRequest): ArmResponse {
     run.failure = {
       at: now + timeoutMin * 60_000,
       subState: 'Building',
-      message: `Failed while waiting for packerizer: Timed out after ${timeoutMin} minutes (buildTimeoutInMinutes). ${TS}`,
+      // The troubleshooting guide's "Timeout exceeded" error, as lastRunStatus shows it.
+      message: `Deployment failed. Correlation ID: ${runId}. Failed in building/customizing image: Failed while waiting for packerizer: Timeout waiting for microservice to complete: 'context deadline exceeded'`,
       log: ['==> azure-arm: build timed out'],
     };
   }
@@ -782,7 +812,7 @@ export function tickImageBuilder(sim: Simulator, now: number): void {
         const problem = !sim.getResource(imageId)
           ? `Distribution failed: gallery image ${imageId} not found.`
           : !sim.can(it.identity.principalId, 'Microsoft.Compute/galleries/images/versions/write', versionId)
-            ? `Distribution failed: Not authorized to access the resource: ${versionId}. Please check the user assigned identity has the correct permissions. ${TS}`
+            ? `Deployment failed. Correlation ID: ${run.runId}. Not authorized to access the resource: ${versionId}. Please check the user assigned identity has the correct permissions. ${TS}`
             : sim.getResource(versionId)
               ? `Distribution failed: the gallery image version ${versionId} already exists. ${TS}`
               : undefined;
