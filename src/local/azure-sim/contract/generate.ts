@@ -23,6 +23,7 @@ export const CONTRACT_ROOTS = {
     'Image',
     'RunCommandInput',
     'RunCommandResult',
+    'VirtualMachineRunCommand',
     'VirtualMachineImageResource',
     'VirtualMachineImage',
   ],

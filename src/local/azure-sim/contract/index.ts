@@ -83,6 +83,15 @@ export const OPERATION_MODELS: Record<string, OperationModels> = {
     request: 'compute.RunCommandInput',
     response: 'compute.RunCommandResult',
   },
+  'microsoft.compute/virtualmachines/runcommands put': {
+    request: 'compute.VirtualMachineRunCommand',
+    response: 'compute.VirtualMachineRunCommand',
+  },
+  'microsoft.compute/virtualmachines/runcommands get': { response: 'compute.VirtualMachineRunCommand' },
+  'microsoft.compute/virtualmachines/runcommands list': {
+    response: 'compute.VirtualMachineRunCommand',
+    shape: 'list',
+  },
   'microsoft.compute/disks get': { response: 'compute.Disk' },
   'microsoft.compute/disks patch': { request: 'compute.DiskUpdate', response: 'compute.Disk' },
   'microsoft.network/virtualnetworks get': { response: 'network.VirtualNetwork' },
