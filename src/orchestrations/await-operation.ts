@@ -18,18 +18,16 @@ export function* awaitAzureOperation(context: OrchestrationContext): Generator<T
       context.df.continueAsNew({ ...input, reads });
       return { failed: { code: 'ContinuedAsNew', message: 'continued as new' } };
     }
-    if (now() >= input.timing.deadlineMs)
-      return {
-        failed: {
-          code: input.timedOutCode,
-          message: `${input.what}: not done by ${new Date(input.timing.deadlineMs).toISOString()} (last seen: ${last})`,
-        },
-      };
+    const overdue = now() >= input.timing.deadlineMs;
     // Started (or still running): Azure's Retry-After first, then growing delays to the deadline.
-    yield context.df.createTimer(new Date(now() + nextAwaitDelayMs(input.timing, reads, now())));
+    // Past the deadline (e.g. the app was down or redeployed meanwhile) it reads once more at once:
+    // an operation that finished in the meantime is done, not timed out.
+    if (!overdue)
+      yield context.df.createTimer(new Date(now() + nextAwaitDelayMs(input.timing, reads, now())));
     const polled = yield* poll<unknown>(context, input.activity, input.activityInput);
-    if (polled === undefined) continue; // transient: the next read is the retry
-    if ('refused' in polled) {
+    if (polled === undefined && !overdue) continue; // transient: the next read is the retry
+    if (polled === undefined) last = 'the last read failed';
+    if (polled !== undefined && 'refused' in polled) {
       // Azure named when the same call succeeds (e.g. a NIC a failed VM create still holds for
       // 180 s): read again then, on a durable timer, if that is before the deadline.
       const after = polled.refused.retryAfterMs;
@@ -39,11 +37,20 @@ export function* awaitAzureOperation(context: OrchestrationContext): Generator<T
       yield context.df.createTimer(new Date(now() + after));
       continue;
     }
-    const verdict = JUDGES[input.judge](polled.value);
-    if ('done' in verdict) return { done: verdict.done };
-    if ('failed' in verdict)
-      return { failed: { code: input.failedCode, message: `${input.what}: ${verdict.failed}` } };
-    last = verdict.waiting;
+    if (polled !== undefined) {
+      const verdict = JUDGES[input.judge](polled.value);
+      if ('done' in verdict) return { done: verdict.done };
+      if ('failed' in verdict)
+        return { failed: { code: input.failedCode, message: `${input.what}: ${verdict.failed}` } };
+      last = verdict.waiting;
+    }
+    if (overdue)
+      return {
+        failed: {
+          code: input.timedOutCode,
+          message: `${input.what}: not done by ${new Date(input.timing.deadlineMs).toISOString()} (last seen: ${last})`,
+        },
+      };
     context.df.setCustomStatus({ what: input.what, reads: reads + 1, last });
   }
 }

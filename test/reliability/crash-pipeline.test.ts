@@ -336,7 +336,8 @@ describe('crash suite: SIGKILL of the host across a whole pipeline', () => {
         `${peerLog.filter((l) => l.includes('(duplicate detection)')).length} re-sent request(s) dropped by duplicate detection, ` +
         `${peer.queue('approval-rejects').active.length} decision(s) delivered again and refused as duplicates\n` +
         kills.map((k, i) => `  ${i + 1}. ${k.event} +${k.delayMs} ms (build at ${k.status})`).join('\n') +
-        `\n  not reached: ${JSON.stringify([...randomPoints, ...anchoredPoints].map((p) => p.at ?? String(p.on)))}`,
+        `\n  not reached: ${JSON.stringify([...randomPoints, ...anchoredPoints].map((p) => p.at ?? String(p.on)))}` +
+        `\n  ended: ${JSON.stringify({ runtimeStatus: final.runtimeStatus, outcome: final.outcome, failure: final.failure }).slice(0, 2000)}`,
     );
 
     // Every kill point was reached, across the whole run.
