@@ -4,6 +4,8 @@
  * wait raced against a deadline and the cancel event. On failure, rejection, timeout or cancel the
  * compensation removes what this build created (test VMs, template, versions), so a build is
  * all-or-nothing: an image that did not pass every gate is never left as "latest" anywhere.
+ * Over 600 lines: the steps are closures over one build's state; issue 16 moves each step to a module
+ * of its own under src/orchestrations/build/.
  *
  * Compensation DELETES this build's versions (ENG included, also after a later stage's rejection)
  * rather than excluding them from latest with an end-of-life date, because:

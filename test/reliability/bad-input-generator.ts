@@ -2,6 +2,7 @@
  * Seeded generator of malformed inputs for test/reliability/bad-input.test.ts: HTTP requests to the
  * API, mutated pipeline definitions and forged or malformed approval decisions. The same seed gives
  * the same cases, so a failure reproduces with BAD_INPUT_SEED=<seed printed in the test names>.
+ * Over 600 lines: a catalogue of input mutations, one after another; splitting it would scatter it.
  */
 import { toDecisionEvent, type RefusalReason } from '../../src/domain/approvals';
 import type { ApprovalDecision, ApprovalRequest } from '../../src/ports/approvals';

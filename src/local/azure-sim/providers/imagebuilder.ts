@@ -1,6 +1,8 @@
 /**
  * Microsoft.VirtualMachineImages/imageTemplates: create (validated like AIB), run with clock-driven
  * phases, cancel, runOutputs, delete, staging resources, customization.log.
+ * Over 600 lines: the template lifecycle, its run and its staging rules are one state machine here;
+ * issue 16 splits run and staging out.
  */
 import type { Route, Simulator } from '../sim';
 import { ArmError, type ArmRequest, type ArmResponse, type SimResource } from '../types';
