@@ -160,6 +160,84 @@ describe('handler: refusals instead of lost or mislabelled decisions', () => {
       expect.objectContaining({ reason: 'no-pending-request', originalMessageId: 'm2' }) as unknown,
     ]);
   });
+
+  test.each([
+    ['ended without a decision', 'no-pending-request', undefined],
+    ['timed out', 'late', 'timedOut'],
+  ] as const)(
+    'a build that %s between status and raise (410, swallowed by the client): refused as %s',
+    async (_what, reason, recorded) => {
+      const rejects: Refusal[] = [];
+      const early = { ...request, deadline: '2026-01-03T12:00:00.000Z' };
+      const statuses: Partial<BuildCustomStatus>[] = [
+        { buildId: 'b-9', stages: [], pendingApproval: early },
+        {
+          buildId: 'b-9',
+          stages: [
+            {
+              name: 'TEST',
+              tenantId: 't',
+              state: 'timedOut',
+              approval: {
+                requestId: early.requestId,
+                requestedAt: early.requestedAt,
+                deadline: early.deadline,
+                ...(recorded === undefined ? {} : { decision: recorded }),
+              },
+            },
+          ],
+        },
+      ];
+      const access = {
+        getBuildStatus: () => Promise.resolve(statuses.shift()),
+        raiseEvent: () => Promise.resolve('raised' as const),
+      };
+      const event = eventFor(decisionFor(early, { decidedAt: '2026-01-02T11:00:00.000Z' }));
+      await expect(handlerWith(rejects)(event, { messageId: 'm4' }, access)).resolves.toMatchObject({
+        accept: false,
+        reason,
+      });
+      expect(rejects).toEqual([expect.objectContaining({ reason, originalMessageId: 'm4' }) as unknown]);
+    },
+  );
+
+  test('a decision the build took (still pending, or recorded) is accepted after the second look', async () => {
+    const early = { ...request, deadline: '2026-01-03T12:00:00.000Z' };
+    const decision = decisionFor(early, { decidedAt: '2026-01-02T11:00:00.000Z' });
+    for (const after of [
+      { buildId: 'b-9', stages: [], pendingApproval: early },
+      {
+        buildId: 'b-9',
+        stages: [
+          {
+            name: 'TEST',
+            tenantId: 't',
+            state: 'promoting' as const,
+            approval: {
+              requestId: early.requestId,
+              requestedAt: '',
+              deadline: '',
+              decision: 'approved' as const,
+            },
+          },
+        ],
+      },
+    ]) {
+      const rejects: Refusal[] = [];
+      const statuses: Partial<BuildCustomStatus>[] = [
+        { buildId: 'b-9', stages: [], pendingApproval: early },
+        after,
+      ];
+      const access = {
+        getBuildStatus: () => Promise.resolve(statuses.shift()),
+        raiseEvent: () => Promise.resolve('raised' as const),
+      };
+      await expect(handlerWith(rejects)(eventFor(decision), {}, access)).resolves.toMatchObject({
+        accept: true,
+      });
+      expect(rejects).toEqual([]);
+    }
+  });
 });
 
 describe('end to end: local durable host, real trigger, AMQP peer', () => {

@@ -52,6 +52,36 @@ function peek(body: unknown): { buildId?: string; requestId?: string } {
 }
 
 /**
+ * A build that ended between the status read and the raise (its deadline timer won, or it was
+ * canceled) takes no events: the extension answers 410 and the client returns as if it had raised.
+ * Read again: a request neither pending any more nor decided was not answered by this decision.
+ * A failed re-read is not an outage of this decision (the raise went through): it counts as raised.
+ */
+async function endedBeforeRaise(
+  builds: BuildAccess,
+  decision: { buildId: string; requestId: string },
+): Promise<{ reason: RefusalReason; detail: string } | undefined> {
+  let after: Partial<BuildCustomStatus> | undefined;
+  try {
+    after = await builds.getBuildStatus(decision.buildId);
+  } catch {
+    return undefined;
+  }
+  if (after?.pendingApproval?.requestId === decision.requestId) return undefined;
+  const approval = after?.stages?.find((s) => s.approval?.requestId === decision.requestId)?.approval;
+  if (approval?.decision === 'approved' || approval?.decision === 'rejected') return undefined;
+  if (approval?.decision === 'timedOut')
+    return {
+      reason: 'late',
+      detail: `request ${decision.requestId} of build ${decision.buildId} timed out while this decision was raised`,
+    };
+  return {
+    reason: 'no-pending-request',
+    detail: `build ${decision.buildId} ended while this decision was raised; it was not applied`,
+  };
+}
+
+/**
  * Returns the handler. Every message ends raised or on the rejects queue with a reason; it throws
  * only when Durable or Service Bus fail (the message is then abandoned and retried, and dead-lettered
  * by Service Bus after max delivery count): the dead-letter queue is for outages, never for content.
@@ -120,6 +150,8 @@ export function createDecisionHandler(deps: DecisionHandlerDependencies) {
       // The build was there a moment ago (its status had the request) and is gone now: purged.
       if (raisedTo === 'not-found')
         return refuse('no-pending-request', `build ${decision.buildId} no longer exists`);
+      const gone = await endedBeforeRaise(builds, decision);
+      if (gone !== undefined) return refuse(gone.reason, gone.detail);
       raised.add(decision.requestId);
       if (raised.size > 10_000) raised.delete(raised.values().next().value as string);
       deps.log(
