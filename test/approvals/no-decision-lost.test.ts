@@ -342,6 +342,33 @@ describe('end to end: local durable host, real trigger, AMQP peer', () => {
     expect(logs.join('\n')).not.toContain('approval decision accepted');
   });
 
+  test('odd JSON (deeply nested, proto keys, a bare value) is refused as malformed, not dead-lettered', async () => {
+    const depth = 20_000;
+    const bodies = [
+      `{"type":"com.imagefactory.approval.decided","data":${'['.repeat(depth)}${']'.repeat(depth)}}`,
+      '{"__proto__":{"buildId":"b-path"},"data":{"constructor":{"prototype":{}}}}',
+      'null',
+      '"text"',
+      '{"data":',
+    ];
+    const sent: string[] = [];
+    for (const text of bodies) {
+      const id = randomUUID();
+      await decisions.sendMessages({
+        messageId: id,
+        contentType: CLOUDEVENTS_CONTENT_TYPE,
+        body: Buffer.from(text),
+      });
+      sent.push(id);
+    }
+    await until(() => sent.every((id) => rejectsFor(id).length === 1));
+    for (const id of sent) expect(rejectsFor(id)[0]!.applicationProperties.reason).toBe('malformed');
+    // The SDK cannot write the nested body again (JSON.stringify recurses): it is left out, said so.
+    expect(rejectsFor(sent[0]!)[0]!.applicationProperties.bodyOmitted).toMatch(/nested too deeply/);
+    expect(rejectsFor(sent[1]!)[0]!.applicationProperties.bodyOmitted).toBeUndefined();
+    await settled();
+  });
+
   test('a decision for a build that timed out or was terminated is refused, not raised into the void', async () => {
     const timedOut = requestFor('b-ended');
     await host.startNew('approvalFixture', {
