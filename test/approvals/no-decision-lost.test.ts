@@ -369,6 +369,24 @@ describe('end to end: local durable host, real trigger, AMQP peer', () => {
     await settled();
   });
 
+  test('a decision just under the size limit is refused as malformed even though body and refusal do not fit one message', async () => {
+    const id = randomUUID();
+    const text = JSON.stringify({
+      type: 'com.imagefactory.approval.decided',
+      data: { comment: 'x'.repeat(261_400) },
+    });
+    await decisions.sendMessages({
+      messageId: id,
+      contentType: CLOUDEVENTS_CONTENT_TYPE,
+      body: Buffer.from(text),
+    });
+    await until(() => rejectsFor(id).length === 1);
+    const properties = rejectsFor(id)[0]!.applicationProperties;
+    expect(properties.reason).toBe('malformed');
+    expect(properties.bodyOmitted).toMatch(/too large/);
+    await settled();
+  });
+
   test('a decision for a build that timed out or was terminated is refused, not raised into the void', async () => {
     const timedOut = requestFor('b-ended');
     await host.startNew('approvalFixture', {

@@ -137,7 +137,22 @@ export function createApprovalRejectsSender(config: AppConfig): {
       try {
         await sender.sendMessages(message);
       } catch (error) {
-        throw sendError(config.APPROVAL_REJECTS_QUEUE, error);
+        // A decision just under the size limit does not fit together with the refusal's properties:
+        // the message itself is the cause, so the refusal goes out without the body.
+        if ((error as { code?: unknown }).code !== 'MessageSizeExceeded')
+          throw sendError(config.APPROVAL_REJECTS_QUEUE, error);
+        try {
+          await sender.sendMessages({
+            ...message,
+            body: null,
+            applicationProperties: {
+              ...message.applicationProperties,
+              bodyOmitted: 'the refused body is too large to forward with the refusal',
+            },
+          });
+        } catch (again) {
+          throw sendError(config.APPROVAL_REJECTS_QUEUE, again);
+        }
       }
     },
     async close(): Promise<void> {
