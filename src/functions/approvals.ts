@@ -13,6 +13,7 @@ import {
 } from '../adapters/servicebus';
 import { RecordingApprovals } from '../adapters/recording-approvals';
 import { createDecisionHandler, parseSigningKey, type BuildAccess } from '../domain/approvals';
+import type { BuildCustomStatus } from '../domain/build-status';
 import { useApprovalsFactory } from './dependencies';
 
 useApprovalsFactory((config: AppConfig) =>
@@ -50,19 +51,45 @@ function decisionHandler(): ReturnType<typeof createDecisionHandler> {
   return wired.handle;
 }
 
+/** Runtime statuses of an instance that takes no more events (the extension answers 410 Gone). */
+const ENDED = new Set<string>([
+  df.OrchestrationRuntimeStatus.Completed,
+  df.OrchestrationRuntimeStatus.Failed,
+  df.OrchestrationRuntimeStatus.Terminated,
+  df.OrchestrationRuntimeStatus.Canceled,
+]);
+
 function buildAccess(context: InvocationContext): BuildAccess {
   const client = df.getClient(context);
   return {
     getBuildStatus: async (buildId) => {
       try {
         const status = await client.getStatus(buildId, { showInput: false });
-        return status.customStatus ?? undefined;
+        const custom: Partial<BuildCustomStatus> | undefined = status.customStatus ?? undefined;
+        // An ended build keeps its last customStatus, pending request included (a terminated one
+        // never cleared it), but takes no events: the extension answers 410 and the client returns
+        // as if raised, so a decision raised to it would vanish without a refusal.
+        if (custom !== undefined && ENDED.has(status.runtimeStatus)) {
+          const { pendingApproval: _ended, ...rest } = custom;
+          return rest;
+        }
+        return custom;
       } catch (error) {
         if (error instanceof Error && /HTTP 404/.test(error.message)) return undefined;
         throw error;
       }
     },
-    raiseEvent: (buildId, eventName, decision) => client.raiseEvent(buildId, eventName, decision),
+    raiseEvent: async (buildId, eventName, decision) => {
+      try {
+        await client.raiseEvent(buildId, eventName, decision);
+        return 'raised';
+      } catch (error) {
+        // The client's text for the extension's 404 (durable-functions DurableClient.raiseEvent).
+        if (error instanceof Error && /^No instance with ID '.*' found\.$/.test(error.message))
+          return 'not-found';
+        throw error;
+      }
+    },
   };
 }
 

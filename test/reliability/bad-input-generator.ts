@@ -1103,12 +1103,17 @@ export function generateDecisionCases(
     });
   for (const requestId of [`${pending.requestId}x`, `${pending.buildId}:${pending.stage}:9`])
     add(`wrong request ${requestId}`, event(decision({ requestId })), 'mismatch', { detail: 'requestId' });
-  for (const buildId of [`${pending.buildId}x`, `other-${random.letters(6)}`, '../../instances'])
+  for (const buildId of [`${pending.buildId}x`, `other-${random.letters(6)}`])
     add(
       `wrong build ${buildId}`,
       event(decision({ buildId, requestId: `${buildId}:${pending.stage}:1` })),
       'no-pending-request',
     );
+  // Ids no Durable URL can carry: refused by the schema, before any call to Durable (issue 14).
+  for (const buildId of ['../../instances', `${pending.buildId}/..`, '.'])
+    add(`build id ${buildId}`, { ...event(decision()), data: decision({ buildId }) }, 'malformed', {
+      detail: 'data.buildId',
+    });
 
   // Late: processed after the deadline, or decided after it.
   add('processed after the deadline', event(decision()), 'late', { late: true });

@@ -93,6 +93,15 @@ export function createServiceBusApprovals(config: AppConfig): ApprovalsPort & { 
   };
 }
 
+function stringifies(value: unknown): boolean {
+  try {
+    JSON.stringify(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Sender of refused decisions to APPROVAL_REJECTS_QUEUE (body unchanged, refusal as properties). */
 export function createApprovalRejectsSender(config: AppConfig): {
   send(body: unknown, refusal: Refusal): Promise<void>;
@@ -102,8 +111,13 @@ export function createApprovalRejectsSender(config: AppConfig): {
   const sender = client.createSender(config.APPROVAL_REJECTS_QUEUE);
   return {
     async send(body: unknown, refusal: Refusal): Promise<void> {
+      const bytes = body instanceof Uint8Array;
+      // The SDK writes a non-binary body with JSON.stringify, which throws on JSON nested thousands
+      // deep (it recurses). That is the content, not an outage: the refusal goes out without the
+      // body rather than the decision being retried into the dead-letter queue.
+      const writable = bytes || stringifies(body);
       const message: ServiceBusMessage = {
-        body: body instanceof Uint8Array ? Buffer.from(body) : body,
+        body: bytes ? Buffer.from(body) : writable ? body : null,
         contentType: CLOUDEVENTS_CONTENT_TYPE,
         subject: `refused:${refusal.reason}`,
         applicationProperties: {
@@ -115,12 +129,30 @@ export function createApprovalRejectsSender(config: AppConfig): {
             : { originalMessageId: refusal.originalMessageId }),
           ...(refusal.buildId === undefined ? {} : { buildId: refusal.buildId }),
           ...(refusal.requestId === undefined ? {} : { requestId: refusal.requestId }),
+          ...(writable
+            ? {}
+            : { bodyOmitted: 'the refused body cannot be written as JSON (nested too deeply)' }),
         },
       };
       try {
         await sender.sendMessages(message);
       } catch (error) {
-        throw sendError(config.APPROVAL_REJECTS_QUEUE, error);
+        // A decision just under the size limit does not fit together with the refusal's properties:
+        // the message itself is the cause, so the refusal goes out without the body.
+        if ((error as { code?: unknown }).code !== 'MessageSizeExceeded')
+          throw sendError(config.APPROVAL_REJECTS_QUEUE, error);
+        try {
+          await sender.sendMessages({
+            ...message,
+            body: null,
+            applicationProperties: {
+              ...message.applicationProperties,
+              bodyOmitted: 'the refused body is too large to forward with the refusal',
+            },
+          });
+        } catch (again) {
+          throw sendError(config.APPROVAL_REJECTS_QUEUE, again);
+        }
       }
     },
     async close(): Promise<void> {

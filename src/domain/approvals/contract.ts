@@ -15,12 +15,25 @@ export const SIGALG_HMAC_SHA256 = 'hmac-sha256';
 
 const isoTime = z.iso.datetime({ offset: true });
 const text = (max: number) => z.string().min(1).max(max);
-/** Ids we put into event sources, subjects and Service Bus message ids. */
+/**
+ * requestId, buildId and stage: the build id is a Durable instance id, the stage names an external
+ * event, and all three go into URL paths of the Durable management API, event sources, subjects and
+ * Service Bus message ids. The Durable extension refuses instance ids that start with '@' or contain
+ * '/', '\\', '#', '?' or control characters, and ids over 256 characters (DurableClient.StartNewAsync
+ * and IsInvalidCharacter in Azure/azure-functions-durable-extension,
+ * src/WebJobs.Extensions.DurableTask/ContextImplementations/DurableClient.cs). This rule is narrower:
+ * a closed set of characters without '/', at most 128, and neither '.' nor '..', which a URL path
+ * resolves away (RFC 3986 section 5.2.4), so 'b-1/..' or '.' could never name the build it claims.
+ * One definition: the JSON Schemas in schemas/ carry this pattern, the handler tests ids with it.
+ */
+export const ID_PATTERN = /^(?!@)(?!\.\.?$)[A-Za-z0-9._:@-]{1,128}$/;
+export const isSafeId = (value: unknown): value is string =>
+  typeof value === 'string' && ID_PATTERN.test(value);
 const token = z
   .string()
   .min(1)
   .max(128)
-  .regex(/^[A-Za-z0-9._:@/-]+$/, 'letters, digits and . _ : @ / - only');
+  .regex(ID_PATTERN, "letters, digits and . _ : @ - only (no '/'), not starting with '@', not '.' or '..'");
 
 export const approvalRequestSchema = z
   .object({

@@ -22,6 +22,7 @@ const MATCHED_FIELDS = ['requestId', 'buildId', 'stage', 'imageVersion'] as cons
  * @param nowIso when the decision is processed; after pending.deadline it is late
  * @param signingKey APPROVAL_SIGNING_KEY bytes; when given, unsigned decisions are refused
  * @param decidedRequestIds requests already decided (from the build status, and raised just now)
+ * @param expiredRequestIds requests whose deadline passed with no decision (stage timed out)
  */
 export function evaluateDecision(
   message: unknown,
@@ -29,6 +30,7 @@ export function evaluateDecision(
   nowIso: string,
   signingKey?: Buffer,
   decidedRequestIds: ReadonlySet<string> = new Set(),
+  expiredRequestIds: ReadonlySet<string> = new Set(),
 ): DecisionEvaluation {
   const raw = bodyAsJson(message);
   const parsed = approvalDecisionEventSchema.safeParse(raw);
@@ -66,6 +68,13 @@ export function evaluateDecision(
       accept: false,
       reason: 'duplicate',
       detail: `request ${decision.requestId} of build ${decision.buildId} was already decided`,
+    };
+  // The build recorded the deadline, not a decision: an answer now is late, not a second answer.
+  if (expiredRequestIds.has(decision.requestId))
+    return {
+      accept: false,
+      reason: 'late',
+      detail: `request ${decision.requestId} of build ${decision.buildId} timed out before this decision was processed (received ${nowIso}, decided ${decision.decidedAt})`,
     };
   if (pending === undefined)
     return {
