@@ -115,6 +115,7 @@ export function createApprovalRejectsSender(config: AppConfig): {
             : { originalMessageId: refusal.originalMessageId }),
           ...(refusal.buildId === undefined ? {} : { buildId: refusal.buildId }),
           ...(refusal.requestId === undefined ? {} : { requestId: refusal.requestId }),
+          ...(refusal.keyGeneration === undefined ? {} : { keyGeneration: refusal.keyGeneration }),
         },
       };
       try {

@@ -5,11 +5,14 @@
 import type { BuildCustomStatus } from '../build-status';
 import { approvalEventName, type ApprovalRequest, type RaisedApprovalDecision } from '../../ports/approvals';
 import { bodyAsJson } from './contract';
+import type { SigningKeys } from './signing';
 import { evaluateDecision, type DecisionEvaluation, type RefusalReason } from './evaluate';
 
 export interface Refusal {
   reason: RefusalReason;
   detail: string;
+  /** Which key generation the signature matched: current, previous, previous-expired, none. */
+  keyGeneration?: string;
   originalMessageId?: string;
   buildId?: string;
   requestId?: string;
@@ -26,7 +29,8 @@ export interface BuildAccess {
 export interface DecisionHandlerDependencies {
   /** Sends the refused message, unchanged, to the rejects queue with the refusal as properties. */
   sendToRejects(body: unknown, refusal: Refusal): Promise<void>;
-  signingKey?: Buffer;
+  /** The current key, or the current and (during a rotation) the previous key. */
+  signingKey?: Buffer | SigningKeys;
   now(): string;
   log(line: string): void;
 }
@@ -85,7 +89,7 @@ export function createDecisionHandler(deps: DecisionHandlerDependencies) {
       raised.add(decision.requestId);
       if (raised.size > 10_000) raised.delete(raised.values().next().value as string);
       deps.log(
-        `approval decision accepted: ${decision.decision} ${decision.stage} of build ${decision.buildId} (request ${decision.requestId}, ${decision.changeTicket}, message ${messageId ?? '-'})`,
+        `approval decision accepted: ${decision.decision} ${decision.stage} of build ${decision.buildId} (request ${decision.requestId}, ${decision.changeTicket}, message ${messageId ?? '-'}${evaluation.keyGeneration === undefined ? '' : `, key ${evaluation.keyGeneration}`})`,
       );
       return evaluation;
     }
@@ -93,13 +97,14 @@ export function createDecisionHandler(deps: DecisionHandlerDependencies) {
       reason: evaluation.reason,
       detail: evaluation.detail,
       refusedAt: now,
+      ...(evaluation.keyGeneration === undefined ? {} : { keyGeneration: evaluation.keyGeneration }),
       ...(messageId === undefined ? {} : { originalMessageId: messageId }),
       ...(buildId === undefined ? {} : { buildId }),
       ...(requestId === undefined ? {} : { requestId }),
     };
     await deps.sendToRejects(body, refusal);
     deps.log(
-      `approval decision refused (${evaluation.reason}): ${evaluation.detail}; message ${messageId ?? '-'} sent to the rejects queue`,
+      `approval decision refused (${evaluation.reason}${evaluation.keyGeneration === undefined ? '' : `, key ${evaluation.keyGeneration}`}): ${evaluation.detail}; message ${messageId ?? '-'} sent to the rejects queue`,
     );
     return evaluation;
   };
