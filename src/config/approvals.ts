@@ -72,10 +72,12 @@ export type ApprovalsSettings = z.infer<typeof approvalsSettingsSchema>;
 
 /**
  * Whether the app runs on App Service / Azure Functions rather than locally: the platform sets
- * WEBSITE_INSTANCE_ID on every instance (the local host and Core Tools do not).
+ * WEBSITE_SITE_NAME (read-only app setting, learn.microsoft.com/azure/app-service/reference-app-settings)
+ * and WEBSITE_INSTANCE_ID (per instance, Kudu wiki "Azure runtime environment"); either counts, so a
+ * plan that lacks one is still recognised. The local host and Core Tools set neither.
  */
 export function isHostedOnAppService(env: Record<string, string | undefined>): boolean {
-  return (env.WEBSITE_INSTANCE_ID ?? '').trim() !== '';
+  return ['WEBSITE_INSTANCE_ID', 'WEBSITE_SITE_NAME'].some((name) => (env[name] ?? '').trim() !== '');
 }
 
 /**

@@ -46,7 +46,7 @@ describe('start-up check of the signing key', () => {
     );
   });
 
-  test('hosted (WEBSITE_INSTANCE_ID set) the key must be base64: with at least 32 bytes', () => {
+  test('hosted (WEBSITE_INSTANCE_ID or WEBSITE_SITE_NAME set) the key must be base64: with at least 32 bytes', () => {
     const text = 'a-typed-passphrase-that-is-long-enough-0123';
     const hosted = { WEBSITE_INSTANCE_ID: '0f1e2d3c' };
     const message = configError({ ...hosted, APPROVAL_SIGNING_KEY: text });
@@ -54,6 +54,10 @@ describe('start-up check of the signing key', () => {
     expect(message).not.toContain(text);
     expect(configError({ ...hosted, APPROVAL_SIGNING_KEY: b64(randomBytes(16)) })).toMatch(
       /APPROVAL_SIGNING_KEY: too short \(16 bytes/,
+    );
+    // Either platform setting marks a hosted run.
+    expect(configError({ WEBSITE_SITE_NAME: 'func-abc', APPROVAL_SIGNING_KEY: text })).toMatch(
+      /outside local runs/,
     );
     expect(
       loadConfig({ TASK_HUB_NAME: 'ImageFactory', ...hosted, APPROVAL_SIGNING_KEY: b64(randomBytes(32)) })
