@@ -29,6 +29,9 @@ param factoryAppEngPrincipalId string = ''
 @description('Optional. Bump after `azd down --purge`: the Key Vault has purge protection, so its old name stays taken for the retention period (90 days); the generation is part of the new name.')
 param keyVaultGeneration string = '1'
 
+@description('Optional. During a signing key rotation: until when decisions signed with the previous key (Key Vault secret approval-signing-key-previous) are accepted, ISO 8601 with zone. Empty = no rotation under way (docs/approvals-integration.md).')
+param approvalSigningKeyPreviousUntil string = ''
+
 @description('Optional. Object id of the on-prem release-management principal (sends decisions, receives requests).')
 param onPremPrincipalId string = ''
 
@@ -198,6 +201,7 @@ module function 'app/function.bicep' = {
     appInsightsConnectionString: monitoring.outputs.connectionString
     serviceBusNamespaceHost: serviceBus.outputs.host
     keyVaultUri: keyVault.outputs.uri
+    approvalSigningKeyPreviousUntil: approvalSigningKeyPreviousUntil
     queueNames: queueNames
     engTenantId: tenant().tenantId
     engSubscriptionId: subscription().subscriptionId

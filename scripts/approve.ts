@@ -88,6 +88,7 @@ interface PendingRequest {
   buildId: string;
   stage: string;
   imageVersion: string;
+  requestedAt?: string;
 }
 
 /**
@@ -170,7 +171,9 @@ async function main(): Promise<void> {
     approver: args.approver,
     changeTicket: args.ticket,
     ...(args.comment ? { comment: args.comment } : {}),
-    decidedAt: new Date().toISOString(),
+    // A decision predating its request is refused (bad-time); `npm start` runs the factory on a
+    // sped-up clock, ahead of this machine's, so never stamp earlier than the request.
+    decidedAt: new Date(Math.max(Date.now(), Date.parse(pending.requestedAt ?? '') || 0)).toISOString(),
   });
   const connection = {
     ServiceBusConnection: env.ServiceBusConnection,

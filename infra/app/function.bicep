@@ -25,6 +25,9 @@ param appInsightsConnectionString string
 param serviceBusNamespaceHost string
 @description('Required. Key Vault URI (signing key, certificate credentials).')
 param keyVaultUri string
+
+@description('End of a signing key rotation overlap (ISO 8601 with zone, e.g. 2026-12-08T12:00:00Z); empty = no rotation under way')
+param approvalSigningKeyPreviousUntil string = ''
 @description('Required. Approval queue names.')
 param queueNames queueNamesType
 @description('Required. ENG tenant id.')
@@ -141,6 +144,9 @@ var appSettings = {
   APPROVAL_DECISIONS_QUEUE: queueNames.decisions
   APPROVAL_REJECTS_QUEUE: queueNames.rejects
   APPROVAL_SIGNING_KEY: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/approval-signing-key/)'
+  // Rotation (docs/approvals-integration.md): read only while the overlap end below is set.
+  APPROVAL_SIGNING_KEY_PREVIOUS: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/approval-signing-key-previous/)'
+  APPROVAL_SIGNING_KEY_PREVIOUS_UNTIL: approvalSigningKeyPreviousUntil
   ServiceBusConnection__fullyQualifiedNamespace: serviceBusNamespaceHost
   ServiceBusConnection__credential: 'managedidentity'
   ServiceBusConnection__clientId: factoryIdentityClientId

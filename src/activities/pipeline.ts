@@ -36,7 +36,7 @@ import {
   type VmRefInput,
 } from '../domain/pipeline/activities';
 import { runPreflight } from './preflight';
-import { verifyDecisionSignature } from '../domain/approvals/signing';
+import { describeMatch, matchSignature, type SigningKeys } from '../domain/approvals/signing';
 import {
   BUILD_SLOT_TAG,
   decideBuildSlot,
@@ -51,8 +51,11 @@ export interface PipelineDependencies {
   log: (line: string) => void;
   /** Image Builder runs at a time per subscription and region (BUILD_SLOTS_PER_SUBSCRIPTION_REGION). */
   buildSlotsPerSubscriptionRegion: number;
-  /** APPROVAL_SIGNING_KEY: when set, only decisions carrying a valid signature are acted on. */
-  approvalSigningKey?: Buffer;
+  /**
+   * APPROVAL_SIGNING_KEY (and the previous key during a rotation): when set, only decisions carrying
+   * a valid signature are acted on.
+   */
+  approvalSigningKey?: Buffer | SigningKeys;
 }
 
 /** Tag on ENG versions recording how long the build ran: past builds tune the polling. */
@@ -314,17 +317,22 @@ function pipelineActivityImplementations(deps: PipelineDependencies) {
           verified: false,
           detail: 'unsigned: the decision did not come signed through the decisions queue',
         });
-      const verified = verifyDecisionSignature(
+      // The trigger's rule (matchSignature), at this activity's time: the previous key counts only
+      // until the overlap end, so a decision the trigger accepted just before the end can be refused
+      // here if the build picks it up after it (docs/approvals-integration.md, "Rotating the key").
+      const match = matchSignature(
         key,
         input.proof.eventId,
         input.decision,
         input.proof.signature,
+        new Date(deps.clock.now()).toISOString(),
       );
       return Promise.resolve({
-        verified,
-        detail: verified
-          ? `signature of event ${input.proof.eventId} verified`
-          : `bad-signature: the signature does not match event ${input.proof.eventId}`,
+        verified: match.accepted,
+        keyGeneration: match.generation,
+        detail: match.accepted
+          ? `signature of event ${input.proof.eventId} verified (${describeMatch(match)})`
+          : `bad-signature: the signature of event ${input.proof.eventId} ${match.generation === 'none' ? '' : 'was '}${describeMatch(match)}`,
       });
     },
   };

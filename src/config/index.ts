@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { FactoryError } from '../shared/errors';
 import { appSettingsSchema } from './app';
-import { approvalsSettingsSchema } from './approvals';
+import { approvalsSettingsProblems, approvalsSettingsSchema } from './approvals';
 import { azureSettingsSchema } from './azure';
 
 /**
@@ -16,10 +16,11 @@ export type AppConfig = z.infer<typeof settingsSchema>;
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
   const parsed = settingsSchema.safeParse(env);
-  if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map(
-    (issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`,
-  );
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  problems.push(...approvalsSettingsProblems(env));
+  if (parsed.success && problems.length === 0) return parsed.data;
   throw new FactoryError('InvalidConfig', `Invalid settings:\n  ${problems.join('\n  ')}`, {
     details: { problems },
     hint: 'Check local.settings.json (locally) or the Function App settings (in Azure); see README "Settings".',

@@ -12,8 +12,9 @@ import {
   isServiceBusConfigured,
 } from '../adapters/servicebus';
 import { RecordingApprovals } from '../adapters/recording-approvals';
-import { createDecisionHandler, parseSigningKey, type BuildAccess } from '../domain/approvals';
+import { createDecisionHandler, type BuildAccess } from '../domain/approvals';
 import type { BuildCustomStatus } from '../domain/build-status';
+import { approvalSigningKeys } from '../config/approvals';
 import { useApprovalsFactory } from './dependencies';
 
 useApprovalsFactory((config: AppConfig) =>
@@ -33,16 +34,17 @@ function decisionHandler(): ReturnType<typeof createDecisionHandler> {
     config.ServiceBusConnection__fullyQualifiedNamespace,
     config.APPROVAL_REJECTS_QUEUE,
     config.APPROVAL_SIGNING_KEY,
+    config.APPROVAL_SIGNING_KEY_PREVIOUS,
+    config.APPROVAL_SIGNING_KEY_PREVIOUS_UNTIL,
   ]);
   if (wired?.key !== key) {
+    const signingKeys = approvalSigningKeys(config);
     const rejects = createApprovalRejectsSender(config);
     wired = {
       key,
       handle: createDecisionHandler({
         sendToRejects: (body, refusal) => rejects.send(body, refusal),
-        ...(config.APPROVAL_SIGNING_KEY === undefined
-          ? {}
-          : { signingKey: parseSigningKey(config.APPROVAL_SIGNING_KEY) }),
+        ...(signingKeys === undefined ? {} : { signingKey: signingKeys }),
         now: () => new Date().toISOString(),
         log: (line) => log(line),
       }),

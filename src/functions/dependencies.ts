@@ -8,7 +8,7 @@ import { RecordingApprovals } from '../adapters/recording-approvals';
 import type { ApprovalsPort } from '../ports/approvals';
 import type { PipelineDependencies } from '../activities/pipeline';
 import { systemClock } from '../shared/clock';
-import { parseSigningKey } from '../domain/approvals/signing';
+import { approvalSigningKeys } from '../config/approvals';
 
 let cached: { key: string; dependencies: PipelineDependencies } | undefined;
 
@@ -30,15 +30,14 @@ export function pipelineDependencies(
   if (cached?.key === key) return cached.dependencies;
   const config = loadConfig(env);
   const log = (line: string) => console.log(`[image-factory] ${line}`);
+  const signingKeys = approvalSigningKeys(config);
   const dependencies: PipelineDependencies = {
     azure: createAzurePorts(config, { env, updateIntervalInMs: config.ARM_POLL_INTERVAL_MS }),
     approvals: approvalsFactory ? approvalsFactory(config) : new RecordingApprovals(log),
     clock: systemClock,
     log,
     buildSlotsPerSubscriptionRegion: config.BUILD_SLOTS_PER_SUBSCRIPTION_REGION,
-    ...(config.APPROVAL_SIGNING_KEY === undefined
-      ? {}
-      : { approvalSigningKey: parseSigningKey(config.APPROVAL_SIGNING_KEY) }),
+    ...(signingKeys === undefined ? {} : { approvalSigningKey: signingKeys }),
   };
   cached = { key, dependencies };
   return dependencies;

@@ -119,6 +119,7 @@ describe('evaluateDecision', () => {
         decision,
         eventId: 'evt-1',
         signature: signDecision(KEY, 'evt-1', decision),
+        keyGeneration: 'current',
       });
   });
 

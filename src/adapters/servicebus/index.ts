@@ -132,6 +132,7 @@ export function createApprovalRejectsSender(config: AppConfig): {
           ...(writable
             ? {}
             : { bodyOmitted: 'the refused body cannot be written as JSON (nested too deeply)' }),
+          ...(refusal.keyGeneration === undefined ? {} : { keyGeneration: refusal.keyGeneration }),
         },
       };
       try {

@@ -4,15 +4,29 @@
  */
 import type { ApprovalDecision, ApprovalRequest } from '../../ports/approvals';
 import { approvalDecisionEventSchema, bodyAsJson } from './contract';
-import { verifyDecisionSignature } from './signing';
+import { describeMatch, matchSignature, type SignatureMatch, type SigningKeys } from './signing';
 import { unknownKeysMessage } from '../../shared/text';
 
 export type RefusalReason =
-  'malformed' | 'unsigned' | 'bad-signature' | 'no-pending-request' | 'mismatch' | 'late' | 'duplicate';
+  | 'malformed'
+  | 'unsigned'
+  | 'bad-signature'
+  | 'no-pending-request'
+  | 'mismatch'
+  | 'late'
+  | 'bad-time'
+  | 'duplicate';
 
 export type DecisionEvaluation =
-  | { accept: true; decision: ApprovalDecision; eventId: string; signature?: string }
-  | { accept: false; reason: RefusalReason; detail: string };
+  | {
+      accept: true;
+      decision: ApprovalDecision;
+      eventId: string;
+      signature?: string;
+      /** Which key generation the signature matched (absent when no key is configured). */
+      keyGeneration?: SignatureMatch['generation'];
+    }
+  | { accept: false; reason: RefusalReason; detail: string; keyGeneration?: SignatureMatch['generation'] };
 
 const MATCHED_FIELDS = ['requestId', 'buildId', 'stage', 'imageVersion'] as const;
 
@@ -20,7 +34,8 @@ const MATCHED_FIELDS = ['requestId', 'buildId', 'stage', 'imageVersion'] as cons
  * @param message the CloudEvent as received (object, JSON text or bytes)
  * @param pending the build's customStatus.pendingApproval (undefined when none is pending)
  * @param nowIso when the decision is processed; after pending.deadline it is late
- * @param signingKey APPROVAL_SIGNING_KEY bytes; when given, unsigned decisions are refused
+ * @param signingKey APPROVAL_SIGNING_KEY bytes (and the previous key during a rotation); when
+ *   given, unsigned decisions are refused
  * @param decidedRequestIds requests already decided (from the build status, and raised just now)
  * @param expiredRequestIds requests whose deadline passed with no decision (stage timed out)
  */
@@ -28,7 +43,7 @@ export function evaluateDecision(
   message: unknown,
   pending: ApprovalRequest | undefined,
   nowIso: string,
-  signingKey?: Buffer,
+  signingKey?: Buffer | SigningKeys,
   decidedRequestIds: ReadonlySet<string> = new Set(),
   expiredRequestIds: ReadonlySet<string> = new Set(),
 ): DecisionEvaluation {
@@ -43,6 +58,7 @@ export function evaluateDecision(
     return { accept: false, reason: 'malformed', detail: problems.join('; ') };
   }
   const event = parsed.data;
+  let keyGeneration: SignatureMatch['generation'] | undefined;
   if (signingKey !== undefined || event.signature !== undefined || event.sigalg !== undefined) {
     if (event.signature === undefined || event.sigalg === undefined) {
       if (signingKey !== undefined)
@@ -54,11 +70,17 @@ export function evaluateDecision(
     } else if (signingKey !== undefined) {
       // Verify over the data exactly as received (strict schema: nothing was stripped).
       const data = (raw as { data: unknown }).data;
-      if (!verifyDecisionSignature(signingKey, event.id, data, event.signature))
+      const match = matchSignature(signingKey, event.id, data, event.signature, nowIso);
+      keyGeneration = match.generation;
+      if (!match.accepted)
         return {
           accept: false,
           reason: 'bad-signature',
-          detail: `signature does not match event ${event.id} (wrong key, or id/data changed after signing)`,
+          keyGeneration,
+          detail:
+            match.generation === 'none'
+              ? `signature of event ${event.id} ${describeMatch(match)} (wrong key, or id/data changed after signing)`
+              : `signature of event ${event.id} was ${describeMatch(match)}; sign with the current key`,
         };
     }
   }
@@ -98,10 +120,19 @@ export function evaluateDecision(
       reason: 'late',
       detail: `the deadline of request ${pending.requestId} was ${pending.deadline}; received ${nowIso}, decided ${decision.decidedAt}`,
     };
+  // A decision cannot precede the question: a clock that far off makes the audit trail a lie.
+  // After `late`: a decision processed after the deadline is late whatever it claims.
+  if (Date.parse(decision.decidedAt) < Date.parse(pending.requestedAt))
+    return {
+      accept: false,
+      reason: 'bad-time',
+      detail: `decidedAt ${decision.decidedAt} is before request ${pending.requestId} was made (${pending.requestedAt})`,
+    };
   return {
     accept: true,
     decision,
     eventId: event.id,
     ...(event.signature === undefined ? {} : { signature: event.signature }),
+    ...(keyGeneration === undefined ? {} : { keyGeneration }),
   };
 }

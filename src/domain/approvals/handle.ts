@@ -5,11 +5,14 @@
 import type { BuildCustomStatus } from '../build-status';
 import { approvalEventName, type ApprovalRequest, type RaisedApprovalDecision } from '../../ports/approvals';
 import { bodyAsJson, isSafeId } from './contract';
+import type { SigningKeys } from './signing';
 import { evaluateDecision, type DecisionEvaluation, type RefusalReason } from './evaluate';
 
 export interface Refusal {
   reason: RefusalReason;
   detail: string;
+  /** Which key generation the signature matched: current, previous, previous-expired, none. */
+  keyGeneration?: string;
   originalMessageId?: string;
   buildId?: string;
   requestId?: string;
@@ -32,7 +35,8 @@ export type RaiseResult = 'raised' | 'not-found' | void;
 export interface DecisionHandlerDependencies {
   /** Sends the refused message, unchanged, to the rejects queue with the refusal as properties. */
   sendToRejects(body: unknown, refusal: Refusal): Promise<void>;
-  signingKey?: Buffer;
+  /** The current key, or the current and (during a rotation) the previous key. */
+  signingKey?: Buffer | SigningKeys;
   now(): string;
   log(line: string): void;
 }
@@ -112,20 +116,25 @@ export function createDecisionHandler(deps: DecisionHandlerDependencies) {
       }
     }
     const messageId = typeof metadata.messageId === 'string' ? metadata.messageId : undefined;
-    const refuse = async (reason: RefusalReason, detail: string): Promise<DecisionEvaluation> => {
+    const refuse = async (
+      reason: RefusalReason,
+      detail: string,
+      keyGeneration?: Refusal['keyGeneration'],
+    ): Promise<DecisionEvaluation> => {
       const refusal: Refusal = {
         reason,
         detail,
         refusedAt: now,
+        ...(keyGeneration === undefined ? {} : { keyGeneration }),
         ...(messageId === undefined ? {} : { originalMessageId: messageId }),
         ...(buildId === undefined ? {} : { buildId }),
         ...(requestId === undefined ? {} : { requestId }),
       };
       await deps.sendToRejects(body, refusal);
       deps.log(
-        `approval decision refused (${reason}): ${detail}; message ${messageId ?? '-'} sent to the rejects queue`,
+        `approval decision refused (${reason}${keyGeneration === undefined ? '' : `, key ${keyGeneration}`}): ${detail}; message ${messageId ?? '-'} sent to the rejects queue`,
       );
-      return { accept: false, reason, detail };
+      return { accept: false, reason, detail, ...(keyGeneration === undefined ? {} : { keyGeneration }) };
     };
     let evaluation: DecisionEvaluation;
     try {
@@ -155,11 +164,11 @@ export function createDecisionHandler(deps: DecisionHandlerDependencies) {
       raised.add(decision.requestId);
       if (raised.size > 10_000) raised.delete(raised.values().next().value as string);
       deps.log(
-        `approval decision accepted: ${decision.decision} ${decision.stage} of build ${decision.buildId} (request ${decision.requestId}, ${decision.changeTicket}, message ${messageId ?? '-'})`,
+        `approval decision accepted: ${decision.decision} ${decision.stage} of build ${decision.buildId} (request ${decision.requestId}, ${decision.changeTicket}, message ${messageId ?? '-'}${evaluation.keyGeneration === undefined ? '' : `, key ${evaluation.keyGeneration}`})`,
       );
       return evaluation;
     }
-    return refuse(evaluation.reason, evaluation.detail);
+    return refuse(evaluation.reason, evaluation.detail, evaluation.keyGeneration);
   };
 
   return (body: unknown, metadata: DecisionMetadata, builds: BuildAccess): Promise<DecisionEvaluation> => {

@@ -37,22 +37,91 @@ export function verifyDecisionSignature(key: Buffer, id: string, data: unknown, 
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
+/** App Service passes this text itself when it cannot resolve a Key Vault reference (platform-facts). */
+const KEY_VAULT_REFERENCE = /^\s*@Microsoft\.KeyVault\(/i;
+
 /**
- * APPROVAL_SIGNING_KEY: `base64:<base64 of the key bytes>` or plain text (its UTF-8 bytes).
- * At least 32 bytes. The error never contains the value.
+ * APPROVAL_SIGNING_KEY (or _PREVIOUS): `base64:<base64 of the key bytes>` or plain text (its UTF-8
+ * bytes). At least 32 bytes. `requireBase64` (hosted on App Service): only `base64:` is accepted, so
+ * the key is random bytes rather than a typed phrase. The error names the setting, never the value.
  */
-export function parseSigningKey(setting: string): Buffer {
+export function parseSigningKey(
+  setting: string,
+  options: { name?: string; requireBase64?: boolean } = {},
+): Buffer {
+  const name = options.name ?? 'APPROVAL_SIGNING_KEY';
+  if (KEY_VAULT_REFERENCE.test(setting))
+    throw new Error(
+      `${name}: is an unresolved Key Vault reference: App Service passes the literal "@Microsoft.KeyVault(…)" text when it cannot resolve the reference (secret missing, or the app's identity may not read it); that text is guessable, so it is never used as a key — fix the reference (its status is shown under the app's Environment variables) and restart`,
+    );
   const base64 = /^base64:(.*)$/s.exec(setting.trim());
   let key: Buffer;
   if (base64) {
     const encoded = (base64[1] ?? '').trim();
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) || encoded.length % 4 !== 0)
-      throw new Error('APPROVAL_SIGNING_KEY: "base64:" is not followed by valid base64');
+      throw new Error(`${name}: "base64:" is not followed by valid base64`);
     key = Buffer.from(encoded, 'base64');
   } else {
+    if (options.requireBase64 === true)
+      throw new Error(
+        `${name}: outside local runs the key must be "base64:<at least 32 random bytes, base64>" (e.g. openssl rand -base64 32), not text`,
+      );
     key = Buffer.from(setting, 'utf8');
   }
-  if (key.length < 32)
-    throw new Error(`APPROVAL_SIGNING_KEY: too short (${key.length} bytes; at least 32 are required)`);
+  if (key.length < 32) throw new Error(`${name}: too short (${key.length} bytes; at least 32 are required)`);
   return key;
+}
+
+/**
+ * The keys a signature may be made with: the current one, and during a rotation the previous one
+ * until the stated end of the overlap (APPROVAL_SIGNING_KEY_PREVIOUS / _PREVIOUS_UNTIL).
+ */
+export interface SigningKeys {
+  current: Buffer;
+  previous?: { key: Buffer; until: string };
+}
+
+export function asSigningKeys(keys: Buffer | SigningKeys): SigningKeys {
+  return Buffer.isBuffer(keys) ? { current: keys } : keys;
+}
+
+/** Which key generation a signature was made with; `previous-expired` is refused like `none`. */
+export type SignatureMatch =
+  | { generation: 'current'; accepted: true }
+  | { generation: 'previous'; accepted: true; until: string }
+  | { generation: 'previous-expired'; accepted: false; until: string }
+  | { generation: 'none'; accepted: false };
+
+/**
+ * The one rule both the trigger and the build's re-check (verifyApprovalDecision) apply, so they
+ * agree: the current key always; the previous key only while `atIso` ≤ its `until`.
+ */
+export function matchSignature(
+  keys: Buffer | SigningKeys,
+  id: string,
+  data: unknown,
+  signature: string,
+  atIso: string,
+): SignatureMatch {
+  const { current, previous } = asSigningKeys(keys);
+  if (verifyDecisionSignature(current, id, data, signature)) return { generation: 'current', accepted: true };
+  if (previous !== undefined && verifyDecisionSignature(previous.key, id, data, signature))
+    return Date.parse(atIso) <= Date.parse(previous.until)
+      ? { generation: 'previous', accepted: true, until: previous.until }
+      : { generation: 'previous-expired', accepted: false, until: previous.until };
+  return { generation: 'none', accepted: false };
+}
+
+/** Words for logs and refusals (no key material). */
+export function describeMatch(match: SignatureMatch): string {
+  switch (match.generation) {
+    case 'current':
+      return 'signed with the current key';
+    case 'previous':
+      return `signed with the previous key (accepted until ${match.until})`;
+    case 'previous-expired':
+      return `signed with the previous key, whose overlap ended at ${match.until}`;
+    case 'none':
+      return 'matches no configured key';
+  }
 }

@@ -144,6 +144,8 @@ export interface VerifyDecisionInput {
 export interface DecisionVerification {
   verified: boolean;
   detail: string;
+  /** Which key generation the signature matched: current, previous, previous-expired, none. */
+  keyGeneration?: 'current' | 'previous' | 'previous-expired' | 'none';
 }
 export type { Customizer };
 
