@@ -5,7 +5,7 @@
 import type { BuildCustomStatus } from '../build-status';
 import { approvalEventName, type ApprovalRequest, type RaisedApprovalDecision } from '../../ports/approvals';
 import { bodyAsJson, isSafeId } from './contract';
-import type { SigningKeys } from './signing';
+import type { SignatureMatch, SigningKeys } from './signing';
 import { evaluateDecision, type DecisionEvaluation, type RefusalReason } from './evaluate';
 
 export interface Refusal {
@@ -119,7 +119,7 @@ export function createDecisionHandler(deps: DecisionHandlerDependencies) {
     const refuse = async (
       reason: RefusalReason,
       detail: string,
-      keyGeneration?: Refusal['keyGeneration'],
+      keyGeneration?: SignatureMatch['generation'],
     ): Promise<DecisionEvaluation> => {
       const refusal: Refusal = {
         reason,
