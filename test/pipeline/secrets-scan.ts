@@ -74,10 +74,14 @@ export class SecretsScan {
       this.addSecret('Service Bus connection string', connection);
       this.addSecret('Service Bus SAS key', /SharedAccessKey=([^;]+)/.exec(connection)?.[1]);
     }
-    const signingKey = env.APPROVAL_SIGNING_KEY;
-    if (signingKey !== undefined) {
-      this.addSecret('approval signing key', signingKey);
-      this.addSecret('approval signing key (base64)', signingKey.replace(/^base64:/, ''));
+    // The current key and, during a rotation, the previous one.
+    for (const [name, value] of [
+      ['approval signing key', env.APPROVAL_SIGNING_KEY],
+      ['previous approval signing key', env.APPROVAL_SIGNING_KEY_PREVIOUS],
+    ] as const) {
+      if (value === undefined) continue;
+      this.addSecret(name, value);
+      this.addSecret(`${name} (base64)`, value.replace(/^base64:/, ''));
     }
     this.addIssuedCredentials(factory);
   }
