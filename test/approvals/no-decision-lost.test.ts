@@ -7,11 +7,10 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ServiceBusClient, type ServiceBusSender } from '@azure/service-bus';
-import { LocalHost } from '../../src/local/host';
-import { startHttpFrontEnd, type HttpFrontEnd } from '../../src/local/host/http/server';
-import { startServiceBusPeer, type ServiceBusPeer } from '../../src/local/servicebus/peer';
-import { bindServiceBusTriggers, type ServiceBusTriggers } from '../../src/local/servicebus/trigger';
+import type { ServiceBusSender } from '@azure/service-bus';
+import type { LocalHost } from '../../src/local/host';
+import type { ServiceBusPeer } from '../../src/local/servicebus/peer';
+import { startApprovalsWorld, type ApprovalsWorld } from './fixtures/approvals-world';
 import {
   answerRequest,
   APPROVAL_DECIDED_TYPE,
@@ -241,57 +240,19 @@ describe('handler: refusals instead of lost or mislabelled decisions', () => {
 });
 
 describe('end to end: local durable host, real trigger, AMQP peer', () => {
+  const logs: string[] = [];
+  let world: ApprovalsWorld;
   let peer: ServiceBusPeer;
   let host: LocalHost;
-  let front: HttpFrontEnd;
-  let triggers: ServiceBusTriggers;
-  let client: ServiceBusClient;
   let decisions: ServiceBusSender;
-  const logs: string[] = [];
 
   beforeAll(async () => {
-    peer = await startServiceBusPeer({
-      queues: ['approval-requests', 'approval-decisions', 'approval-rejects'],
-      lockDurationMs: 5000,
-    });
-    host = await LocalHost.start({
-      appEntry: 'test/approvals/fixtures/approvals-app.ts',
-      env: {
-        TASK_HUB_NAME: 'ImageFactoryHub',
-        ServiceBusConnection: peer.connectionString,
-        APPROVAL_SIGNING_KEY: `base64:${KEY.toString('base64')}`,
-        APPROVAL_DECISIONS_QUEUE: 'approval-decisions',
-        APPROVAL_REJECTS_QUEUE: 'approval-rejects',
-      },
-      log: (line) => logs.push(line),
-    });
-    front = await startHttpFrontEnd({
-      registry: host.registry,
-      engine: host.engine,
-      invoke: (name, input, options) => host.invokeFunction(name, input, options),
-      port: 0,
-      keys: { functionKeys: {}, masterKey: 'master', durableTaskExtensionKey: 'system-key' },
-      taskHubName: 'ImageFactoryHub',
-    });
-    triggers = bindServiceBusTriggers({
-      functions: host.registry.byTriggerType('serviceBusTrigger'),
-      env: process.env,
-      invoke: (name, input, options) => host.invokeFunction(name, input, options),
-      durableClient: { engine: host.engine, taskHubName: 'ImageFactoryHub', front, systemKey: 'system-key' },
-      log: (line) => logs.push(line),
-    });
-    client = new ServiceBusClient(peer.connectionString);
-    decisions = client.createSender('approval-decisions');
+    world = await startApprovalsWorld(KEY, logs);
+    ({ peer, host, decisions } = world);
   });
 
   afterAll(async () => {
-    await decisions?.close();
-    await client?.close();
-    await triggers?.close();
-    await front?.close();
-    await host?.terminate('b-path', 'test over').catch(() => undefined);
-    await host?.stop();
-    await peer?.stop();
+    await world?.stop(['b-path']);
   });
 
   const send = async (decision: ApprovalDecision) => {
