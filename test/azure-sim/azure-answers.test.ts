@@ -2,11 +2,13 @@
  * Issue 13 item 8: what real Azure answers and the simulator now answers too (each assertion failed
  * against the simulator before): Retry-After from the operation kind, NIC create synchronous, a
  * VM's managedDisk.id only once its create completed, ARM's headers (ETag, x-ms-ratelimit-remaining-*,
- * azure-asyncnotification on VM writes), every published Image Builder api-version accepted.
+ * azure-asyncnotification on VM writes), every published api-version accepted (Image Builder,
+ * and Compute's galleries, VMs, images and disks), NIC and resource group delete's Retry-After.
  */
 import { ImageBuilderClient } from '@azure/arm-imagebuilder';
 import { ComputeManagementClient } from '@azure/arm-compute';
 import { NetworkManagementClient } from '@azure/arm-network';
+import { ResourceManagementClient } from '@azure/arm-resources';
 import type { PipelineRequest, SendRequest } from '@azure/core-rest-pipeline';
 import { VirtualClock } from '../../src/shared/clock';
 import { errorOf, startEnv, type Env } from './helpers';
@@ -176,5 +178,97 @@ describe('azure-sim answers as Azure does: operation timing, headers, api-versio
     );
     expect(refused.code).toBe('InvalidApiVersionParameter');
     expect(refused.message).toContain('2024-02-01');
+  });
+
+  test('Compute: every published api-version of galleries, VMs, images and disks is accepted; an unpublished one is refused', async () => {
+    const { world } = env;
+    const withApiVersion = (version: string) => ({
+      name: `api-${version}`,
+      sendRequest: (req: PipelineRequest, next: SendRequest) => (
+        (req.url = req.url.replace(/api-version=[^&]+/, `api-version=${version}`)),
+        next(req)
+      ),
+    });
+    const compute = (version: string) =>
+      new ComputeManagementClient(
+        env.factoryCredential(),
+        world.eng.subscriptionId,
+        env.clientOptions({ additionalPolicies: [{ position: 'perCall', policy: withApiVersion(version) }] }),
+      );
+    const rg = world.testVm.resourceGroup;
+    const galleryRg = world.eng.galleryResourceGroup;
+    const gallery = world.eng.galleryName;
+    // versions from the Compute readme's package tags (azure-rest-api-specs), older than the SDK's
+    const served = [
+      [
+        'gallery',
+        '2022-03-03',
+        () => compute('2022-03-03').galleryImages.get(galleryRg, gallery, 'no-such-image'),
+      ],
+      [
+        'gallery',
+        '2019-12-01',
+        () => compute('2019-12-01').galleryImages.get(galleryRg, gallery, 'no-such-image'),
+      ],
+      ['vm', '2023-03-01', () => compute('2023-03-01').virtualMachines.get(rg, 'no-such-vm')],
+      ['vm', '2020-06-01', () => compute('2020-06-01').virtualMachines.get(rg, 'no-such-vm')],
+      ['image', '2024-07-01', () => compute('2024-07-01').images.get(rg, 'no-such-image')],
+      ['disk', '2023-04-02', () => compute('2023-04-02').disks.get(rg, 'no-such-disk')],
+    ] as const;
+    for (const [what, version, call] of served) {
+      const missing = await errorOf(call());
+      expect([what, version, missing.statusCode]).toEqual([what, version, 404]); // served, not refused
+    }
+    // a date that was never published, and a galleries version used for a VM
+    for (const [version, call] of [
+      ['2023-02-30', () => compute('2023-02-30').virtualMachines.get(rg, 'no-such-vm')],
+      ['2024-03-03', () => compute('2024-03-03').virtualMachines.get(rg, 'no-such-vm')],
+    ] as const) {
+      const refused = await errorOf(call());
+      expect([version, refused.statusCode, refused.code]).toEqual([
+        version,
+        400,
+        'InvalidApiVersionParameter',
+      ]);
+      expect(refused.message).toContain('2026-04-01');
+    }
+  });
+
+  test('NIC delete answers Retry-After 10 s, resource group delete 15 s (recorded traffic)', async () => {
+    const { world } = env;
+    const credential = env.factoryCredential();
+    const net = new NetworkManagementClient(credential, world.eng.subscriptionId, options());
+    await net.networkInterfaces.beginCreateOrUpdateAndWait(
+      world.testVm.resourceGroup,
+      'nic-delete-answers',
+      { location: 'westeurope', ipConfigurations: [{ name: 'ip', subnet: { id: world.testVm.subnetId } }] },
+      { updateIntervalInMs: 1 },
+    );
+    answers.length = 0;
+    await net.networkInterfaces.beginDelete(world.testVm.resourceGroup, 'nic-delete-answers', {
+      updateIntervalInMs: 1,
+    });
+    const nicDelete = answers.find((a) => a.method === 'DELETE');
+    expect(nicDelete?.status).toBe(202);
+    expect(nicDelete?.headers['retry-after']).toBe('10');
+
+    // a group this test may delete (TEST-ONLY grant: the factory never deletes resource groups)
+    const groupId = env.sim.addResourceGroup(world.eng.subscriptionId, 'rg-answers-delete', 'westeurope');
+    env.sim.assignRole({
+      principalId: world.factoryIdentity.principalId,
+      role: 'Contributor',
+      scope: groupId,
+    });
+    const resources = new ResourceManagementClient(credential, world.eng.subscriptionId, options());
+    answers.length = 0;
+    const del = resources.resourceGroups.delete('rg-answers-delete', { updateIntervalInMs: 1 });
+    await del.submitted();
+    const rgDelete = answers.find((a) => a.method === 'DELETE');
+    expect(rgDelete?.status).toBe(202);
+    expect(rgDelete?.headers['retry-after']).toBe('15');
+    expect(rgDelete?.headers['x-ms-ratelimit-remaining-subscription-deletes']).toMatch(/^\d+$/);
+    clock.advanceBy(15_000);
+    await del;
+    expect((await errorOf(resources.resourceGroups.get('rg-answers-delete'))).statusCode).toBe(404);
   });
 });

@@ -31,12 +31,39 @@ import { eqi, guidFrom, idSegments, isObject, redact, seededRandom, str } from '
 import { reportArmExchange } from './contract';
 import { DEFAULT_LRO_TIMINGS, resolveLroTimings, type LroKind, type LroTiming } from './lro';
 
-// The versions the installed SDKs pin, first; @azure/arm-compute 25 (Node 22) moved galleries to
-// 2025-12-03 (GalleryRP), VMs/images/platform images to 2026-04-01 (ComputeRP) and disks to
-// 2026-03-02 (DiskRP), the stable api-versions of azure-rest-api-specs it is generated from. The
-// 24.x versions stay accepted, as ARM keeps accepting older stable versions.
+// ARM accepts every published api-version of a resource type, so the simulator does too (issue 13
+// item 8: it used to accept one per type). The versions the installed SDKs pin come first (the
+// InvalidApiVersionParameter text lists them in this order). Sources:
+// - Image Builder: every stable version in azure-rest-api-specs `specification/imagebuilder/…/stable/*`.
+// - Compute: the `input-file` lists of every package tag in azure-rest-api-specs
+//   `specification/compute/resource-manager/Microsoft.Compute/Compute/readme.md` (ComputeRP for
+//   virtualMachines/images/locations, GalleryRP for galleries, DiskRP for disks), from 2020 on, plus
+//   the newer versions @azure/arm-compute 24/25 pin (2025-12-03, 2026-03-01, 2026-04-01, 2026-03-02).
+// - Network: @azure/arm-network 39 and 36 (2026-01-01, 2025-05-01) and the stable versions the
+//   network readme's package tags name (2021-05-01, 2021-08-01, 2022-01-01); older ones are not
+//   listed here (FIDELITY.md, knowingly different).
+// - Resources, authorization, managed identity, storage: the SDK-pinned versions only (FIDELITY.md).
+const COMPUTE_RP_VERSIONS = [
+  '2026-04-01',
+  '2026-03-01',
+  '2025-04-01',
+  '2024-11-01',
+  '2024-07-01',
+  '2024-03-01',
+  '2023-09-01',
+  '2023-07-01',
+  '2023-03-01',
+  '2022-11-01',
+  '2022-08-01',
+  '2022-03-01',
+  '2021-11-01',
+  '2021-07-01',
+  '2021-04-01',
+  '2021-03-01',
+  '2020-12-01',
+  '2020-06-01',
+];
 export const API_VERSIONS: Record<string, string[]> = {
-  // Every published stable version (azure-rest-api-specs: specification/imagebuilder/…/stable/*).
   'microsoft.virtualmachineimages': [
     '2025-10-01',
     '2024-02-01',
@@ -46,12 +73,38 @@ export const API_VERSIONS: Record<string, string[]> = {
     '2021-10-01',
     '2020-02-14',
   ],
-  'microsoft.compute/galleries': ['2025-12-03', '2025-03-03'],
-  'microsoft.compute/virtualmachines': ['2026-04-01', '2026-03-01'],
-  'microsoft.compute/images': ['2026-04-01', '2026-03-01'],
-  'microsoft.compute/locations': ['2026-04-01', '2026-03-01'],
-  'microsoft.compute/disks': ['2026-03-02', '2025-01-02'],
-  'microsoft.network': ['2026-01-01', '2025-05-01'],
+  'microsoft.compute/galleries': [
+    '2025-12-03',
+    '2025-03-03',
+    '2024-03-03',
+    '2023-07-03',
+    '2022-08-03',
+    '2022-03-03',
+    '2022-01-03',
+    '2021-10-01',
+    '2021-07-01',
+    '2020-09-30',
+    '2019-12-01',
+  ],
+  'microsoft.compute/virtualmachines': COMPUTE_RP_VERSIONS,
+  'microsoft.compute/images': COMPUTE_RP_VERSIONS,
+  'microsoft.compute/locations': COMPUTE_RP_VERSIONS,
+  'microsoft.compute/disks': [
+    '2026-03-02',
+    '2025-01-02',
+    '2024-03-02',
+    '2023-10-02',
+    '2023-04-02',
+    '2023-01-02',
+    '2022-07-02',
+    '2022-03-02',
+    '2021-12-01',
+    '2021-08-01',
+    '2021-04-01',
+    '2020-12-01',
+    '2020-09-30',
+  ],
+  'microsoft.network': ['2026-01-01', '2025-05-01', '2022-01-01', '2021-08-01', '2021-05-01'],
   'microsoft.resources': ['2025-04-01'],
   'microsoft.authorization': ['2022-04-01', '2015-07-01'],
   'microsoft.managedidentity': ['2023-01-31', '2024-11-30'],
@@ -1002,7 +1055,10 @@ export class Simulator implements AzureSimulator {
           op.error?.code ?? 'OperationFailed',
           op.error?.message ?? 'The operation failed.',
         );
-      return op.result === undefined ? { status: 204 } : { status: 200, body: op.result };
+      if (op.result !== undefined) return { status: 200, body: op.result };
+      // ResourceGroups_Delete answers only 200 or 202 (REST spec; @azure/arm-resources refuses
+      // anything else, a 204 included); the other deletes modelled here also allow 204.
+      return { status: op.kind === 'resourceGroupDelete' ? 200 : 204 };
     }
     return {
       status: 200,
