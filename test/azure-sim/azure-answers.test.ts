@@ -234,6 +234,47 @@ describe('azure-sim answers as Azure does: operation timing, headers, api-versio
     }
   });
 
+  test("Network and Resources: published api-versions older than the SDK's are accepted", async () => {
+    const { world } = env;
+    const withApiVersion = (version: string) => ({
+      additionalPolicies: [
+        {
+          position: 'perCall',
+          policy: {
+            name: `api-${version}`,
+            sendRequest: (req: PipelineRequest, next: SendRequest) => (
+              (req.url = req.url.replace(/api-version=[^&]+/, `api-version=${version}`)),
+              next(req)
+            ),
+          },
+        },
+      ],
+    });
+    const rg = world.testVm.resourceGroup;
+    const net = (version: string) =>
+      new NetworkManagementClient(
+        env.factoryCredential(),
+        world.eng.subscriptionId,
+        env.clientOptions(withApiVersion(version)),
+      );
+    const resources = (version: string) =>
+      new ResourceManagementClient(
+        env.factoryCredential(),
+        world.eng.subscriptionId,
+        env.clientOptions(withApiVersion(version)),
+      );
+    for (const version of ['2022-01-01', '2021-05-01']) {
+      const missing = await errorOf(net(version).networkInterfaces.get(rg, 'no-such-nic'));
+      expect([version, missing.statusCode]).toEqual([version, 404]);
+    }
+    for (const version of ['2022-09-01', '2021-04-01', '2019-08-01']) {
+      const group = await resources(version).resourceGroups.get(rg);
+      expect([version, group.name]).toEqual([version, rg]);
+    }
+    const refused = await errorOf(resources('2019-02-30').resourceGroups.get(rg));
+    expect([refused.statusCode, refused.code]).toEqual([400, 'InvalidApiVersionParameter']);
+  });
+
   test('NIC delete answers Retry-After 10 s, resource group delete 15 s (recorded traffic)', async () => {
     const { world } = env;
     const credential = env.factoryCredential();

@@ -42,7 +42,8 @@ import { DEFAULT_LRO_TIMINGS, resolveLroTimings, type LroKind, type LroTiming } 
 // - Network: @azure/arm-network 39 and 36 (2026-01-01, 2025-05-01) and the stable versions the
 //   network readme's package tags name (2021-05-01, 2021-08-01, 2022-01-01); older ones are not
 //   listed here (FIDELITY.md, knowingly different).
-// - Resources, authorization, managed identity, storage: the SDK-pinned versions only (FIDELITY.md).
+// - Resources: the resources readme's package tags (resources.json, subscriptions.json) from 2019-08 on.
+// - Authorization, managed identity, storage: the SDK-pinned versions only (FIDELITY.md).
 const COMPUTE_RP_VERSIONS = [
   '2026-04-01',
   '2026-03-01',
@@ -105,7 +106,20 @@ export const API_VERSIONS: Record<string, string[]> = {
     '2020-09-30',
   ],
   'microsoft.network': ['2026-01-01', '2025-05-01', '2022-01-01', '2021-08-01', '2021-05-01'],
-  'microsoft.resources': ['2025-04-01'],
+  // resources.json (resource groups, resources) and subscriptions.json (subscription GET) stable
+  // versions named by the resources readme's package tags, after the SDK's.
+  'microsoft.resources': [
+    '2025-04-01',
+    '2022-12-01',
+    '2022-09-01',
+    '2021-04-01',
+    '2021-01-01',
+    '2020-10-01',
+    '2020-08-01',
+    '2020-06-01',
+    '2019-10-01',
+    '2019-08-01',
+  ],
   'microsoft.authorization': ['2022-04-01', '2015-07-01'],
   'microsoft.managedidentity': ['2023-01-31', '2024-11-30'],
   'microsoft.storage': ['2025-01-01', '2023-05-01'],
