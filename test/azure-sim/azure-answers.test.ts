@@ -90,6 +90,14 @@ describe('azure-sim answers as Azure does: operation timing, headers, api-versio
     expect(after.timeCreated).toBeInstanceOf(Date);
     expect(after.storageProfile?.osDisk).toMatchObject({ osType: 'Linux', diskSizeGB: 30 });
     expect(nic.dnsSettings).toEqual({ dnsServers: [], appliedDnsServers: [] });
+    // defaults Azure answers (REST spec examples NetworkInterfaceCreate.json, VM create responses)
+    expect(nic).toMatchObject({ enableAcceleratedNetworking: false, enableIPForwarding: false });
+    expect(nic.vnetEncryptionSupported).toBe(false);
+    expect(nic.ipConfigurations?.[0]?.privateIPAddressVersion).toBe('IPv4');
+    expect(after.etag).toMatch(/^".+"$/);
+    expect(after.storageProfile?.dataDisks).toEqual([]);
+    expect(after.storageProfile?.osDisk?.caching).toBe('ReadWrite');
+    expect(after.osProfile?.secrets).toEqual([]);
   });
 
   test('gallery image version PATCH: Updating for ~3 min with Retry-After 60; DELETE Retry-After 60', async () => {

@@ -37,11 +37,13 @@ import { DEFAULT_LRO_TIMINGS, resolveLroTimings, type LroKind, type LroTiming } 
 // - Image Builder: every stable version in azure-rest-api-specs `specification/imagebuilder/…/stable/*`.
 // - Compute: the `input-file` lists of every package tag in azure-rest-api-specs
 //   `specification/compute/resource-manager/Microsoft.Compute/Compute/readme.md` (ComputeRP for
-//   virtualMachines/images/locations, GalleryRP for galleries, DiskRP for disks), from 2020 on, plus
+//   virtualMachines/images/locations and DiskRP for disks from 2020 on; GalleryRP for galleries, all
+//   of them: 2018-06-01 to 2025-03-03, also the GalleryRP/stable/* folders), plus
 //   the newer versions @azure/arm-compute 24/25 pin (2025-12-03, 2026-03-01, 2026-04-01, 2026-03-02).
 // - Network: @azure/arm-network 39 and 36 (2026-01-01, 2025-05-01) and the stable versions the
-//   network readme's package tags name (2021-05-01, 2021-08-01, 2022-01-01); older ones are not
-//   listed here (FIDELITY.md, knowingly different).
+//   network readme's package tags name (2021-05-01, 2021-08-01, 2022-01-01) or its examples
+//   (stable/2024-05-01/examples/NetworkInterfaceCreate.json); the others are not listed here yet
+//   (FIDELITY.md, knowingly different).
 // - Resources: the resources readme's package tags (resources.json, subscriptions.json) from 2019-08 on.
 // - Authorization, managed identity, storage: the SDK-pinned versions only (FIDELITY.md).
 const COMPUTE_RP_VERSIONS = [
@@ -86,6 +88,9 @@ export const API_VERSIONS: Record<string, string[]> = {
     '2021-07-01',
     '2020-09-30',
     '2019-12-01',
+    '2019-07-01',
+    '2019-03-01',
+    '2018-06-01',
   ],
   'microsoft.compute/virtualmachines': COMPUTE_RP_VERSIONS,
   'microsoft.compute/images': COMPUTE_RP_VERSIONS,
@@ -105,7 +110,7 @@ export const API_VERSIONS: Record<string, string[]> = {
     '2020-12-01',
     '2020-09-30',
   ],
-  'microsoft.network': ['2026-01-01', '2025-05-01', '2022-01-01', '2021-08-01', '2021-05-01'],
+  'microsoft.network': ['2026-01-01', '2025-05-01', '2024-05-01', '2022-01-01', '2021-08-01', '2021-05-01'],
   // resources.json (resource groups, resources) and subscriptions.json (subscription GET) stable
   // versions named by the resources readme's package tags, after the SDK's.
   'microsoft.resources': [

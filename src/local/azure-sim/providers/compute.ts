@@ -742,7 +742,15 @@ function getNic(sim: Simulator, req: ArmRequest): ArmResponse {
 /** A NIC as ARM answers it, with the DNS settings Azure's body carries (recorded traffic). */
 function nicView(sim: Simulator, r: SimResource): Record<string, unknown> {
   const v = sim.view(r, { etag: 'W/"1"' });
-  (v.properties as Record<string, unknown>).dnsSettings = { dnsServers: [], appliedDnsServers: [] };
+  const props = v.properties as Record<string, unknown>;
+  props.dnsSettings = { dnsServers: [], appliedDnsServers: [] };
+  // The defaults Azure answers when the request left them out (REST spec example
+  // NetworkInterfaceCreate.json, network 2024-05-01: 200/201 bodies).
+  props.enableAcceleratedNetworking ??= false;
+  props.enableIPForwarding ??= false;
+  props.vnetEncryptionSupported ??= false;
+  for (const ipc of Array.isArray(props.ipConfigurations) ? props.ipConfigurations.filter(isObject) : [])
+    if (isObject(ipc.properties)) ipc.properties.privateIPAddressVersion ??= 'IPv4';
   return v;
 }
 
@@ -821,6 +829,12 @@ function putNic(sim: Simulator, req: ArmRequest): ArmResponse {
     properties: {
       provisioningState: 'Succeeded',
       ipConfigurations: configs,
+      ...(typeof props.enableAcceleratedNetworking === 'boolean'
+        ? { enableAcceleratedNetworking: props.enableAcceleratedNetworking }
+        : {}),
+      ...(typeof props.enableIPForwarding === 'boolean'
+        ? { enableIPForwarding: props.enableIPForwarding }
+        : {}),
       ...(existing?.properties.virtualMachine ? { virtualMachine: existing.properties.virtualMachine } : {}),
     },
   });
@@ -896,7 +910,7 @@ export function vmReadyAt(sim: Simulator, r: SimResource): number {
 }
 
 function vmView(sim: Simulator, r: SimResource): Record<string, unknown> {
-  const v = sim.view(r) as { properties: Record<string, unknown> };
+  const v = sim.view(r) as { properties: Record<string, unknown>; etag?: string };
   const ready = sim.clock.now() >= vmReadyAt(sim, r);
   v.properties.provisioningState = r.internal.deleting
     ? 'Deleting'
@@ -919,9 +933,18 @@ function vmView(sim: Simulator, r: SimResource): Record<string, unknown> {
     sp.imageReference.exactVersion = imageId.split('/').pop() ?? '';
   // Recorded traffic: managedDisk.id appears only on the GET after the create has completed.
   if (!ready && sp?.osDisk?.managedDisk) delete sp.osDisk.managedDisk.id;
+  // Defaults Azure answers when the request left them out (the ComputeRP VM create examples'
+  // responses in azure-rest-api-specs): no data disks, a ReadWrite-cached OS disk, no secrets.
+  const storage = sp as Record<string, unknown> | undefined;
+  if (storage) storage.dataDisks ??= [];
+  if (sp?.osDisk) (sp.osDisk as Record<string, unknown>).caching ??= 'ReadWrite';
   const os = (v.properties.osProfile ?? {}) as Record<string, unknown>;
   delete os.adminPassword;
   delete os.customData;
+  if (v.properties.osProfile !== undefined) os.secrets ??= [];
+  // The VM carries an etag (recorded traffic; VirtualMachine.etag in the REST spec); its value
+  // here is constant, not Azure's per-write counter.
+  v.etag = '"1"';
   return v;
 }
 
