@@ -101,8 +101,13 @@ export function decisionId(decision: ApprovalDecision): string {
   return `sn-${digest.slice(0, 32)}`;
 }
 
-const isUnavailable = (error: unknown) =>
-  error instanceof ServiceNowError && error.code === 'ServiceNowUnavailable';
+/**
+ * Worth waiting for: an outage, and refused credentials or rights (someone fixes the integration
+ * user; meanwhile the request must not run through its delivery count into the dead-letter queue).
+ */
+const isRecoverable = (error: unknown) =>
+  error instanceof ServiceNowError &&
+  (error.code === 'ServiceNowUnavailable' || error.code === 'ServiceNowAuthFailed');
 const describe = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 export class Bridge {
@@ -126,8 +131,12 @@ export class Bridge {
       try {
         return await step();
       } catch (error) {
-        if (!isUnavailable(error) || this.stopped) throw error;
-        this.options.log(`${what}: ServiceNow unavailable (${describe(error)}); retrying in ${delay} ms`);
+        if (!isRecoverable(error) || this.stopped) throw error;
+        const why =
+          (error as ServiceNowError).code === 'ServiceNowAuthFailed'
+            ? 'ServiceNow refused the credentials or rights of the integration user'
+            : 'ServiceNow unavailable';
+        this.options.log(`${what}: ${why} (${describe(error)}); retrying in ${delay} ms`);
         await this.options.clock.sleep(delay);
         delay = Math.min(delay * 2, this.options.maxPollIntervalMs ?? 600_000);
       }
@@ -283,7 +292,19 @@ export class Bridge {
   /** Receives both queues (peek-lock, settled by the bridge) and polls until stop(). */
   start(options: { poll?: boolean } = {}): void {
     const handlers = (handle: (m: ServiceBusReceivedMessage) => Promise<void>, what: string) => ({
-      processMessage: handle,
+      // The SDK abandons a message whose handler throws and does not report the error itself: say
+      // why here. What is left is a request ServiceNow refuses for good (e.g. a 400 from a business
+      // rule); it comes back until the queue's max delivery count moves it to the dead-letter queue.
+      processMessage: async (message: ServiceBusReceivedMessage) => {
+        try {
+          await handle(message);
+        } catch (error) {
+          this.options.log(
+            `${what}: message ${String(message.messageId)} not handled (${describe(error)}); abandoned`,
+          );
+          throw error;
+        }
+      },
       processError: async (args: { error: Error }) => {
         this.options.log(`${what}: ${describe(args.error)}`);
         return Promise.resolve();

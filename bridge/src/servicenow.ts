@@ -100,7 +100,7 @@ export class ServiceNowClient {
         client_secret: auth.clientSecret,
       }).toString(),
     });
-    if (response.status === 401 || response.status === 400)
+    if (response.status === 400 || response.status === 401 || response.status === 403)
       throw new ServiceNowError(
         'ServiceNowAuthFailed',
         `ServiceNow refused the OAuth client credentials (HTTP ${response.status}): check SERVICENOW_CLIENT_ID/SECRET and that the client-credentials grant is enabled`,

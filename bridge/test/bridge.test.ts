@@ -81,7 +81,14 @@ const requestsSettled = () => world.peer.queue('approval-requests').counts.activ
 const status = async (id: string) => (await world.host.getStatus(id))!;
 
 test('approved: one normal change per request, carrying it; the CAB approval reaches the build signed', async () => {
-  const { bridge: b } = await bridge();
+  // One connection per queue, each scoped to its queue (EntityPath), as SAS policies on the queues are.
+  const perQueue = (queue: string) => `${world.peer.connectionString};EntityPath=${queue}`;
+  const { bridge: b } = await bridge(virtualClock(), {
+    BRIDGE_SERVICEBUS_CONNECTION: '',
+    BRIDGE_REQUESTS_CONNECTION: perQueue('approval-requests'),
+    BRIDGE_REJECTS_CONNECTION: perQueue('approval-rejects'),
+    BRIDGE_DECISIONS_CONNECTION: perQueue('approval-decisions'),
+  });
   const request = requestFor('b-approve');
   await ask(request);
   // The same request sent again (another message id: duplicate detection would drop a same-id copy).
@@ -220,6 +227,22 @@ test('ServiceNow outage (5xx, then refused connections): the bridge backs off an
   sim.approve(changeFor(request)!.number!, 'jane.doe');
   expect(await b.pollOnce()).toMatchObject({ sent: 1 });
   expect((await world.host.waitFor(request.buildId, { timeoutMs: 20_000 })).runtimeStatus).toBe('Completed');
+});
+
+test('rights refused (403) hold the request until they are fixed: nothing dead-lettered, one change', async () => {
+  const clock = virtualClock();
+  await bridge(clock);
+  sim.failWith(403);
+  const request = requestFor('b-rights');
+  await ask(request);
+  await until(() => clock.slept.length >= 3, logs);
+  expect(
+    logs.some((l) => l.includes('ServiceNow refused the credentials or rights of the integration user')),
+  ).toBe(true);
+  expect(world.peer.queue('approval-requests').counts).toMatchObject({ active: 1, deadLettered: 0 });
+  sim.failWith(undefined);
+  await until(() => changes().length === 1 && requestsSettled(), logs);
+  expect(world.peer.queue('approval-requests').counts.deadLettered).toBe(0);
 });
 
 test('a canceled change answers rejected', async () => {

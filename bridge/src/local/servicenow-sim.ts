@@ -196,7 +196,10 @@ export async function startServiceNowSim(options: ServiceNowSimOptions = {}): Pr
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://sim');
     sim.calls.push(`${req.method} ${url.pathname}`);
-    if (failStatus !== undefined)
+    // Refused rights are an ACL matter of the APIs; the token endpoint still answers.
+    if (failStatus === 403 && url.pathname.startsWith('/api/'))
+      return send(res, 403, failure('User Not Authorized', 'Failed API level ACL Validation'));
+    if (failStatus !== undefined && failStatus !== 403)
       return send(res, failStatus, failure('Service Unavailable', 'The instance is not available'));
     if (limited && limited.count > 0) {
       limited.count--;
