@@ -166,6 +166,7 @@ test('rejected: the outbound-REST endpoint checks the change at once; a call wit
   const accepted = await post({ 'x-bridge-secret': INBOUND_SECRET });
   expect(accepted.status).toBe(200);
   expect(await accepted.json()).toEqual({ result: 'sent' });
+  expect(logs.join('\n')).not.toContain(INBOUND_SECRET);
   const done = await world.host.waitFor(request.buildId, { timeoutMs: 20_000 });
   expect((done.output as { decision: object }).decision).toMatchObject({
     decision: 'rejected',
@@ -243,6 +244,37 @@ test('rights refused (403) hold the request until they are fixed: nothing dead-l
   sim.failWith(undefined);
   await until(() => changes().length === 1 && requestsSettled(), logs);
   expect(world.peer.queue('approval-requests').counts.deadLettered).toBe(0);
+});
+
+test('a crash after the decision was sent, before the change was marked: the restart sends it with the same message id', async () => {
+  const from = logs.length;
+  const first = await bridge();
+  const request = requestFor('b-resend');
+  await ask(request);
+  await until(() => changeFor(request) !== undefined && requestsSettled(), logs);
+  const change = changeFor(request)!;
+  sim.approve(change.number!, 'jane.doe');
+  // ServiceNow stops taking updates: the decision is out, the change keeps its "awaiting" marker.
+  sim.intercept = (method) => (method === 'PATCH' ? 500 : undefined);
+  await expect(first.bridge.pollOnce()).rejects.toMatchObject({ code: 'ServiceNowUnavailable' });
+  await first.stop();
+  expect(change.correlation_display).toBe(MARK_AWAITING);
+  sim.intercept = undefined;
+  const second = await bridge();
+  expect(await second.bridge.pollOnce()).toMatchObject({ sent: 1 });
+  const sends = logs
+    .slice(from)
+    .filter((l) => l.startsWith(`change ${change.number}: approved by jane.doe sent as `));
+  expect(sends).toHaveLength(2);
+  // Same id both times: Service Bus duplicate detection (P1D on every queue in infra) drops the copy.
+  // The suite's peer runs without it, so here the factory sees the copy and refuses it as duplicate.
+  expect(sends[0]).toBe(sends[1]);
+  expect(change.correlation_display).toBe(MARK_ANSWERED);
+  const done = await world.host.waitFor(request.buildId, { timeoutMs: 20_000 });
+  expect((done.output as { decision: object }).decision).toMatchObject({
+    decision: 'approved',
+    approver: 'jane.doe',
+  });
 });
 
 test('a canceled change answers rejected', async () => {

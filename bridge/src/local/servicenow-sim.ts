@@ -44,6 +44,8 @@ export interface ServiceNowSim {
   rateLimit(count: number, retryAfterSeconds: number): void;
   /** Called after a change is created, before the answer is sent (a test can crash the bridge there). */
   afterCreate?: (change: SimRecord) => void | Promise<void>;
+  /** Answers a request with this status instead of handling it, when it returns one (fault injection). */
+  intercept?: (method: string, path: string) => number | undefined;
   /** Requests seen (method and path), for assertions on what the bridge called. */
   calls: string[];
   /** Stops listening (connections are refused); `start()` listens on the same port again. */
@@ -196,6 +198,9 @@ export async function startServiceNowSim(options: ServiceNowSimOptions = {}): Pr
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://sim');
     sim.calls.push(`${req.method} ${url.pathname}`);
+    const injected = sim.intercept?.(req.method ?? 'GET', url.pathname);
+    if (injected !== undefined)
+      return send(res, injected, failure('Internal server error', 'injected by the test'));
     // Refused rights are an ACL matter of the APIs; the token endpoint still answers.
     if (failStatus === 403 && url.pathname.startsWith('/api/'))
       return send(res, 403, failure('User Not Authorized', 'Failed API level ACL Validation'));
