@@ -38,9 +38,9 @@ afterEach(async () => {
   await sim.stop();
 });
 
-async function bridge(clock = virtualClock(), extra: Record<string, string> = {}) {
+async function bridge(clock = virtualClock(), extra: Record<string, string> = {}, poll = false) {
   const config = loadConfig(bridgeEnv(sim, world.peer.connectionString, KEY, extra));
-  const started = await startBridge(config, { clock, log: (line) => logs.push(line), poll: false });
+  const started = await startBridge(config, { clock, log: (line) => logs.push(line), poll });
   running.push(started);
   return { ...started, clock };
 }
@@ -275,6 +275,29 @@ test('a crash after the decision was sent, before the change was marked: the res
     decision: 'approved',
     approver: 'jane.doe',
   });
+});
+
+test('the polling loop backs off while ServiceNow fails and answers once it is back', async () => {
+  const clock = virtualClock();
+  const request = requestFor('b-poll');
+  await ask(request);
+  // Opened by a bridge without polling, so the loop below only has the watching to do.
+  const opener = await bridge();
+  await until(() => changeFor(request) !== undefined && requestsSettled(), logs);
+  await opener.stop();
+  sim.failWith(503);
+  const from = logs.length;
+  await bridge(clock, { BRIDGE_POLL_INTERVAL_MS: '1000', BRIDGE_POLL_MAX_INTERVAL_MS: '8000' }, true);
+  await until(() => logs.slice(from).filter((l) => l.startsWith('poll failed')).length >= 4, logs);
+  const waits = logs
+    .slice(from)
+    .filter((l) => l.startsWith('poll failed'))
+    .map((l) => Number(/next poll in (\d+) ms/.exec(l)![1]));
+  expect(waits.slice(0, 4)).toEqual([2000, 4000, 8000, 8000]);
+  sim.failWith(undefined);
+  sim.approve(changeFor(request)!.number!, 'jane.doe');
+  const done = await world.host.waitFor(request.buildId, { timeoutMs: 20_000 });
+  expect((done.output as { decision: object }).decision).toMatchObject({ decision: 'approved' });
 });
 
 test('a canceled change answers rejected', async () => {
