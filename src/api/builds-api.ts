@@ -14,6 +14,7 @@ import {
 } from '../domain/build-status';
 import { statusPage } from './status-page';
 import { bounded } from '../shared/text';
+import { compareVersions } from '../shared/orchestration-version';
 import { orchestrationFailureMessage } from '../domain/pipeline/task-failure';
 import {
   formatPath,
@@ -263,6 +264,7 @@ export function buildView(status: InstanceView): Record<string, unknown> {
   return {
     id: status.instanceId,
     pipeline: custom.pipeline ?? input.pipeline?.name,
+    factoryVersion: custom.factoryVersion,
     runtimeStatus: status.runtimeStatus,
     outcome,
     step: custom.step ?? (finished ? 'done' : 'queued'),
@@ -285,11 +287,32 @@ export function buildView(status: InstanceView): Record<string, unknown> {
   };
 }
 
+/** How long a client is told to wait while the factory drains (a release takes minutes). */
+export const DRAIN_RETRY_AFTER_SECONDS = 600;
+
+/** The operator's drain switch (app setting FACTORY_DRAINING): no new builds, in-flight ones go on. */
+export interface DrainState {
+  draining: boolean;
+}
+
+export function drainingProblem(): ApiResponse {
+  const refused = problem(
+    503,
+    'Factory Draining',
+    'The factory is draining for a release (FACTORY_DRAINING=true): builds in flight continue, ' +
+      'new builds are not accepted. Retry after the release.',
+  );
+  return { ...refused, headers: { ...refused.headers, 'retry-after': String(DRAIN_RETRY_AFTER_SECONDS) } };
+}
+
 export async function startBuild(
   request: ApiRequest,
   client: BuildsClient,
   pipelines: Pipelines,
+  drain: DrainState = { draining: false },
 ): Promise<ApiResponse> {
+  // Before anything else: a draining factory starts nothing, whatever the request says.
+  if (drain.draining) return drainingProblem();
   const body = readBody(request, startSchema);
   if ('error' in body) return body.error;
   const definition = pipelines.valid.get(body.value.pipeline);
@@ -413,7 +436,28 @@ function decodeContinuation(token: string): [string, string] | undefined {
 const newestFirst = (a: Record<string, unknown>, b: Record<string, unknown>) =>
   String(b.createdTime).localeCompare(String(a.createdTime)) || String(a.id).localeCompare(String(b.id));
 
-export async function listBuilds(request: ApiRequest, client: BuildsClient): Promise<ApiResponse> {
+/**
+ * Builds still running per factory version (all builds, not the page): an old version's code paths
+ * may be deleted once its count is gone (docs/runbook.md). Builds from before versioning count
+ * under "unversioned".
+ */
+function runningByVersion(views: Record<string, unknown>[]): { factoryVersion: string; running: number }[] {
+  const counts = new Map<string, number>();
+  for (const view of views) {
+    if (TERMINAL.has(String(view.runtimeStatus))) continue;
+    const version = typeof view.factoryVersion === 'string' ? view.factoryVersion : 'unversioned';
+    counts.set(version, (counts.get(version) ?? 0) + 1);
+  }
+  return [...counts.entries()]
+    .sort(([a], [b]) => compareVersions(a === 'unversioned' ? '' : a, b === 'unversioned' ? '' : b))
+    .map(([factoryVersion, running]) => ({ factoryVersion, running }));
+}
+
+export async function listBuilds(
+  request: ApiRequest,
+  client: BuildsClient,
+  drain: DrainState = { draining: false },
+): Promise<ApiResponse> {
   const errors: { path: string; message: string }[] = [];
   for (const name of Object.keys(request.query))
     if (!LIST_QUERY.has(name))
@@ -437,9 +481,8 @@ export async function listBuilds(request: ApiRequest, client: BuildsClient): Pro
     errors.push({ path: '(query) continuation', message: 'is not a token this API returned' });
   if (errors.length > 0) return problem(400, 'Invalid Request', 'The query has invalid parameters.', errors);
 
-  const views = (await client.list())
-    .filter((i) => i.name === BUILD_ORCHESTRATION)
-    .map(buildView)
+  const all = (await client.list()).filter((i) => i.name === BUILD_ORCHESTRATION).map(buildView);
+  const views = all
     .filter((v) => (statusFilter ? v.outcome === statusFilter : true))
     .filter((v) => (pipeline ? v.pipeline === pipeline : true))
     .sort(newestFirst);
@@ -454,6 +497,7 @@ export async function listBuilds(request: ApiRequest, client: BuildsClient): Pro
     jsonBody: {
       builds: page,
       total: views.length,
+      fleet: { draining: drain.draining, runningByVersion: runningByVersion(all) },
       ...(rest.length > page.length && last ? { continuation: encodeContinuation(last) } : {}),
     },
   };

@@ -13,4 +13,12 @@ export const appSettingsSchema = z.object({
    * wait in step 'waitingForBuildSlot' (src/domain/pipeline/build-slots.ts).
    */
   BUILD_SLOTS_PER_SUBSCRIPTION_REGION: z.coerce.number().int().min(1).max(100).default(4),
+  /**
+   * The drain switch for releases (docs/runbook.md): "true" refuses new builds (503 with
+   * Retry-After) and makes the cadence timer skip; builds in flight continue.
+   */
+  FACTORY_DRAINING: z
+    .enum(['true', 'false'], { message: 'must be true or false' })
+    .default('false')
+    .transform((value) => value === 'true'),
 });

@@ -71,6 +71,11 @@ export type BuildOutcome = 'running' | 'succeeded' | 'failed' | 'rejected' | 'ti
 export interface BuildCustomStatus {
   buildId: string;
   pipeline: string;
+  /**
+   * The factory release (host.json durableTask.defaultVersion, context.df.version) the build started
+   * under and runs on to the end; absent for builds from before versioning.
+   */
+  factoryVersion?: string;
   outcome: BuildOutcome;
   step: BuildStep;
   currentStage?: string;

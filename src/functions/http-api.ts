@@ -68,10 +68,12 @@ function route(name: string, methods: ('GET' | 'POST')[], path: string, handler:
 const pipelines = () => servedPipelines(loadConfig().PIPELINES_DIR);
 const client = (context: InvocationContext) => durableBuildsClient(df.getClient(context));
 
+const drain = () => ({ draining: loadConfig().FACTORY_DRAINING });
+
 route('startBuild', ['POST'], 'builds', (request, context) =>
-  startBuild(request, client(context), pipelines()),
+  startBuild(request, client(context), pipelines(), drain()),
 );
-route('listBuilds', ['GET'], 'builds', (request, context) => listBuilds(request, client(context)));
+route('listBuilds', ['GET'], 'builds', (request, context) => listBuilds(request, client(context), drain()));
 route('getBuild', ['GET'], 'builds/{id}', (request, context) => getBuild(request, client(context)));
 route('cancelBuild', ['POST'], 'builds/{id}/cancel', (request, context) =>
   cancelBuild(request, client(context)),

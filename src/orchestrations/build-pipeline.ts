@@ -262,6 +262,7 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
   const status: BuildCustomStatus = {
     buildId: input.buildId,
     pipeline: definition.name,
+    ...(context.df.version ? { factoryVersion: context.df.version } : {}),
     outcome: 'running',
     step: 'preflight',
     imageVersion,

@@ -156,6 +156,19 @@ describe('Durable HTTP management API through the real durable-functions client'
     expect(terminated.status).toBe(202);
   });
 
+  it("client.startNew's version reaches the instance (ExecutionStarted.Version, context.df.version)", async () => {
+    clientScripts.set('versioned', (client) =>
+      client.startNew('quick', { instanceId: 'versioned-1', input: 'Vera', version: '2.5.0' }),
+    );
+    const { body } = await runScript(front, 'versioned');
+    expect(body.value).toBe('versioned-1');
+    await host.engine.whenIdle();
+    const status = await host.getStatus('versioned-1', { showHistory: true });
+    expect(status?.history?.find((event) => event.EventType === 'ExecutionStarted')).toMatchObject({
+      Version: '2.5.0',
+    });
+  });
+
   it('client code works unchanged: startNew, getStatus, raiseEvent, terminate, getStatusBy/All, purge', async () => {
     clientScripts.set('lifecycle', async (client) => {
       const a = await client.startNew('waitForApproval', { instanceId: 'life-a', input: { who: 'dora' } });

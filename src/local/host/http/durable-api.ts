@@ -305,8 +305,15 @@ async function startOrchestration(
     input = parsed.value;
   }
   const instanceId = instanceIdFromRoute === '' ? randomUUID().replace(/-/g, '') : instanceIdFromRoute;
+  // durable-functions 3.5 `client.startNew(name, { version })` sends it as `?version=` (DurableClient.js);
+  // without it the instance gets host.json defaultVersion.
+  const version = req.query.get('version') || undefined;
   try {
-    await options.engine.startNew(functionName, { instanceId, ...(input === undefined ? {} : { input }) });
+    await options.engine.startNew(functionName, {
+      instanceId,
+      ...(input === undefined ? {} : { input }),
+      ...(version === undefined ? {} : { version }),
+    });
   } catch (e) {
     if (isFactoryError(e, 'InstanceExists')) return error(409, e.message);
     if (isFactoryError(e, 'OrchestratorNotFound')) return error(400, e.message);
