@@ -125,6 +125,19 @@ export async function queueCapProblem(
   return undefined;
 }
 
+let startTail: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs the queue-cap count and the start it allows one at a time in this app instance. Across
+ * instances the count can still be passed by the few starts that race it (as for build slots,
+ * src/domain/pipeline/build-slots.ts): a cap, not an exact quota.
+ */
+export function oneStartAtATime<T>(work: () => Promise<T>): Promise<T> {
+  const run = startTail.then(work, work);
+  startTail = run.catch(() => undefined);
+  return run;
+}
+
 function capProblem(detail: string): ApiResponse {
   const refused = problem(429, 'Build Queue Full', detail);
   return {

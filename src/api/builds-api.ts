@@ -13,7 +13,7 @@ import {
   type StageStatus,
 } from '../domain/build-status';
 import { statusPage } from './status-page';
-import { DEFAULT_API_POLICY, publicBaseUrl, queueCapProblem, type ApiPolicy } from './abuse';
+import { DEFAULT_API_POLICY, oneStartAtATime, publicBaseUrl, queueCapProblem, type ApiPolicy } from './abuse';
 import { callerOf } from './caller';
 import { isApiInstanceId } from './instance-id';
 import { problem } from './problem';
@@ -337,22 +337,27 @@ export async function startBuild(
     const existing = await client.getStatus(buildId);
     if (existing) return replay(existing);
   }
-  const full = await queueCapProblem(client, pipeline, pipelines, policy);
-  if (full !== undefined) return full;
-  try {
-    await client.startNew(BUILD_ORCHESTRATION, buildId, {
-      buildId,
-      pipeline,
-      reason: body.value.reason,
-      requestedBy: requester(request, policy),
-      requestFingerprint: fingerprint,
-    });
-  } catch (error) {
-    // Two requests with the same key at once: the loser finds the winner's build (409 from the host).
-    const existing = key ? await client.getStatus(buildId) : undefined;
-    if (existing === undefined) throw error;
-    return replay(existing);
-  }
+  // Count and start as one step in this instance, so concurrent requests cannot all see room.
+  const refused = await oneStartAtATime(async (): Promise<ApiResponse | undefined> => {
+    const full = await queueCapProblem(client, pipeline, pipelines, policy);
+    if (full !== undefined) return full;
+    try {
+      await client.startNew(BUILD_ORCHESTRATION, buildId, {
+        buildId,
+        pipeline,
+        reason: body.value.reason,
+        requestedBy: requester(request, policy),
+        requestFingerprint: fingerprint,
+      });
+      return undefined;
+    } catch (error) {
+      // Two requests with the same key at once: the loser finds the winner's build (409 from the host).
+      const existing = key ? await client.getStatus(buildId) : undefined;
+      if (existing === undefined) throw error;
+      return replay(existing);
+    }
+  });
+  if (refused !== undefined) return refused;
   const links = client.statusLinks(buildId);
   return {
     status: 202,
