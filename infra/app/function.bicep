@@ -152,6 +152,13 @@ var appSettings = {
   ServiceBusConnection__clientId: factoryIdentityClientId
   PATCH_CADENCE_SCHEDULE: '0 0 * * * *'
   BUILD_SLOTS_PER_SUBSCRIPTION_REGION: '4'
+  // API abuse limits and identity (docs/security.md); empty host name = WEBSITE_HOSTNAME.
+  API_PUBLIC_HOST_NAME: ''
+  API_EASY_AUTH: 'false'
+  API_RATE_LIMIT_PER_MINUTE: '30'
+  API_RATE_LIMIT_BURST: '10'
+  MAX_QUEUED_BUILDS_PER_PIPELINE: '5'
+  MAX_QUEUED_BUILDS_PER_BUILD_SLOT: '20'
   ENG_TENANT_ID: engTenantId
   ENG_SUBSCRIPTION_ID: engSubscriptionId
   TEST_TENANT_ID: stageTenants.testTenantId

@@ -13,6 +13,11 @@ import {
   type StageStatus,
 } from '../domain/build-status';
 import { statusPage } from './status-page';
+import { DEFAULT_API_POLICY, oneStartAtATime, publicBaseUrl, queueCapProblem, type ApiPolicy } from './abuse';
+import { callerOf } from './caller';
+import { isApiInstanceId } from './instance-id';
+import { problem } from './problem';
+import { newNonce, pageSecurityHeaders } from './security-headers';
 import { bounded } from '../shared/text';
 import { compareVersions } from '../shared/orchestration-version';
 import { orchestrationFailureMessage } from '../domain/pipeline/task-failure';
@@ -65,27 +70,10 @@ export interface Pipelines {
   invalid: { file: string; problems: DefinitionProblem[] }[];
 }
 
+export { problem };
+
 export const MAX_BODY_BYTES = 64 * 1024;
 const TERMINAL = new Set(['Completed', 'Failed', 'Terminated', 'Canceled']);
-
-export function problem(
-  status: number,
-  title: string,
-  detail: string,
-  errors: { path: string; message: string }[] = [],
-): ApiResponse {
-  return {
-    status,
-    headers: { 'content-type': 'application/problem+json' },
-    jsonBody: {
-      type: `https://image-factory.example/problems/${title.toLowerCase().replace(/[^a-z]+/g, '-')}`,
-      title,
-      status,
-      detail,
-      errors,
-    },
-  };
-}
 
 /** Reads a JSON body: content type, size and syntax checked; then the schema, every error by path. */
 function readBody<T>(request: ApiRequest, schema: z.ZodType<T>): { value: T } | { error: ApiResponse } {
@@ -124,10 +112,20 @@ function readBody<T>(request: ApiRequest, schema: z.ZodType<T>): { value: T } | 
   return { value: result.data };
 }
 
+/**
+ * Free text a caller writes (reasons): one line of printable text. It is shown in the console, the
+ * logs and the status page, where a CR/LF or ANSI sequence could forge a line (issue 14).
+ */
+const freeText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$/, 'must be one line without control characters');
+
 const startSchema = z
   .object({
     pipeline: z.string().min(1).max(64),
-    reason: z.string().max(500).optional(),
+    reason: freeText(500).optional(),
     overrides: z
       .object({
         /** Build timeout for this run (minutes, 1..960). */
@@ -198,19 +196,24 @@ function applyOverrides(
   };
 }
 
-const cancelSchema = z.object({ reason: z.string().min(1, 'a reason is required').max(500) }).strict();
-const revokeSchema = z.object({ reason: z.string().min(1, 'a reason is required').max(500) }).strict();
+const cancelSchema = z.object({ reason: freeText(500).min(1, 'a reason is required') }).strict();
+const revokeSchema = z.object({ reason: freeText(500).min(1, 'a reason is required') }).strict();
 
-/** This API's own links for a build (the caller adds its key, as `code` or x-functions-key). */
-export function buildLinks(requestUrl: string, id: string): { buildUri: string; viewUri: string } {
-  const url = new URL(requestUrl);
-  const at = url.pathname.lastIndexOf('/builds');
-  const base = `${url.origin}${at < 0 ? '/api' : url.pathname.slice(0, at)}/builds/${encodeURIComponent(id)}`;
+/**
+ * This API's own links for a build (the caller adds its key, as `code` or x-functions-key), built
+ * from the configured host name: a forged Host header or absolute request target cannot make an
+ * answer point a reader (and their key) elsewhere. No host configured: relative links.
+ */
+export function buildLinks(policy: ApiPolicy, id: string): { buildUri: string; viewUri: string } {
+  const base = `${publicBaseUrl(policy)}/api/builds/${encodeURIComponent(id)}`;
   return { buildUri: base, viewUri: `${base}/view` };
 }
 
-const idPattern = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
-const requester = (request: ApiRequest) => request.headers['x-ms-client-principal-name'] ?? 'anonymous';
+const requester = (request: ApiRequest, policy: ApiPolicy) => callerOf(request, policy.trustEasyAuth).audit;
+const BAD_ID = {
+  path: '(route) id',
+  message: "must be 1..100 letters, digits, ., _, :, -, starting with a letter or digit, without '..'",
+};
 
 /** Outcome when the custom status has none (not published yet) or is stale (terminated, crashed). */
 const RUNTIME_OUTCOME: Record<string, string> = {
@@ -309,6 +312,7 @@ export async function startBuild(
   request: ApiRequest,
   client: BuildsClient,
   pipelines: Pipelines,
+  policy: ApiPolicy = DEFAULT_API_POLICY,
   drain: DrainState = { draining: false },
 ): Promise<ApiResponse> {
   // Before anything else: a draining factory starts nothing, whatever the request says.
@@ -349,62 +353,53 @@ export async function startBuild(
     return {
       status: 200,
       headers: { location: links.statusQueryGetUri ?? '' },
-      jsonBody: { id: buildId, ...buildLinks(request.url, buildId), ...links },
+      jsonBody: { id: buildId, ...buildLinks(policy, buildId), ...links },
     };
   };
   if (key) {
     const existing = await client.getStatus(buildId);
     if (existing) return replay(existing);
   }
-  try {
-    await client.startNew(BUILD_ORCHESTRATION, buildId, {
-      buildId,
-      pipeline,
-      reason: body.value.reason,
-      requestedBy: requester(request),
-      requestFingerprint: fingerprint,
-    });
-  } catch (error) {
-    // Two requests with the same key at once: the loser finds the winner's build (409 from the host).
-    const existing = key ? await client.getStatus(buildId) : undefined;
-    if (existing === undefined) throw error;
-    return replay(existing);
-  }
+  // Count and start as one step in this instance, so concurrent requests cannot all see room.
+  const refused = await oneStartAtATime(async (): Promise<ApiResponse | undefined> => {
+    const full = await queueCapProblem(client, pipeline, pipelines, policy);
+    if (full !== undefined) return full;
+    try {
+      await client.startNew(BUILD_ORCHESTRATION, buildId, {
+        buildId,
+        pipeline,
+        reason: body.value.reason,
+        requestedBy: requester(request, policy),
+        requestFingerprint: fingerprint,
+      });
+      return undefined;
+    } catch (error) {
+      // Two requests with the same key at once: the loser finds the winner's build (409 from the host).
+      const existing = key ? await client.getStatus(buildId) : undefined;
+      if (existing === undefined) throw error;
+      return replay(existing);
+    }
+  });
+  if (refused !== undefined) return refused;
   const links = client.statusLinks(buildId);
   return {
     status: 202,
     headers: { location: links.statusQueryGetUri ?? '' },
-    jsonBody: { id: buildId, ...buildLinks(request.url, buildId), ...links },
+    jsonBody: { id: buildId, ...buildLinks(policy, buildId), ...links },
   };
 }
 
 /** GET /api/builds/{id}/view: the self-contained status page (it reads the build itself). */
 export function viewBuild(request: ApiRequest): ApiResponse {
   const id = request.params.id ?? '';
-  if (!idPattern.test(id))
-    return problem(400, 'Invalid Request', 'Not a build id.', [
-      { path: '(route) id', message: 'must be 1..100 letters, digits, ., _, :, -' },
-    ]);
-  return {
-    status: 200,
-    headers: {
-      'content-type': 'text/html; charset=utf-8',
-      // Inline script and style only; it fetches nothing but this API.
-      'content-security-policy':
-        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'",
-      'x-content-type-options': 'nosniff',
-      'referrer-policy': 'no-referrer',
-    },
-    body: statusPage(id),
-  };
+  if (!isApiInstanceId(id)) return problem(400, 'Invalid Request', 'Not a build id.', [BAD_ID]);
+  const nonce = newNonce();
+  return { status: 200, headers: pageSecurityHeaders(nonce), body: statusPage(id, nonce) };
 }
 
 export async function getBuild(request: ApiRequest, client: BuildsClient): Promise<ApiResponse> {
   const id = request.params.id ?? '';
-  if (!idPattern.test(id))
-    return problem(400, 'Invalid Request', 'Not a build id.', [
-      { path: '(route) id', message: 'must be 1..100 letters, digits, ., _, :, -' },
-    ]);
+  if (!isApiInstanceId(id)) return problem(400, 'Invalid Request', 'Not a build id.', [BAD_ID]);
   const status = await client.getStatus(id);
   if (status === undefined || status.name !== BUILD_ORCHESTRATION)
     return problem(404, 'Not Found', `No build '${id}'.`);
@@ -503,12 +498,13 @@ export async function listBuilds(
   };
 }
 
-export async function cancelBuild(request: ApiRequest, client: BuildsClient): Promise<ApiResponse> {
+export async function cancelBuild(
+  request: ApiRequest,
+  client: BuildsClient,
+  policy: ApiPolicy = DEFAULT_API_POLICY,
+): Promise<ApiResponse> {
   const id = request.params.id ?? '';
-  if (!idPattern.test(id))
-    return problem(400, 'Invalid Request', 'Not a build id.', [
-      { path: '(route) id', message: 'must be 1..100 letters, digits, ., _, :, -' },
-    ]);
+  if (!isApiInstanceId(id)) return problem(400, 'Invalid Request', 'Not a build id.', [BAD_ID]);
   const body = readBody(request, cancelSchema);
   if ('error' in body) return body.error;
   const status = await client.getStatus(id);
@@ -528,7 +524,10 @@ export async function cancelBuild(request: ApiRequest, client: BuildsClient): Pr
       'Already Finishing',
       `Build '${id}' has ended (${outcome}) and is cleaning up; there is nothing to cancel.`,
     );
-  await client.raiseEvent(id, CANCEL_EVENT, { reason: body.value.reason, requestedBy: requester(request) });
+  await client.raiseEvent(id, CANCEL_EVENT, {
+    reason: body.value.reason,
+    requestedBy: requester(request, policy),
+  });
   return { status: 202, jsonBody: { id, canceling: true, ...client.statusLinks(id) } };
 }
 
@@ -559,6 +558,7 @@ export async function revokeVersion(
   request: ApiRequest,
   client: BuildsClient,
   pipelines: Pipelines,
+  policy: ApiPolicy = DEFAULT_API_POLICY,
 ): Promise<ApiResponse> {
   const definition = pipelines.valid.get(request.params.pipeline ?? '');
   if (definition === undefined)
@@ -580,7 +580,7 @@ export async function revokeVersion(
       pipeline: definition,
       version,
       reason: body.value.reason,
-      requestedBy: requester(request),
+      requestedBy: requester(request, policy),
     });
   }
   return { status: 202, jsonBody: { id: instanceId, ...client.statusLinks(instanceId) } };

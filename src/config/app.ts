@@ -21,4 +21,25 @@ export const appSettingsSchema = z.object({
     .enum(['true', 'false'], { message: 'must be true or false' })
     .default('false')
     .transform((value) => value === 'true'),
+  /**
+   * Host name the API's links are built from (a custom domain); empty = WEBSITE_HOSTNAME, which
+   * the platform sets in Azure and `npm start` sets locally. Never the request's Host header.
+   */
+  API_PUBLIC_HOST_NAME: z
+    .string()
+    .regex(/^$|^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$/, 'a host name, optionally with :port')
+    .default(''),
+  /**
+   * 'true' only where App Service authentication (Easy Auth) runs in front of the app: only then
+   * are the x-ms-client-principal-* headers the platform's and not the caller's.
+   */
+  API_EASY_AUTH: z.enum(['true', 'false']).default('false'),
+  /** Mutating API requests (POST) per caller per minute, sustained. */
+  API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(30),
+  /** Mutating API requests a caller may send at once before the per-minute rate applies. */
+  API_RATE_LIMIT_BURST: z.coerce.number().int().min(1).max(10_000).default(10),
+  /** Builds of one pipeline that may be queued or running at once; more get 429. */
+  MAX_QUEUED_BUILDS_PER_PIPELINE: z.coerce.number().int().min(1).max(1000).default(5),
+  /** Builds that may be queued or running at once per staging target (build subscription + region). */
+  MAX_QUEUED_BUILDS_PER_BUILD_SLOT: z.coerce.number().int().min(1).max(1000).default(20),
 });
