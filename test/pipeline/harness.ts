@@ -2,16 +2,25 @@
  * A factory on the local host + simulated Azure + virtual clock: the unmodified app, the real
  * durable-functions replay, the real SDK clients; only Azure and the clock are ours.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { LocalHost } from '../../src/local/host';
 import { startAzureSimulator, createStandardWorld } from '../../src/local/azure-sim';
 import type { AzureSimulator, SimulatorOptions } from '../../src/local/azure-sim/api';
 import type { StandardWorld } from '../../src/local/azure-sim/world';
 import { pipelineSettingsForWorld, settingsForWorld } from '../../src/local/world-settings';
 import { VirtualClock } from '../../src/shared/clock';
-import { loadPipelinesOrThrow } from '../../src/domain/pipeline/loader';
+import { loadPipelines, loadPipelinesOrThrow } from '../../src/domain/pipeline/loader';
+import { definitionDigest, type BuildInput } from '../../src/domain/pipeline/admission';
 import type { PipelineDefinition } from '../../src/domain/pipeline/definition';
 import { BUILD_ORCHESTRATION, type BuildCustomStatus } from '../../src/domain/build-status';
 import { approvalEventName, type ApprovalDecision } from '../../src/ports/approvals';
@@ -24,6 +33,11 @@ export interface Factory {
   env: Record<string, string>;
   pipelines: Map<string, PipelineDefinition>;
   log: string[];
+  /**
+   * Starts a build as the API does (name + digest). A definition that differs from the served one
+   * (a test's variant) is served first: written to this factory's own PIPELINES_DIR, and the build
+   * is driven past admission before the next variant may replace it.
+   */
   start(pipeline: PipelineDefinition, buildId?: string): Promise<string>;
   status(id: string): Promise<BuildCustomStatus>;
   /** Drives until the build waits for the given stage's approval (or ends). */
@@ -33,6 +47,7 @@ export interface Factory {
 }
 
 let counter = 0;
+let servedWrites = 0;
 
 export async function startFactory(
   options: SimulatorOptions = {},
@@ -49,9 +64,15 @@ export async function startFactory(
   });
   const world = createStandardWorld(sim);
   const dir = mkdtempSync(join(tmpdir(), 'factory-test-'));
+  // The factory's own copy of the served pipelines, so a test's variant can be served.
+  const pipelinesDir = join(dir, 'pipelines');
+  mkdirSync(pipelinesDir);
+  for (const file of readdirSync('pipelines').filter((name) => /\.(ya?ml|json)$/.test(name)))
+    copyFileSync(join('pipelines', file), join(pipelinesDir, file));
   const env: Record<string, string> = {
     TASK_HUB_NAME: 'ImageFactoryTest',
-    PIPELINES_DIR: 'pipelines',
+    PIPELINES_DIR: pipelinesDir,
+    ENVIRONMENTS_FILE: resolve('environments.yaml'),
     ARM_POLL_INTERVAL_MS: '1',
     ...settingsForWorld(sim, world, { caFile: join(dir, 'ca.pem') }),
     ...pipelineSettingsForWorld(world),
@@ -77,10 +98,33 @@ export async function startFactory(
     pipelines,
     log,
     async start(pipeline, buildId = `b${Date.now().toString(36)}${(counter++).toString(36)}`) {
-      return host.startNew(BUILD_ORCHESTRATION, {
-        instanceId: buildId,
-        input: { buildId, pipeline, reason: 'test' },
-      });
+      const digest = definitionDigest(pipeline);
+      const served = loadPipelines(pipelinesDir, env).pipelines.get(pipeline.name);
+      const variant = served === undefined || definitionDigest(served) !== digest;
+      if (variant) {
+        for (const file of readdirSync(pipelinesDir))
+          if (file.replace(/\.(ya?ml|json)$/, '') === pipeline.name) rmSync(join(pipelinesDir, file));
+        const file = join(pipelinesDir, `${pipeline.name}.json`);
+        writeFileSync(file, JSON.stringify(pipeline));
+        // A distinct mtime per write: the served-definitions cache keys on it.
+        const stamp = new Date(Date.UTC(2020, 0, 1) + (servedWrites += 1) * 1000);
+        utimesSync(file, stamp, stamp);
+      }
+      const input: BuildInput = {
+        buildId,
+        pipeline: pipeline.name,
+        definitionDigest: digest,
+        reason: 'test',
+      };
+      const id = await host.startNew(BUILD_ORCHESTRATION, { instanceId: buildId, input });
+      if (variant)
+        await host.drive({
+          until: async () => {
+            const s = await host.getStatus(id);
+            return (s?.runtimeStatus !== 'Running' && s?.runtimeStatus !== 'Pending') || !!s?.customStatus;
+          },
+        });
+      return id;
     },
     status: statusOf,
     async untilApprovalPending(id, stage) {
