@@ -11,6 +11,7 @@ import { ScaledClock } from '../src/shared/clock';
 import type { BuildCustomStatus } from '../src/domain/build-status';
 import { progressLine } from '../src/local/progress-line';
 import { printable } from '../src/shared/text';
+import { loadPipelines } from '../src/domain/pipeline/loader';
 
 const root = path.resolve(__dirname, '..');
 
@@ -63,6 +64,19 @@ async function main(): Promise<void> {
       if (verbose) console.log(printable(line));
     },
   });
+  // The target environments and the pipelines, checked now with the factory's settings: without
+  // valid environments no pipeline is served, so refuse to start; an invalid pipeline is listed.
+  const loaded = loadPipelines(factory.env.PIPELINES_DIR ?? 'pipelines', factory.env);
+  const problems = loaded.invalid.flatMap(({ file, problems: list }) =>
+    list.map((p) => `  ${file}: ${p.path}: ${p.message}`),
+  );
+  if (loaded.environments === undefined) {
+    await factory.stop();
+    throw new Error(
+      `The target environments are invalid; no pipeline can be served:\n${problems.join('\n')}`,
+    );
+  }
+  if (problems.length > 0) console.error(`These pipelines are not served:\n${problems.join('\n')}`);
   const base = factory.http.url;
   if (!factory.serviceBus && !factory.serviceBusTriggers)
     // Without Service Bus, npm run approve raises decisions through the Durable API, which takes

@@ -132,6 +132,7 @@ var appSettings = {
   AzureWebJobsStorage__clientId: factoryIdentityClientId
   TASK_HUB_NAME: 'ImageFactory'
   PIPELINES_DIR: 'pipelines'
+  ENVIRONMENTS_FILE: 'environments.yaml'
   ARM_ENDPOINT: environment().resourceManager
   AZURE_AUTHORITY_HOST: environment().authentication.loginEndpoint
   ARM_TOKEN_SCOPE: '${environment().resourceManager}.default'

@@ -21,12 +21,14 @@ import { newNonce, pageSecurityHeaders } from './security-headers';
 import { bounded } from '../shared/text';
 import { compareVersions } from '../shared/orchestration-version';
 import { orchestrationFailureMessage } from '../domain/pipeline/task-failure';
+import { formatPath, type DefinitionProblem, type PipelineDefinition } from '../domain/pipeline/definition';
 import {
-  formatPath,
-  validatePipelineDefinition,
-  type DefinitionProblem,
-  type PipelineDefinition,
-} from '../domain/pipeline/definition';
+  applyOverrides,
+  definitionDigest,
+  startOverridesSchema,
+  type BuildInput,
+} from '../domain/pipeline/admission';
+import type { Environments } from '../domain/pipeline/environments';
 
 export interface InstanceView {
   instanceId: string;
@@ -68,6 +70,8 @@ export interface ApiResponse {
 export interface Pipelines {
   valid: Map<string, PipelineDefinition>;
   invalid: { file: string; problems: DefinitionProblem[] }[];
+  /** The target environments the pipelines were checked against. */
+  environments?: Environments;
 }
 
 export { problem };
@@ -126,72 +130,25 @@ const startSchema = z
   .object({
     pipeline: z.string().min(1).max(64),
     reason: freeText(500).optional(),
-    overrides: z
-      .object({
-        /** Build timeout for this run (minutes, 1..960). */
-        buildTimeoutMinutes: z.number().int().min(1).max(960).optional(),
-        /** Pin the platform source image version for this run ('latest' or Major.Minor.Patch). */
-        sourceVersion: z
-          .string()
-          .regex(/^(latest|\d{1,10}\.\d{1,10}\.\d{1,10})$/, "must be 'latest' or Major.Minor.Patch")
-          .optional(),
-        /** Promote only up to this stage (e.g. 'ENG' for a build nobody needs to approve). */
-        stopAfterStage: z.string().min(1).max(16).optional(),
-      })
-      .strict()
-      .optional(),
+    overrides: startOverridesSchema.optional(),
   })
   .strict();
 
 type StartOverrides = NonNullable<z.infer<typeof startSchema>['overrides']>;
 
-/**
- * The definition this run uses: the served definition with the overrides applied, each checked
- * against that definition, and the result validated again as a whole (422 with paths otherwise).
- */
-function applyOverrides(
+/** The served definition with the overrides applied (admission.ts); 422 with paths otherwise. */
+function withOverrides(
   definition: PipelineDefinition,
   overrides: StartOverrides | undefined,
 ): { pipeline: PipelineDefinition } | { error: ApiResponse } {
-  if (overrides === undefined) return { pipeline: definition };
-  const errors: { path: string; message: string }[] = [];
-  let candidate: PipelineDefinition = definition;
-  if (overrides.buildTimeoutMinutes !== undefined)
-    candidate = {
-      ...candidate,
-      build: { ...candidate.build, timeoutMinutes: overrides.buildTimeoutMinutes },
-    };
-  if (overrides.sourceVersion !== undefined) {
-    if (candidate.source.type === 'platformImage')
-      candidate = { ...candidate, source: { ...candidate.source, version: overrides.sourceVersion } };
-    else
-      errors.push({
-        path: 'overrides.sourceVersion',
-        message: `pipeline '${definition.name}' builds from a ${candidate.source.type} source, which has no version to pin`,
-      });
-  }
-  if (overrides.stopAfterStage !== undefined) {
-    const index = candidate.stages.findIndex((stage) => stage.name === overrides.stopAfterStage);
-    if (index < 0)
-      errors.push({
-        path: 'overrides.stopAfterStage',
-        message: `must be one of the pipeline's stages: ${candidate.stages.map((s) => s.name).join(', ')}`,
-      });
-    else candidate = { ...candidate, stages: candidate.stages.slice(0, index + 1) };
-  }
-  if (errors.length === 0) {
-    const checked = validatePipelineDefinition(candidate);
-    if (checked.ok) return { pipeline: checked.definition };
-    errors.push(
-      ...checked.problems.map((p) => ({ path: `(resulting definition) ${p.path}`, message: p.message })),
-    );
-  }
+  const applied = applyOverrides(definition, overrides);
+  if ('pipeline' in applied) return applied;
   return {
     error: problem(
       422,
       'Invalid Overrides',
       `The overrides do not fit pipeline '${definition.name}'.`,
-      errors,
+      applied.errors,
     ),
   };
 }
@@ -226,7 +183,8 @@ const RUNTIME_OUTCOME: Record<string, string> = {
 };
 
 interface StoredBuildInput {
-  pipeline?: { name?: string; stages?: { name: string; tenantId: string }[] };
+  /** The pipeline's name (a definition object only in inputs made before admission, or crafted). */
+  pipeline?: string | { name?: string; stages?: { name: string; tenantId: string }[] };
   reason?: string;
   requestedBy?: string;
 }
@@ -240,10 +198,12 @@ function firstLine(value: unknown): string {
 export function buildView(status: InstanceView): Record<string, unknown> {
   const custom = (status.customStatus ?? {}) as Partial<BuildCustomStatus>;
   const input = (status.input ?? {}) as StoredBuildInput;
-  // Before the first episode publishes its status, the stages come from the definition it was given.
+  const named = typeof input.pipeline === 'string' ? { name: input.pipeline } : input.pipeline;
+  // Before the first episode publishes its status, the stages are unknown (admission decides the
+  // definition); an input from before admission still shows the stages it carried.
   const stages: StageStatus[] =
     custom.stages ??
-    (input.pipeline?.stages ?? []).map((stage) => ({
+    (named?.stages ?? []).map((stage) => ({
       name: stage.name,
       tenantId: stage.tenantId,
       state: 'pending' as const,
@@ -266,7 +226,7 @@ export function buildView(status: InstanceView): Record<string, unknown> {
         : undefined);
   return {
     id: status.instanceId,
-    pipeline: custom.pipeline ?? input.pipeline?.name,
+    pipeline: custom.pipeline ?? named?.name,
     factoryVersion: custom.factoryVersion,
     runtimeStatus: status.runtimeStatus,
     outcome,
@@ -325,9 +285,8 @@ export async function startBuild(
       { path: 'pipeline', message: `must be one of: ${[...pipelines.valid.keys()].join(', ')}` },
     ]);
   }
-  const applied = applyOverrides(definition, body.value.overrides);
+  const applied = withOverrides(definition, body.value.overrides);
   if ('error' in applied) return applied.error;
-  const pipeline = applied.pipeline;
   const key = request.headers['idempotency-key'];
   if (key !== undefined && (key.length < 1 || key.length > 200)) {
     return problem(400, 'Invalid Request', 'Idempotency-Key must be 1..200 characters.', [
@@ -362,16 +321,20 @@ export async function startBuild(
   }
   // Count and start as one step in this instance, so concurrent requests cannot all see room.
   const refused = await oneStartAtATime(async (): Promise<ApiResponse | undefined> => {
-    const full = await queueCapProblem(client, pipeline, pipelines, policy);
+    const full = await queueCapProblem(client, applied.pipeline, pipelines, policy);
     if (full !== undefined) return full;
     try {
+      // The name and digest only: the orchestration's first activity loads the served definition
+      // again and refuses any other (admission.ts), so the input cannot carry a definition.
       await client.startNew(BUILD_ORCHESTRATION, buildId, {
         buildId,
-        pipeline,
+        pipeline: definition.name,
+        definitionDigest: definitionDigest(applied.pipeline),
+        ...(body.value.overrides === undefined ? {} : { overrides: body.value.overrides }),
         reason: body.value.reason,
         requestedBy: requester(request, policy),
         requestFingerprint: fingerprint,
-      });
+      } satisfies BuildInput);
       return undefined;
     } catch (error) {
       // Two requests with the same key at once: the loser finds the winner's build (409 from the host).

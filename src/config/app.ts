@@ -6,6 +6,11 @@ export const appSettingsSchema = z.object({
     .string()
     .regex(/^[A-Za-z][A-Za-z0-9]{2,44}$/, 'letters and digits, 3..45, starting with a letter'),
   PIPELINES_DIR: z.string().min(1).default('pipelines'),
+  /**
+   * The factory's target environments and their gates (environments.yaml); default: next to
+   * PIPELINES_DIR. Read by the pipeline loader (src/domain/pipeline/loader.ts).
+   */
+  ENVIRONMENTS_FILE: z.string().min(1).optional(),
   /** NCRONTAB (6 fields) of the patch-cadence check; each pipeline's cadence decides what is due. */
   PATCH_CADENCE_SCHEDULE: z.string().min(11).default('0 0 * * * *'),
   /**

@@ -58,6 +58,7 @@ import {
   type PollTiming,
 } from './await-done';
 import type { PipelineDefinition, PipelineStage } from '../domain/pipeline/definition';
+import { ADMIT_BUILD_ACTIVITY, type BuildInput } from '../domain/pipeline/admission';
 import { imageVersionFor, shortHash } from '../domain/pipeline/versioning';
 import { stagingResourceGroupIdFor } from '../domain/pipeline/recipe';
 import {
@@ -98,12 +99,7 @@ export const LRO_WAITS = {
 } as const satisfies Record<string, Omit<PollTiming, 'deadlineMs'> & { withinMs: number }>;
 export { BUILD_ORCHESTRATION };
 
-export interface BuildInput {
-  buildId: string;
-  pipeline: PipelineDefinition;
-  reason?: string;
-  requestedBy?: string;
-}
+export type { BuildInput };
 
 export interface BuildResult {
   outcome: BuildOutcome;
@@ -250,9 +246,46 @@ const versionRef = (stage: PipelineStage, image: string, version: string): Galle
   version,
 });
 
+/**
+ * The build: admission first (admission.ts: the served definition, the digest, the environments'
+ * gates), then the build of exactly the definition admission returned. The input never carries a
+ * definition, so a start through the Durable management API cannot bring its own.
+ */
 export function* buildImagePipeline(context: OrchestrationContext): Generator<Task, BuildResult, unknown> {
   const input = context.df.getInput<BuildInput>();
-  const definition = input.pipeline;
+  let definition: PipelineDefinition;
+  try {
+    definition = yield* callAzure<PipelineDefinition>(context, ADMIT_BUILD_ACTIVITY, input);
+  } catch (error) {
+    // Refused (or admission could not run): nothing was created, so there is nothing to undo.
+    const info = errorInfo(error);
+    const failure: BuildFailure = {
+      code: info.code,
+      message: info.message,
+      step: 'admission',
+      ...(info.hint ? { hint: info.hint } : {}),
+    };
+    const claimed = (input as { pipeline?: unknown } | null)?.pipeline;
+    context.df.setCustomStatus({
+      buildId: typeof input?.buildId === 'string' ? input.buildId : context.df.instanceId,
+      pipeline: typeof claimed === 'string' ? claimed : '(refused)',
+      outcome: 'failed',
+      step: 'done',
+      stages: [],
+      message: failure.message,
+      failure,
+      updatedAt: context.df.currentUtcDateTime.toISOString(),
+    } satisfies BuildCustomStatus);
+    throw new Error(`${failure.code}: ${failure.message}`);
+  }
+  return yield* runBuild(context, input, definition);
+}
+
+function* runBuild(
+  context: OrchestrationContext,
+  input: BuildInput,
+  definition: PipelineDefinition,
+): Generator<Task, BuildResult, unknown> {
   const eng = definition.stages[0] as PipelineStage;
   const startedAt = context.df.currentUtcDateTime;
   const imageVersion = imageVersionFor(startedAt, input.buildId);

@@ -842,6 +842,37 @@ export function generateDefinitionCases(
       message: /file name/,
     });
 
+    // Gates the target environment requires (environments.yaml): a pipeline cannot weaken them.
+    const gated = 2; // PROD: approval required, at least 72 hours
+    add(
+      base,
+      'PROD approval waived',
+      (doc) => setAt(doc, ['stages', gated, 'approval', 'required'], false),
+      `stages[${gated}].approval.required`,
+      { message: /environment PROD requires an approval/ },
+    );
+    add(
+      base,
+      'PROD deadline shortened',
+      (doc) => setAt(doc, ['stages', gated, 'approval', 'deadlineHours'], 1 + random.int(71)),
+      `stages[${gated}].approval.deadlineHours`,
+      { message: /shorter than environment PROD's minimum of 72 hours/ },
+    );
+    add(
+      base,
+      'PROD stage promoting into a gallery of its own',
+      (doc) => setAt(doc, ['stages', gated, 'gallery', 'name'], `gal_${random.letters(8)}`),
+      `stages[${gated}].gallery`,
+      { message: /the PROD environment's/ },
+    );
+    add(
+      base,
+      'PROD stage naming the TEST environment',
+      (doc) => setAt(doc, ['stages', gated, 'environment'], 'TEST'),
+      `stages[${gated}].tenantId`,
+      { message: /the TEST environment's/ },
+    );
+
     // Rules across fields.
     add(
       base,
