@@ -21,6 +21,7 @@
  */
 import { RetryOptions, type OrchestrationContext, type Task } from 'durable-functions';
 import { readTaskFailure } from '../domain/pipeline/task-failure';
+import type { BuildEventInput, BuildEventKind } from '../domain/notifications/events';
 import {
   approvalEventName,
   type ApprovalDecision,
@@ -74,6 +75,7 @@ import {
   nextReplicationPollDelayMs,
   type BuildHistory,
 } from '../domain/polling';
+import { notify } from './notify';
 
 export const WAIT_FOR_BUILD_ORCHESTRATION = 'waitForImageBuild';
 export const WAIT_FOR_REPLICATION_ORCHESTRATION = 'waitForVersionReplication';
@@ -732,6 +734,7 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
       delete status.pendingApproval;
       throw error;
     }
+    yield* event('waitingForApproval', { stage: stage.name, deadline: request.deadline });
     for (;;) {
       // A fresh timer (to the same deadline) per wait: a task yielded again in a new Task.any is
       // sent to the host as a new CreateTimer, which takes a sequence id the library does not count,
@@ -807,8 +810,10 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
           ...(decision.comment ? { comment: decision.comment } : {}),
         },
       });
+      const decided = { stage: stage.name, approver: decision.approver, changeTicket: decision.changeTicket };
       if (decision.decision !== 'approved') {
         setStage(stage.name, { state: 'rejected' });
+        yield* event('rejected', { ...decided, ...(decision.comment ? { message: decision.comment } : {}) });
         throw new BuildStopped('rejected', {
           code: 'ApprovalRejected',
           message: `${stage.name} rejected by ${decision.approver} (${decision.changeTicket})${decision.comment ? `: ${decision.comment}` : ''}`,
@@ -816,9 +821,14 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
           stage: stage.name,
         });
       }
+      yield* event('approved', decided);
       return decision;
     }
   }
+
+  /** Build events (docs/notifications.md): never change the outcome. */
+  const event = (kind: BuildEventKind, extra: Partial<BuildEventInput> = {}) =>
+    notify(context, { kind, buildId: input.buildId, pipeline: definition.name, imageVersion, ...extra });
 
   const auditTags = (extra: Record<string, string> = {}): Record<string, string> => ({
     ...(definition.tags ?? {}),
@@ -859,6 +869,7 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
         hint: preflight.problems.map((p) => p.fix).join('\n'),
       });
     }
+    yield* event('started');
     for (const stage of definition.stages) {
       yield* call(Activities.ensureImageDefinition, {
         credential: stage.credential,
@@ -1105,6 +1116,7 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
       }
       setStage(stage.name, { state: 'done', endedAt: nowIso(), versionId });
       result.versions.push({ stage: stage.name, id: versionId });
+      yield* event('promoted', { stage: stage.name, versionId });
       previous = { stage, versionId };
     }
     result.outcome = 'succeeded';
@@ -1186,6 +1198,12 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
         message: `${stopped.failure.message}\ncleanup left work to do:\n${compensationErrors.join('\n')}`,
       };
     publish('done', stopped.failure.message);
+    if (stopped.outcome === 'failed')
+      yield* event('failed', {
+        code: stopped.failure.code,
+        message: stopped.failure.message,
+        ...(stopped.failure.stage ? { stage: stopped.failure.stage } : {}),
+      });
     if (stopped.outcome === 'failed')
       throw new Error(`${stopped.failure.code}: ${status.failure?.message ?? stopped.failure.message}`);
     return result;
