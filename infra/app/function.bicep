@@ -52,6 +52,10 @@ param testVmResourceGroup string
 param engGalleryResourceGroup string
 @description('Required. ENG gallery name.')
 param engGalleryName string
+@description('Required. Publish endpoint of the notifications topic (infra/app/eventgrid.bicep).')
+param notificationsTopicEndpoint string
+@description('Optional. Also post each build event to a Teams/Slack incoming webhook whose URL is the Key Vault secret notifications-webhook-url (the URL is the secret).')
+param notificationsWebhook bool = false
 @description('Optional. TEST/PROD tenants, subscriptions and the object ids of the multi-tenant app\'s service principal there; empty until onboarded (infra/tenant).')
 param stageTenants stageTenantsType = {
   testTenantId: ''
@@ -179,6 +183,12 @@ var appSettings = {
   TEST_GALLERY_NAME: stageTenants.?testGalleryName ?? 'gal_test'
   PROD_GALLERY_RESOURCE_GROUP: stageTenants.?prodGalleryResourceGroup ?? 'rg-images'
   PROD_GALLERY_NAME: stageTenants.?prodGalleryName ?? 'gal_prod'
+  // docs/notifications.md
+  NOTIFICATIONS_TOPIC_ENDPOINT: notificationsTopicEndpoint
+  NOTIFICATIONS_CREDENTIAL: 'eng'
+  NOTIFICATIONS_WEBHOOK_ATTEMPTS: '4'
+  // Only set when enabled: an unresolvable reference would reach the app as its literal text.
+  NOTIFICATIONS_WEBHOOK_URL: notificationsWebhook ? '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/notifications-webhook-url/)' : ''
 }
 
 resource site 'Microsoft.Web/sites@2024-04-01' = {

@@ -21,6 +21,7 @@
  */
 import { RetryOptions, type OrchestrationContext, type Task } from 'durable-functions';
 import { readTaskFailure } from '../domain/pipeline/task-failure';
+import type { BuildEventInput, BuildEventKind } from '../domain/notifications/events';
 import {
   approvalEventName,
   type ApprovalDecision,
@@ -75,6 +76,7 @@ import {
   nextReplicationPollDelayMs,
   type BuildHistory,
 } from '../domain/polling';
+import { notify } from './notify';
 
 export const WAIT_FOR_BUILD_ORCHESTRATION = 'waitForImageBuild';
 export const WAIT_FOR_REPLICATION_ORCHESTRATION = 'waitForVersionReplication';
@@ -766,6 +768,7 @@ function* runBuild(
       delete status.pendingApproval;
       throw error;
     }
+    yield* event('waitingForApproval', { stage: stage.name, deadline: request.deadline });
     for (;;) {
       // A fresh timer (to the same deadline) per wait: a task yielded again in a new Task.any is
       // sent to the host as a new CreateTimer, which takes a sequence id the library does not count,
@@ -841,8 +844,10 @@ function* runBuild(
           ...(decision.comment ? { comment: decision.comment } : {}),
         },
       });
+      const decided = { stage: stage.name, approver: decision.approver, changeTicket: decision.changeTicket };
       if (decision.decision !== 'approved') {
         setStage(stage.name, { state: 'rejected' });
+        yield* event('rejected', { ...decided, ...(decision.comment ? { message: decision.comment } : {}) });
         throw new BuildStopped('rejected', {
           code: 'ApprovalRejected',
           message: `${stage.name} rejected by ${decision.approver} (${decision.changeTicket})${decision.comment ? `: ${decision.comment}` : ''}`,
@@ -850,9 +855,14 @@ function* runBuild(
           stage: stage.name,
         });
       }
+      yield* event('approved', decided);
       return decision;
     }
   }
+
+  /** Build events (docs/notifications.md): never change the outcome. */
+  const event = (kind: BuildEventKind, extra: Partial<BuildEventInput> = {}) =>
+    notify(context, { kind, buildId: input.buildId, pipeline: definition.name, imageVersion, ...extra });
 
   const auditTags = (extra: Record<string, string> = {}): Record<string, string> => ({
     ...(definition.tags ?? {}),
@@ -893,6 +903,7 @@ function* runBuild(
         hint: preflight.problems.map((p) => p.fix).join('\n'),
       });
     }
+    yield* event('started');
     for (const stage of definition.stages) {
       yield* call(Activities.ensureImageDefinition, {
         credential: stage.credential,
@@ -1139,6 +1150,7 @@ function* runBuild(
       }
       setStage(stage.name, { state: 'done', endedAt: nowIso(), versionId });
       result.versions.push({ stage: stage.name, id: versionId });
+      yield* event('promoted', { stage: stage.name, versionId });
       previous = { stage, versionId };
     }
     result.outcome = 'succeeded';
@@ -1220,6 +1232,12 @@ function* runBuild(
         message: `${stopped.failure.message}\ncleanup left work to do:\n${compensationErrors.join('\n')}`,
       };
     publish('done', stopped.failure.message);
+    if (stopped.outcome === 'failed')
+      yield* event('failed', {
+        code: stopped.failure.code,
+        message: stopped.failure.message,
+        ...(stopped.failure.stage ? { stage: stopped.failure.stage } : {}),
+      });
     if (stopped.outcome === 'failed')
       throw new Error(`${stopped.failure.code}: ${status.failure?.message ?? stopped.failure.message}`);
     return result;
