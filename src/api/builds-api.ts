@@ -3,7 +3,7 @@
  * production): start, list, inspect and cancel builds, list pipelines, revoke versions. Bad input
  * gets an application/problem+json answer naming the offending fields, and starts nothing.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import {
   BUILD_ORCHESTRATION,
@@ -13,6 +13,8 @@ import {
   type StageStatus,
 } from '../domain/build-status';
 import { statusPage } from './status-page';
+import { fleetPage } from './pages/fleet-page';
+import { revocationId, revocationUri, revocationView } from './revocations';
 import { bounded } from '../shared/text';
 import { orchestrationFailureMessage } from '../domain/pipeline/task-failure';
 import {
@@ -245,6 +247,12 @@ export function buildView(status: InstanceView): Record<string, unknown> {
       state: 'pending' as const,
     }));
   const finished = TERMINAL.has(status.runtimeStatus);
+  // The orchestration's result (tests run, decisions ignored) once it has one; a failed build's
+  // output is its error text instead.
+  const output =
+    status.output !== null && typeof status.output === 'object'
+      ? (status.output as { tests?: unknown[]; ignoredDecisions?: unknown[] })
+      : undefined;
   const outcome =
     custom.outcome !== undefined && !(custom.outcome === 'running' && finished)
       ? custom.outcome
@@ -280,6 +288,11 @@ export function buildView(status: InstanceView): Record<string, unknown> {
     approvals: stages.filter((s) => s.approval !== undefined).map((s) => ({ stage: s.name, ...s.approval })),
     pendingApproval: custom.pendingApproval,
     failure,
+    ledger: custom.ledger,
+    timeline: custom.timeline ?? [],
+    cleanedUp: custom.cleanedUp ?? [],
+    tests: custom.tests ?? output?.tests ?? [],
+    ignoredDecisions: output?.ignoredDecisions ?? [],
     createdTime: status.createdTime,
     lastUpdatedTime: status.lastUpdatedTime,
   };
@@ -355,26 +368,38 @@ export async function startBuild(
   };
 }
 
-/** GET /api/builds/{id}/view: the self-contained status page (it reads the build itself). */
+/**
+ * A console page: HTML whose every <script> and <style> carries a fresh nonce, the only ones the
+ * CSP lets run. The page holds no data (it reads the JSON API with the caller's key), so its route
+ * is anonymous: the link the API returns opens it, and it asks for the key when the API does.
+ */
+export function htmlPage(render: (nonce: string) => string): ApiResponse {
+  const nonce = randomBytes(16).toString('base64');
+  return {
+    status: 200,
+    headers: {
+      'content-type': 'text/html; charset=utf-8',
+      'content-security-policy': `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+      'cache-control': 'no-store',
+    },
+    body: render(nonce),
+  };
+}
+
+/** GET /api/builds/{id}/view: the build's timeline page (it reads the build itself). */
 export function viewBuild(request: ApiRequest): ApiResponse {
   const id = request.params.id ?? '';
   if (!idPattern.test(id))
     return problem(400, 'Invalid Request', 'Not a build id.', [
       { path: '(route) id', message: 'must be 1..100 letters, digits, ., _, :, -' },
     ]);
-  return {
-    status: 200,
-    headers: {
-      'content-type': 'text/html; charset=utf-8',
-      // Inline script and style only; it fetches nothing but this API.
-      'content-security-policy':
-        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'",
-      'x-content-type-options': 'nosniff',
-      'referrer-policy': 'no-referrer',
-    },
-    body: statusPage(id),
-  };
+  return htmlPage((nonce) => statusPage(id, nonce));
 }
+
+/** GET /api/fleet/view: the fleet page. */
+export const viewFleet = (): ApiResponse => htmlPage(fleetPage);
 
 export async function getBuild(request: ApiRequest, client: BuildsClient): Promise<ApiResponse> {
   const id = request.params.id ?? '';
@@ -385,7 +410,28 @@ export async function getBuild(request: ApiRequest, client: BuildsClient): Promi
   const status = await client.getStatus(id);
   if (status === undefined || status.name !== BUILD_ORCHESTRATION)
     return problem(404, 'Not Found', `No build '${id}'.`);
-  return { status: 200, jsonBody: { ...buildView(status), links: client.statusLinks(id) } };
+  const view = buildView(status);
+  // A revoked version: the build answer names its revocation (a resource of its own).
+  const revocation =
+    typeof view.pipeline === 'string' && typeof view.imageVersion === 'string'
+      ? await client.getStatus(revocationId(view.pipeline, view.imageVersion))
+      : undefined;
+  return {
+    status: 200,
+    jsonBody: {
+      ...view,
+      revocations:
+        revocation?.name === REVOKE_ORCHESTRATION
+          ? [
+              {
+                ...revocationView(revocation),
+                revocationUri: revocationUri(request.url, revocation.instanceId),
+              },
+            ]
+          : [],
+      links: client.statusLinks(id),
+    },
+  };
 }
 
 /** Names only what could be a pipeline name: a key, a script or a 10k string sent as one is not repeated. */
@@ -526,7 +572,7 @@ export async function revokeVersion(
     ]);
   const body = readBody(request, revokeSchema);
   if ('error' in body) return body.error;
-  const instanceId = `revoke-${definition.name}-${version}`;
+  const instanceId = revocationId(definition.name, version);
   const existing = await client.getStatus(instanceId);
   if (
     existing === undefined ||
@@ -539,5 +585,13 @@ export async function revokeVersion(
       requestedBy: requester(request),
     });
   }
-  return { status: 202, jsonBody: { id: instanceId, ...client.statusLinks(instanceId) } };
+  return {
+    status: 202,
+    headers: { location: revocationUri(request.url, instanceId) },
+    jsonBody: {
+      id: instanceId,
+      revocationUri: revocationUri(request.url, instanceId),
+      ...client.statusLinks(instanceId),
+    },
+  };
 }

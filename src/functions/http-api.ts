@@ -11,10 +11,13 @@ import {
   revokeVersion,
   startBuild,
   viewBuild,
+  viewFleet,
   type ApiRequest,
   type ApiResponse,
 } from '../api/builds-api';
 import { durableBuildsClient, servedPipelines } from '../api/durable-builds-client';
+import { getFleet } from '../api/fleet';
+import { getRevocation } from '../api/revocations';
 import { redactJson, redactText, secretValues } from '../api/redact';
 import { loadConfig } from '../config';
 import { REVOKE_ORCHESTRATION } from '../domain/build-status';
@@ -25,11 +28,18 @@ df.app.orchestration(REVOKE_ORCHESTRATION, revokeImageVersion);
 
 type Handler = (request: ApiRequest, context: InvocationContext) => Promise<ApiResponse> | ApiResponse;
 
-function route(name: string, methods: ('GET' | 'POST')[], path: string, handler: Handler): void {
+function route(
+  name: string,
+  methods: ('GET' | 'POST')[],
+  path: string,
+  handler: Handler,
+  // Pages hold no data and read the API with the caller's key: anonymous, so their links open.
+  authLevel: 'function' | 'anonymous' = 'function',
+): void {
   app.http(name, {
     methods,
     route: path,
-    authLevel: 'function',
+    authLevel,
     extraInputs: [df.input.durableClient()],
     handler: async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
       try {
@@ -76,7 +86,18 @@ route('getBuild', ['GET'], 'builds/{id}', (request, context) => getBuild(request
 route('cancelBuild', ['POST'], 'builds/{id}/cancel', (request, context) =>
   cancelBuild(request, client(context)),
 );
-route('viewBuild', ['GET'], 'builds/{id}/view', (request) => viewBuild(request));
+route('viewBuild', ['GET'], 'builds/{id}/view', (request) => viewBuild(request), 'anonymous');
+route('viewFleet', ['GET'], 'fleet/view', () => viewFleet(), 'anonymous');
+route('getFleet', ['GET'], 'fleet', (_request, context) =>
+  getFleet(client(context), pipelines(), {
+    now: Date.now(),
+    // The host's own switch for a function (AzureWebJobs.<name>.Disabled: true or 1).
+    cadenceEnabled: !/^(true|1)$/i.test(process.env['AzureWebJobs.patchCadence.Disabled']?.trim() ?? ''),
+  }),
+);
+route('getRevocation', ['GET'], 'revocations/{id}', (request, context) =>
+  getRevocation(request, client(context)),
+);
 route('listPipelines', ['GET'], 'pipelines', () => listPipelines(pipelines()));
 route('getPipeline', ['GET'], 'pipelines/{name}', (request) => getPipeline(request, pipelines()));
 route('revokeVersion', ['POST'], 'versions/{pipeline}/{version}/revoke', (request, context) =>
