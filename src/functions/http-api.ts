@@ -16,6 +16,7 @@ import {
   type ApiResponse,
 } from '../api/builds-api';
 import { durableBuildsClient, servedPipelines } from '../api/durable-builds-client';
+import { getAsset } from '../api/assets';
 import { getFleet } from '../api/fleet';
 import { getRevocation } from '../api/revocations';
 import { redactJson, redactText, secretValues } from '../api/redact';
@@ -88,6 +89,7 @@ route('cancelBuild', ['POST'], 'builds/{id}/cancel', (request, context) =>
 );
 route('viewBuild', ['GET'], 'builds/{id}/view', (request) => viewBuild(request), 'anonymous');
 route('viewFleet', ['GET'], 'fleet/view', () => viewFleet(), 'anonymous');
+route('getAsset', ['GET'], 'assets/{name}', (request) => getAsset(request), 'anonymous');
 route('getFleet', ['GET'], 'fleet', (_request, context) =>
   getFleet(client(context), pipelines(), {
     now: Date.now(),

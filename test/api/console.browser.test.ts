@@ -353,6 +353,15 @@ describe('console pages in headless Chromium', () => {
       expect(ubuntu).toMatch(/PROD\tnone yet/);
       expect(ubuntu).toContain('Next cadence slot');
       expect(await page.locator('#revocations').innerText()).toContain(succeeded.version);
+      // The duration trend is a Chart.js chart (served by the app) with one bar per finished build.
+      const finished = ((await api('/fleet')).body.builds as { pipeline: string; outcome: string }[]).filter(
+        (b) => b.pipeline === 'ubuntu-2204-base' && b.outcome !== 'running',
+      ).length;
+      expect(
+        await page.evaluate<number>(
+          `Chart.getChart(document.querySelector('[data-pipeline="ubuntu-2204-base"] canvas')).data.datasets[0].data.length`,
+        ),
+      ).toBe(finished);
       await check(page, 'fleet');
 
       await page.selectOption('#f-outcome', 'rejected');

@@ -10,7 +10,8 @@ export function fleetPage(nonce: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
 <title>Image Factory · fleet</title>
-<style nonce="${nonce}">${PAGE_CSS}</style></head>
+<style nonce="${nonce}">${PAGE_CSS}.trend{position:relative;height:11rem;max-width:44rem}</style>
+<script nonce="${nonce}" src="../assets/chart.umd.min.js"></script></head>
 <body><header><h1>Image Factory</h1><span>Fleet</span><span class="small" id="asof" aria-live="polite"></span></header>
 <main>
 ${KEY_FORM}
@@ -49,9 +50,36 @@ function renderPipelines() {
     table(['Stage', 'Latest version', 'Since', 'Age'], p.latest.map((l) => [l.stage,
       l.version ? el('a', { href: API_BASE + '/builds/' + encodeURIComponent(l.buildId) + '/view', text: l.version }) : el('span', { class: 'muted', text: 'none yet' }),
       l.since ? when(l.since) : '', l.since ? dur(asOf - Date.parse(l.since)) : '']), ''),
+    p.durations.length === 0
+      ? el('p', { class: 'small muted', text: 'No finished build yet: no duration trend.' })
+      : el('div', { class: 'trend' }, el('canvas', { role: 'img', 'aria-label': 'Build duration trend of ' + p.name + ': ' + p.durations.map((d) => d.minutes + ' min').join(', ') })),
     el('p', { class: 'small muted' },
       p.nextSlot ? ['Next cadence slot ', when(p.nextSlot), p.cadenceEnabled ? '' : ' (the cadence timer is off)'] : 'No cadence: builds start only on request.',
       p.running ? ' · ' + p.running + ' running' : ''))));
+}
+const OUTCOME_COLOURS = { succeeded: '#1a7f37', failed: '#cf222e', rejected: '#cf222e', timedOut: '#cf222e', canceled: '#6e7781' };
+const charts = [];
+// The duration trend per pipeline (Chart.js, served by the app): minutes per finished build, oldest first.
+function renderTrends() {
+  while (charts.length) charts.pop().destroy();
+  if (typeof Chart === 'undefined') return;
+  for (const p of fleet.pipelines) {
+    const canvas = document.querySelector('[data-pipeline="' + CSS.escape(p.name) + '"] canvas');
+    if (!canvas) continue;
+    charts.push(new Chart(canvas, {
+      type: 'bar',
+      data: {
+        labels: p.durations.map((d) => timeFormat.format(new Date(d.createdTime))),
+        datasets: [{ label: 'minutes', data: p.durations.map((d) => d.minutes), backgroundColor: p.durations.map((d) => OUTCOME_COLOURS[d.outcome] ?? '#0969da') }],
+      },
+      options: {
+        animation: false, responsive: true, maintainAspectRatio: false,
+        plugins: { legend: { display: false }, title: { display: true, text: 'Build duration (minutes, factory time), oldest first; red: did not succeed' },
+          tooltip: { callbacks: { afterLabel: (item) => p.durations[item.dataIndex].buildId + ' · ' + word('outcome', p.durations[item.dataIndex].outcome) } } },
+        scales: { y: { beginAtZero: true } },
+      },
+    }));
+  }
 }
 function renderRevocations() {
   document.getElementById('revocations').replaceChildren(table(
@@ -81,7 +109,7 @@ function render() {
   fillSelect('f-pipeline', fleet.pipelines.map((p) => p.name), (v) => v);
   fillSelect('f-outcome', Object.keys(WORDS.outcome), (v) => word('outcome', v));
   document.getElementById('f-since').value = filters.since;
-  renderApprovals(); renderPipelines(); renderRevocations(); renderBuilds();
+  renderApprovals(); renderPipelines(); renderTrends(); renderRevocations(); renderBuilds();
   document.body.dataset.loaded = 'true';
 }
 document.getElementById('filters').addEventListener('change', (event) => {
