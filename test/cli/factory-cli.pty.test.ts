@@ -131,6 +131,24 @@ test('start, approve before the request exists, watch live to the end, builds li
   expect(listed.code).toBe(0);
   expect(listed.out).toMatch(new RegExp(`${id}\\s+succeeded\\s+\\s*\\d{4}\\.\\d+\\.\\d+`));
 
+  // Revoke the version it made: the answer names the revocation resource.
+  const version = (await factory.host.getStatus(id!))?.customStatus as { imageVersion: string };
+  const revoked = await cli([
+    'revoke',
+    'ubuntu-2204-base',
+    version.imageVersion,
+    '--reason',
+    'CVE-2026-0002',
+  ]);
+  expect(revoked.code).toBe(0);
+  expect(revoked.out).toContain(
+    `revoking ubuntu-2204-base ${version.imageVersion}: revoke-ubuntu-2204-base-${version.imageVersion} (${factory.http.url}/api/revocations/revoke-ubuntu-2204-base-${version.imageVersion})`,
+  );
+  const badVersion = await cli(['revoke', 'ubuntu-2204-base', 'latest', '--reason', 'x']);
+  expect(badVersion.code).toBe(1);
+  expect(badVersion.out).toContain('HTTP 400 Invalid Request - Not an image version.');
+  expect(badVersion.out).toContain('(route) version: must be Major.Minor.Patch');
+
   // Not a terminal: plain lines, no control sequences; exit 1 for a build that did not succeed.
   const piped = await cli(['watch', id!], { tty: false });
   expect(piped.code).toBe(0);
