@@ -12,6 +12,8 @@ export const CANCEL_EVENT = 'cancel';
 
 export type BuildStep =
   | 'queued'
+  /** The served definition, the digest and the environments' gates are checked (admission.ts). */
+  | 'admission'
   | 'preflight'
   | 'waitingForBuildSlot'
   | 'build'

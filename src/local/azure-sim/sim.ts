@@ -228,6 +228,18 @@ export interface Route {
   handler: Handler;
 }
 
+/**
+ * A data plane served on the simulator's HTTPS endpoint by path (like Blob): answers and returns
+ * true when the request is its own (e.g. Event Grid's `/{topic}/api/events`, eventgrid.ts).
+ */
+export type DataPlane = (
+  sim: Simulator,
+  req: IncomingMessage,
+  res: ServerResponse,
+  segments: string[],
+  raw: string,
+) => boolean;
+
 export interface SimulatorExtras {
   /** Lifetime of issued access tokens in simulator-clock ms (default 24 h; see FIDELITY.md). */
   tokenLifetimeMs?: number;
@@ -276,6 +288,7 @@ export class Simulator implements AzureSimulator {
   readonly hostIdentities: { clientId: string; isDefault: boolean }[] = [];
 
   private readonly routes: Route[] = [];
+  private readonly dataPlanes: DataPlane[] = [];
   private readonly idRandom: () => number;
   private faultRandom: () => number;
   private faultPlan: FaultPlan | undefined;
@@ -378,6 +391,10 @@ export class Simulator implements AzureSimulator {
 
   registerRoutes(routes: Route[]): void {
     this.routes.push(...routes);
+  }
+
+  registerDataPlane(plane: DataPlane): void {
+    this.dataPlanes.push(plane);
   }
 
   /** Registers a function that materializes clock-driven state (called before every request and inventory()). */
@@ -1115,6 +1132,7 @@ export class Simulator implements AzureSimulator {
       ) {
         return this.entraRequest(req, res, segments, raw);
       }
+      if (this.dataPlanes.some((plane) => plane(this, req, res, segments, raw))) return;
       if (
         first !== 'subscriptions' &&
         first !== 'providers' &&
