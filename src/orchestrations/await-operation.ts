@@ -7,7 +7,8 @@
  */
 import type { OrchestrationContext, Task } from 'durable-functions';
 import { JUDGES, nextAwaitDelayMs, type AwaitOperationInput, type AwaitOutcome } from './await-done';
-import { POLLS_PER_GENERATION, poll } from './build-pipeline';
+import { poll } from './build/activity-calls';
+import { POLLS_PER_GENERATION } from './build/waits';
 
 export function* awaitAzureOperation(context: OrchestrationContext): Generator<Task, AwaitOutcome, unknown> {
   const input = context.df.getInput<AwaitOperationInput>();
