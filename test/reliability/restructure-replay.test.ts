@@ -4,9 +4,10 @@
  * waiting for the Image Builder run, for the TEST approval, for the PROD approval — finish on the
  * new modules (src/orchestrations/build/) after the host restarts on the same SQLite file, with no
  * non-determinism and nothing created twice; a rejection compensates on the new code and leaves
- * nothing behind. Same factory version on both sides, as a release that needs no version branch.
+ * nothing behind. The old builds carry main's factory version (0.1.0) and keep its polling
+ * generations; a build started after the restart takes the current version's (issue 16, P1).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalHost } from '../../src/local/host';
@@ -23,6 +24,10 @@ describe('builds started before the restructure finish on the restructured orche
   let factory: Factory;
   const dir = mkdtempSync(join(tmpdir(), 'restructure-replay-'));
   const databasePath = join(dir, 'durable.sqlite');
+  const repoHostJson = JSON.parse(readFileSync('host.json', 'utf8')) as {
+    extensions: { durableTask: Record<string, unknown> };
+  };
+  const currentVersion = String(repoHostJson.extensions.durableTask.defaultVersion);
 
   beforeAll(async () => {
     factory = await startFactory();
@@ -32,7 +37,8 @@ describe('builds started before the restructure finish on the restructured orche
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function open(appEntry: string) {
+  /** The factory's host on the shared database: `appEntry`, stamping new builds with `version`. */
+  async function open(appEntry: string, version: string) {
     const log: string[] = [];
     const host = await LocalHost.start({
       appEntry,
@@ -40,7 +46,13 @@ describe('builds started before the restructure finish on the restructured orche
       clock: factory.clock,
       databasePath,
       log: (line) => log.push(line),
-      hostJson: 'host.json',
+      hostJson: {
+        ...repoHostJson,
+        extensions: {
+          ...repoHostJson.extensions,
+          durableTask: { ...repoHostJson.extensions.durableTask, defaultVersion: version },
+        },
+      },
     });
     const custom = async (id: string) => (await host.getStatus(id))?.customStatus as BuildCustomStatus | null;
     const running = async (id: string) => {
@@ -72,6 +84,14 @@ describe('builds started before the restructure finish on the restructured orche
           },
         });
       },
+      /** The Image Builder wait of a build: reads before this generation, reads in it. */
+      async buildWait(id: string) {
+        const status = await host.getStatus(`${id}:build`, { showHistory: true });
+        return {
+          before: (status?.input as { polls?: number } | null)?.polls ?? 0,
+          inGeneration: (status?.history ?? []).filter((e) => e.EventType === 'TaskScheduled').length,
+        };
+      },
       async decide(id: string, stage: string, decision: 'approved' | 'rejected') {
         const pending = (await custom(id))?.pendingApproval;
         if (pending?.stage !== stage) throw new Error(`${id} does not wait for ${stage}`);
@@ -93,27 +113,51 @@ describe('builds started before the restructure finish on the restructured orche
     status?.pendingApproval?.stage === stage;
 
   it('replays histories recorded by the old code, to the end, without a divergence', async () => {
-    const before = await open(BEFORE);
+    // main's release was 0.1.0: the builds it started carry that version.
+    const before = await open(BEFORE, '0.1.0');
     // Caught at TEST, at PROD, and in the Image Builder wait (a sub-orchestration mid-generation).
     for (const id of ['at-test', 'at-prod', 'rejected-at-test']) await before.start(id);
     await before.until(['at-test', 'at-prod', 'rejected-at-test'], waitingFor('TEST'));
     await before.decide('at-prod', 'TEST', 'approved');
     await before.until(['at-prod'], waitingFor('PROD'));
     await before.start('at-build');
-    await before.until(['at-build'], (s) => s?.message === 'Image Builder is building');
+    // Five reads into a generation of eight: past where a 0.2.0 build's generation (three) ends.
+    await before.host.drive({
+      until: async () => (await before.buildWait('at-build')).inGeneration >= 5,
+    });
+    expect(await before.buildWait('at-build')).toEqual({ before: 0, inGeneration: 5 });
     expect((await before.custom('at-build'))?.step).toBe('build');
     await before.host.stop();
 
-    const now = await open(NOW);
+    const now = await open(NOW, currentVersion);
     try {
+      // The old build keeps 0.1.0's generations of eight reads on the new code; a new build takes
+      // the current version's generations of three (SHORT_GENERATIONS_SINCE, waits.ts).
+      await now.start('new-build');
+      await now.host.drive({
+        until: async () =>
+          (await now.buildWait('at-build')).before >= 8 && (await now.buildWait('new-build')).before >= 6,
+      });
+      const old = await now.buildWait('at-build');
+      const fresh = await now.buildWait('new-build');
+      expect({ old: old.before % 8, oldInGeneration: old.inGeneration <= 8 }).toEqual({
+        old: 0,
+        oldInGeneration: true,
+      });
+      expect({ fresh: fresh.before % 3, freshInGeneration: fresh.inGeneration <= 3 }).toEqual({
+        fresh: 0,
+        freshInGeneration: true,
+      });
+      expect((await now.custom('new-build'))?.factoryVersion).toBe(currentVersion);
+
       await now.decide('at-test', 'TEST', 'approved');
       await now.decide('at-prod', 'PROD', 'approved');
       await now.decide('rejected-at-test', 'TEST', 'rejected');
-      await now.until(['at-build'], waitingFor('TEST'));
-      await now.decide('at-build', 'TEST', 'approved');
-      await now.until(['at-build', 'at-test'], waitingFor('PROD'));
-      for (const id of ['at-build', 'at-test']) await now.decide(id, 'PROD', 'approved');
-      for (const id of ['at-build', 'at-test', 'at-prod']) {
+      await now.until(['at-build', 'new-build'], waitingFor('TEST'));
+      for (const id of ['at-build', 'new-build']) await now.decide(id, 'TEST', 'approved');
+      await now.until(['at-build', 'at-test', 'new-build'], waitingFor('PROD'));
+      for (const id of ['at-build', 'at-test', 'new-build']) await now.decide(id, 'PROD', 'approved');
+      for (const id of ['at-build', 'at-test', 'at-prod', 'new-build']) {
         const status = await now.host.waitFor(id);
         expect({
           id,

@@ -21,13 +21,30 @@ import {
   nextReplicationPollDelayMs,
   type BuildHistory,
 } from '../../domain/polling';
+import { sinceVersion } from '../../shared/orchestration-version';
 import { poll } from './activity-calls';
 
 export const WAIT_FOR_BUILD_ORCHESTRATION = 'waitForImageBuild';
 export const WAIT_FOR_REPLICATION_ORCHESTRATION = 'waitForVersionReplication';
 export const WAIT_FOR_BUILD_SLOT_ORCHESTRATION = 'waitForBuildSlot';
-/** Polls per generation of a waiting sub-orchestration before it continues as new (bounded history, cheap replays). */
+/**
+ * Polls per generation of a waiting sub-orchestration before it continues as new (bounded history,
+ * cheap replays), for builds started before factory 0.2.0.
+ */
 export const POLLS_PER_GENERATION = 8;
+/**
+ * From factory 0.2.0 on (issue 16, P1): every episode replays its generation's polls, and each
+ * replayed poll costs a timer and a read again, so three polls per generation replay far less than
+ * eight for the one more start episode every three polls. A change of the sequence of actions:
+ * builds of older versions keep eight (docs/runbook.md, "Release").
+ */
+export const SHORT_GENERATIONS_SINCE = '0.2.0';
+export const POLLS_PER_SHORT_GENERATION = 3;
+
+/** Polls per generation for this instance's version (sub-orchestrations inherit the build's). */
+export function pollsPerGeneration(context: OrchestrationContext): number {
+  return sinceVersion(context, SHORT_GENERATIONS_SINCE) ? POLLS_PER_SHORT_GENERATION : POLLS_PER_GENERATION;
+}
 
 export interface WaitForBuildInput {
   credential: string;
@@ -43,10 +60,11 @@ export interface WaitForBuildInput {
 /** Polls the run on durable timers; continues as new every few polls so history stays bounded. */
 export function* waitForImageBuild(context: OrchestrationContext): Generator<Task, BuildStatus, unknown> {
   const input = context.df.getInput<WaitForBuildInput>();
+  const perGeneration = pollsPerGeneration(context);
   let subState = input.subState;
   for (let polls = input.polls; ; polls++) {
     const elapsedMs = context.df.currentUtcDateTime.getTime() - input.runStartedMs;
-    if (polls - input.polls >= POLLS_PER_GENERATION) {
+    if (polls - input.polls >= perGeneration) {
       context.df.continueAsNew({ ...input, polls, ...(subState ? { subState } : {}) });
       return { exists: true };
     }
@@ -130,6 +148,8 @@ export function* waitForVersionReplication(
       regions,
       polls,
     });
+    // Eight for every version: a generation here ends in the build itself (an episode of its long
+    // history), so shorter generations would cost more than they save.
     if (polls - input.polls >= POLLS_PER_GENERATION) return outcome('InProgress', 'still replicating');
     if (input.regions !== undefined || polls > input.polls) {
       const now = context.df.currentUtcDateTime.getTime();
@@ -183,9 +203,10 @@ export interface WaitForBuildSlotInput {
  */
 export function* waitForBuildSlot(context: OrchestrationContext): Generator<Task, SlotWaitOutcome, unknown> {
   const input = context.df.getInput<WaitForBuildSlotInput>();
+  const perGeneration = pollsPerGeneration(context);
   let nextPollMs = input.nextPollMs ?? BUILD_SLOT_POLL_MS;
   for (let polls = input.polls; ; polls++) {
-    if (polls - input.polls >= POLLS_PER_GENERATION) {
+    if (polls - input.polls >= perGeneration) {
       context.df.continueAsNew({ ...input, polls, nextPollMs });
       return { granted: false, ticketExists: true, running: 0, ahead: 0, limit: 0 };
     }
