@@ -5,7 +5,7 @@
 export { BUILD_ORCHESTRATION } from '../domain/build-status';
 export type { BuildInput } from '../domain/pipeline/admission';
 export { buildImagePipeline } from './build/index';
-export type { BuildResult } from './build/run';
+export { recordTimeline, type BuildResult } from './build/run';
 export {
   ActivityRefused,
   AZURE_CALL_RETRY,

@@ -72,8 +72,10 @@ export function* compensate(run: BuildRun, error: unknown): Generator<Task, Buil
       return false;
     }
   };
+  // What compensation removed, for the build page (what it could not remove is in the failure).
   for (const vm of created.vms) {
-    yield* attempt(`delete test VM ${vm.name}`, () => deleteTestVm(run, vm));
+    if (yield* attempt(`delete test VM ${vm.name}`, () => deleteTestVm(run, vm)))
+      (status.cleanedUp ??= []).push(`deleted test VM ${vm.name}`);
   }
   if (created.template) {
     const { credential, ...ref } = created.template;
@@ -81,7 +83,8 @@ export function* compensate(run: BuildRun, error: unknown): Generator<Task, Buil
       run.call(Activities.cancelImageBuild, { credential, ref }),
     );
     yield* waitForRunToEnd(run, ref, credential);
-    yield* attempt(`delete template ${ref.name}`, () => deleteTemplate(run, credential, ref));
+    if (yield* attempt(`delete template ${ref.name}`, () => deleteTemplate(run, credential, ref)))
+      (status.cleanedUp ??= []).push(`deleted image template ${ref.name}`);
   }
   for (const { stage, ref } of [...created.versions].reverse()) {
     const removed = yield* attempt(`delete version ${ref.version} in ${stage.name}`, () =>
@@ -89,6 +92,7 @@ export function* compensate(run: BuildRun, error: unknown): Generator<Task, Buil
       deleteVersion(run, stage.credential, ref, input.buildId),
     );
     if (removed) {
+      (status.cleanedUp ??= []).push(`deleted version ${ref.version} in ${stage.name}`);
       // The record shows no version that no longer exists.
       delete run.stage(stage.name).versionId;
       run.result.versions = run.result.versions.filter((v) => v.stage !== stage.name);

@@ -128,6 +128,7 @@ export class BuildRun {
     if (message !== undefined) this.status.message = message;
     if (stageName !== undefined) this.status.currentStage = stageName;
     this.status.updatedAt = this.now();
+    recordTimeline(this.status);
     this.context.df.setCustomStatus(this.status);
   }
 
@@ -294,7 +295,7 @@ export class BuildRun {
 
   /** The audit trail every version of this build carries in its tags. */
   auditTags(extra: Record<string, string> = {}): Record<string, string> {
-    return {
+    const common: Record<string, string> = {
       ...(this.definition.tags ?? {}),
       'imagefactory.buildId': this.input.buildId,
       'imagefactory.pipeline': this.definition.name,
@@ -303,7 +304,37 @@ export class BuildRun {
       'imagefactory.testResult': this.result.tests.every((t) => t.exitCode === 0)
         ? `passed (${this.result.tests.length} scripts)`
         : 'failed',
-      ...extra,
     };
+    // The build page shows the audit ledger as the gallery versions carry it: these tags, plus each
+    // stage's approval (approver, change ticket), which its stage status holds already.
+    this.status.ledger = common;
+    return { ...common, ...extra };
   }
+}
+
+/**
+ * Entries kept in the custom status timeline: Azure limits a custom status to 16 KB of UTF-16 JSON
+ * text (about 8,000 characters; learn.microsoft.com, "Custom orchestration status").
+ */
+const TIMELINE_ENTRIES = 24;
+
+/**
+ * The build page's timeline: a new entry whenever the step, stage or message changes, the previous
+ * one ended at that moment (orchestration time, so replays write the same). The oldest entries go
+ * first when there are too many.
+ */
+export function recordTimeline(status: BuildCustomStatus): void {
+  const timeline = (status.timeline ??= []);
+  const last = timeline[timeline.length - 1];
+  const what = (status.message ?? '').split('\n')[0]?.slice(0, 100) ?? '';
+  if (last && last.step === status.step && last.stage === status.currentStage && last.what === what) return;
+  if (last && last.endedAt === undefined) last.endedAt = status.updatedAt;
+  if (status.step === 'done') return;
+  timeline.push({
+    step: status.step,
+    ...(status.currentStage === undefined ? {} : { stage: status.currentStage }),
+    what,
+    startedAt: status.updatedAt,
+  });
+  if (timeline.length > TIMELINE_ENTRIES) timeline.splice(0, timeline.length - TIMELINE_ENTRIES);
 }

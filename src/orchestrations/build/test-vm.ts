@@ -92,6 +92,12 @@ export function* runTests(
       );
       const outcome = (ended as { value: TestScriptResult }).value;
       result.tests.push(outcome);
+      // Also in the status, so a build page shows test output while it runs and after a failure.
+      (run.status.tests ??= []).push({
+        stage: stage.name,
+        ...outcome,
+        outputTail: outcome.outputTail.slice(-300),
+      });
       if (outcome.exitCode !== 0) {
         throw new BuildStopped('failed', {
           code: 'TestFailed',
