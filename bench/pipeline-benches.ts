@@ -5,6 +5,7 @@
 import { startFactory, type Factory } from '../test/pipeline/harness';
 import type { BuildCustomStatus } from '../src/domain/build-status';
 import type { PipelineDefinition } from '../src/domain/pipeline/definition';
+import { sideBySide } from './figures';
 
 const HOUR = 3600_000;
 
@@ -78,8 +79,8 @@ export async function runP1(): Promise<string> {
         .map(([, n]) => n),
     );
     return [
-      `P1 replay CPU: ${cpu.toFixed(1)} ms for a full three-stage build (4 h build, replication, 2 approvals) (target < 100 ms: ${cpu < 100 ? 'MET' : 'NOT MET'})`,
-      `P1 episodes: ${episodes} across ${ids.length} instances (the build orchestration, its polling sub-orchestrations for the Image Builder run and for replication)`,
+      `P1 replay CPU: ${sideBySide('P1 replay CPU', cpu, 'ms')} for a full three-stage build (4 h build, replication, 2 approvals) (target < 100 ms: ${cpu < 100 ? 'MET' : 'NOT MET'})`,
+      `P1 episodes: ${sideBySide('P1 episodes', episodes, '')} across ${ids.length} instances (the build orchestration, its polling sub-orchestrations for the Image Builder run and for replication)`,
       `P1 replay CPU by orchestrator: ${[...factory.host.engine.stats.replayByOrchestration]
         .map(([name, s]) => `${name} ${s.cpuMs.toFixed(1)} ms / ${s.episodes} episodes`)
         .join(', ')}`,

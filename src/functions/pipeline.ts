@@ -3,16 +3,16 @@ import * as df from 'durable-functions';
 import type { ActivityHandler } from 'durable-functions';
 import { createPipelineActivities } from '../activities/pipeline';
 import { Activities } from '../domain/pipeline/activities';
+import { BUILD_ORCHESTRATION } from '../domain/build-status';
+import { buildImagePipeline } from '../orchestrations/build';
 import {
-  BUILD_ORCHESTRATION,
   WAIT_FOR_BUILD_ORCHESTRATION,
-  buildImagePipeline,
   waitForImageBuild,
   WAIT_FOR_REPLICATION_ORCHESTRATION,
   waitForVersionReplication,
   WAIT_FOR_BUILD_SLOT_ORCHESTRATION,
   waitForBuildSlot,
-} from '../orchestrations/build-pipeline';
+} from '../orchestrations/build/waits';
 import { failureProperties } from '../domain/pipeline/task-failure';
 import { AWAIT_OPERATION_ORCHESTRATION } from '../orchestrations/await-done';
 import { awaitAzureOperation } from '../orchestrations/await-operation';

@@ -7,14 +7,16 @@
  */
 import type { OrchestrationContext, Task } from 'durable-functions';
 import { JUDGES, nextAwaitDelayMs, type AwaitOperationInput, type AwaitOutcome } from './await-done';
-import { POLLS_PER_GENERATION, poll } from './build-pipeline';
+import { poll } from './build/activity-calls';
+import { pollsPerGeneration } from './build/waits';
 
 export function* awaitAzureOperation(context: OrchestrationContext): Generator<Task, AwaitOutcome, unknown> {
   const input = context.df.getInput<AwaitOperationInput>();
   const now = () => context.df.currentUtcDateTime.getTime();
+  const perGeneration = pollsPerGeneration(context);
   let last = 'not read yet';
   for (let reads = input.reads; ; reads++) {
-    if (reads - input.reads >= POLLS_PER_GENERATION) {
+    if (reads - input.reads >= perGeneration) {
       context.df.continueAsNew({ ...input, reads });
       return { failed: { code: 'ContinuedAsNew', message: 'continued as new' } };
     }

@@ -6,7 +6,8 @@
 import type { OrchestrationContext, Task } from 'durable-functions';
 import { Activities, type VersionInfo } from '../domain/pipeline/activities';
 import type { PipelineDefinition } from '../domain/pipeline/definition';
-import { callAzure, LRO_WAITS } from './build-pipeline';
+import { callAzure } from './build/activity-calls';
+import { LRO_WAITS } from './build/operations';
 import { awaitDone, JUDGES } from './await-done';
 import { notify } from './notify';
 

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { LocalHost } from '../../src/local/host';
 import { BUILD_ORCHESTRATION, type BuildCustomStatus } from '../../src/domain/build-status';
 import { approvalEventName, type ApprovalDecision } from '../../src/ports/approvals';
+import { definitionDigest, type BuildInput } from '../../src/domain/pipeline/admission';
 import { startFactory, type Factory } from '../pipeline/harness';
 import { sideEffectsOf } from '../pipeline/side-effects';
 
@@ -64,7 +65,13 @@ describe('a release while builds wait for approvals', () => {
         const pipeline = factory.pipelines.get('ubuntu-2204-base')!;
         await host.startNew(BUILD_ORCHESTRATION, {
           instanceId: buildId,
-          input: { buildId, pipeline, reason: 'release test' },
+          // Admitted by name + digest (issue 14): an inline definition is refused.
+          input: {
+            buildId,
+            pipeline: pipeline.name,
+            definitionDigest: definitionDigest(pipeline),
+            reason: 'release test',
+          } satisfies BuildInput,
         });
       },
       /** Drives until every build waits for `stage` (or ended). */

@@ -1,0 +1,269 @@
+/**
+ * Step 2, build: Azure VM Image Builder makes the ENG version (a fresh image template per run,
+ * created, admitted by a build slot, run, waited for in a sub-orchestration, then deleted), or a VHD
+ * built elsewhere is imported as the ENG version. Either way the step ends when the ENG version has
+ * replicated to every ENG region. Every resource is recorded in `run.created` before it is created.
+ */
+import type { Task } from 'durable-functions';
+import {
+  Activities,
+  type BuildStatus,
+  type ClaimBuildSlotInput,
+  type PreflightResult,
+} from '../../domain/pipeline/activities';
+import { BUILD_SLOT_TAG, buildSlotKey, type SlotDecision } from '../../domain/pipeline/build-slots';
+import { stagingResourceGroupIdFor } from '../../domain/pipeline/recipe';
+import type { BuildHistory } from '../../domain/polling';
+import type { PipelineDefinition } from '../../domain/pipeline/definition';
+import type { GalleryImageVersionRef, ImageTemplateRef } from '../../ports/azure';
+import { BuildStopped } from './activity-calls';
+import {
+  createTemplate,
+  deleteTemplate,
+  galleryImageId,
+  targetRegions,
+  updateVersion,
+  versionRef,
+  waitForReplication,
+} from './operations';
+import type { BuildRun } from './run';
+import {
+  WAIT_FOR_BUILD_ORCHESTRATION,
+  WAIT_FOR_BUILD_SLOT_ORCHESTRATION,
+  type SlotWaitOutcome,
+  type WaitForBuildInput,
+  type WaitForBuildSlotInput,
+} from './waits';
+
+type PipelineSource = PipelineDefinition['source'];
+
+/** The ENG version the build made: its gallery reference and resource id. */
+export interface EngVersion {
+  ref: GalleryImageVersionRef;
+  versionId: string;
+}
+
+export function* buildImage(run: BuildRun, preflight: PreflightResult): Generator<Task, EngVersion, unknown> {
+  const { definition, eng } = run;
+  const ref = versionRef(eng, definition.image.definition, run.imageVersion);
+  run.setStage(eng.name, { state: 'running', startedAt: run.now() });
+  const source = definition.source;
+  const versionId =
+    source.type === 'vhd'
+      ? yield* importVhd(run, ref, source)
+      : yield* runImageBuilder(run, preflight, ref, source);
+  yield* waitForReplication(run, eng, ref);
+  run.setStage(eng.name, { versionId });
+  return { ref, versionId };
+}
+
+/** A VHD built elsewhere becomes the ENG version (copied into the gallery, then replicated). */
+function* importVhd(
+  run: BuildRun,
+  engRef: GalleryImageVersionRef,
+  source: Extract<PipelineSource, { type: 'vhd' }>,
+): Generator<Task, string, unknown> {
+  const { definition, eng } = run;
+  run.publish('build', 'importing the VHD built elsewhere as the ENG version', eng.name);
+  run.created.versions.push({ stage: eng, ref: engRef });
+  yield* run.call(Activities.copyImageVersion, {
+    credential: eng.credential,
+    spec: {
+      ...engRef,
+      location: definition.build.location,
+      source: {
+        kind: 'vhd',
+        uri: source.uri,
+        storageAccountId: source.storageAccountId,
+      },
+      targetRegions: targetRegions(eng),
+      excludeFromLatest: true,
+      tags: run.auditTags(),
+    },
+  });
+  yield* waitForReplication(run, eng, engRef);
+  return `${galleryImageId(eng, definition.image.definition)}/versions/${run.imageVersion}`;
+}
+
+/** Template → build slot → run → wait → output → template deleted; returns the ENG version id. */
+function* runImageBuilder(
+  run: BuildRun,
+  preflight: PreflightResult,
+  engRef: GalleryImageVersionRef,
+  source: Exclude<PipelineSource, { type: 'vhd' }>,
+): Generator<Task, string, unknown> {
+  const { context, definition, eng, input } = run;
+  const templateRef: ImageTemplateRef = {
+    subscriptionId: eng.subscriptionId,
+    resourceGroup: definition.build.resourceGroup,
+    name: preflight.templateName,
+  };
+  run.created.template = { ...templateRef, credential: eng.credential };
+  run.created.versions.push({ stage: eng, ref: engRef });
+  const slotKey = buildSlotKey(eng.subscriptionId, definition.build.location);
+  const stagingPrefix = definition.build.stagingResourceGroupPrefix;
+  run.publish('build', `creating image template ${templateRef.name}`, eng.name);
+  yield* createTemplate(
+    run,
+    {
+      ...templateRef,
+      location: definition.build.location,
+      buildIdentityId: definition.build.identity.resourceId,
+      // The template's own staging group, which Image Builder creates and deletes with it.
+      ...(stagingPrefix
+        ? {
+            stagingResourceGroupId: stagingResourceGroupIdFor(
+              eng.subscriptionId,
+              stagingPrefix,
+              templateRef.name,
+            ),
+          }
+        : {}),
+      vmSize: definition.build.vmSize,
+      osDiskSizeGB: definition.build.osDiskSizeGB,
+      buildTimeoutInMinutes: definition.build.timeoutMinutes,
+      ...(definition.build.subnetId ? { subnetId: definition.build.subnetId } : {}),
+      source:
+        source.type === 'platformImage'
+          ? {
+              type: 'PlatformImage',
+              publisher: source.publisher,
+              offer: source.offer,
+              sku: source.sku,
+              version: preflight.sourceVersion || source.version,
+            }
+          : source.type === 'galleryImageVersion'
+            ? { type: 'SharedImageVersion', imageVersionId: source.id }
+            : { type: 'ManagedImage', imageId: source.id },
+      customizers: definition.build.customizers,
+      distribute: {
+        galleryImageVersionId: `${galleryImageId(eng, definition.image.definition)}/versions/${run.imageVersion}`,
+        runOutputName: 'eng',
+        targetRegions: targetRegions(eng),
+        excludeFromLatest: true,
+      },
+      tags: {
+        'imagefactory.buildId': input.buildId,
+        'imagefactory.pipeline': definition.name,
+        [BUILD_SLOT_TAG]: slotKey,
+      },
+    },
+    templateRef,
+  );
+  // The template is this build's ticket for a build slot; it runs once the slot is granted.
+  yield* waitForBuildSlot(run, templateRef, slotKey);
+  run.publish('build', `starting Image Builder on ${templateRef.name}`, eng.name);
+  yield* run.call(Activities.startImageBuild, { credential: eng.credential, ref: templateRef });
+  const history = yield* run.call<BuildHistory | null>(Activities.loadBuildHistory, {
+    credential: eng.credential,
+    image: {
+      subscriptionId: eng.subscriptionId,
+      resourceGroup: eng.gallery.resourceGroup,
+      gallery: eng.gallery.name,
+      image: definition.image.definition,
+    },
+  });
+  run.publish('build', 'Image Builder is building', eng.name);
+  const runStarted = run.nowMs();
+  const wait = context.df.callSubOrchestrator(
+    WAIT_FOR_BUILD_ORCHESTRATION,
+    {
+      credential: eng.credential,
+      ref: templateRef,
+      runStartedMs: runStarted,
+      timeoutMs: (definition.build.timeoutMinutes + 30) * 60_000,
+      expectedMs: definition.build.expectedMinutes * 60_000,
+      history,
+      polls: 0,
+    } satisfies WaitForBuildInput,
+    `${input.buildId}:build`,
+  );
+  const winner = yield context.df.Task.any([wait, run.cancel]);
+  if (winner === run.cancel) {
+    // The run itself is cancelled here; compensation waits for it to end before deleting the template.
+    yield* run.call(Activities.cancelImageBuild, { credential: eng.credential, ref: templateRef });
+    throw run.cancelled();
+  }
+  const outcome = wait.result as BuildStatus;
+  if (outcome.error)
+    throw new BuildStopped('failed', {
+      code: outcome.error.code,
+      message: `${Activities.getImageBuildStatus}: ${outcome.error.message}`,
+      step: 'build',
+      stage: eng.name,
+      ...(outcome.error.hint ? { hint: outcome.error.hint } : {}),
+    });
+  const buildDurationMs = run.nowMs() - runStarted;
+  if (outcome.runState !== 'Succeeded') {
+    const log = yield* run.call<string | null>(Activities.readBuildLog, {
+      credential: eng.credential,
+      ref: templateRef,
+    });
+    throw new BuildStopped('failed', {
+      code: outcome.exists ? 'BuildFailed' : 'TemplateMissing',
+      message: `Image Builder run ${outcome.runState ?? 'did not finish'}${outcome.runSubState ? ` at ${outcome.runSubState}` : ''}: ${outcome.message ?? outcome.provisioningError ?? 'no message'}`,
+      step: 'build',
+      stage: eng.name,
+      ...(outcome.runSubState ? { runSubState: outcome.runSubState } : {}),
+      ...(log ? { logExcerpt: log } : {}),
+    });
+  }
+  const engVersionId = yield* run.call<string>(Activities.getImageBuildOutput, {
+    credential: eng.credential,
+    ref: templateRef,
+    runOutputName: 'eng',
+  });
+  run.publish('build', `Image Builder finished; deleting image template ${templateRef.name}`, eng.name);
+  yield* deleteTemplate(run, eng.credential, templateRef);
+  run.created.template = undefined;
+  yield* updateVersion(run, eng.credential, engRef, {
+    tags: { 'imagefactory.buildDurationMs': String(buildDurationMs) },
+  });
+  return engVersionId;
+}
+
+/** Waits for a build slot of the ENG subscription and build region (see build-slots.ts). */
+function* waitForBuildSlot(
+  run: BuildRun,
+  templateRef: ImageTemplateRef,
+  slotKey: string,
+): Generator<Task, void, unknown> {
+  const { context, definition, eng } = run;
+  const claim: ClaimBuildSlotInput = {
+    credential: eng.credential,
+    scope: { subscriptionId: templateRef.subscriptionId, resourceGroup: templateRef.resourceGroup },
+    slotKey,
+    templateName: templateRef.name,
+  };
+  const slot = yield* run.call<SlotDecision>(Activities.claimBuildSlot, claim);
+  if (slot.granted) return;
+  run.publish(
+    'waitingForBuildSlot',
+    `waiting for a build slot in ${definition.build.location} (subscription ${eng.subscriptionId}): ${slot.running + slot.ahead} build(s) ahead for ${slot.limit} slot(s)`,
+    eng.name,
+  );
+  const id = run.nextWaitId('slot');
+  const began = run.nowMs();
+  const wait = context.df.callSubOrchestrator(
+    WAIT_FOR_BUILD_SLOT_ORCHESTRATION,
+    { claim, startedMs: began, polls: 0 } satisfies WaitForBuildSlotInput,
+    id,
+  );
+  yield* run.raceCancel(wait);
+  const outcome = wait.result as SlotWaitOutcome;
+  if (outcome.error)
+    throw new BuildStopped('failed', {
+      code: outcome.error.code,
+      message: `${Activities.claimBuildSlot}: ${outcome.error.message}`,
+      step: 'waitingForBuildSlot',
+      stage: eng.name,
+      ...(outcome.error.hint ? { hint: outcome.error.hint } : {}),
+    });
+  if (!outcome.granted)
+    throw new BuildStopped('failed', {
+      code: 'TemplateMissing',
+      message: `image template ${templateRef.name} disappeared while waiting for a build slot`,
+      step: 'waitingForBuildSlot',
+      stage: eng.name,
+    });
+}

@@ -1,0 +1,116 @@
+/**
+ * Step 3, test: a short-lived VM from the new version runs the pipeline's test scripts through
+ * managed Run Command (started, then read on durable timers up to the script's timeout), and is
+ * always torn down (VM, NIC, disk) whatever happened. In ENG a passed test makes the version latest
+ * there; a stage with `retest` runs the same on its own copy (promote.ts).
+ */
+import type { Task } from 'durable-functions';
+import { Activities, type TestScriptResult } from '../../domain/pipeline/activities';
+import type { PipelineStage } from '../../domain/pipeline/definition';
+import { shortHash } from '../../domain/pipeline/versioning';
+import type { VmRef } from '../../ports/azure';
+import { BuildStopped } from './activity-calls';
+import type { EngVersion } from './build-image';
+import { deleteTestVm, LRO_WAITS, updateVersion } from './operations';
+import type { BuildRun } from './run';
+
+/** Tests the ENG version; a failed test stops everything before any promotion. */
+export function* testInEng(run: BuildRun, eng: EngVersion): Generator<Task, void, unknown> {
+  const { definition } = run;
+  run.publish('test', 'testing the new version on a short-lived VM', run.eng.name);
+  run.setStage(run.eng.name, { state: 'testing' });
+  yield* runTests(
+    run,
+    run.eng,
+    { resourceGroup: definition.test.resourceGroup, subnetId: definition.test.subnetId },
+    eng.versionId,
+  );
+  yield* updateVersion(run, run.eng.credential, eng.ref, { excludeFromLatest: false, tags: run.auditTags() });
+  run.setStage(run.eng.name, { state: 'done', endedAt: run.now() });
+  run.result.versions.push({ stage: run.eng.name, id: eng.versionId });
+}
+
+export function* runTests(
+  run: BuildRun,
+  stage: PipelineStage,
+  where: { resourceGroup: string; subnetId: string },
+  imageVersionId: string,
+): Generator<Task, void, unknown> {
+  const { definition, input, result } = run;
+  const vm: VmRef & { credential: string } = {
+    credential: stage.credential,
+    subscriptionId: stage.subscriptionId,
+    resourceGroup: where.resourceGroup,
+    // Windows computer names are at most 15 characters.
+    name: `vmt${shortHash(input.buildId)}${stage.name.toLowerCase()}`.slice(0, 15),
+  };
+  run.created.vms.push(vm);
+  const location = definition.build.location;
+  const vmSpec = {
+    subscriptionId: vm.subscriptionId,
+    resourceGroup: vm.resourceGroup,
+    name: vm.name,
+    location,
+    imageVersionId,
+    subnetId: where.subnetId,
+    vmSize: definition.test.vmSize,
+    osType: definition.image.osType,
+    securityType: definition.image.securityType === 'TrustedLaunch' ? 'TrustedLaunch' : 'Standard',
+    tags: { 'imagefactory.buildId': input.buildId, 'imagefactory.purpose': 'test' },
+  };
+  try {
+    yield* run.call(Activities.createTestVm, { credential: stage.credential, spec: vmSpec });
+    // Run Command needs a running VM: the create was only accepted; read it on durable timers.
+    const vmRef = { subscriptionId: vm.subscriptionId, resourceGroup: vm.resourceGroup, name: vm.name };
+    yield* run.untilDone(
+      `test VM ${vm.name} in ${stage.name}`,
+      Activities.getTestVm,
+      { credential: stage.credential, ref: vmRef },
+      'vmReady',
+      LRO_WAITS.vmCreate,
+      { failedCode: 'TestVmNotReady', timedOutCode: 'TestVmNotReady' },
+    );
+    // Once it is Succeeded, the same (idempotent) activity tags its OS disk.
+    yield* run.call(Activities.createTestVm, { credential: stage.credential, spec: vmSpec });
+    for (const [index, script] of definition.test.scripts.entries()) {
+      const runCommandName = `imagefactory-test-${index + 1}`;
+      const timeoutSeconds = definition.test.timeoutMinutes * 60;
+      yield* run.call(Activities.startTestScript, {
+        credential: stage.credential,
+        ref: vmRef,
+        runCommandName,
+        script,
+        timeoutSeconds,
+      });
+      const ended = yield* run.untilDone(
+        `test '${script.name}' in ${stage.name} (timeout ${definition.test.timeoutMinutes} minutes)`,
+        Activities.getTestScriptResult,
+        { credential: stage.credential, ref: vmRef, runCommandName, scriptName: script.name },
+        'scriptEnded',
+        { ...LRO_WAITS.runCommand, withinMs: timeoutSeconds * 1000 + LRO_WAITS.runCommand.withinMs },
+        { failedCode: 'TestFailed', timedOutCode: 'TestFailed' },
+      );
+      const outcome = (ended as { value: TestScriptResult }).value;
+      result.tests.push(outcome);
+      // Also in the status, so a build page shows test output while it runs and after a failure.
+      (run.status.tests ??= []).push({
+        stage: stage.name,
+        ...outcome,
+        outputTail: outcome.outputTail.slice(-300),
+      });
+      if (outcome.exitCode !== 0) {
+        throw new BuildStopped('failed', {
+          code: 'TestFailed',
+          message: `test '${script.name}' failed in ${stage.name} with exit code ${outcome.exitCode}`,
+          step: 'test',
+          stage: stage.name,
+          logExcerpt: outcome.outputTail,
+        });
+      }
+    }
+  } finally {
+    // Always torn down: success, test failure, activity failure or cancel.
+    yield* deleteTestVm(run, vm);
+    run.created.vms = run.created.vms.filter((v) => v !== vm);
+  }
+}

@@ -1,0 +1,228 @@
+/**
+ * The build's polling sub-orchestrations: each reads one thing on durable timers and returns once it
+ * changed, continuing as new every few polls so its history (and so each replay) stays short and the
+ * build's own history grows by one sub-orchestration per wait. waitForImageBuild: the Image Builder
+ * run (adaptive delays, src/domain/polling); waitForVersionReplication: a version's per-region
+ * replication; waitForBuildSlot: a build slot of the subscription and region (build-slots.ts).
+ */
+import type { OrchestrationContext, Task } from 'durable-functions';
+import {
+  Activities,
+  type BuildStatus,
+  type ClaimBuildSlotInput,
+  type VersionInfo,
+} from '../../domain/pipeline/activities';
+import type { GalleryImageVersionRef, ImageTemplateRef } from '../../ports/azure';
+import { BUILD_SLOT_POLL_MS, slotPollDelayMs, type SlotDecision } from '../../domain/pipeline/build-slots';
+import {
+  DEFAULT_BUILD_POLL_DEFAULTS,
+  DEFAULT_REPLICATION_POLL_DEFAULTS,
+  nextPollDelayMs,
+  nextReplicationPollDelayMs,
+  type BuildHistory,
+} from '../../domain/polling';
+import { sinceVersion } from '../../shared/orchestration-version';
+import { poll } from './activity-calls';
+
+export const WAIT_FOR_BUILD_ORCHESTRATION = 'waitForImageBuild';
+export const WAIT_FOR_REPLICATION_ORCHESTRATION = 'waitForVersionReplication';
+export const WAIT_FOR_BUILD_SLOT_ORCHESTRATION = 'waitForBuildSlot';
+/**
+ * Polls per generation of a waiting sub-orchestration before it continues as new (bounded history,
+ * cheap replays), for builds started before factory 0.2.0.
+ */
+export const POLLS_PER_GENERATION = 8;
+/**
+ * From factory 0.2.0 on (issue 16, P1): every episode replays its generation's polls, and each
+ * replayed poll costs a timer and a read again, so three polls per generation replay far less than
+ * eight for the one more start episode every three polls. A change of the sequence of actions:
+ * builds of older versions keep eight (docs/runbook.md, "Release").
+ */
+export const SHORT_GENERATIONS_SINCE = '0.2.0';
+export const POLLS_PER_SHORT_GENERATION = 3;
+
+/** Polls per generation for this instance's version (sub-orchestrations inherit the build's). */
+export function pollsPerGeneration(context: OrchestrationContext): number {
+  return sinceVersion(context, SHORT_GENERATIONS_SINCE) ? POLLS_PER_SHORT_GENERATION : POLLS_PER_GENERATION;
+}
+
+export interface WaitForBuildInput {
+  credential: string;
+  ref: ImageTemplateRef;
+  runStartedMs: number;
+  timeoutMs: number;
+  expectedMs: number;
+  history: BuildHistory | null;
+  polls: number;
+  subState?: { name: string; seenAtMs: number; notSeenAtMs?: number };
+}
+
+/** Polls the run on durable timers; continues as new every few polls so history stays bounded. */
+export function* waitForImageBuild(context: OrchestrationContext): Generator<Task, BuildStatus, unknown> {
+  const input = context.df.getInput<WaitForBuildInput>();
+  const perGeneration = pollsPerGeneration(context);
+  let subState = input.subState;
+  for (let polls = input.polls; ; polls++) {
+    const elapsedMs = context.df.currentUtcDateTime.getTime() - input.runStartedMs;
+    if (polls - input.polls >= perGeneration) {
+      context.df.continueAsNew({ ...input, polls, ...(subState ? { subState } : {}) });
+      return { exists: true };
+    }
+    const delay = nextPollDelayMs({
+      elapsedMs,
+      ...(subState
+        ? {
+            runSubState: subState.name,
+            subStateSeenAtMs: subState.seenAtMs,
+            ...(subState.notSeenAtMs !== undefined ? { subStateNotSeenAtMs: subState.notSeenAtMs } : {}),
+          }
+        : {}),
+      history: input.history ?? undefined,
+      defaults: {
+        ...DEFAULT_BUILD_POLL_DEFAULTS,
+        priorP50Ms: input.expectedMs,
+        priorP90Ms: input.expectedMs * 2,
+      },
+    });
+    yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + delay));
+    const polled = yield* poll<BuildStatus>(context, Activities.getImageBuildStatus, {
+      credential: input.credential,
+      ref: input.ref,
+    });
+    if (polled === undefined) continue;
+    if ('refused' in polled) return { exists: true, error: polled.refused };
+    const status = polled.value;
+    const now = context.df.currentUtcDateTime.getTime() - input.runStartedMs;
+    if (!status.exists) return status;
+    if (status.provisioningState === 'Failed') return status;
+    // Canceling is not an end: the run is still tearing down (and its template cannot be deleted yet).
+    if (status.runState && !['Running', 'NotStarted', 'Canceling'].includes(status.runState)) return status;
+    if (now > input.timeoutMs)
+      return {
+        ...status,
+        runState: 'Failed',
+        message: `no result ${Math.round(input.timeoutMs / 60000)} minutes after the run started`,
+      };
+    if (status.runSubState && status.runSubState !== subState?.name) {
+      subState = { name: status.runSubState, seenAtMs: now, ...(subState ? { notSeenAtMs: elapsedMs } : {}) };
+    }
+  }
+}
+
+export interface WaitForReplicationInput {
+  credential: string;
+  ref: GalleryImageVersionRef;
+  stageName: string;
+  startedMs: number;
+  deadlineMs: number;
+  polls: number;
+  /** Regions as the parent last saw them; absent on the first call (then the first poll reports). */
+  regions?: ReplicationOutcome['regions'];
+}
+
+export interface ReplicationOutcome {
+  /** InProgress: a region changed state, or a generation of polls ended; the parent calls again. */
+  state: 'InProgress' | 'Completed' | 'Failed' | 'Missing' | 'TimedOut';
+  message: string;
+  regions: { name: string; state: string; progress: number }[];
+  polls: number;
+}
+
+const regionStates = (regions: ReplicationOutcome['regions']) =>
+  regions.map((r) => `${r.name}:${r.state}`).join(',');
+
+/**
+ * Polls a version's per-region replication on durable timers. It returns to the parent whenever a
+ * region changes state (and at least every few polls), so the build's custom status shows
+ * per-region progress while the polling itself stays out of the build's history.
+ */
+export function* waitForVersionReplication(
+  context: OrchestrationContext,
+): Generator<Task, ReplicationOutcome, unknown> {
+  const input = context.df.getInput<WaitForReplicationInput>();
+  let regions: ReplicationOutcome['regions'] = input.regions ?? [];
+  for (let polls = input.polls; ; polls++) {
+    const outcome = (state: ReplicationOutcome['state'], message: string): ReplicationOutcome => ({
+      state,
+      message,
+      regions,
+      polls,
+    });
+    // Eight for every version: a generation here ends in the build itself (an episode of its long
+    // history), so shorter generations would cost more than they save.
+    if (polls - input.polls >= POLLS_PER_GENERATION) return outcome('InProgress', 'still replicating');
+    if (input.regions !== undefined || polls > input.polls) {
+      const now = context.df.currentUtcDateTime.getTime();
+      const delay = nextReplicationPollDelayMs({
+        elapsedMs: now - input.startedMs,
+        regions,
+        defaults: DEFAULT_REPLICATION_POLL_DEFAULTS,
+      });
+      yield context.df.createTimer(new Date(now + delay));
+    }
+    const polled = yield* poll<VersionInfo>(context, Activities.getImageVersion, {
+      credential: input.credential,
+      ref: input.ref,
+    });
+    if (polled === undefined) continue; // transient: the next poll is the retry
+    if ('refused' in polled) return outcome('Failed', polled.refused.message);
+    const info = polled.value;
+    if (info === null) return outcome('Missing', `version ${input.ref.version} does not exist`);
+    const before = regionStates(regions);
+    regions = info.regions.map((r) => ({ name: r.name, state: r.state, progress: r.progress }));
+    context.df.setCustomStatus({ stage: input.stageName, regions });
+    const failedRegion = info.regions.find((r) => r.state === 'Failed');
+    if (info.provisioningState === 'Failed' || failedRegion)
+      return outcome(
+        'Failed',
+        `${failedRegion?.name ?? 'the version'} failed: ${failedRegion?.details ?? info.provisioningState}`,
+      );
+    if (info.provisioningState === 'Succeeded' && info.regions.every((r) => r.state === 'Completed'))
+      return outcome('Completed', 'replicated to every region');
+    if (context.df.currentUtcDateTime.getTime() > input.deadlineMs)
+      return outcome('TimedOut', 'not replicated within 6 hours');
+    if (input.regions === undefined || regionStates(regions) !== before)
+      return outcome('InProgress', 'a region changed state');
+  }
+}
+
+export type SlotWaitOutcome = SlotDecision & { error?: { code: string; message: string; hint?: string } };
+
+export interface WaitForBuildSlotInput {
+  claim: ClaimBuildSlotInput;
+  startedMs: number;
+  polls: number;
+  /** Before the next ask (slotPollDelayMs of the last answer); absent at first: one minute. */
+  nextPollMs?: number;
+}
+
+/**
+ * Asks for a build slot until granted, or until the build's ticket is gone (its build was cancelled
+ * and compensated): every minute when next in line, less often the further back it is. Continues as new every few polls: a queue of hours stays cheap.
+ * Its custom status shows the queue position.
+ */
+export function* waitForBuildSlot(context: OrchestrationContext): Generator<Task, SlotWaitOutcome, unknown> {
+  const input = context.df.getInput<WaitForBuildSlotInput>();
+  const perGeneration = pollsPerGeneration(context);
+  let nextPollMs = input.nextPollMs ?? BUILD_SLOT_POLL_MS;
+  for (let polls = input.polls; ; polls++) {
+    if (polls - input.polls >= perGeneration) {
+      context.df.continueAsNew({ ...input, polls, nextPollMs });
+      return { granted: false, ticketExists: true, running: 0, ahead: 0, limit: 0 };
+    }
+    yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + nextPollMs));
+    const polled = yield* poll<SlotDecision>(context, Activities.claimBuildSlot, input.claim);
+    if (polled === undefined) continue;
+    if ('refused' in polled)
+      return { granted: false, ticketExists: true, running: 0, ahead: 0, limit: 0, error: polled.refused };
+    const slot = polled.value;
+    if (slot.granted || !slot.ticketExists) return slot;
+    nextPollMs = slotPollDelayMs(slot);
+    context.df.setCustomStatus({
+      waitingSinceMs: input.startedMs,
+      running: slot.running,
+      ahead: slot.ahead,
+      limit: slot.limit,
+    });
+  }
+}
