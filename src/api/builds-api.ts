@@ -590,7 +590,8 @@ export async function revokeVersion(
     (TERMINAL.has(existing.runtimeStatus) && existing.runtimeStatus !== 'Completed')
   ) {
     await client.startNew(REVOKE_ORCHESTRATION, instanceId, {
-      pipeline: definition,
+      pipeline: definition.name,
+      definitionDigest: definitionDigest(definition),
       version,
       reason: body.value.reason,
       requestedBy: requester(request, policy),

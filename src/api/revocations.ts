@@ -15,7 +15,8 @@ import {
 } from './builds-api';
 
 interface RevokeInputView {
-  pipeline?: { name?: string };
+  /** A name; revocations started before issue 14 carried the whole definition. */
+  pipeline?: string | { name?: string };
   version?: string;
   reason?: string;
   requestedBy?: string;
@@ -45,7 +46,7 @@ export function revocationView(status: InstanceView): Record<string, unknown> {
   const state = STATE[status.runtimeStatus] ?? 'revoking';
   return {
     id: status.instanceId,
-    pipeline: input.pipeline?.name,
+    pipeline: typeof input.pipeline === 'string' ? input.pipeline : input.pipeline?.name,
     version: input.version,
     state,
     runtimeStatus: status.runtimeStatus,

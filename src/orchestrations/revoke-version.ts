@@ -2,17 +2,23 @@
  * Revokes a bad image version everywhere it went: in every stage's gallery where it exists, it is
  * excluded from latest, its end of life set to now, and tagged with the reason and the requester.
  * Idempotent: running it again changes nothing that is already revoked.
+ * Like a build, it acts only on a definition the factory serves: its input names the pipeline and
+ * the digest of its definition, and its first step is the admission activity (issue 14: whoever
+ * can start an orchestration through the Durable API must not bring galleries of their own).
  */
 import type { OrchestrationContext, Task } from 'durable-functions';
 import { Activities, type VersionInfo } from '../domain/pipeline/activities';
 import type { PipelineDefinition } from '../domain/pipeline/definition';
+import { ADMIT_BUILD_ACTIVITY } from '../domain/pipeline/admission';
 import { callAzure } from './build/activity-calls';
 import { LRO_WAITS } from './build/operations';
 import { awaitDone, JUDGES } from './await-done';
 import { notify } from './notify';
 
 export interface RevokeInput {
-  pipeline: PipelineDefinition;
+  /** The served pipeline's name and the sha256 of its definition (domain/pipeline/admission.ts). */
+  pipeline: string;
+  definitionDigest: string;
   version: string;
   reason: string;
   requestedBy: string;
@@ -27,12 +33,19 @@ export function* revokeImageVersion(context: OrchestrationContext): Generator<Ta
   const input = context.df.getInput<RevokeInput>();
   const now = context.df.currentUtcDateTime.toISOString();
   const result: RevokeResult = { version: input.version, stages: [] };
-  for (const stage of input.pipeline.stages) {
+  // A refusal (unknown pipeline, digest mismatch, inline definition) comes back as ActivityRefused
+  // and fails the revocation before any gallery call.
+  const pipeline = yield* callAzure<PipelineDefinition>(context, ADMIT_BUILD_ACTIVITY, {
+    buildId: context.df.instanceId,
+    pipeline: input.pipeline,
+    definitionDigest: input.definitionDigest,
+  });
+  for (const stage of pipeline.stages) {
     const ref = {
       subscriptionId: stage.subscriptionId,
       resourceGroup: stage.gallery.resourceGroup,
       gallery: stage.gallery.name,
-      image: input.pipeline.image.definition,
+      image: pipeline.image.definition,
       version: input.version,
     };
     const info = yield* callAzure<VersionInfo>(context, Activities.getImageVersion, {
@@ -78,7 +91,7 @@ export function* revokeImageVersion(context: OrchestrationContext): Generator<Ta
       yield* notify(context, {
         kind: 'revoked',
         buildId: context.df.instanceId,
-        pipeline: input.pipeline.name,
+        pipeline: pipeline.name,
         imageVersion: input.version,
         stage: stage.name,
         message: `${input.reason} (by ${input.requestedBy})`,

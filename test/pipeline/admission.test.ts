@@ -5,7 +5,11 @@
  * Azure: no template, no version anywhere, the refusal in the log and in the build's status.
  */
 import { startHttpFrontEnd, type HttpFrontEnd } from '../../src/local/host/http/server';
-import { BUILD_ORCHESTRATION, type BuildCustomStatus } from '../../src/domain/build-status';
+import {
+  BUILD_ORCHESTRATION,
+  REVOKE_ORCHESTRATION,
+  type BuildCustomStatus,
+} from '../../src/domain/build-status';
 import { definitionDigest } from '../../src/domain/pipeline/admission';
 import type { PipelineDefinition } from '../../src/domain/pipeline/definition';
 import { startFactory, type Factory } from './harness';
@@ -56,8 +60,12 @@ describe('admission: a build started around the API runs only what the factory s
   });
 
   /** Starts the orchestration the way an attacker can: POST to the Durable webhook. */
-  async function startThroughDurableApi(id: string, input: unknown): Promise<void> {
-    const url = `${front.url}/runtime/webhooks/durabletask/orchestrators/${BUILD_ORCHESTRATION}/${id}?code=${SYSTEM_KEY}`;
+  async function startThroughDurableApi(
+    id: string,
+    input: unknown,
+    name = BUILD_ORCHESTRATION,
+  ): Promise<void> {
+    const url = `${front.url}/runtime/webhooks/durabletask/orchestrators/${name}/${id}?code=${SYSTEM_KEY}`;
     const res = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -139,5 +147,24 @@ describe('admission: a build started around the API runs only what the factory s
     // Admitted with the environment's gates: it now waits for the TEST approval.
     expect(status.pendingApproval?.stage).toBe('TEST');
     await factory.host.terminate(id, 'test over');
+  });
+
+  it('a revocation started around the API with galleries of its own is refused before any call to Azure', async () => {
+    // The revoke orchestration used to act on the definition in its input: any gallery, any version.
+    const id = 'revoke-attack';
+    const requestsBefore = factory.sim.requests().length;
+    await startThroughDurableApi(
+      id,
+      { pipeline: crafted(served), version: '1.0.0', reason: 'x', requestedBy: 'attacker' },
+      REVOKE_ORCHESTRATION,
+    );
+    const final = await factory.host.waitFor(id);
+    expect(final.runtimeStatus).toBe('Failed');
+    expect(JSON.stringify(final.output)).toContain('the input carries a pipeline definition of its own');
+    const logged = factory.log.filter((line) => line.includes(`build "${id}"`));
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toContain('(InlineDefinitionRefused)');
+    // Not even a read: the admission refused it before the first gallery call.
+    expect(factory.sim.requests().length).toBe(requestsBefore);
   });
 });
