@@ -7,7 +7,8 @@
 import type { Route, Simulator } from '../sim';
 import { ArmError, type ArmRequest, type ArmResponse, type SimResource } from '../types';
 import { eqi, isObject, str } from '../util';
-import { compareVersions, createVersionResource, isReplicatedIn } from './compute';
+import { createVersionResource, isReplicatedIn } from './gallery-versions';
+import { compareVersions } from './images';
 
 const TYPE = 'Microsoft.VirtualMachineImages/imageTemplates';
 const TS = 'For more details, go to https://aka.ms/azvmimagebuilderts.';
