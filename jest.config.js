@@ -2,7 +2,8 @@
 module.exports = {
   // Node, with console output held back unless a test fails (a passing run prints no logs).
   testEnvironment: '<rootDir>/test/support/quiet-environment.cjs',
-  roots: ['<rootDir>/test'],
+  // bridge/ is its own package (the on-prem ServiceNow bridge); its suites run with the app's.
+  roots: ['<rootDir>/test', '<rootDir>/bridge/test'],
   testMatch: ['**/*.test.ts'],
   // Type checking is done once by `tsc --noEmit` in `npm test`; ts-jest only transpiles.
   transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false, tsconfig: { isolatedModules: true } }] },

@@ -167,6 +167,17 @@ module gallery 'app/gallery.bicep' = {
   }
 }
 
+// Build notifications (docs/notifications.md): identity-only topic, CloudEvents 1.0.
+module eventGrid 'app/eventgrid.bicep' = {
+  scope: factoryGroup
+  name: 'eventgrid'
+  params: {
+    name: '${abbrs.eventGridTopic}${environmentName}-builds'
+    location: location
+    tags: allTags
+  }
+}
+
 // Every ARM role the factory, the build identity and the app's ENG service principal hold:
 // infra/access.json (the `eng` deployment).
 module roles 'app/roles.bicep' = {
@@ -181,6 +192,7 @@ module roles 'app/roles.bicep' = {
     testGroupName: testGroup.name
     galleryName: gallery.outputs.name
     buildIdentityName: identities.outputs.buildIdentityName
+    eventGridTopicName: eventGrid.outputs.name
     buildSubnetId: buildSubnetId
     testSubnetId: testSubnetId
   }
@@ -215,6 +227,7 @@ module function 'app/function.bicep' = {
     testVmResourceGroup: testGroup.name
     engGalleryResourceGroup: factoryGroup.name
     engGalleryName: gallery.outputs.name
+    notificationsTopicEndpoint: eventGrid.outputs.endpoint
   }
 }
 
@@ -227,6 +240,7 @@ output KEY_VAULT_URI string = keyVault.outputs.uri
 output FACTORY_PRINCIPAL_ID string = identities.outputs.factoryPrincipalId
 output BUILD_IDENTITY_ID string = identities.outputs.buildIdentityId
 output ENG_GALLERY_ID string = gallery.outputs.id
+output NOTIFICATIONS_TOPIC_ENDPOINT string = eventGrid.outputs.endpoint
 output TEMPLATE_RESOURCE_GROUP string = templateGroup.name
 output TEST_VM_RESOURCE_GROUP string = testGroup.name
 output BUILD_SUBNET_ID string = buildSubnetId

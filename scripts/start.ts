@@ -9,6 +9,9 @@ import path from 'node:path';
 import { startLocalFactory } from '../src/local/factory';
 import { ScaledClock } from '../src/shared/clock';
 import type { BuildCustomStatus } from '../src/domain/build-status';
+import { progressLine } from '../src/local/progress-line';
+import { printable } from '../src/shared/text';
+import { loadPipelines } from '../src/domain/pipeline/loader';
 
 const root = path.resolve(__dirname, '..');
 
@@ -58,9 +61,22 @@ async function main(): Promise<void> {
     functionKey: key,
     simulator: { seed: 1, tokenLifetimeMs: 365 * 24 * 3600_000 },
     log: (line) => {
-      if (verbose) console.log(line);
+      if (verbose) console.log(printable(line));
     },
   });
+  // The target environments and the pipelines, checked now with the factory's settings: without
+  // valid environments no pipeline is served, so refuse to start; an invalid pipeline is listed.
+  const loaded = loadPipelines(factory.env.PIPELINES_DIR ?? 'pipelines', factory.env);
+  const problems = loaded.invalid.flatMap(({ file, problems: list }) =>
+    list.map((p) => `  ${file}: ${p.path}: ${p.message}`),
+  );
+  if (loaded.environments === undefined) {
+    await factory.stop();
+    throw new Error(
+      `The target environments are invalid; no pipeline can be served:\n${problems.join('\n')}`,
+    );
+  }
+  if (problems.length > 0) console.error(`These pipelines are not served:\n${problems.join('\n')}`);
   const base = factory.http.url;
   if (!factory.serviceBus && !factory.serviceBusTriggers)
     // Without Service Bus, npm run approve raises decisions through the Durable API, which takes
@@ -98,14 +114,16 @@ Progress of every build is printed below. Ctrl+C stops; the next start begins wi
       for (const instance of instances) {
         const status = instance.customStatus as BuildCustomStatus | null;
         if (!status?.buildId) continue;
-        const line =
-          `${status.step}${status.currentStage ? ` [${status.currentStage}]` : ''} ${status.message ?? ''}`.trim();
-        if (seen.get(instance.instanceId) === line + instance.runtimeStatus) continue;
-        seen.set(instance.instanceId, line + instance.runtimeStatus);
-        const at = new Date(clock.now()).toISOString().slice(11, 19);
-        console.log(
-          `${new Date().toISOString().slice(11, 19)} (sim ${at}) ${instance.instanceId} ${instance.runtimeStatus}: ${line}`,
+        const { key, line } = progressLine(
+          instance.instanceId,
+          instance.runtimeStatus,
+          status,
+          new Date(),
+          new Date(clock.now()),
         );
+        if (seen.get(instance.instanceId) === key) continue;
+        seen.set(instance.instanceId, key);
+        console.log(line);
       }
     });
   }, 250);

@@ -52,6 +52,10 @@ param testVmResourceGroup string
 param engGalleryResourceGroup string
 @description('Required. ENG gallery name.')
 param engGalleryName string
+@description('Required. Publish endpoint of the notifications topic (infra/app/eventgrid.bicep).')
+param notificationsTopicEndpoint string
+@description('Optional. Also post each build event to a Teams/Slack incoming webhook whose URL is the Key Vault secret notifications-webhook-url (the URL is the secret).')
+param notificationsWebhook bool = false
 @description('Optional. TEST/PROD tenants, subscriptions and the object ids of the multi-tenant app\'s service principal there; empty until onboarded (infra/tenant).')
 param stageTenants stageTenantsType = {
   testTenantId: ''
@@ -132,6 +136,7 @@ var appSettings = {
   AzureWebJobsStorage__clientId: factoryIdentityClientId
   TASK_HUB_NAME: 'ImageFactory'
   PIPELINES_DIR: 'pipelines'
+  ENVIRONMENTS_FILE: 'environments.yaml'
   ARM_ENDPOINT: environment().resourceManager
   AZURE_AUTHORITY_HOST: environment().authentication.loginEndpoint
   ARM_TOKEN_SCOPE: '${environment().resourceManager}.default'
@@ -152,6 +157,13 @@ var appSettings = {
   ServiceBusConnection__clientId: factoryIdentityClientId
   PATCH_CADENCE_SCHEDULE: '0 0 * * * *'
   BUILD_SLOTS_PER_SUBSCRIPTION_REGION: '4'
+  // API abuse limits and identity (docs/security.md); empty host name = WEBSITE_HOSTNAME.
+  API_PUBLIC_HOST_NAME: ''
+  API_EASY_AUTH: 'false'
+  API_RATE_LIMIT_PER_MINUTE: '30'
+  API_RATE_LIMIT_BURST: '10'
+  MAX_QUEUED_BUILDS_PER_PIPELINE: '5'
+  MAX_QUEUED_BUILDS_PER_BUILD_SLOT: '20'
   ENG_TENANT_ID: engTenantId
   ENG_SUBSCRIPTION_ID: engSubscriptionId
   TEST_TENANT_ID: stageTenants.testTenantId
@@ -171,6 +183,12 @@ var appSettings = {
   TEST_GALLERY_NAME: stageTenants.?testGalleryName ?? 'gal_test'
   PROD_GALLERY_RESOURCE_GROUP: stageTenants.?prodGalleryResourceGroup ?? 'rg-images'
   PROD_GALLERY_NAME: stageTenants.?prodGalleryName ?? 'gal_prod'
+  // docs/notifications.md
+  NOTIFICATIONS_TOPIC_ENDPOINT: notificationsTopicEndpoint
+  NOTIFICATIONS_CREDENTIAL: 'eng'
+  NOTIFICATIONS_WEBHOOK_ATTEMPTS: '4'
+  // Only set when enabled: an unresolvable reference would reach the app as its literal text.
+  NOTIFICATIONS_WEBHOOK_URL: notificationsWebhook ? '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/notifications-webhook-url/)' : ''
 }
 
 resource site 'Microsoft.Web/sites@2024-04-01' = {

@@ -1,8 +1,8 @@
-// One role assignment on one resource (gallery, user-assigned identity or subnet) of this resource
+// One role assignment on one resource (gallery, user-assigned identity, subnet or Event Grid topic) of this resource
 // group, for infra/app/roles.bicep. A role assignment's scope must be a resource symbol, hence one
 // `existing` declaration per kind.
 @description('Required. Which kind of resource the scope is.')
-param kind 'gallery' | 'identity' | 'subnet'
+param kind 'gallery' | 'identity' | 'subnet' | 'eventGridTopic'
 @description('Required. Resource id of the scope (in this resource group).')
 param resourceId string
 @description('Required. Principal that receives the role.')
@@ -17,6 +17,10 @@ resource gallery 'Microsoft.Compute/galleries@2023-07-03' existing = if (kind ==
 }
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' existing = if (kind == 'identity') {
+  name: parts[8]
+}
+
+resource topic 'Microsoft.EventGrid/topics@2025-02-15' existing = if (kind == 'eventGridTopic') {
   name: parts[8]
 }
 
@@ -43,6 +47,12 @@ resource onIdentity 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (k
 
 resource onSubnet 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (kind == 'subnet') {
   scope: subnet
+  name: guid(resourceId, principalId, roleDefinitionId)
+  properties: { principalId: principalId, principalType: 'ServicePrincipal', roleDefinitionId: roleDefinitionId }
+}
+
+resource onTopic 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (kind == 'eventGridTopic') {
+  scope: topic
   name: guid(resourceId, principalId, roleDefinitionId)
   properties: { principalId: principalId, principalType: 'ServicePrincipal', roleDefinitionId: roleDefinitionId }
 }

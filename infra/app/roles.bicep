@@ -22,6 +22,8 @@ param testGroupName string
 param galleryName string
 @description('Required. Name of the build identity (in the factory group).')
 param buildIdentityName string
+@description('Required. Name of the notifications Event Grid topic (in the factory group).')
+param eventGridTopicName string
 @description('Optional. Resource id of the build subnet; its VNET\'s resource group gets the build identity\'s join rights. Empty: no build network.')
 param buildSubnetId string = ''
 @description('Optional. Resource id of the subnet test VMs join. Empty: none.')
@@ -49,6 +51,7 @@ var groups = {
 // Resource scopes: the resource's group, type and id.
 var resources = {
   engGallery: { group: factoryGroupName, subscriptionId: subscription().subscriptionId, kind: 'gallery', id: resourceId(subscription().subscriptionId, factoryGroupName, 'Microsoft.Compute/galleries', galleryName) }
+  eventGridTopic: { group: factoryGroupName, subscriptionId: subscription().subscriptionId, kind: 'eventGridTopic', id: resourceId(subscription().subscriptionId, factoryGroupName, 'Microsoft.EventGrid/topics', eventGridTopicName) }
   buildIdentity: { group: factoryGroupName, subscriptionId: subscription().subscriptionId, kind: 'identity', id: resourceId(subscription().subscriptionId, factoryGroupName, 'Microsoft.ManagedIdentity/userAssignedIdentities', buildIdentityName) }
   testSubnet: { group: testSubnetParts[4], subscriptionId: testSubnetParts[2], kind: 'subnet', id: testSubnetId }
   buildSubnet: { group: buildSubnetParts[4], subscriptionId: buildSubnetParts[2], kind: 'subnet', id: buildSubnetId }

@@ -13,14 +13,22 @@ import {
   type StageStatus,
 } from '../domain/build-status';
 import { statusPage } from './status-page';
+import { DEFAULT_API_POLICY, oneStartAtATime, publicBaseUrl, queueCapProblem, type ApiPolicy } from './abuse';
+import { callerOf } from './caller';
+import { isApiInstanceId } from './instance-id';
+import { problem } from './problem';
+import { newNonce, pageSecurityHeaders } from './security-headers';
 import { bounded } from '../shared/text';
+import { compareVersions } from '../shared/orchestration-version';
 import { orchestrationFailureMessage } from '../domain/pipeline/task-failure';
+import { formatPath, type DefinitionProblem, type PipelineDefinition } from '../domain/pipeline/definition';
 import {
-  formatPath,
-  validatePipelineDefinition,
-  type DefinitionProblem,
-  type PipelineDefinition,
-} from '../domain/pipeline/definition';
+  applyOverrides,
+  definitionDigest,
+  startOverridesSchema,
+  type BuildInput,
+} from '../domain/pipeline/admission';
+import type { Environments } from '../domain/pipeline/environments';
 
 export interface InstanceView {
   instanceId: string;
@@ -62,29 +70,14 @@ export interface ApiResponse {
 export interface Pipelines {
   valid: Map<string, PipelineDefinition>;
   invalid: { file: string; problems: DefinitionProblem[] }[];
+  /** The target environments the pipelines were checked against. */
+  environments?: Environments;
 }
+
+export { problem };
 
 export const MAX_BODY_BYTES = 64 * 1024;
 const TERMINAL = new Set(['Completed', 'Failed', 'Terminated', 'Canceled']);
-
-export function problem(
-  status: number,
-  title: string,
-  detail: string,
-  errors: { path: string; message: string }[] = [],
-): ApiResponse {
-  return {
-    status,
-    headers: { 'content-type': 'application/problem+json' },
-    jsonBody: {
-      type: `https://image-factory.example/problems/${title.toLowerCase().replace(/[^a-z]+/g, '-')}`,
-      title,
-      status,
-      detail,
-      errors,
-    },
-  };
-}
 
 /** Reads a JSON body: content type, size and syntax checked; then the schema, every error by path. */
 function readBody<T>(request: ApiRequest, schema: z.ZodType<T>): { value: T } | { error: ApiResponse } {
@@ -123,93 +116,61 @@ function readBody<T>(request: ApiRequest, schema: z.ZodType<T>): { value: T } | 
   return { value: result.data };
 }
 
+/**
+ * Free text a caller writes (reasons): one line of printable text. It is shown in the console, the
+ * logs and the status page, where a CR/LF or ANSI sequence could forge a line (issue 14).
+ */
+const freeText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$/, 'must be one line without control characters');
+
 const startSchema = z
   .object({
     pipeline: z.string().min(1).max(64),
-    reason: z.string().max(500).optional(),
-    overrides: z
-      .object({
-        /** Build timeout for this run (minutes, 1..960). */
-        buildTimeoutMinutes: z.number().int().min(1).max(960).optional(),
-        /** Pin the platform source image version for this run ('latest' or Major.Minor.Patch). */
-        sourceVersion: z
-          .string()
-          .regex(/^(latest|\d{1,10}\.\d{1,10}\.\d{1,10})$/, "must be 'latest' or Major.Minor.Patch")
-          .optional(),
-        /** Promote only up to this stage (e.g. 'ENG' for a build nobody needs to approve). */
-        stopAfterStage: z.string().min(1).max(16).optional(),
-      })
-      .strict()
-      .optional(),
+    reason: freeText(500).optional(),
+    overrides: startOverridesSchema.optional(),
   })
   .strict();
 
 type StartOverrides = NonNullable<z.infer<typeof startSchema>['overrides']>;
 
-/**
- * The definition this run uses: the served definition with the overrides applied, each checked
- * against that definition, and the result validated again as a whole (422 with paths otherwise).
- */
-function applyOverrides(
+/** The served definition with the overrides applied (admission.ts); 422 with paths otherwise. */
+function withOverrides(
   definition: PipelineDefinition,
   overrides: StartOverrides | undefined,
 ): { pipeline: PipelineDefinition } | { error: ApiResponse } {
-  if (overrides === undefined) return { pipeline: definition };
-  const errors: { path: string; message: string }[] = [];
-  let candidate: PipelineDefinition = definition;
-  if (overrides.buildTimeoutMinutes !== undefined)
-    candidate = {
-      ...candidate,
-      build: { ...candidate.build, timeoutMinutes: overrides.buildTimeoutMinutes },
-    };
-  if (overrides.sourceVersion !== undefined) {
-    if (candidate.source.type === 'platformImage')
-      candidate = { ...candidate, source: { ...candidate.source, version: overrides.sourceVersion } };
-    else
-      errors.push({
-        path: 'overrides.sourceVersion',
-        message: `pipeline '${definition.name}' builds from a ${candidate.source.type} source, which has no version to pin`,
-      });
-  }
-  if (overrides.stopAfterStage !== undefined) {
-    const index = candidate.stages.findIndex((stage) => stage.name === overrides.stopAfterStage);
-    if (index < 0)
-      errors.push({
-        path: 'overrides.stopAfterStage',
-        message: `must be one of the pipeline's stages: ${candidate.stages.map((s) => s.name).join(', ')}`,
-      });
-    else candidate = { ...candidate, stages: candidate.stages.slice(0, index + 1) };
-  }
-  if (errors.length === 0) {
-    const checked = validatePipelineDefinition(candidate);
-    if (checked.ok) return { pipeline: checked.definition };
-    errors.push(
-      ...checked.problems.map((p) => ({ path: `(resulting definition) ${p.path}`, message: p.message })),
-    );
-  }
+  const applied = applyOverrides(definition, overrides);
+  if ('pipeline' in applied) return applied;
   return {
     error: problem(
       422,
       'Invalid Overrides',
       `The overrides do not fit pipeline '${definition.name}'.`,
-      errors,
+      applied.errors,
     ),
   };
 }
 
-const cancelSchema = z.object({ reason: z.string().min(1, 'a reason is required').max(500) }).strict();
-const revokeSchema = z.object({ reason: z.string().min(1, 'a reason is required').max(500) }).strict();
+const cancelSchema = z.object({ reason: freeText(500).min(1, 'a reason is required') }).strict();
+const revokeSchema = z.object({ reason: freeText(500).min(1, 'a reason is required') }).strict();
 
-/** This API's own links for a build (the caller adds its key, as `code` or x-functions-key). */
-export function buildLinks(requestUrl: string, id: string): { buildUri: string; viewUri: string } {
-  const url = new URL(requestUrl);
-  const at = url.pathname.lastIndexOf('/builds');
-  const base = `${url.origin}${at < 0 ? '/api' : url.pathname.slice(0, at)}/builds/${encodeURIComponent(id)}`;
+/**
+ * This API's own links for a build (the caller adds its key, as `code` or x-functions-key), built
+ * from the configured host name: a forged Host header or absolute request target cannot make an
+ * answer point a reader (and their key) elsewhere. No host configured: relative links.
+ */
+export function buildLinks(policy: ApiPolicy, id: string): { buildUri: string; viewUri: string } {
+  const base = `${publicBaseUrl(policy)}/api/builds/${encodeURIComponent(id)}`;
   return { buildUri: base, viewUri: `${base}/view` };
 }
 
-const idPattern = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
-const requester = (request: ApiRequest) => request.headers['x-ms-client-principal-name'] ?? 'anonymous';
+const requester = (request: ApiRequest, policy: ApiPolicy) => callerOf(request, policy.trustEasyAuth).audit;
+const BAD_ID = {
+  path: '(route) id',
+  message: "must be 1..100 letters, digits, ., _, :, -, starting with a letter or digit, without '..'",
+};
 
 /** Outcome when the custom status has none (not published yet) or is stale (terminated, crashed). */
 const RUNTIME_OUTCOME: Record<string, string> = {
@@ -222,7 +183,8 @@ const RUNTIME_OUTCOME: Record<string, string> = {
 };
 
 interface StoredBuildInput {
-  pipeline?: { name?: string; stages?: { name: string; tenantId: string }[] };
+  /** The pipeline's name (a definition object only in inputs made before admission, or crafted). */
+  pipeline?: string | { name?: string; stages?: { name: string; tenantId: string }[] };
   reason?: string;
   requestedBy?: string;
 }
@@ -236,10 +198,12 @@ function firstLine(value: unknown): string {
 export function buildView(status: InstanceView): Record<string, unknown> {
   const custom = (status.customStatus ?? {}) as Partial<BuildCustomStatus>;
   const input = (status.input ?? {}) as StoredBuildInput;
-  // Before the first episode publishes its status, the stages come from the definition it was given.
+  const named = typeof input.pipeline === 'string' ? { name: input.pipeline } : input.pipeline;
+  // Before the first episode publishes its status, the stages are unknown (admission decides the
+  // definition); an input from before admission still shows the stages it carried.
   const stages: StageStatus[] =
     custom.stages ??
-    (input.pipeline?.stages ?? []).map((stage) => ({
+    (named?.stages ?? []).map((stage) => ({
       name: stage.name,
       tenantId: stage.tenantId,
       state: 'pending' as const,
@@ -262,7 +226,8 @@ export function buildView(status: InstanceView): Record<string, unknown> {
         : undefined);
   return {
     id: status.instanceId,
-    pipeline: custom.pipeline ?? input.pipeline?.name,
+    pipeline: custom.pipeline ?? named?.name,
+    factoryVersion: custom.factoryVersion,
     runtimeStatus: status.runtimeStatus,
     outcome,
     step: custom.step ?? (finished ? 'done' : 'queued'),
@@ -285,11 +250,33 @@ export function buildView(status: InstanceView): Record<string, unknown> {
   };
 }
 
+/** How long a client is told to wait while the factory drains (a release takes minutes). */
+export const DRAIN_RETRY_AFTER_SECONDS = 600;
+
+/** The operator's drain switch (app setting FACTORY_DRAINING): no new builds, in-flight ones go on. */
+export interface DrainState {
+  draining: boolean;
+}
+
+export function drainingProblem(): ApiResponse {
+  const refused = problem(
+    503,
+    'Factory Draining',
+    'The factory is draining for a release (FACTORY_DRAINING=true): builds in flight continue, ' +
+      'new builds are not accepted. Retry after the release.',
+  );
+  return { ...refused, headers: { ...refused.headers, 'retry-after': String(DRAIN_RETRY_AFTER_SECONDS) } };
+}
+
 export async function startBuild(
   request: ApiRequest,
   client: BuildsClient,
   pipelines: Pipelines,
+  policy: ApiPolicy = DEFAULT_API_POLICY,
+  drain: DrainState = { draining: false },
 ): Promise<ApiResponse> {
+  // Before anything else: a draining factory starts nothing, whatever the request says.
+  if (drain.draining) return drainingProblem();
   const body = readBody(request, startSchema);
   if ('error' in body) return body.error;
   const definition = pipelines.valid.get(body.value.pipeline);
@@ -298,9 +285,8 @@ export async function startBuild(
       { path: 'pipeline', message: `must be one of: ${[...pipelines.valid.keys()].join(', ')}` },
     ]);
   }
-  const applied = applyOverrides(definition, body.value.overrides);
+  const applied = withOverrides(definition, body.value.overrides);
   if ('error' in applied) return applied.error;
-  const pipeline = applied.pipeline;
   const key = request.headers['idempotency-key'];
   if (key !== undefined && (key.length < 1 || key.length > 200)) {
     return problem(400, 'Invalid Request', 'Idempotency-Key must be 1..200 characters.', [
@@ -326,62 +312,57 @@ export async function startBuild(
     return {
       status: 200,
       headers: { location: links.statusQueryGetUri ?? '' },
-      jsonBody: { id: buildId, ...buildLinks(request.url, buildId), ...links },
+      jsonBody: { id: buildId, ...buildLinks(policy, buildId), ...links },
     };
   };
   if (key) {
     const existing = await client.getStatus(buildId);
     if (existing) return replay(existing);
   }
-  try {
-    await client.startNew(BUILD_ORCHESTRATION, buildId, {
-      buildId,
-      pipeline,
-      reason: body.value.reason,
-      requestedBy: requester(request),
-      requestFingerprint: fingerprint,
-    });
-  } catch (error) {
-    // Two requests with the same key at once: the loser finds the winner's build (409 from the host).
-    const existing = key ? await client.getStatus(buildId) : undefined;
-    if (existing === undefined) throw error;
-    return replay(existing);
-  }
+  // Count and start as one step in this instance, so concurrent requests cannot all see room.
+  const refused = await oneStartAtATime(async (): Promise<ApiResponse | undefined> => {
+    const full = await queueCapProblem(client, applied.pipeline, pipelines, policy);
+    if (full !== undefined) return full;
+    try {
+      // The name and digest only: the orchestration's first activity loads the served definition
+      // again and refuses any other (admission.ts), so the input cannot carry a definition.
+      await client.startNew(BUILD_ORCHESTRATION, buildId, {
+        buildId,
+        pipeline: definition.name,
+        definitionDigest: definitionDigest(applied.pipeline),
+        ...(body.value.overrides === undefined ? {} : { overrides: body.value.overrides }),
+        reason: body.value.reason,
+        requestedBy: requester(request, policy),
+        requestFingerprint: fingerprint,
+      } satisfies BuildInput);
+      return undefined;
+    } catch (error) {
+      // Two requests with the same key at once: the loser finds the winner's build (409 from the host).
+      const existing = key ? await client.getStatus(buildId) : undefined;
+      if (existing === undefined) throw error;
+      return replay(existing);
+    }
+  });
+  if (refused !== undefined) return refused;
   const links = client.statusLinks(buildId);
   return {
     status: 202,
     headers: { location: links.statusQueryGetUri ?? '' },
-    jsonBody: { id: buildId, ...buildLinks(request.url, buildId), ...links },
+    jsonBody: { id: buildId, ...buildLinks(policy, buildId), ...links },
   };
 }
 
 /** GET /api/builds/{id}/view: the self-contained status page (it reads the build itself). */
 export function viewBuild(request: ApiRequest): ApiResponse {
   const id = request.params.id ?? '';
-  if (!idPattern.test(id))
-    return problem(400, 'Invalid Request', 'Not a build id.', [
-      { path: '(route) id', message: 'must be 1..100 letters, digits, ., _, :, -' },
-    ]);
-  return {
-    status: 200,
-    headers: {
-      'content-type': 'text/html; charset=utf-8',
-      // Inline script and style only; it fetches nothing but this API.
-      'content-security-policy':
-        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'",
-      'x-content-type-options': 'nosniff',
-      'referrer-policy': 'no-referrer',
-    },
-    body: statusPage(id),
-  };
+  if (!isApiInstanceId(id)) return problem(400, 'Invalid Request', 'Not a build id.', [BAD_ID]);
+  const nonce = newNonce();
+  return { status: 200, headers: pageSecurityHeaders(nonce), body: statusPage(id, nonce) };
 }
 
 export async function getBuild(request: ApiRequest, client: BuildsClient): Promise<ApiResponse> {
   const id = request.params.id ?? '';
-  if (!idPattern.test(id))
-    return problem(400, 'Invalid Request', 'Not a build id.', [
-      { path: '(route) id', message: 'must be 1..100 letters, digits, ., _, :, -' },
-    ]);
+  if (!isApiInstanceId(id)) return problem(400, 'Invalid Request', 'Not a build id.', [BAD_ID]);
   const status = await client.getStatus(id);
   if (status === undefined || status.name !== BUILD_ORCHESTRATION)
     return problem(404, 'Not Found', `No build '${id}'.`);
@@ -413,7 +394,28 @@ function decodeContinuation(token: string): [string, string] | undefined {
 const newestFirst = (a: Record<string, unknown>, b: Record<string, unknown>) =>
   String(b.createdTime).localeCompare(String(a.createdTime)) || String(a.id).localeCompare(String(b.id));
 
-export async function listBuilds(request: ApiRequest, client: BuildsClient): Promise<ApiResponse> {
+/**
+ * Builds still running per factory version (all builds, not the page): an old version's code paths
+ * may be deleted once its count is gone (docs/runbook.md). Builds from before versioning count
+ * under "unversioned".
+ */
+function runningByVersion(views: Record<string, unknown>[]): { factoryVersion: string; running: number }[] {
+  const counts = new Map<string, number>();
+  for (const view of views) {
+    if (TERMINAL.has(String(view.runtimeStatus))) continue;
+    const version = typeof view.factoryVersion === 'string' ? view.factoryVersion : 'unversioned';
+    counts.set(version, (counts.get(version) ?? 0) + 1);
+  }
+  return [...counts.entries()]
+    .sort(([a], [b]) => compareVersions(a === 'unversioned' ? '' : a, b === 'unversioned' ? '' : b))
+    .map(([factoryVersion, running]) => ({ factoryVersion, running }));
+}
+
+export async function listBuilds(
+  request: ApiRequest,
+  client: BuildsClient,
+  drain: DrainState = { draining: false },
+): Promise<ApiResponse> {
   const errors: { path: string; message: string }[] = [];
   for (const name of Object.keys(request.query))
     if (!LIST_QUERY.has(name))
@@ -437,9 +439,8 @@ export async function listBuilds(request: ApiRequest, client: BuildsClient): Pro
     errors.push({ path: '(query) continuation', message: 'is not a token this API returned' });
   if (errors.length > 0) return problem(400, 'Invalid Request', 'The query has invalid parameters.', errors);
 
-  const views = (await client.list())
-    .filter((i) => i.name === BUILD_ORCHESTRATION)
-    .map(buildView)
+  const all = (await client.list()).filter((i) => i.name === BUILD_ORCHESTRATION).map(buildView);
+  const views = all
     .filter((v) => (statusFilter ? v.outcome === statusFilter : true))
     .filter((v) => (pipeline ? v.pipeline === pipeline : true))
     .sort(newestFirst);
@@ -454,17 +455,19 @@ export async function listBuilds(request: ApiRequest, client: BuildsClient): Pro
     jsonBody: {
       builds: page,
       total: views.length,
+      fleet: { draining: drain.draining, runningByVersion: runningByVersion(all) },
       ...(rest.length > page.length && last ? { continuation: encodeContinuation(last) } : {}),
     },
   };
 }
 
-export async function cancelBuild(request: ApiRequest, client: BuildsClient): Promise<ApiResponse> {
+export async function cancelBuild(
+  request: ApiRequest,
+  client: BuildsClient,
+  policy: ApiPolicy = DEFAULT_API_POLICY,
+): Promise<ApiResponse> {
   const id = request.params.id ?? '';
-  if (!idPattern.test(id))
-    return problem(400, 'Invalid Request', 'Not a build id.', [
-      { path: '(route) id', message: 'must be 1..100 letters, digits, ., _, :, -' },
-    ]);
+  if (!isApiInstanceId(id)) return problem(400, 'Invalid Request', 'Not a build id.', [BAD_ID]);
   const body = readBody(request, cancelSchema);
   if ('error' in body) return body.error;
   const status = await client.getStatus(id);
@@ -484,7 +487,10 @@ export async function cancelBuild(request: ApiRequest, client: BuildsClient): Pr
       'Already Finishing',
       `Build '${id}' has ended (${outcome}) and is cleaning up; there is nothing to cancel.`,
     );
-  await client.raiseEvent(id, CANCEL_EVENT, { reason: body.value.reason, requestedBy: requester(request) });
+  await client.raiseEvent(id, CANCEL_EVENT, {
+    reason: body.value.reason,
+    requestedBy: requester(request, policy),
+  });
   return { status: 202, jsonBody: { id, canceling: true, ...client.statusLinks(id) } };
 }
 
@@ -515,6 +521,7 @@ export async function revokeVersion(
   request: ApiRequest,
   client: BuildsClient,
   pipelines: Pipelines,
+  policy: ApiPolicy = DEFAULT_API_POLICY,
 ): Promise<ApiResponse> {
   const definition = pipelines.valid.get(request.params.pipeline ?? '');
   if (definition === undefined)
@@ -536,7 +543,7 @@ export async function revokeVersion(
       pipeline: definition,
       version,
       reason: body.value.reason,
-      requestedBy: requester(request),
+      requestedBy: requester(request, policy),
     });
   }
   return { status: 202, jsonBody: { id: instanceId, ...client.statusLinks(instanceId) } };

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { DurableClient } from 'durable-functions';
-import { loadPipelines } from '../domain/pipeline/loader';
+import { environmentsFileFor, loadPipelines } from '../domain/pipeline/loader';
 import type { BuildsClient, InstanceView, Pipelines } from './builds-api';
 
 function view(status: {
@@ -83,16 +83,29 @@ export function servedPipelines(
   const files = readdirSync(dir)
     .filter((file) => /\.(ya?ml|json)$/.test(file))
     .sort()
-    .map((file) => {
-      const stat = statSync(path.join(dir, file));
-      return `${file}:${stat.size}:${stat.mtimeMs}`;
-    });
+    .map((file) => path.join(dir, file));
+  // The target environments are part of what is served: a change there re-checks every pipeline.
+  const stamps = [...files, environmentsFileFor(dir, env)].map((file) => {
+    try {
+      const stat = statSync(file);
+      return `${path.basename(file)}:${stat.size}:${stat.mtimeMs}`;
+    } catch {
+      return `${path.basename(file)}:missing`;
+    }
+  });
   const settings = createHash('sha256')
     .update(JSON.stringify(Object.entries(env).sort(([a], [b]) => a.localeCompare(b))))
     .digest('hex');
-  const key = `${path.resolve(dir)}|${files.join('|')}|${settings}`;
+  const key = `${path.resolve(dir)}|${stamps.join('|')}|${settings}`;
   if (cached?.key === key) return cached.pipelines;
   const loaded = loadPipelines(dir, env);
-  cached = { key, pipelines: { valid: loaded.pipelines, invalid: loaded.invalid } };
+  cached = {
+    key,
+    pipelines: {
+      valid: loaded.pipelines,
+      invalid: loaded.invalid,
+      ...(loaded.environments ? { environments: loaded.environments } : {}),
+    },
+  };
   return cached.pipelines;
 }

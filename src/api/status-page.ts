@@ -1,14 +1,15 @@
 /**
  * GET /api/builds/{id}/view: one self-contained page (no external assets) that shows a build's
  * stages as a timeline and polls the JSON route for live state. The function key travels as
- * `?code=` exactly as the page was opened.
+ * `?code=` exactly as the page was opened. Its <script> and <style> carry the response's CSP nonce
+ * (src/api/security-headers.ts).
  */
-export function statusPage(buildId: string): string {
+export function statusPage(buildId: string, nonce: string): string {
   // `<` escaped: an id such as `</script><script>…` from the route must not end the script element.
   const id = JSON.stringify(buildId).replace(/</g, '\\u003c');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Build ${buildId.replace(/[<>&"]/g, '')}</title>
-<style>
+<style nonce="${nonce}">
 body{font:14px system-ui,sans-serif;margin:2rem;color:#222}
 h1{font-size:1.3rem}.meta{color:#555}
 ol{list-style:none;padding:0;display:flex;gap:1rem;flex-wrap:wrap}
@@ -22,7 +23,7 @@ li[data-state=awaitingApproval]{border-color:#e90}li[data-state=promoting],li[da
 <p id="message"></p>
 <ol id="stages"></ol>
 <div id="failure" class="failure" hidden></div>
-<script>
+<script nonce="${nonce}">
 const buildId = ${id};
 document.getElementById('id').textContent = buildId;
 const code = new URLSearchParams(location.search).get('code');

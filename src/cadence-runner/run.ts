@@ -7,6 +7,7 @@
  */
 import type { BuildsClient } from '../api/builds-api';
 import { BUILD_ORCHESTRATION, type BuildCustomStatus } from '../domain/build-status';
+import { definitionDigest } from '../domain/pipeline/admission';
 import { instanceIdForSlot, shouldBuild, slotFor } from '../domain/cadence';
 import type { PipelineDefinition } from '../domain/pipeline/definition';
 import { recipeHash } from '../domain/pipeline/recipe';
@@ -77,7 +78,8 @@ export async function runCadence(args: {
       try {
         await args.client.startNew(BUILD_ORCHESTRATION, instanceId, {
           buildId: instanceId,
-          pipeline,
+          pipeline: pipeline.name,
+          definitionDigest: definitionDigest(pipeline),
           reason: `patch cadence slot ${slot}: ${verdict.reason}`,
           requestedBy: 'patch-cadence',
         });

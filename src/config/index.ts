@@ -3,6 +3,7 @@ import { FactoryError } from '../shared/errors';
 import { appSettingsSchema } from './app';
 import { approvalsSettingsProblems, approvalsSettingsSchema } from './approvals';
 import { azureSettingsSchema } from './azure';
+import { notificationsSettingsSchema } from './notifications';
 
 /**
  * The one place settings are read and checked. Each section is owned by the code that uses it;
@@ -10,7 +11,8 @@ import { azureSettingsSchema } from './azure';
  */
 const settingsSchema = appSettingsSchema
   .extend(azureSettingsSchema.shape)
-  .extend(approvalsSettingsSchema.shape);
+  .extend(approvalsSettingsSchema.shape)
+  .extend(notificationsSettingsSchema.shape);
 
 export type AppConfig = z.infer<typeof settingsSchema>;
 

@@ -12,6 +12,8 @@ export const CANCEL_EVENT = 'cancel';
 
 export type BuildStep =
   | 'queued'
+  /** The served definition, the digest and the environments' gates are checked (admission.ts). */
+  | 'admission'
   | 'preflight'
   | 'waitingForBuildSlot'
   | 'build'
@@ -71,6 +73,11 @@ export type BuildOutcome = 'running' | 'succeeded' | 'failed' | 'rejected' | 'ti
 export interface BuildCustomStatus {
   buildId: string;
   pipeline: string;
+  /**
+   * The factory release (host.json durableTask.defaultVersion, context.df.version) the build started
+   * under and runs on to the end; absent for builds from before versioning.
+   */
+  factoryVersion?: string;
   outcome: BuildOutcome;
   step: BuildStep;
   currentStage?: string;

@@ -16,11 +16,12 @@ import { createDecisionHandler, type BuildAccess } from '../domain/approvals';
 import type { BuildCustomStatus } from '../domain/build-status';
 import { approvalSigningKeys } from '../config/approvals';
 import { useApprovalsFactory } from './dependencies';
+import { printable } from '../shared/text';
 
 useApprovalsFactory((config: AppConfig) =>
   isServiceBusConfigured(config)
     ? createServiceBusApprovals(config)
-    : new RecordingApprovals((line) => console.log(`[image-factory] ${line}`)),
+    : new RecordingApprovals((line) => console.log(`[image-factory] ${printable(line)}`)),
 );
 
 /** One handler (and rejects sender) per distinct set of settings; it remembers what it raised. */
@@ -100,7 +101,7 @@ app.serviceBusQueue('approvalDecisions', {
   connection: 'ServiceBusConnection',
   extraInputs: [df.input.durableClient()],
   handler: async (message: unknown, context: InvocationContext): Promise<void> => {
-    log = (line) => context.log(line);
+    log = (line) => context.log(printable(line));
     await decisionHandler()(
       message,
       {

@@ -1,7 +1,7 @@
 /**
  * Registers the patch-cadence timer. Wiring only: schedule from the setting PATCH_CADENCE_SCHEDULE
  * (NCRONTAB, default '0 0 * * * *': a check at the top of every hour); what is due is decided per
- * pipeline by src/cadence-runner/run.ts.
+ * pipeline by src/cadence-runner/run.ts. While FACTORY_DRAINING is true it starts nothing.
  */
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import * as df from 'durable-functions';
@@ -17,6 +17,10 @@ app.timer('patchCadence', {
   extraInputs: [df.input.durableClient()],
   handler: async (timer: Timer, context: InvocationContext): Promise<void> => {
     const config = loadConfig();
+    if (config.FACTORY_DRAINING) {
+      context.log('cadence: the factory is draining (FACTORY_DRAINING=true); no builds started this fire');
+      return;
+    }
     const { azure } = pipelineDependencies();
     const sources = sourceVersionsFrom((credential) => azure.platformImages(credential));
     const now = fireTime(context.triggerMetadata);

@@ -8,6 +8,7 @@ import { RecordingApprovals } from '../adapters/recording-approvals';
 import type { ApprovalsPort } from '../ports/approvals';
 import type { PipelineDependencies } from '../activities/pipeline';
 import { systemClock } from '../shared/clock';
+import { printable } from '../shared/text';
 import { approvalSigningKeys } from '../config/approvals';
 
 let cached: { key: string; dependencies: PipelineDependencies } | undefined;
@@ -29,7 +30,7 @@ export function pipelineDependencies(
   );
   if (cached?.key === key) return cached.dependencies;
   const config = loadConfig(env);
-  const log = (line: string) => console.log(`[image-factory] ${line}`);
+  const log = (line: string) => console.log(`[image-factory] ${printable(line)}`);
   const signingKeys = approvalSigningKeys(config);
   const dependencies: PipelineDependencies = {
     azure: createAzurePorts(config, { env, updateIntervalInMs: config.ARM_POLL_INTERVAL_MS }),

@@ -6,3 +6,4 @@ import './pipeline';
 import './http-api';
 import './cadence-timer';
 import './approvals';
+import './notifications';

@@ -17,6 +17,11 @@ import { failureProperties } from '../domain/pipeline/task-failure';
 import { AWAIT_OPERATION_ORCHESTRATION } from '../orchestrations/await-done';
 import { awaitAzureOperation } from '../orchestrations/await-operation';
 import { pipelineDependencies } from './dependencies';
+import { createAdmissionActivity } from '../activities/admission';
+import { refusingNonRetryable } from '../activities/pipeline';
+import { ADMIT_BUILD_ACTIVITY } from '../domain/pipeline/admission';
+import { servedPipelines } from '../api/durable-builds-client';
+import { loadConfig } from '../config';
 
 // Activity failures carry our error code, retryability and hint to the orchestration (task-failure.ts).
 df.app.setExceptionPropertiesProvider({ getExceptionProperties: failureProperties });
@@ -35,3 +40,14 @@ for (const name of Object.values(Activities)) {
   };
   df.app.activity(name, { handler });
 }
+
+// The build's first step: only a definition the factory serves, with its environments' gates.
+df.app.activity(ADMIT_BUILD_ACTIVITY, {
+  handler: (input: unknown, context) =>
+    refusingNonRetryable(
+      createAdmissionActivity({
+        served: () => servedPipelines(loadConfig().PIPELINES_DIR),
+        warn: (line) => context.warn(line),
+      }),
+    )(input),
+});

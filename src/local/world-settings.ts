@@ -76,6 +76,8 @@ export function settingsForWorld(
     [WORLD_CERTIFICATE_SETTING]: app.certificateWithKeyPem,
     IDENTITY_ENDPOINT: sim.managedIdentityEndpoint.url,
     IDENTITY_HEADER: sim.managedIdentityEndpoint.header,
+    // main.bicep output NOTIFICATIONS_TOPIC_ENDPOINT (function.bicep sets it; eng publishes)
+    NOTIFICATIONS_TOPIC_ENDPOINT: world.notificationsTopic.endpoint,
   };
 }
 

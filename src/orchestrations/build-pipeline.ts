@@ -21,6 +21,7 @@
  */
 import { RetryOptions, type OrchestrationContext, type Task } from 'durable-functions';
 import { readTaskFailure } from '../domain/pipeline/task-failure';
+import type { BuildEventInput, BuildEventKind } from '../domain/notifications/events';
 import {
   approvalEventName,
   type ApprovalDecision,
@@ -58,6 +59,7 @@ import {
   type PollTiming,
 } from './await-done';
 import type { PipelineDefinition, PipelineStage } from '../domain/pipeline/definition';
+import { ADMIT_BUILD_ACTIVITY, type BuildInput } from '../domain/pipeline/admission';
 import { imageVersionFor, shortHash } from '../domain/pipeline/versioning';
 import { stagingResourceGroupIdFor } from '../domain/pipeline/recipe';
 import {
@@ -74,6 +76,7 @@ import {
   nextReplicationPollDelayMs,
   type BuildHistory,
 } from '../domain/polling';
+import { notify } from './notify';
 
 export const WAIT_FOR_BUILD_ORCHESTRATION = 'waitForImageBuild';
 export const WAIT_FOR_REPLICATION_ORCHESTRATION = 'waitForVersionReplication';
@@ -98,12 +101,7 @@ export const LRO_WAITS = {
 } as const satisfies Record<string, Omit<PollTiming, 'deadlineMs'> & { withinMs: number }>;
 export { BUILD_ORCHESTRATION };
 
-export interface BuildInput {
-  buildId: string;
-  pipeline: PipelineDefinition;
-  reason?: string;
-  requestedBy?: string;
-}
+export type { BuildInput };
 
 export interface BuildResult {
   outcome: BuildOutcome;
@@ -250,9 +248,46 @@ const versionRef = (stage: PipelineStage, image: string, version: string): Galle
   version,
 });
 
+/**
+ * The build: admission first (admission.ts: the served definition, the digest, the environments'
+ * gates), then the build of exactly the definition admission returned. The input never carries a
+ * definition, so a start through the Durable management API cannot bring its own.
+ */
 export function* buildImagePipeline(context: OrchestrationContext): Generator<Task, BuildResult, unknown> {
   const input = context.df.getInput<BuildInput>();
-  const definition = input.pipeline;
+  let definition: PipelineDefinition;
+  try {
+    definition = yield* callAzure<PipelineDefinition>(context, ADMIT_BUILD_ACTIVITY, input);
+  } catch (error) {
+    // Refused (or admission could not run): nothing was created, so there is nothing to undo.
+    const info = errorInfo(error);
+    const failure: BuildFailure = {
+      code: info.code,
+      message: info.message,
+      step: 'admission',
+      ...(info.hint ? { hint: info.hint } : {}),
+    };
+    const claimed = (input as { pipeline?: unknown } | null)?.pipeline;
+    context.df.setCustomStatus({
+      buildId: typeof input?.buildId === 'string' ? input.buildId : context.df.instanceId,
+      pipeline: typeof claimed === 'string' ? claimed : '(refused)',
+      outcome: 'failed',
+      step: 'done',
+      stages: [],
+      message: failure.message,
+      failure,
+      updatedAt: context.df.currentUtcDateTime.toISOString(),
+    } satisfies BuildCustomStatus);
+    throw new Error(`${failure.code}: ${failure.message}`);
+  }
+  return yield* runBuild(context, input, definition);
+}
+
+function* runBuild(
+  context: OrchestrationContext,
+  input: BuildInput,
+  definition: PipelineDefinition,
+): Generator<Task, BuildResult, unknown> {
   const eng = definition.stages[0] as PipelineStage;
   const startedAt = context.df.currentUtcDateTime;
   const imageVersion = imageVersionFor(startedAt, input.buildId);
@@ -262,6 +297,7 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
   const status: BuildCustomStatus = {
     buildId: input.buildId,
     pipeline: definition.name,
+    ...(context.df.version ? { factoryVersion: context.df.version } : {}),
     outcome: 'running',
     step: 'preflight',
     imageVersion,
@@ -732,6 +768,7 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
       delete status.pendingApproval;
       throw error;
     }
+    yield* event('waitingForApproval', { stage: stage.name, deadline: request.deadline });
     for (;;) {
       // A fresh timer (to the same deadline) per wait: a task yielded again in a new Task.any is
       // sent to the host as a new CreateTimer, which takes a sequence id the library does not count,
@@ -807,8 +844,10 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
           ...(decision.comment ? { comment: decision.comment } : {}),
         },
       });
+      const decided = { stage: stage.name, approver: decision.approver, changeTicket: decision.changeTicket };
       if (decision.decision !== 'approved') {
         setStage(stage.name, { state: 'rejected' });
+        yield* event('rejected', { ...decided, ...(decision.comment ? { message: decision.comment } : {}) });
         throw new BuildStopped('rejected', {
           code: 'ApprovalRejected',
           message: `${stage.name} rejected by ${decision.approver} (${decision.changeTicket})${decision.comment ? `: ${decision.comment}` : ''}`,
@@ -816,9 +855,14 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
           stage: stage.name,
         });
       }
+      yield* event('approved', decided);
       return decision;
     }
   }
+
+  /** Build events (docs/notifications.md): never change the outcome. */
+  const event = (kind: BuildEventKind, extra: Partial<BuildEventInput> = {}) =>
+    notify(context, { kind, buildId: input.buildId, pipeline: definition.name, imageVersion, ...extra });
 
   const auditTags = (extra: Record<string, string> = {}): Record<string, string> => ({
     ...(definition.tags ?? {}),
@@ -859,6 +903,7 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
         hint: preflight.problems.map((p) => p.fix).join('\n'),
       });
     }
+    yield* event('started');
     for (const stage of definition.stages) {
       yield* call(Activities.ensureImageDefinition, {
         credential: stage.credential,
@@ -1105,6 +1150,7 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
       }
       setStage(stage.name, { state: 'done', endedAt: nowIso(), versionId });
       result.versions.push({ stage: stage.name, id: versionId });
+      yield* event('promoted', { stage: stage.name, versionId });
       previous = { stage, versionId };
     }
     result.outcome = 'succeeded';
@@ -1186,6 +1232,12 @@ export function* buildImagePipeline(context: OrchestrationContext): Generator<Ta
         message: `${stopped.failure.message}\ncleanup left work to do:\n${compensationErrors.join('\n')}`,
       };
     publish('done', stopped.failure.message);
+    if (stopped.outcome === 'failed')
+      yield* event('failed', {
+        code: stopped.failure.code,
+        message: stopped.failure.message,
+        ...(stopped.failure.stage ? { stage: stopped.failure.stage } : {}),
+      });
     if (stopped.outcome === 'failed')
       throw new Error(`${stopped.failure.code}: ${status.failure?.message ?? stopped.failure.message}`);
     return result;

@@ -8,6 +8,7 @@ import { Activities, type VersionInfo } from '../domain/pipeline/activities';
 import type { PipelineDefinition } from '../domain/pipeline/definition';
 import { callAzure, LRO_WAITS } from './build-pipeline';
 import { awaitDone, JUDGES } from './await-done';
+import { notify } from './notify';
 
 export interface RevokeInput {
   pipeline: PipelineDefinition;
@@ -72,6 +73,15 @@ export function* revokeImageVersion(context: OrchestrationContext): Generator<Ta
         timedOut: (last) => new Error(`${what}: still ${last} after the PATCH`),
       });
       result.stages.push({ stage: stage.name, result: 'revoked' });
+      // docs/notifications.md: the revoke's instance id stands for the build id (one event per stage).
+      yield* notify(context, {
+        kind: 'revoked',
+        buildId: context.df.instanceId,
+        pipeline: input.pipeline.name,
+        imageVersion: input.version,
+        stage: stage.name,
+        message: `${input.reason} (by ${input.requestedBy})`,
+      });
     }
     context.df.setCustomStatus(result);
   }

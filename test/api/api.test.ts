@@ -2,6 +2,8 @@ import { startHttpFrontEnd, type HttpFrontEnd } from '../../src/local/host/http/
 import { startFactory, type Factory } from '../pipeline/harness';
 
 const KEY = 'api-test-key';
+/** Revoke is authLevel admin: the master key. */
+const ADMIN = { 'x-functions-key': 'master-key' };
 
 describe('HTTP API through the local host front end and the real durable client', () => {
   let factory: Factory;
@@ -28,7 +30,8 @@ describe('HTTP API through the local host front end and the real durable client'
   const instanceCount = async () => (await factory.host.engine.list({})).instances.length;
 
   beforeAll(async () => {
-    factory = await startFactory();
+    // One key sends every request of this suite; the limits have their own suite (abuse.test.ts).
+    factory = await startFactory({}, { API_RATE_LIMIT_BURST: '1000' });
     front = await startHttpFrontEnd({
       registry: factory.host.registry,
       engine: factory.host.engine,
@@ -95,19 +98,19 @@ describe('HTTP API through the local host front end and the real durable client'
       ['invalid build id', () => call('GET', '/api/builds/bad%20id!'), 400, '(route) id'],
       [
         'revoke of a malformed version',
-        () => call('POST', '/api/versions/ubuntu-2204-base/latest/revoke', { reason: 'bad' }),
+        () => call('POST', '/api/versions/ubuntu-2204-base/latest/revoke', { reason: 'bad' }, ADMIN),
         400,
         '(route) version',
       ],
       [
         'revoke for an unknown pipeline',
-        () => call('POST', '/api/versions/no-such-image/1.0.0/revoke', { reason: 'bad' }),
+        () => call('POST', '/api/versions/no-such-image/1.0.0/revoke', { reason: 'bad' }, ADMIN),
         404,
         undefined,
       ],
       [
         'revoke without a reason',
-        () => call('POST', '/api/versions/ubuntu-2204-base/1.0.0/revoke', {}),
+        () => call('POST', '/api/versions/ubuntu-2204-base/1.0.0/revoke', {}, ADMIN),
         400,
         'reason',
       ],
@@ -131,7 +134,7 @@ describe('HTTP API through the local host front end and the real durable client'
       await call('POST', '/api/builds', { pipeline: 'ubuntu-2204-base', [huge]: 1 }),
       await call('POST', '/api/builds', '{}', { 'content-type': `application/${huge}` }),
       await call('GET', `/api/pipelines/${huge}`),
-      await call('POST', `/api/versions/${huge}/1.0.0/revoke`, { reason: 'bad' }),
+      await call('POST', `/api/versions/${huge}/1.0.0/revoke`, { reason: 'bad' }, ADMIN),
       await call('POST', '/api/builds', { pipeline: 'master-key' }),
       await call('POST', '/api/builds', { pipeline: 'Master_Key_1' }),
     ];
@@ -234,14 +237,25 @@ describe('HTTP API through the local host front end and the real durable client'
     const done = await call('GET', `/api/builds/${id}`);
     expect(done.json.outcome).toBe('succeeded');
     const version = done.json.imageVersion as string;
-    const revoke = await call('POST', `/api/versions/windows-2022-base/${version}/revoke`, {
+    // A function key (the one that starts builds) may not revoke: authLevel admin wants the master key.
+    const withFunctionKey = await call('POST', `/api/versions/windows-2022-base/${version}/revoke`, {
       reason: 'boot loop',
     });
+    expect(withFunctionKey.status).toBe(401);
+    const revoke = await call(
+      'POST',
+      `/api/versions/windows-2022-base/${version}/revoke`,
+      { reason: 'boot loop' },
+      ADMIN,
+    );
     expect(revoke.status).toBe(202);
     await factory.host.waitFor(revoke.json.id);
-    const again = await call('POST', `/api/versions/windows-2022-base/${version}/revoke`, {
-      reason: 'boot loop',
-    });
+    const again = await call(
+      'POST',
+      `/api/versions/windows-2022-base/${version}/revoke`,
+      { reason: 'boot loop' },
+      ADMIN,
+    );
     expect(again.json.id).toBe(revoke.json.id);
     const versions = factory.sim
       .inventory()

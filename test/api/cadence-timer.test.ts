@@ -126,7 +126,8 @@ describe('patch cadence timer on the local host', () => {
     expect(started?.input).toMatchObject({
       buildId: 'cadence-ubuntu-2204-base-20261112T0600Z',
       requestedBy: 'patch-cadence',
-      pipeline: { name: 'ubuntu-2204-base' },
+      pipeline: 'ubuntu-2204-base',
+      definitionDigest: expect.stringMatching(/^[a-f0-9]{64}$/) as unknown,
     });
     for (const slot of [
       'ubuntu-2204-base slot 2026-11-12T06:00Z',

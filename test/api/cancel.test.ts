@@ -3,6 +3,7 @@
  * a build that has already decided its outcome and is only cleaning up is not sent a cancel.
  * The full path (real df client, local host, compensation) is in api.test.ts.
  */
+import { DEFAULT_API_POLICY } from '../../src/api/abuse';
 import { cancelBuild, type ApiRequest, type BuildsClient, type InstanceView } from '../../src/api/builds-api';
 import { BUILD_ORCHESTRATION, CANCEL_EVENT } from '../../src/domain/build-status';
 
@@ -61,7 +62,8 @@ describe('POST /api/builds/{id}/cancel decisions', () => {
     'a build with outcome %s (%s) is sent the cancel event with reason and requester',
     async (outcome, runtime) => {
       const { client, raised } = clientWith(instance(outcome, runtime));
-      const response = await cancelBuild(request('ubuntu-2204-base-abc'), client);
+      const easyAuth = { ...DEFAULT_API_POLICY, trustEasyAuth: true };
+      const response = await cancelBuild(request('ubuntu-2204-base-abc'), client, easyAuth);
       expect(response.status).toBe(202);
       expect(raised).toEqual([
         {

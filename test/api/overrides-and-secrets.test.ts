@@ -127,17 +127,20 @@ describe('build overrides and secret-free answers', () => {
     });
     expect(started.status).toBe(202);
     const id = started.json.id as string;
-    expect(started.json.buildUri).toBe(`${front.url}/api/builds/${id}`);
-    expect(started.json.viewUri).toBe(`${front.url}/api/builds/${id}/view`);
-    const input = (await factory.host.engine.getStatus(id, { showInput: true }))?.input as {
-      pipeline: { source: { version: string }; build: { timeoutMinutes: number }; stages: unknown[] };
-    };
-    expect(input.pipeline.source.version).toBe('22.04.202511050');
-    expect(input.pipeline.build.timeoutMinutes).toBe(90);
-    expect(input.pipeline.stages).toHaveLength(1);
+    // No host name configured (API_PUBLIC_HOST_NAME, WEBSITE_HOSTNAME): relative links, never the Host header's.
+    expect(started.json.buildUri).toBe(`/api/builds/${id}`);
+    expect(started.json.viewUri).toBe(`/api/builds/${id}/view`);
+    // The input names the pipeline, the overrides and the digest; admission re-applies them to the
+    // served definition (the build below shows they took effect).
+    const input = (await factory.host.engine.getStatus(id, { showInput: true }))?.input;
+    expect(input).toMatchObject({
+      pipeline: 'ubuntu-2204-base',
+      overrides: { sourceVersion: '22.04.202511050', stopAfterStage: 'ENG', buildTimeoutMinutes: 90 },
+      definitionDigest: expect.stringMatching(/^[a-f0-9]{64}$/) as unknown,
+    });
 
     await factory.host.waitFor(id);
-    const build = await call('GET', started.json.buildUri.slice(front.url.length));
+    const build = await call('GET', started.json.buildUri);
     expect(build.json).toMatchObject({ outcome: 'succeeded', sourceImageVersion: '22.04.202511050' });
     expect(build.json.stages.map((s: { name: string; state: string }) => `${s.name}:${s.state}`)).toEqual([
       'ENG:done',

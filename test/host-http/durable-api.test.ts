@@ -156,6 +156,42 @@ describe('Durable HTTP management API through the real durable-functions client'
     expect(terminated.status).toBe(202);
   });
 
+  it("client.startNew's version reaches the instance (ExecutionStarted.Version, context.df.version)", async () => {
+    clientScripts.set('versioned', (client) =>
+      client.startNew('quick', { instanceId: 'versioned-1', input: 'Vera', version: '2.5.0' }),
+    );
+    const { body } = await runScript(front, 'versioned');
+    expect(body.value).toBe('versioned-1');
+    await host.engine.whenIdle();
+    const status = await host.getStatus('versioned-1', { showHistory: true });
+    expect(status?.history?.find((event) => event.EventType === 'ExecutionStarted')).toMatchObject({
+      Version: '2.5.0',
+    });
+  });
+  it.each([
+    ['a leading @', '%40entity', 'must not start with @'],
+    ['a #', 'a%23b', 'must not contain /, \\, #, ?, or control characters'],
+    ['a ?', 'a%3Fb', 'must not contain /, \\, #, ?, or control characters'],
+    ['a backslash', 'a%5Cb', 'must not contain /, \\, #, ?, or control characters'],
+    ['a CR/LF', 'a%0D%0Ab', 'must not contain /, \\, #, ?, or control characters'],
+    ['an ANSI escape', 'a%1B%5B2Jb', 'must not contain /, \\, #, ?, or control characters'],
+    ['257 characters', 'x'.repeat(257), 'must not exceed 256 characters'],
+  ])(
+    'refuses to start an instance id with %s, as the extension does, and starts nothing',
+    async (_n, id, says) => {
+      const before = (await host.engine.list({})).instances.length;
+      const res = await fetch(
+        `${front.url}/runtime/webhooks/durabletask/orchestrators/waitForApproval/${id}?code=${KEYS.masterKey}`,
+        { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"who":"x"}' },
+      );
+      expect(res.status).toBe(400);
+      const body = (await res.json()) as { Message: string; ExceptionMessage: string };
+      expect(body.Message).toBe('One or more of the arguments submitted is incorrect');
+      expect(body.ExceptionMessage).toContain(says);
+      expect((await host.engine.list({})).instances.length).toBe(before);
+    },
+  );
+
   it('client code works unchanged: startNew, getStatus, raiseEvent, terminate, getStatusBy/All, purge', async () => {
     clientScripts.set('lifecycle', async (client) => {
       const a = await client.startNew('waitForApproval', { instanceId: 'life-a', input: { who: 'dora' } });

@@ -18,6 +18,9 @@ import type { PipelineDefinition } from '../../src/domain/pipeline/definition';
 import { pipelineSettingsForWorld, settingsForWorld } from '../../src/local/world-settings';
 import type { ImageTemplateSpec, ImageVersionSpec } from '../../src/ports/azure';
 import { VirtualClock } from '../../src/shared/clock';
+import { NotificationsAdapter } from '../../src/adapters/notifications';
+import { buildCloudEvent } from '../../src/domain/notifications/events';
+import type { NotificationsPort } from '../../src/ports/notifications';
 
 const PIPELINE = 'ubuntu-2204-base';
 const MINUTE = 60_000;
@@ -33,6 +36,7 @@ export interface ProbeWorld {
   world: StandardWorld;
   clock: VirtualClock;
   azure: AzurePorts;
+  notifications: NotificationsPort;
   pipeline: PipelineDefinition;
   runs: number;
 }
@@ -56,7 +60,8 @@ export async function startProbeWorld(caFile: string): Promise<ProbeWorld> {
   const azure = createAzurePorts(loadConfig(env), { env, log: () => undefined, updateIntervalInMs: 1 });
   const pipeline = loadPipelinesOrThrow('pipelines', env).get(PIPELINE);
   if (pipeline === undefined) throw new Error(`pipelines/${PIPELINE}.yaml is missing`);
-  return { sim, world, clock, azure, pipeline, runs: 0 };
+  const notifications = new NotificationsAdapter(loadConfig(env), { env });
+  return { sim, world, clock, azure, notifications, pipeline, runs: 0 };
 }
 
 /** Deploys `access` into the probe world (replacing what was there) and runs the cheap path. */
@@ -83,6 +88,17 @@ export async function runProbes(probe: ProbeWorld, access: AccessDescription): P
       const result = await runPreflight(azure, { buildId: 'probe', definition: withSubnet });
       if (result.problems.length > 0) throw new Error(result.problems.map((p) => p.message).join('; '));
     });
+    await run('publish a build event to the notifications topic', () =>
+      probe.notifications.publish(
+        buildCloudEvent({
+          kind: 'started',
+          buildId: `probe-${n}`,
+          pipeline: pipeline.name,
+          imageVersion: '1.0.0',
+          occurredAt: new Date(clock.now()).toISOString(),
+        }),
+      ),
+    );
     await run('claimBuildSlot: list the template group', () =>
       azure.testVms('eng').listTaggedResources(templates, 'image-factory-slot', 'x'),
     );

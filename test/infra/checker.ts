@@ -17,6 +17,7 @@ export const BUILT_IN_ROLES: Record<string, string> = {
   Reader: 'acdd72a7-3385-48ef-bd42-f606fba81ae7',
   'Network Contributor': '4d97b98b-1d4f-4787-a291-c67834d212e7',
   'Managed Identity Operator': 'f1a07417-d97a-45cb-824c-7a7467783830',
+  'EventGrid Data Sender': 'd5a91429-5739-47e2-a06b-3470a27159e7',
   'Monitoring Metrics Publisher': '3913510d-42f4-4e42-8a64-420c390055eb',
   'Azure Service Bus Data Sender': '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39',
   'Azure Service Bus Data Receiver': '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0',
@@ -35,6 +36,9 @@ const BUILT_IN_ACTIONS: Record<string, string[]> = {
     'Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action',
   ],
   Reader: ['*/read'],
+};
+const BUILT_IN_DATA_ACTIONS: Record<string, string[]> = {
+  'EventGrid Data Sender': ['Microsoft.EventGrid/events/send/action'],
 };
 
 /** Settings that only make sense locally (trusting the simulator's certificate): never set in Azure. */
@@ -186,7 +190,7 @@ function resolveAssignments(access: AccessDescription, problems: string[]): Reso
         scope: a.scope,
         role: a.role,
         actions: custom?.actions ?? BUILT_IN_ACTIONS[a.role] ?? [],
-        dataActions: custom?.dataActions ?? [],
+        dataActions: custom?.dataActions ?? BUILT_IN_DATA_ACTIONS[a.role] ?? [],
         custom: custom !== undefined,
       });
     }

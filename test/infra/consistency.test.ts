@@ -3,6 +3,7 @@ import path from 'node:path';
 import { appSettingsSchema } from '../../src/config/app';
 import { approvalsSettingsSchema } from '../../src/config/approvals';
 import { azureSettingsSchema } from '../../src/config/azure';
+import { notificationsSettingsSchema } from '../../src/config/notifications';
 import { loadInfraAccess } from '../../src/local/azure-sim/access';
 import { checkInfra, type InfraSources, type RequiredActions } from './checker';
 
@@ -29,7 +30,12 @@ function sources(): InfraSources {
           .matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g),
       ].map((m) => m[1] as string),
     );
-  const shapes = [appSettingsSchema.shape, azureSettingsSchema.shape, approvalsSettingsSchema.shape];
+  const shapes = [
+    appSettingsSchema.shape,
+    azureSettingsSchema.shape,
+    approvalsSettingsSchema.shape,
+    notificationsSettingsSchema.shape,
+  ];
   const settingKeys = [...new Set([...shapes.flatMap((shape) => Object.keys(shape)), ...placeholders])];
   // Queue names: the defaults of every *_QUEUE setting, whatever else the schemas require.
   const queueNames = shapes.flatMap((shape) =>

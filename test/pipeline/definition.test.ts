@@ -298,7 +298,12 @@ describe('pipeline definitions', () => {
       writeFileSync(path.join(dir, 'ubuntu-2204-base.yaml'), stringify(good));
       writeFileSync(path.join(dir, 'windows-2022-base.yaml'), stringify(bad));
       writeFileSync(path.join(dir, 'README.md'), 'not a pipeline');
-      const loaded = loadPipelines(dir, env);
+      // The factory's environments live next to the real pipelines directory, not in this one.
+      const withEnvironments = {
+        ...env,
+        ENVIRONMENTS_FILE: path.resolve(PIPELINES_DIR, '..', 'environments.yaml'),
+      };
+      const loaded = loadPipelines(dir, withEnvironments);
       expect([...loaded.pipelines.keys()]).toEqual(['ubuntu-2204-base']);
       expect(loaded.invalid).toEqual([
         {
@@ -311,7 +316,7 @@ describe('pipeline definitions', () => {
       ]);
       let thrown: unknown;
       try {
-        loadPipelinesOrThrow(dir, env);
+        loadPipelinesOrThrow(dir, withEnvironments);
       } catch (error) {
         thrown = error;
       }

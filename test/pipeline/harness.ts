@@ -10,8 +10,18 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { join } from 'node:path';
 import { LocalHost } from '../../src/local/host';
 import { startAzureSimulator, createStandardWorld } from '../../src/local/azure-sim';
@@ -19,7 +29,8 @@ import type { AzureSimulator, SimulatorOptions } from '../../src/local/azure-sim
 import type { StandardWorld } from '../../src/local/azure-sim/world';
 import { pipelineSettingsForWorld, settingsForWorld } from '../../src/local/world-settings';
 import { VirtualClock } from '../../src/shared/clock';
-import { loadPipelinesOrThrow } from '../../src/domain/pipeline/loader';
+import { loadPipelines, loadPipelinesOrThrow } from '../../src/domain/pipeline/loader';
+import { definitionDigest, type BuildInput } from '../../src/domain/pipeline/admission';
 import type { PipelineDefinition } from '../../src/domain/pipeline/definition';
 import { BUILD_ORCHESTRATION, type BuildCustomStatus } from '../../src/domain/build-status';
 import { approvalEventName, type ApprovalDecision } from '../../src/ports/approvals';
@@ -33,6 +44,16 @@ export interface Factory {
   env: Record<string, string>;
   pipelines: Map<string, PipelineDefinition>;
   log: string[];
+  /**
+   * Edits this factory's copy of environments.yaml (the parsed document, placeholders unresolved);
+   * served pipelines are checked against it from then on. Returns a function that restores it.
+   */
+  editEnvironments(edit: (document: { environments: Record<string, unknown>[] }) => void): () => void;
+  /**
+   * Starts a build as the API does (name + digest). A definition that differs from the served one
+   * (a test's variant) is served first: written to this factory's own PIPELINES_DIR, and the build
+   * is driven past admission before the next variant may replace it.
+   */
   start(pipeline: PipelineDefinition, buildId?: string): Promise<string>;
   status(id: string): Promise<BuildCustomStatus>;
   /** Drives until the build waits for the given stage's approval (or ends). */
@@ -42,6 +63,12 @@ export interface Factory {
 }
 
 let counter = 0;
+let servedWrites = 0;
+/** A distinct mtime per write: the served-definitions cache keys on it. */
+function bumpMtime(file: string): void {
+  const stamp = new Date(Date.UTC(2020, 0, 1) + (servedWrites += 1) * 1000);
+  utimesSync(file, stamp, stamp);
+}
 
 export async function startFactory(
   options: SimulatorOptions = {},
@@ -58,9 +85,18 @@ export async function startFactory(
   });
   const world = createStandardWorld(sim);
   const dir = mkdtempSync(join(tmpdir(), 'factory-test-'));
+  // The factory's own copy of the served pipelines, so a test's variant can be served.
+  const pipelinesDir = join(dir, 'pipelines');
+  mkdirSync(pipelinesDir);
+  // And of the environments, which a test may edit (editEnvironments).
+  const environmentsFile = join(dir, 'environments.yaml');
+  copyFileSync('environments.yaml', environmentsFile);
+  for (const file of readdirSync('pipelines').filter((name) => /\.(ya?ml|json)$/.test(name)))
+    copyFileSync(join('pipelines', file), join(pipelinesDir, file));
   const env: Record<string, string> = {
     TASK_HUB_NAME: 'ImageFactoryTest',
-    PIPELINES_DIR: 'pipelines',
+    PIPELINES_DIR: pipelinesDir,
+    ENVIRONMENTS_FILE: environmentsFile,
     ARM_POLL_INTERVAL_MS: '1',
     ...settingsForWorld(sim, world, { caFile: join(dir, 'ca.pem') }),
     ...pipelineSettingsForWorld(world),
@@ -76,6 +112,12 @@ export async function startFactory(
     hostJson: 'host.json',
   });
   const pipelines = loadPipelinesOrThrow('pipelines', env);
+  /** Builds whose admission may not have run yet (their served definition must stay as it is). */
+  const unadmitted: string[] = [];
+  const admitted = async (id: string) => {
+    const s = await host.getStatus(id);
+    return (s?.runtimeStatus !== 'Running' && s?.runtimeStatus !== 'Pending') || !!s?.customStatus;
+  };
   const statusOf = async (id: string) => (await host.getStatus(id))?.customStatus as BuildCustomStatus;
   return {
     host,
@@ -85,11 +127,46 @@ export async function startFactory(
     env,
     pipelines,
     log,
+    editEnvironments(edit) {
+      const original = readFileSync(environmentsFile, 'utf8');
+      const document = parseYaml(original) as { environments: Record<string, unknown>[] };
+      edit(document);
+      writeFileSync(environmentsFile, stringifyYaml(document));
+      bumpMtime(environmentsFile);
+      return () => {
+        writeFileSync(environmentsFile, original);
+        bumpMtime(environmentsFile);
+      };
+    },
     async start(pipeline, buildId = `b${Date.now().toString(36)}${(counter++).toString(36)}`) {
-      return host.startNew(BUILD_ORCHESTRATION, {
-        instanceId: buildId,
-        input: { buildId, pipeline, reason: 'test' },
-      });
+      const digest = definitionDigest(pipeline);
+      const served = loadPipelines(pipelinesDir, env).pipelines.get(pipeline.name);
+      if (served === undefined || definitionDigest(served) !== digest) {
+        // Builds started before must be past admission before their definition is replaced.
+        await host.drive({ until: async () => (await Promise.all(unadmitted.map(admitted))).every(Boolean) });
+        unadmitted.length = 0;
+        for (const file of readdirSync(pipelinesDir))
+          if (file.replace(/\.(ya?ml|json)$/, '') === pipeline.name) rmSync(join(pipelinesDir, file));
+        const file = join(pipelinesDir, `${pipeline.name}.json`);
+        writeFileSync(file, JSON.stringify(pipeline));
+        bumpMtime(file);
+        const refused = loadPipelines(pipelinesDir, env).invalid.filter(
+          (r) => r.file === `${pipeline.name}.json` || r.file === 'environments.yaml',
+        );
+        if (refused.length > 0)
+          throw new Error(
+            `the factory would not serve this variant: ${refused.flatMap((r) => r.problems.map((p) => `${r.file}: ${p.path}: ${p.message}`)).join('; ')}`,
+          );
+      }
+      const input: BuildInput = {
+        buildId,
+        pipeline: pipeline.name,
+        definitionDigest: digest,
+        reason: 'test',
+      };
+      const id = await host.startNew(BUILD_ORCHESTRATION, { instanceId: buildId, input });
+      unadmitted.push(id);
+      return id;
     },
     status: statusOf,
     async untilApprovalPending(id, stage) {

@@ -105,6 +105,11 @@ describe('build outcomes short of success', () => {
       location: prod.location,
     });
     factory.sim.assignRole({ principalId: prod.factoryPrincipalId, role: 'Reader', scope: galleryId });
+    // The PROD environment owns its gallery: the factory's operators moved it there.
+    const restore = factory.editEnvironments((document) => {
+      const prodEnvironment = document.environments.find((e) => e.name === 'PROD')!;
+      prodEnvironment.gallery = { ...(prodEnvironment.gallery as object), name: 'gal_prod_norole' };
+    });
     const pipeline = {
       ...ubuntu,
       stages: ubuntu.stages.map((s) =>
@@ -124,6 +129,7 @@ describe('build outcomes short of success', () => {
     );
     expect(writesSince(factory, from)).toEqual([]);
     expect(leftovers(factory)).toEqual([]);
+    restore();
   });
 
   it('a failing customizer: the run sub-state and the customization log are kept, the template deleted', async () => {

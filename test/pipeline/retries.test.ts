@@ -24,6 +24,10 @@ describe('retry policy and refusals', () => {
         i === 2 ? { ...stage, credential: 'no-such-profile' } : stage,
       ),
     };
+    // The PROD environment names the profile (the environment owns its credential).
+    const restore = factory.editEnvironments((document) => {
+      document.environments.find((e) => e.name === 'PROD')!.credential = 'no-such-profile';
+    });
     const id = await factory.start(pipeline, 'refused-once');
     const final = await factory.host.waitFor(id);
     const status = final.customStatus as BuildCustomStatus;
@@ -38,6 +42,7 @@ describe('retry policy and refusals', () => {
     expect(
       factory.sim.inventory().filter((r) => /imagetemplates|virtualmachines|versions/.test(r.type)),
     ).toEqual([]);
+    restore();
   });
 
   it('an activity returns a refusal (code, message) for a non-retryable error instead of throwing', async () => {

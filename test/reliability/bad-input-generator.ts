@@ -182,6 +182,10 @@ export interface HttpCaseContext {
 
 const JSON_TYPE = { 'content-type': 'application/json' };
 const nonEmptyInjections = INJECTIONS.filter((s) => s.trim() !== '');
+/** Injections a reason may hold: a reason with a control character is refused (400) by itself. */
+const reasonInjections = nonEmptyInjections.filter(
+  (s) => !/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(s),
+);
 
 export function generateHttpCases(random: Random, context: HttpCaseContext): HttpCase[] {
   const cases: HttpCase[] = [];
@@ -256,7 +260,7 @@ export function generateHttpCases(random: Random, context: HttpCaseContext): Htt
     const fits = typeof value === 'string' && value.length >= 1 && value.length <= 16;
     start(
       `overrides.stopAfterStage is ${describe(value)}`,
-      { pipeline: pipeline(), reason: random.pick(nonEmptyInjections), overrides: { stopAfterStage: value } },
+      { pipeline: pipeline(), reason: random.pick(reasonInjections), overrides: { stopAfterStage: value } },
       fits ? 422 : 400,
       'overrides.stopAfterStage',
       { mustNotEcho: longs(value) },
@@ -837,6 +841,37 @@ export function generateDefinitionCases(
     add(base, 'name of another pipeline', (doc) => setAt(doc, ['name'], `${base}-x`), 'name', {
       message: /file name/,
     });
+
+    // Gates the target environment requires (environments.yaml): a pipeline cannot weaken them.
+    const gated = 2; // PROD: approval required, at least 72 hours
+    add(
+      base,
+      'PROD approval waived',
+      (doc) => setAt(doc, ['stages', gated, 'approval', 'required'], false),
+      `stages[${gated}].approval.required`,
+      { message: /environment PROD requires an approval/ },
+    );
+    add(
+      base,
+      'PROD deadline shortened',
+      (doc) => setAt(doc, ['stages', gated, 'approval', 'deadlineHours'], 1 + random.int(71)),
+      `stages[${gated}].approval.deadlineHours`,
+      { message: /shorter than environment PROD's minimum of 72 hours/ },
+    );
+    add(
+      base,
+      'PROD stage promoting into a gallery of its own',
+      (doc) => setAt(doc, ['stages', gated, 'gallery', 'name'], `gal_${random.letters(8)}`),
+      `stages[${gated}].gallery`,
+      { message: /the PROD environment's/ },
+    );
+    add(
+      base,
+      'PROD stage naming the TEST environment',
+      (doc) => setAt(doc, ['stages', gated, 'environment'], 'TEST'),
+      `stages[${gated}].tenantId`,
+      { message: /the TEST environment's/ },
+    );
 
     // Rules across fields.
     add(

@@ -19,6 +19,7 @@ import path from 'node:path';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import type { HttpFrontEnd } from '../../src/local/host/http/server';
 import { parsePipelineText } from '../../src/domain/pipeline/loader';
+import { loadEnvironments } from '../../src/domain/pipeline/environments';
 import {
   createDecisionHandler,
   toDecisionEvent,
@@ -66,6 +67,11 @@ const httpCases = generateHttpCases(seededRandom(SEED), {
   stages: ['ENG', 'TEST', 'PROD'],
   keys: [FUNCTION_KEY, MASTER_KEY],
 });
+/** The factory's target environments: the definitions are checked against their gates too. */
+const environments = loadEnvironments(
+  path.join(PIPELINES_DIR, '..', 'environments.yaml'),
+  definitionEnv,
+).environments!;
 const definitionCases = generateDefinitionCases(seededRandom(SEED + 1), examples, definitionEnv);
 /** The decision cases need the live request; their number does not depend on it. */
 const SAMPLE_REQUEST: ApprovalRequest = {
@@ -99,7 +105,9 @@ function send(front: HttpFrontEnd, c: HttpCase): Promise<Answer> {
   const url = new URL(front.url);
   const body = c.body === undefined ? undefined : Buffer.isBuffer(c.body) ? c.body : Buffer.from(c.body);
   const headers: Record<string, string> = { ...c.headers };
-  if (c.functionKey !== null) headers['x-functions-key'] = c.functionKey ?? FUNCTION_KEY;
+  // Revoke is authLevel admin (docs/security.md): its cases carry the master key.
+  const validKey = /\/revoke$/.test(c.path.split('?')[0] ?? '') ? MASTER_KEY : FUNCTION_KEY;
+  if (c.functionKey !== null) headers['x-functions-key'] = c.functionKey ?? validKey;
   if (body !== undefined) headers['content-length'] = String(c.declaredLength ?? body.length);
   return new Promise((resolve, reject) => {
     let answered = false;
@@ -143,7 +151,14 @@ describe(`bad input (seed ${SEED}; BAD_INPUT_SEED=${SEED} replays it)`, () => {
   const scan = new SecretsScan();
 
   beforeAll(async () => {
-    factory = await startFactory({}, { APPROVAL_SIGNING_KEY: `base64:${SIGNING_KEY.toString('base64')}` });
+    factory = await startFactory(
+      {},
+      {
+        APPROVAL_SIGNING_KEY: `base64:${SIGNING_KEY.toString('base64')}`,
+        // Hundreds of requests with one key; the rate limit has its own suite (test/api/abuse*.test.ts).
+        API_RATE_LIMIT_BURST: '10000',
+      },
+    );
     front = await startFrontEnd(
       factory,
       { host: FUNCTION_KEY, master: MASTER_KEY },
@@ -221,7 +236,7 @@ describe(`bad input (seed ${SEED}; BAD_INPUT_SEED=${SEED} replays it)`, () => {
       'the unmutated %s is valid as %s (the mutations alone make the cases fail)',
       (base, format) => {
         const file = fileOf(base, format, examples[base]);
-        expect(parsePipelineText(file.text, file.name, definitionEnv).problems).toEqual([]);
+        expect(parsePipelineText(file.text, file.name, definitionEnv, environments).problems).toEqual([]);
       },
     );
 
@@ -229,7 +244,7 @@ describe(`bad input (seed ${SEED}; BAD_INPUT_SEED=${SEED} replays it)`, () => {
       const doc = structuredClone(examples[c.base]) as Record<string, unknown>;
       c.edit(doc);
       const file = fileOf(c.base, c.format, doc);
-      const { definition, problems } = parsePipelineText(file.text, file.name, definitionEnv);
+      const { definition, problems } = parsePipelineText(file.text, file.name, definitionEnv, environments);
       expect(definition).toBeUndefined();
       const atField = problems.filter((p) => p.path === c.path);
       expect(atField).not.toEqual([]);

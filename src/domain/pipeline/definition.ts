@@ -8,10 +8,10 @@ import { checkCadence } from '../cadence';
 import { isFactoryError } from '../../shared/errors';
 import { unknownKeysMessage } from '../../shared/text';
 
-const guid = z
+export const guid = z
   .string()
   .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a GUID');
-const resourceGroupName = z
+export const resourceGroupName = z
   .string()
   .regex(
     /^[-\w._()]{1,89}[-\w_()]$/,
@@ -24,7 +24,7 @@ const resourceId = z
     'must be an Azure resource id (/subscriptions/…/resourceGroups/…)',
   );
 const region = z.string().regex(/^[a-z][a-z0-9]{2,30}$/, 'must be an Azure region name such as westeurope');
-const galleryName = z
+export const galleryName = z
   .string()
   .regex(
     /^[A-Za-z0-9][A-Za-z0-9._]{0,78}[A-Za-z0-9]$/,
@@ -109,11 +109,19 @@ export const regionTargetSchema = z
   })
   .strict();
 
+export const stageName = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9]{1,15}$/, 'must be 2-16 letters/digits, starting with a letter');
+
 export const stageSchema = z
   .object({
-    name: z
-      .string()
-      .regex(/^[A-Za-z][A-Za-z0-9]{1,15}$/, 'must be 2-16 letters/digits, starting with a letter'),
+    name: stageName,
+    /**
+     * The target environment (environments.yaml) this stage promotes into; default: the stage's
+     * name. The environment owns the tenant, subscription, gallery and the gates promotion into it
+     * requires; this stage may add to those gates, never weaken them.
+     */
+    environment: stageName.optional(),
     tenantId: guid,
     subscriptionId: guid,
     /** Credential profile name in AZURE_CREDENTIALS. */

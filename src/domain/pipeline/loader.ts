@@ -8,48 +8,32 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { FactoryError } from '../../shared/errors';
 import { validatePipelineDefinition, type DefinitionProblem, type PipelineDefinition } from './definition';
+import { applyEnvironmentPolicy, loadEnvironments, type Environments } from './environments';
+import { substituteSettings } from './settings';
 
 export interface LoadedPipelines {
   pipelines: Map<string, PipelineDefinition>;
   invalid: { file: string; problems: DefinitionProblem[] }[];
+  /** The factory's target environments the pipelines were checked against (absent: none loaded). */
+  environments?: Environments;
 }
 
-const PLACEHOLDER = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
-
-/** Replaces ${NAME} in every string of a parsed document; unknown names become problems. */
-export function substituteSettings(
-  document: unknown,
-  env: Record<string, string | undefined>,
-  problems: DefinitionProblem[],
-  at = '',
-): unknown {
-  if (typeof document === 'string') {
-    return document.replace(PLACEHOLDER, (whole, name: string) => {
-      const value = env[name];
-      if (value === undefined) {
-        problems.push({ path: at || '(root)', message: `refers to setting ${name}, which is not set` });
-        return whole;
-      }
-      return value;
-    });
-  }
-  if (Array.isArray(document))
-    return document.map((item, index) => substituteSettings(item, env, problems, `${at}[${index}]`));
-  if (document !== null && typeof document === 'object') {
-    return Object.fromEntries(
-      Object.entries(document).map(([key, value]) => [
-        key,
-        substituteSettings(value, env, problems, at ? `${at}.${key}` : key),
-      ]),
-    );
-  }
-  return document;
+/** ENVIRONMENTS_FILE, or environments.yaml next to the pipelines directory. */
+export function environmentsFileFor(directory: string, env: Record<string, string | undefined>): string {
+  return env.ENVIRONMENTS_FILE ?? path.join(path.dirname(path.resolve(directory)), 'environments.yaml');
 }
 
+export { substituteSettings };
+
+/**
+ * Parses one definition; with `environments`, the environments' gates are applied and a stage that
+ * weakens one (or promotes somewhere its environment does not) is a problem.
+ */
 export function parsePipelineText(
   text: string,
   fileName: string,
   env: Record<string, string | undefined>,
+  environments?: Environments,
 ): { definition?: PipelineDefinition; problems: DefinitionProblem[] } {
   let document: unknown;
   try {
@@ -77,7 +61,11 @@ export function parsePipelineText(
   if (typeof name === 'string' && name !== expectedName && !problems.some((p) => p.path === 'name'))
     problems.push({ path: 'name', message: `must match the file name '${expectedName}'` });
   if (!result.ok || problems.length > 0) return { problems };
-  return { definition: result.definition, problems: [] };
+  if (environments === undefined) return { definition: result.definition, problems: [] };
+  const governed = applyEnvironmentPolicy(result.definition, environments);
+  return governed.definition
+    ? { definition: governed.definition, problems: [] }
+    : { problems: governed.problems };
 }
 
 export function loadPipelines(
@@ -85,6 +73,14 @@ export function loadPipelines(
   env: Record<string, string | undefined> = process.env,
 ): LoadedPipelines {
   const loaded: LoadedPipelines = { pipelines: new Map(), invalid: [] };
+  // No environments, no pipeline: a pipeline is never served without the gates of its targets.
+  const environmentsFile = environmentsFileFor(directory, env);
+  const { environments, problems: environmentProblems } = loadEnvironments(environmentsFile, env);
+  if (environments === undefined) {
+    loaded.invalid.push({ file: path.basename(environmentsFile), problems: environmentProblems });
+    return loaded;
+  }
+  loaded.environments = environments;
   const files = readdirSync(directory)
     .filter((file) => /\.(ya?ml|json)$/.test(file))
     .sort();
@@ -93,6 +89,7 @@ export function loadPipelines(
       readFileSync(path.join(directory, file), 'utf8'),
       file,
       env,
+      environments,
     );
     if (definition) loaded.pipelines.set(definition.name, definition);
     else loaded.invalid.push({ file, problems });

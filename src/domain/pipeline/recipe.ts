@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import { arrivalStamp } from './build-slots';
 import type { PipelineDefinition } from './definition';
 
-function canonical(value: unknown): unknown {
+/** Keys sorted at every level: the same value always gives the same JSON text (hashes, digests). */
+export function canonical(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(canonical);
   if (value !== null && typeof value === 'object') {
     return Object.fromEntries(

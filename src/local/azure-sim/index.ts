@@ -9,6 +9,7 @@ import { imageBuilderRoutes, runningImageBuilds, tickImageBuilder } from './prov
 import { providerRegistrationRoutes } from './providers/registration';
 import { resourceRoutes } from './providers/resources';
 import { Simulator } from './sim';
+import { eventGridDataPlane } from './eventgrid';
 
 export type {
   AzureSimulator,
@@ -28,6 +29,7 @@ export async function startAzureSimulator(options: SimulatorOptions = {}): Promi
   sim.registerRoutes(computeRoutes);
   sim.registerRoutes(runCommandRoutes);
   sim.registerRoutes(imageBuilderRoutes);
+  sim.registerDataPlane(eventGridDataPlane);
   sim.onTick((now) => tickImageBuilder(sim, now));
   sim.runningImageBuildsProvider = (now) => runningImageBuilds(sim, now);
   await sim.start(options.port);

@@ -162,6 +162,15 @@ export const BUILT_IN_ROLES: RoleDefinition[] = [
     [],
     ['Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read'],
   ),
+  // Built-in role "EventGrid Data Sender" (id as in Azure/azure-sdk-for-net#22587's test resources).
+  builtIn(
+    'd5a91429-5739-47e2-a06b-3470a27159e7',
+    'EventGrid Data Sender',
+    'Allows send access to event grid events.',
+    [],
+    [],
+    ['Microsoft.EventGrid/events/send/action'],
+  ),
 ];
 
 /** ARM wildcard match, case-insensitive; '*' matches any run of characters. */

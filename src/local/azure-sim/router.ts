@@ -28,6 +28,18 @@ export interface Route {
   handler: Handler;
 }
 
+/**
+ * A data plane served on the simulator's HTTPS endpoint by path (like Blob): answers and returns
+ * true when the request is its own (e.g. Event Grid's `/{topic}/api/events`, eventgrid.ts).
+ */
+export type DataPlane = (
+  sim: Simulator,
+  req: IncomingMessage,
+  res: ServerResponse,
+  segments: string[],
+  raw: string,
+) => boolean;
+
 export async function dispatch(sim: Simulator, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const requestId = sim.newGuid();
   res.setHeader('x-ms-request-id', requestId);
@@ -45,6 +57,7 @@ export async function dispatch(sim: Simulator, req: IncomingMessage, res: Server
     ) {
       return entraRequest(sim, req, res, segments, raw);
     }
+    if (sim.dataPlanes.some((plane) => plane(sim, req, res, segments, raw))) return;
     if (
       first !== 'subscriptions' &&
       first !== 'providers' &&

@@ -1,13 +1,10 @@
 /**
- * The simulated Azure's state and its public face (AzureSimulator): the world's tenants,
- * subscriptions, apps, identities, roles and resources, the seeding and scripting calls tests use,
- * the RBAC checks and ARM error shapes providers share, and the HTTPS/HTTP servers' lifecycle.
- * The behaviour behind the servers lives beside it, one concern per file:
- * - router.ts: request routing, ARM dispatch (faults, request log, api-version, route table);
- * - arm-auth.ts: ARM authentication (bearer and auxiliary tokens); arm-errors.ts: shared ARM errors;
- * - entra.ts, tokens.ts, managed-identity.ts: Entra's token endpoint, token minting, the MI endpoint;
- * - blob.ts: the Blob data plane; operations.ts: ARM async operations; api-versions.ts;
- * - seed.ts: seeding resources (resource groups, galleries, VNETs…); providers/*.ts: one file per resource provider.
+ * The simulated Azure's state and its public face (AzureSimulator): tenants, subscriptions, apps,
+ * identities, roles and resources; the seeding, scripting and inspection calls tests use; the RBAC
+ * checks providers share; the servers' lifecycle. The behaviour lives beside it, one concern per
+ * file: router.ts (routing, ARM dispatch), arm-auth.ts, arm-errors.ts, api-versions.ts,
+ * operations.ts (async operations), entra.ts, tokens.ts, managed-identity.ts, blob.ts, eventgrid.ts,
+ * seed.ts (seeding resources), providers/*.ts (one file per resource type or provider).
  */
 import { generateKeyPairSync, randomBytes, createPublicKey, type KeyObject } from 'node:crypto';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
@@ -36,7 +33,7 @@ import { certInfo } from './jwt';
 import { managedIdentityRequest } from './managed-identity';
 import { beginOperation, settleOperations, type AsyncOperation, type BeginOperationArgs } from './operations';
 import { BUILT_IN_ROLES, roleAllows, scopeCovers, type RoleAssignment, type RoleDefinition } from './rbac';
-import { dispatch, type Route } from './router';
+import { dispatch, type DataPlane, type Route } from './router';
 import {
   addGallery,
   addManagedImage,
@@ -56,7 +53,7 @@ import { DEFAULT_LRO_TIMINGS, resolveLroTimings, type LroKind, type LroTiming } 
 // Kept importable from here for the code that always imported them from sim.ts.
 export { API_VERSIONS, apiVersionsFor } from './api-versions';
 export { BlobStore } from './blob';
-export { sendJson, type Handler, type Route } from './router';
+export { sendJson, type DataPlane, type Handler, type Route } from './router';
 
 export interface ManagedIdentity {
   id: string;
@@ -116,6 +113,7 @@ export class Simulator implements AzureSimulator {
   // Internal state the modules of this folder (router.ts, entra.ts, tokens.ts…) share; not part of
   // AzureSimulator.
   readonly routes: Route[] = [];
+  readonly dataPlanes: DataPlane[] = [];
   readonly idRandom: () => number;
   faultRandom: () => number;
   faultPlan: FaultPlan | undefined;
@@ -218,6 +216,10 @@ export class Simulator implements AzureSimulator {
 
   registerRoutes(routes: Route[]): void {
     this.routes.push(...routes);
+  }
+
+  registerDataPlane(plane: DataPlane): void {
+    this.dataPlanes.push(plane);
   }
 
   /** Registers a function that materializes clock-driven state (called before every request and inventory()). */

@@ -7,6 +7,7 @@
  * (./access.ts) and those steps; resources and grants that exist only to stage a pitfall for a test
  * are marked TEST-ONLY below and listed in `testOnlyGrants`.
  */
+import { addEventGridTopic } from './eventgrid';
 import { randomBytes } from 'node:crypto';
 import abbreviations from '../../../infra/abbreviations.json';
 import type { AzureSimulator } from './api';
@@ -53,6 +54,8 @@ export interface StandardWorld {
   };
   /** User-assigned identity AIB builds run as (ENG). */
   buildIdentity: { id: string; principalId: string; clientId: string; tenantId: string };
+  /** infra/app/eventgrid.bicep's topic: resource id and publish endpoint (NOTIFICATIONS_TOPIC_ENDPOINT). */
+  notificationsTopic: { id: string; endpoint: string };
   /** The factory's own managed identity (ENG), attached to the simulated host as its default identity. */
   factoryIdentity: { id: string; principalId: string; clientId: string; tenantId: string };
   /** The azd environment name the world was deployed with (infra/main.bicep environmentName). */
@@ -167,6 +170,7 @@ export function infraNames(environmentName: string) {
     buildVnet: `${a.virtualNetwork}${environmentName}-build`,
     buildSubnet: `${a.subnet}build`,
     testSubnet: `${a.subnet}tests`,
+    eventGridTopic: `${a.eventGridTopic}${environmentName}-builds`,
   };
 }
 
@@ -255,8 +259,17 @@ export function createStandardWorld(sim: AzureSimulator, options: WorldOptions =
     testOnlyCertificatePem: cert.certificatePem,
   });
 
+  // infra/app/eventgrid.bicep: the notifications topic
+  const topic = addEventGridTopic(sim, {
+    subscriptionId: engSub,
+    resourceGroup: names.factoryGroup,
+    name: names.eventGridTopic,
+    location,
+  });
+
   // ---- infra/app/roles.bicep: the `eng` deployment of infra/access.json
   const engScopes = {
+    eventGridTopic: topic.id,
     engSubscription: subscriptionId,
     factoryGroup: factoryRgId,
     engGallery: engGalleryId,
@@ -495,6 +508,7 @@ export function createStandardWorld(sim: AzureSimulator, options: WorldOptions =
     },
     platformImages: { ubuntu, windows },
     managedImageId,
+    notificationsTopic: topic,
     imageCreationRoleId: distributor?.roleId ?? '',
     roles: { ...BUILT_IN_ROLE_IDS },
   };

@@ -52,7 +52,10 @@ export interface ListFilter {
 export interface OrchestrationEngine {
   readonly clock: Clock;
   /** Starts a new instance; with an instanceId that already exists and is not terminal, throws code 'InstanceExists'. */
-  startNew(orchestratorName: string, options?: { instanceId?: string; input?: unknown }): Promise<string>;
+  startNew(
+    orchestratorName: string,
+    options?: { instanceId?: string; input?: unknown; version?: string },
+  ): Promise<string>;
   raiseEvent(instanceId: string, eventName: string, eventData: unknown): Promise<void>;
   terminate(instanceId: string, reason: string): Promise<void>;
   getStatus(

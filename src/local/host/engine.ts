@@ -33,6 +33,7 @@ import {
 } from './history';
 import type { ActivityWork, EntityRecord, HostStore, InstanceRecord, TimerWork } from './store';
 import { FunctionTimeoutError, activityFailure, orchestratorFailure, type FailureFields } from './failures';
+import { NO_VERSIONING, versionVerdict, type VersioningSettings } from './versioning';
 
 /**
  * What the extension sends as its newest replay schema: the newest the installed library knows
@@ -61,6 +62,8 @@ export interface EngineOptions {
   functionTimeoutMs?: number;
   /** Real-clock mode arms setTimeout for durable timers; virtual mode waits for fireDueTimers(). */
   realTimers: boolean;
+  /** host.json defaultVersion and match/failure strategies (versioning.ts); default: none. */
+  versioning?: VersioningSettings;
 }
 
 interface OrchestratorState {
@@ -121,6 +124,9 @@ export class DurableEngine implements OrchestrationEngine {
   private readonly maxConcurrentOrchestrations: number;
   private readonly functionTimeoutMs: number | undefined;
   private readonly realTimers: boolean;
+  private readonly versioning: VersioningSettings;
+  /** Instances this worker refused (versionFailureStrategy Reject), each logged once. */
+  private readonly rejected = new Set<string>();
 
   private readonly instances = new Map<string, InstanceRecord>();
   private readonly pendingActivities = new Map<string, ActivityWork>();
@@ -148,6 +154,7 @@ export class DurableEngine implements OrchestrationEngine {
     this.maxConcurrentActivities = options.maxConcurrentActivities ?? 10;
     this.maxConcurrentOrchestrations = options.maxConcurrentOrchestrations ?? 10;
     this.functionTimeoutMs = options.functionTimeoutMs;
+    this.versioning = options.versioning ?? NO_VERSIONING;
     this.realTimers = options.realTimers;
     const state = this.store.loadAll();
     for (const instance of state.instances) {
@@ -165,7 +172,7 @@ export class DurableEngine implements OrchestrationEngine {
 
   startNew(
     orchestratorName: string,
-    options: { instanceId?: string; input?: unknown } = {},
+    options: { instanceId?: string; input?: unknown; version?: string } = {},
   ): Promise<string> {
     this.orchestrator(orchestratorName);
     const instanceId = options.instanceId ?? randomUUID().replace(/-/g, '');
@@ -182,6 +189,8 @@ export class DurableEngine implements OrchestrationEngine {
       orchestratorName,
       instanceId,
       options.input === undefined ? undefined : JSON.stringify(options.input),
+      undefined,
+      options.version,
     );
     this.store.transaction(() => this.persist(record));
     this.requestEpisode(instanceId);
@@ -421,6 +430,7 @@ export class DurableEngine implements OrchestrationEngine {
       const instance = this.instances.get(instanceId);
       if (instance === undefined || instance.inbox.length === 0 || TERMINAL.includes(instance.runtimeStatus))
         continue;
+      if (!this.mayRun(instance)) continue;
       void this.runEpisode(instance).finally(() => this.pump());
       this.stats.peakConcurrentEpisodes = Math.max(
         this.stats.peakConcurrentEpisodes,
@@ -683,6 +693,34 @@ export class DurableEngine implements OrchestrationEngine {
 
   // ------------------------------------------------------------------ episodes
 
+  /**
+   * The worker's version check before an orchestration work item runs. Reject: the instance keeps
+   * its state and inbox (Pending stays Pending) for a compatible worker, e.g. this database opened
+   * by a newer app; Fail: the instance fails with the SDKs' VersionMismatch details.
+   */
+  private mayRun(instance: InstanceRecord): boolean {
+    const verdict = versionVerdict(this.versioning, instance.version);
+    if (verdict.run) return true;
+    if (verdict.fail === undefined) {
+      if (!this.rejected.has(instance.instanceId))
+        this.log(`[host] ${instance.name} ${instance.instanceId} not picked up: ${verdict.message}`);
+      this.rejected.add(instance.instanceId);
+      return false;
+    }
+    const failure = verdict.fail;
+    this.store.transaction(() => {
+      instance.history = [...instance.history, ...instance.inbox].map((event) => ({
+        ...event,
+        IsPlayed: true,
+      }));
+      instance.inbox = [];
+      instance.lastUpdatedTime = this.nowIso();
+      this.failExecution(instance, failure);
+      this.persist(instance);
+    });
+    return false;
+  }
+
   private async runEpisode(instance: InstanceRecord): Promise<void> {
     const newEvents = instance.inbox;
     instance.inbox = [];
@@ -922,17 +960,24 @@ export class DurableEngine implements OrchestrationEngine {
     name: string,
     instanceId: string,
     input: string | undefined,
+    version: string | undefined,
   ): void {
     this.orchestrator(name);
     const existing = this.instances.get(instanceId);
     if (existing !== undefined && !TERMINAL.includes(existing.runtimeStatus)) return;
-    const child = this.newInstance(name, instanceId, input, {
-      instanceId: parent.instanceId,
-      taskScheduledId: id,
-      executionId: parent.executionId,
-    });
+    const child = this.newInstance(
+      name,
+      instanceId,
+      input,
+      { instanceId: parent.instanceId, taskScheduledId: id, executionId: parent.executionId },
+      version,
+    );
     this.persist(child);
     this.episodeRequests.add(instanceId);
+  }
+
+  /** @internal */ subOrchestrationVersion(requested: string | undefined): string | undefined {
+    return requested || this.versioning.defaultVersion;
   }
 
   /** @internal */ event(type: number, eventId = -1): HistoryEvent {
@@ -957,7 +1002,10 @@ export class DurableEngine implements OrchestrationEngine {
     instanceId: string,
     input: string | undefined,
     parent?: InstanceRecord['parent'],
+    version?: string,
   ): InstanceRecord {
+    // Docs: new orchestrations and sub-orchestrations get defaultVersion unless the caller names one.
+    const stamped = version ?? this.versioning.defaultVersion;
     const now = this.nowIso();
     const record: InstanceRecord = {
       instanceId,
@@ -970,6 +1018,7 @@ export class DurableEngine implements OrchestrationEngine {
       createdTime: now,
       lastUpdatedTime: now,
       ...(parent === undefined ? {} : { parent }),
+      ...(stamped === undefined ? {} : { version: stamped }),
       history: [],
       inbox: [],
       lastActions: [],
@@ -985,6 +1034,8 @@ export class DurableEngine implements OrchestrationEngine {
       Name: instance.name,
       Input: instance.input,
       OrchestrationInstance: { InstanceId: instance.instanceId, ExecutionId: instance.executionId },
+      // durable-functions reads context.df.version from here (extractVersionFromHistory).
+      ...(instance.version === undefined ? {} : { Version: instance.version }),
       ...(instance.parent === undefined
         ? {}
         : { ParentInstance: { OrchestrationInstance: { InstanceId: instance.parent.instanceId } } }),
@@ -1205,13 +1256,16 @@ class ActionWalker {
     if (existing === undefined) {
       const childId = action.instanceId || `${this.instance.instanceId}:${id}`;
       const input = action.input === undefined ? undefined : JSON.stringify(action.input);
+      // callSubOrchestrator's `version` argument; without it the child gets host.json defaultVersion.
+      const version = this.engine.subOrchestrationVersion(action.version);
       this.append({
         ...this.engine.event(EventType.SubOrchestrationInstanceCreated, id),
         Name: name,
         InstanceId: childId,
         Input: input,
+        ...(version === undefined ? {} : { Version: version }),
       });
-      this.engine.startSubOrchestration(this.instance, id, name, childId, input);
+      this.engine.startSubOrchestration(this.instance, id, name, childId, input, version);
       return false;
     }
     this.expect(existing, EventType.SubOrchestrationInstanceCreated, name, action);

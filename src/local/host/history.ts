@@ -70,6 +70,8 @@ export interface OrchestratorAction {
   input?: unknown;
   retryOptions?: RetryOptionsWire;
   instanceId?: string;
+  /** CallSubOrchestrator(WithRetry): the version the caller asked for (durable-functions 3.5). */
+  version?: string;
   fireAt?: string | Date;
   isCanceled?: boolean;
   externalEventName?: string;

@@ -14,11 +14,16 @@
  * - extensions.serviceBus (Service Bus extension 5.x): flat autoCompleteMessages (default true),
  *   maxConcurrentCalls (default 16 × processors), maxAutoLockRenewalDuration (default 00:05:00),
  *   prefetchCount (default 0). The 4.x `messageHandlerOptions` block is ignored by 5.x.
+ * - extensions.durableTask.defaultVersion / versionMatchStrategy / versionFailureStrategy:
+ *   "Orchestration versioning in Durable Functions" (learn.microsoft.com): defaultVersion any string
+ *   (null = not set), versionMatchStrategy None | Strict | CurrentOrOlder (default CurrentOrOlder),
+ *   versionFailureStrategy Reject | Fail (default Reject). See versioning.ts.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { FactoryError } from '../../shared/errors';
 import { timeSpanToMs } from './history';
+import { readVersioning, type VersioningSettings } from './versioning';
 
 export interface ServiceBusHostSettings {
   autoCompleteMessages: boolean;
@@ -38,6 +43,8 @@ export interface HostSettings {
   maxConcurrentActivityFunctions: number;
   maxConcurrentOrchestratorFunctions: number;
   serviceBus: ServiceBusHostSettings;
+  /** durableTask.defaultVersion and the match/failure strategies (orchestration versioning). */
+  versioning: VersioningSettings;
 }
 
 /** What the local host assumes without host.json (Flex Consumption defaults). */
@@ -82,6 +89,7 @@ export function readHostJson(
     functionTimeoutMs: functionTimeout(doc.functionTimeout),
     maxConcurrentActivityFunctions: positive(durable, 'maxConcurrentActivityFunctions', 10),
     maxConcurrentOrchestratorFunctions: positive(durable, 'maxConcurrentOrchestratorFunctions', 10),
+    versioning: readVersioning(durable, invalid),
     serviceBus: {
       autoCompleteMessages: booleanAt(serviceBus, 'autoCompleteMessages', true),
       maxConcurrentCalls:

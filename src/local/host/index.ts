@@ -69,6 +69,7 @@ export class LocalHost {
         ? {}
         : { functionTimeoutMs: this.settings.functionTimeoutMs }),
       realTimers: !(this.clock instanceof VirtualClock),
+      versioning: this.settings.versioning,
     });
   }
 
@@ -81,7 +82,10 @@ export class LocalHost {
     return this.clock instanceof VirtualClock ? this.clock : undefined;
   }
 
-  startNew(name: string, options: { instanceId?: string; input?: unknown } = {}): Promise<string> {
+  startNew(
+    name: string,
+    options: { instanceId?: string; input?: unknown; version?: string } = {},
+  ): Promise<string> {
     return this.engine.startNew(name, options);
   }
   raiseEvent(instanceId: string, eventName: string, data: unknown): Promise<void> {

@@ -18,6 +18,8 @@ export interface InstanceRecord {
   createdTime: string;
   lastUpdatedTime: string;
   parent?: { instanceId: string; taskScheduledId: number; executionId: string };
+  /** Orchestration version stamped at creation (host.json defaultVersion or the caller's). */
+  version?: string;
   history: HistoryEvent[];
   /** New events not yet seen by the orchestrator (the next episode's input). */
   inbox: HistoryEvent[];

@@ -291,6 +291,19 @@ async function purgeMany(options: DurableApiOptions, req: ApiRequest): Promise<A
   return json(200, { instancesDeleted: deleted });
 }
 
+/**
+ * DurableClient.StartNewAsync's checks (Azure/azure-functions-durable-extension,
+ * ContextImplementations/DurableClient.cs): no leading '@', none of / \ ? # or a control character
+ * (.NET char.IsControl), at most 256 characters; the messages are the extension's.
+ */
+function instanceIdProblem(id: string): string | undefined {
+  if (id.startsWith('@')) return 'Orchestration instance ids must not start with @.';
+  if (/[/\\?#\u0000-\u001f\u007f-\u009f]/.test(id))
+    return 'Orchestration instance ids must not contain /, \\, #, ?, or control characters.';
+  if (id.length > 256) return 'Instance ID lengths must not exceed 256 characters.';
+  return undefined;
+}
+
 async function startOrchestration(
   options: DurableApiOptions,
   req: ApiRequest,
@@ -305,8 +318,19 @@ async function startOrchestration(
     input = parsed.value;
   }
   const instanceId = instanceIdFromRoute === '' ? randomUUID().replace(/-/g, '') : instanceIdFromRoute;
+  const invalid = instanceIdProblem(instanceId);
+  // The extension's StartNewAsync throws ArgumentException; HttpApiHandler answers it with 400.
+  if (invalid !== undefined)
+    return error(400, 'One or more of the arguments submitted is incorrect', invalid);
+  // durable-functions 3.5 `client.startNew(name, { version })` sends it as `?version=` (DurableClient.js);
+  // without it the instance gets host.json defaultVersion.
+  const version = req.query.get('version') || undefined;
   try {
-    await options.engine.startNew(functionName, { instanceId, ...(input === undefined ? {} : { input }) });
+    await options.engine.startNew(functionName, {
+      instanceId,
+      ...(input === undefined ? {} : { input }),
+      ...(version === undefined ? {} : { version }),
+    });
   } catch (e) {
     if (isFactoryError(e, 'InstanceExists')) return error(409, e.message);
     if (isFactoryError(e, 'OrchestratorNotFound')) return error(400, e.message);
