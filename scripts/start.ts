@@ -2,21 +2,29 @@
  * `npm start`: the factory locally, no Azure account needed. Starts the simulated Azure, the local
  * durable host with the unmodified app and its HTTP front end on :7071, runs time faster
  * (LOCAL_SPEEDUP, default 600×: a one-hour Image Builder run takes six seconds), and prints a
- * progress line per build step.
+ * progress line per build step and one line per refused approval decision. The patch-cadence
+ * timer is off unless local.settings.json turns it on ("AzureWebJobs.patchCadence.Disabled":
+ * "false"): builds start when someone asks. LOCAL_SETTINGS_FILE and LOCAL_DATA_DIR (environment)
+ * point elsewhere than local.settings.json and .local/ (the tests run it that way).
  */
 import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startLocalFactory } from '../src/local/factory';
 import { ScaledClock } from '../src/shared/clock';
+import { humanDuration } from '../src/api/words';
 import type { BuildCustomStatus } from '../src/domain/build-status';
 import { progressLine } from '../src/local/progress-line';
 import { printable } from '../src/shared/text';
+import { nextSlot } from '../src/domain/cadence';
 import { loadPipelines } from '../src/domain/pipeline/loader';
 
 const root = path.resolve(__dirname, '..');
 
+const settingsFile = process.env.LOCAL_SETTINGS_FILE ?? path.join(root, 'local.settings.json');
+const dataDirectory = process.env.LOCAL_DATA_DIR ?? path.join(root, '.local');
+
 function localSettings(): Record<string, string> {
-  const file = path.join(root, 'local.settings.json');
+  const file = settingsFile;
   if (!existsSync(file)) {
     copyFileSync(path.join(root, 'local.settings.sample.json'), file);
     console.log('Created local.settings.json from local.settings.sample.json');
@@ -50,10 +58,15 @@ async function main(): Promise<void> {
   const clock = new ScaledClock(speedup);
   const verbose = process.env.IMAGE_FACTORY_VERBOSE === '1';
   // The simulated Azure starts empty each time, so old builds' durable state is cleared too.
-  rmSync(path.join(root, '.local'), { recursive: true, force: true });
+  rmSync(dataDirectory, { recursive: true, force: true });
+  // The cadence timer would start builds on its own the moment the factory is up (its first slot is
+  // due at once): off unless the settings turn it on, and the banner says when it would fire.
+  const cadenceSetting = 'AzureWebJobs.patchCadence.Disabled';
+  const cadenceOn = /^(false|0)$/i.test(settings[cadenceSetting]?.trim() ?? '');
+  if (!cadenceOn) settings[cadenceSetting] = 'true';
   const factory = await startLocalFactory({
     clock,
-    dataDirectory: path.join(root, '.local'),
+    dataDirectory,
     settings,
     httpPort: port,
     rpcPort,
@@ -62,6 +75,15 @@ async function main(): Promise<void> {
     simulator: { seed: 1, tokenLifetimeMs: 365 * 24 * 3600_000 },
     log: (line) => {
       if (verbose) console.log(printable(line));
+      else {
+        // A refused decision would otherwise pass unseen: one line each, with its reason.
+        const refused =
+          /approval decision refused \(([^)]*)\): (.*?); message (\S+) sent to the rejects queue/.exec(line);
+        if (refused)
+          console.log(
+            `${new Date().toISOString().slice(11, 19)} refused approval decision (${refused[1]}): ${printable(refused[2] ?? '')} [message ${refused[3]}; npm run factory -- rejects]`,
+          );
+      }
     },
   });
   // The target environments and the pipelines, checked now with the factory's settings: without
@@ -81,7 +103,7 @@ async function main(): Promise<void> {
   if (!factory.serviceBus && !factory.serviceBusTriggers)
     // Without Service Bus, npm run approve raises decisions through the Durable API, which takes
     // the master key: it reads it from here (owner-only), so the key is never printed.
-    writeFileSync(path.join(root, '.local', 'master-key'), factory.keys.master, { mode: 0o600 });
+    writeFileSync(path.join(dataDirectory, 'master-key'), factory.keys.master, { mode: 0o600 });
   const serviceBus = factory.serviceBus
     ? `Approvals go over a local Service Bus (AMQP peer on 127.0.0.1:${factory.serviceBus.port}): requests on
 ${settings.APPROVAL_REQUESTS_QUEUE ?? 'approval-requests'}, decisions on ${settings.APPROVAL_DECISIONS_QUEUE ?? 'approval-decisions'}${settings.APPROVAL_SIGNING_KEY ? ' (signed with APPROVAL_SIGNING_KEY)' : ''}, refusals on ${settings.APPROVAL_REJECTS_QUEUE ?? 'approval-rejects'}.
@@ -89,20 +111,34 @@ ${settings.APPROVAL_REQUESTS_QUEUE ?? 'approval-requests'}, decisions on ${setti
     : factory.serviceBusTriggers
       ? 'Approvals go over the Service Bus namespace of ServiceBusConnection.\n'
       : 'No ServiceBusConnection in local.settings.json (the sample has one for a local Service Bus): approval\nrequests are only logged, and npm run approve answers through the Durable API.\n';
+  const now = new Date(clock.now());
+  const slots = [
+    ...loadPipelines(
+      path.resolve(root, settings.PIPELINES_DIR ?? 'pipelines'),
+      factory.env,
+    ).pipelines.values(),
+  ]
+    .filter((p) => p.cadence !== undefined)
+    .map((p) => {
+      const at = nextSlot(p.cadence!, now);
+      const inReal = Math.max(0, (at.getTime() - now.getTime()) / speedup);
+      return `    ${p.name}: ${at.toISOString().slice(0, 16).replace('T', ' ')} UTC factory time (in about ${humanDuration(inReal)} real time)`;
+    });
+  const cadence = cadenceOn
+    ? `The patch-cadence timer is ON: due pipelines start builds by themselves. Next slots:\n${slots.join('\n')}`
+    : `The patch-cadence timer is OFF: no build starts unless you ask. Next slots it would take:
+${slots.join('\n')}
+  To turn it on, set "${cadenceSetting}": "false" in local.settings.json and restart.`;
   console.log(`
 Image Factory is running locally (simulated Azure at ${factory.sim.armEndpoint}, time ×${speedup}).
 ${serviceBus}
-  Pipelines:      curl -s -H "x-functions-key: ${key}" ${base}/api/pipelines
-  Start a build:  curl -s -X POST -H "x-functions-key: ${key}" -H "content-type: application/json" \\
-                    -d '{"pipeline":"ubuntu-2204-base","reason":"first try"}' ${base}/api/builds
-  Watch it:       curl -s -H "x-functions-key: ${key}" ${base}/api/builds/<id>
-                  or open ${base}/api/builds/<id>/view?code=${key}
-  Approve:        npm run approve -- <id> TEST --ticket CHG0001   (then PROD)
-  Cancel:         curl -s -X POST -H "x-functions-key: ${key}" -H "content-type: application/json" \\
-                    -d '{"reason":"changed my mind"}' ${base}/api/builds/<id>/cancel
+  Console:        ${base}/api/fleet/view?code=${key}
+  Operator CLI:   npm run factory -- help       (builds, start, watch, cancel, approve, reject, revoke, rejects)
+  Start a build:  npm run factory -- start ubuntu-2204-base --reason "first try" --watch
+  Approve:        npm run factory -- approve <id> TEST --ticket CHG0001   (then PROD; waits for the request)
+  The API:        curl -s -H "x-functions-key: ${key}" ${base}/api/builds
 
-The patch-cadence timer runs too (hourly, i.e. every 6 s at ×600): pipelines whose cadence
-slot is due and that have no successful build yet start by themselves.
+${cadence}
 
 Progress of every build is printed below. Ctrl+C stops; the next start begins with a fresh simulated Azure.
 `);

@@ -164,6 +164,8 @@ var appSettings = {
   API_RATE_LIMIT_BURST: '10'
   MAX_QUEUED_BUILDS_PER_PIPELINE: '5'
   MAX_QUEUED_BUILDS_PER_BUILD_SLOT: '20'
+  // The release drain switch (docs/runbook.md "Release"): set to 'true' in the portal while draining.
+  FACTORY_DRAINING: 'false'
   ENG_TENANT_ID: engTenantId
   ENG_SUBSCRIPTION_ID: engSubscriptionId
   TEST_TENANT_ID: stageTenants.testTenantId

@@ -18,6 +18,8 @@ import { callerOf } from './caller';
 import { isApiInstanceId } from './instance-id';
 import { problem } from './problem';
 import { newNonce, pageSecurityHeaders } from './security-headers';
+import { fleetPage } from './pages/fleet-page';
+import { revocationId, revocationUri, revocationView } from './revocations';
 import { bounded } from '../shared/text';
 import { compareVersions } from '../shared/orchestration-version';
 import { orchestrationFailureMessage } from '../domain/pipeline/task-failure';
@@ -209,6 +211,12 @@ export function buildView(status: InstanceView): Record<string, unknown> {
       state: 'pending' as const,
     }));
   const finished = TERMINAL.has(status.runtimeStatus);
+  // The orchestration's result (tests run, decisions ignored) once it has one; a failed build's
+  // output is its error text instead.
+  const output =
+    status.output !== null && typeof status.output === 'object'
+      ? (status.output as { tests?: unknown[]; ignoredDecisions?: unknown[] })
+      : undefined;
   const outcome =
     custom.outcome !== undefined && !(custom.outcome === 'running' && finished)
       ? custom.outcome
@@ -245,6 +253,11 @@ export function buildView(status: InstanceView): Record<string, unknown> {
     approvals: stages.filter((s) => s.approval !== undefined).map((s) => ({ stage: s.name, ...s.approval })),
     pendingApproval: custom.pendingApproval,
     failure,
+    ledger: custom.ledger,
+    timeline: custom.timeline ?? [],
+    cleanedUp: custom.cleanedUp ?? [],
+    tests: custom.tests ?? output?.tests ?? [],
+    ignoredDecisions: output?.ignoredDecisions ?? [],
     createdTime: status.createdTime,
     lastUpdatedTime: status.lastUpdatedTime,
   };
@@ -352,13 +365,25 @@ export async function startBuild(
   };
 }
 
-/** GET /api/builds/{id}/view: the self-contained status page (it reads the build itself). */
+/**
+ * A console page: HTML whose every <script> and <style> carries a fresh nonce, the only ones the
+ * CSP lets run. The page holds no data (it reads the JSON API with the caller's key), so its route
+ * is anonymous: the link the API returns opens it, and it asks for the key when the API does.
+ */
+export function htmlPage(render: (nonce: string) => string): ApiResponse {
+  const nonce = newNonce();
+  return { status: 200, headers: pageSecurityHeaders(nonce), body: render(nonce) };
+}
+
+/** GET /api/builds/{id}/view: the build's timeline page (it reads the build itself). */
 export function viewBuild(request: ApiRequest): ApiResponse {
   const id = request.params.id ?? '';
   if (!isApiInstanceId(id)) return problem(400, 'Invalid Request', 'Not a build id.', [BAD_ID]);
-  const nonce = newNonce();
-  return { status: 200, headers: pageSecurityHeaders(nonce), body: statusPage(id, nonce) };
+  return htmlPage((nonce) => statusPage(id, nonce));
 }
+
+/** GET /api/fleet/view: the fleet page. */
+export const viewFleet = (): ApiResponse => htmlPage(fleetPage);
 
 export async function getBuild(request: ApiRequest, client: BuildsClient): Promise<ApiResponse> {
   const id = request.params.id ?? '';
@@ -366,7 +391,28 @@ export async function getBuild(request: ApiRequest, client: BuildsClient): Promi
   const status = await client.getStatus(id);
   if (status === undefined || status.name !== BUILD_ORCHESTRATION)
     return problem(404, 'Not Found', `No build '${id}'.`);
-  return { status: 200, jsonBody: { ...buildView(status), links: client.statusLinks(id) } };
+  const view = buildView(status);
+  // A revoked version: the build answer names its revocation (a resource of its own).
+  const revocation =
+    typeof view.pipeline === 'string' && typeof view.imageVersion === 'string'
+      ? await client.getStatus(revocationId(view.pipeline, view.imageVersion))
+      : undefined;
+  return {
+    status: 200,
+    jsonBody: {
+      ...view,
+      revocations:
+        revocation?.name === REVOKE_ORCHESTRATION
+          ? [
+              {
+                ...revocationView(revocation),
+                revocationUri: revocationUri(request.url, revocation.instanceId),
+              },
+            ]
+          : [],
+      links: client.statusLinks(id),
+    },
+  };
 }
 
 /** Names only what could be a pipeline name: a key, a script or a 10k string sent as one is not repeated. */
@@ -533,7 +579,7 @@ export async function revokeVersion(
     ]);
   const body = readBody(request, revokeSchema);
   if ('error' in body) return body.error;
-  const instanceId = `revoke-${definition.name}-${version}`;
+  const instanceId = revocationId(definition.name, version);
   const existing = await client.getStatus(instanceId);
   if (
     existing === undefined ||
@@ -546,5 +592,13 @@ export async function revokeVersion(
       requestedBy: requester(request, policy),
     });
   }
-  return { status: 202, jsonBody: { id: instanceId, ...client.statusLinks(instanceId) } };
+  return {
+    status: 202,
+    headers: { location: revocationUri(request.url, instanceId) },
+    jsonBody: {
+      id: instanceId,
+      revocationUri: revocationUri(request.url, instanceId),
+      ...client.statusLinks(instanceId),
+    },
+  };
 }

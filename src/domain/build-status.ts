@@ -89,5 +89,22 @@ export interface BuildCustomStatus {
   /** The exact request an approval decision must match; absent when none is pending. */
   pendingApproval?: ApprovalRequest;
   failure?: BuildFailure;
+  /** Each step as it went (what it did, from when to when), for the build page's timeline. */
+  timeline?: TimelineEntry[];
+  /** The audit tags every gallery version of this build carries (each stage adds its approval). */
+  ledger?: Record<string, string>;
+  /** Each test script run: where, its exit code and the tail of its output. */
+  tests?: { stage: string; name: string; exitCode: number; outputTail: string }[];
+  /** What compensation deleted (a stopped build). */
+  cleanedUp?: string[];
   updatedAt: string;
+}
+
+export interface TimelineEntry {
+  step: BuildStep;
+  stage?: string;
+  what: string;
+  startedAt: string;
+  /** Absent while it runs. */
+  endedAt?: string;
 }

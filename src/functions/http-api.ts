@@ -22,10 +22,14 @@ import {
   revokeVersion,
   startBuild,
   viewBuild,
+  viewFleet,
   type ApiRequest,
   type ApiResponse,
 } from '../api/builds-api';
 import { durableBuildsClient, servedPipelines } from '../api/durable-builds-client';
+import { getAsset } from '../api/assets';
+import { getFleet } from '../api/fleet';
+import { getRevocation } from '../api/revocations';
 import { redactJson, redactText, secretValues } from '../api/redact';
 import { loadConfig } from '../config';
 import { REVOKE_ORCHESTRATION } from '../domain/build-status';
@@ -49,7 +53,8 @@ function route(
   methods: ('GET' | 'POST')[],
   path: string,
   handler: Handler,
-  authLevel: 'function' | 'admin' = 'function',
+  // Pages hold no data and read the API with the caller's key: anonymous, so their links open.
+  authLevel: 'function' | 'admin' | 'anonymous' = 'function',
 ): void {
   app.http(name, {
     methods,
@@ -112,7 +117,19 @@ route('getBuild', ['GET'], 'builds/{id}', (request, context) => getBuild(request
 route('cancelBuild', ['POST'], 'builds/{id}/cancel', (request, context, policy) =>
   cancelBuild(request, client(context), policy),
 );
-route('viewBuild', ['GET'], 'builds/{id}/view', (request) => viewBuild(request));
+route('viewBuild', ['GET'], 'builds/{id}/view', (request) => viewBuild(request), 'anonymous');
+route('viewFleet', ['GET'], 'fleet/view', () => viewFleet(), 'anonymous');
+route('getAsset', ['GET'], 'assets/{name}', (request) => getAsset(request), 'anonymous');
+route('getFleet', ['GET'], 'fleet', (_request, context) =>
+  getFleet(client(context), pipelines(), {
+    now: Date.now(),
+    // The host's own switch for a function (AzureWebJobs.<name>.Disabled: true or 1).
+    cadenceEnabled: !/^(true|1)$/i.test(process.env['AzureWebJobs.patchCadence.Disabled']?.trim() ?? ''),
+  }),
+);
+route('getRevocation', ['GET'], 'revocations/{id}', (request, context) =>
+  getRevocation(request, client(context)),
+);
 route('listPipelines', ['GET'], 'pipelines', () => listPipelines(pipelines()));
 route('getPipeline', ['GET'], 'pipelines/{name}', (request) => getPipeline(request, pipelines()));
 route(

@@ -320,6 +320,7 @@ function* runBuild(
     if (message !== undefined) status.message = message;
     if (stageName !== undefined) status.currentStage = stageName;
     status.updatedAt = nowIso();
+    recordTimeline(status);
     context.df.setCustomStatus(status);
   };
   const stageStatus = (name: string) => status.stages.find((s) => s.name === name) as StageStatus;
@@ -710,6 +711,12 @@ function* runBuild(
         );
         const outcome = (ended as { value: TestScriptResult }).value;
         result.tests.push(outcome);
+        // Also in the status, so a build page shows test output while it runs and after a failure.
+        (status.tests ??= []).push({
+          stage: stage.name,
+          ...outcome,
+          outputTail: outcome.outputTail.slice(-300),
+        });
         if (outcome.exitCode !== 0) {
           throw new BuildStopped('failed', {
             code: 'TestFailed',
@@ -864,17 +871,22 @@ function* runBuild(
   const event = (kind: BuildEventKind, extra: Partial<BuildEventInput> = {}) =>
     notify(context, { kind, buildId: input.buildId, pipeline: definition.name, imageVersion, ...extra });
 
-  const auditTags = (extra: Record<string, string> = {}): Record<string, string> => ({
-    ...(definition.tags ?? {}),
-    'imagefactory.buildId': input.buildId,
-    'imagefactory.pipeline': definition.name,
-    'imagefactory.recipeHash': status.recipeHash ?? '',
-    'imagefactory.sourceVersion': (status.sourceImageVersion ?? '').slice(-256),
-    'imagefactory.testResult': result.tests.every((t) => t.exitCode === 0)
-      ? `passed (${result.tests.length} scripts)`
-      : 'failed',
-    ...extra,
-  });
+  const auditTags = (extra: Record<string, string> = {}): Record<string, string> => {
+    const common: Record<string, string> = {
+      ...(definition.tags ?? {}),
+      'imagefactory.buildId': input.buildId,
+      'imagefactory.pipeline': definition.name,
+      'imagefactory.recipeHash': status.recipeHash ?? '',
+      'imagefactory.sourceVersion': (status.sourceImageVersion ?? '').slice(-256),
+      'imagefactory.testResult': result.tests.every((t) => t.exitCode === 0)
+        ? `passed (${result.tests.length} scripts)`
+        : 'failed',
+    };
+    // The build page shows the audit ledger as the gallery versions carry it: these tags, plus each
+    // stage's approval (approver, change ticket), which its stage status holds already.
+    status.ledger = common;
+    return { ...common, ...extra };
+  };
 
   try {
     context.df.setCustomStatus(status);
@@ -1085,7 +1097,10 @@ function* runBuild(
       { resourceGroup: definition.test.resourceGroup, subnetId: definition.test.subnetId },
       engVersionId,
     );
-    yield* updateVersion(eng.credential, engRef, { excludeFromLatest: false, tags: auditTags() });
+    yield* updateVersion(eng.credential, engRef, {
+      excludeFromLatest: false,
+      tags: auditTags(),
+    });
     setStage(eng.name, { state: 'done', endedAt: nowIso() });
     result.versions.push({ stage: eng.name, id: engVersionId });
 
@@ -1204,8 +1219,10 @@ function* runBuild(
         return false;
       }
     };
+    // What compensation removed, for the build page (what it could not remove is in the failure).
     for (const vm of created.vms) {
-      yield* attempt(`delete test VM ${vm.name}`, () => deleteTestVm(vm));
+      if (yield* attempt(`delete test VM ${vm.name}`, () => deleteTestVm(vm)))
+        (status.cleanedUp ??= []).push(`deleted test VM ${vm.name}`);
     }
     if (created.template) {
       const { credential, ...ref } = created.template;
@@ -1213,7 +1230,8 @@ function* runBuild(
         call(Activities.cancelImageBuild, { credential, ref }),
       );
       yield* waitForRunToEnd(ref, credential);
-      yield* attempt(`delete template ${ref.name}`, () => deleteTemplate(credential, ref));
+      if (yield* attempt(`delete template ${ref.name}`, () => deleteTemplate(credential, ref)))
+        (status.cleanedUp ??= []).push(`deleted image template ${ref.name}`);
     }
     for (const { stage, ref } of [...created.versions].reverse()) {
       const removed = yield* attempt(`delete version ${ref.version} in ${stage.name}`, () =>
@@ -1221,6 +1239,7 @@ function* runBuild(
         deleteVersion(stage.credential, ref, input.buildId),
       );
       if (removed) {
+        (status.cleanedUp ??= []).push(`deleted version ${ref.version} in ${stage.name}`);
         // The record shows no version that no longer exists.
         delete stageStatus(stage.name).versionId;
         result.versions = result.versions.filter((v) => v.stage !== stage.name);
@@ -1419,4 +1438,31 @@ export function* waitForBuildSlot(context: OrchestrationContext): Generator<Task
       limit: slot.limit,
     });
   }
+}
+
+/**
+ * Entries kept in the custom status timeline: Azure limits a custom status to 16 KB of UTF-16 JSON
+ * text (about 8,000 characters; learn.microsoft.com, "Custom orchestration status").
+ */
+const TIMELINE_ENTRIES = 24;
+
+/**
+ * The build page's timeline: a new entry whenever the step, stage or message changes, the previous
+ * one ended at that moment (orchestration time, so replays write the same). The oldest entries go
+ * first when there are too many.
+ */
+export function recordTimeline(status: BuildCustomStatus): void {
+  const timeline = (status.timeline ??= []);
+  const last = timeline[timeline.length - 1];
+  const what = (status.message ?? '').split('\n')[0]?.slice(0, 100) ?? '';
+  if (last && last.step === status.step && last.stage === status.currentStage && last.what === what) return;
+  if (last && last.endedAt === undefined) last.endedAt = status.updatedAt;
+  if (status.step === 'done') return;
+  timeline.push({
+    step: status.step,
+    ...(status.currentStage === undefined ? {} : { stage: status.currentStage }),
+    what,
+    startedAt: status.updatedAt,
+  });
+  if (timeline.length > TIMELINE_ENTRIES) timeline.splice(0, timeline.length - TIMELINE_ENTRIES);
 }
