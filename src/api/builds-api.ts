@@ -385,7 +385,11 @@ export function viewBuild(request: ApiRequest): ApiResponse {
 /** GET /api/fleet/view: the fleet page. */
 export const viewFleet = (): ApiResponse => htmlPage(fleetPage);
 
-export async function getBuild(request: ApiRequest, client: BuildsClient): Promise<ApiResponse> {
+export async function getBuild(
+  request: ApiRequest,
+  client: BuildsClient,
+  policy: ApiPolicy = DEFAULT_API_POLICY,
+): Promise<ApiResponse> {
   const id = request.params.id ?? '';
   if (!isApiInstanceId(id)) return problem(400, 'Invalid Request', 'Not a build id.', [BAD_ID]);
   const status = await client.getStatus(id);
@@ -406,7 +410,7 @@ export async function getBuild(request: ApiRequest, client: BuildsClient): Promi
           ? [
               {
                 ...revocationView(revocation),
-                revocationUri: revocationUri(request.url, revocation.instanceId),
+                revocationUri: revocationUri(policy, revocation.instanceId),
               },
             ]
           : [],
@@ -594,10 +598,10 @@ export async function revokeVersion(
   }
   return {
     status: 202,
-    headers: { location: revocationUri(request.url, instanceId) },
+    headers: { location: revocationUri(policy, instanceId) },
     jsonBody: {
       id: instanceId,
-      revocationUri: revocationUri(request.url, instanceId),
+      revocationUri: revocationUri(policy, instanceId),
       ...client.statusLinks(instanceId),
     },
   };

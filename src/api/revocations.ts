@@ -4,6 +4,7 @@
  * Durable management URL (and its key) to learn whether a version is revoked.
  */
 import { REVOKE_ORCHESTRATION } from '../domain/build-status';
+import { DEFAULT_API_POLICY, publicBaseUrl, type ApiPolicy } from './abuse';
 import { orchestrationFailureMessage } from '../domain/pipeline/task-failure';
 import {
   problem,
@@ -33,10 +34,9 @@ const STATE: Record<string, 'revoking' | 'revoked' | 'failed'> = {
 export const revocationId = (pipeline: string, version: string) => `revoke-${pipeline}-${version}`;
 
 /** This API's link to a revocation, next to the builds route the request came in on. */
-export function revocationUri(requestUrl: string, id: string): string {
-  const url = new URL(requestUrl);
-  const at = url.pathname.search(/\/(builds|versions|revocations|fleet)(\/|$)/);
-  return `${url.origin}${at < 0 ? '/api' : url.pathname.slice(0, at)}/revocations/${encodeURIComponent(id)}`;
+/** From the configured host name (docs/security.md), never from the request's Host or target. */
+export function revocationUri(policy: ApiPolicy, id: string): string {
+  return `${publicBaseUrl(policy)}/api/revocations/${encodeURIComponent(id)}`;
 }
 
 export function revocationView(status: InstanceView): Record<string, unknown> {
@@ -66,7 +66,11 @@ export function revocationView(status: InstanceView): Record<string, unknown> {
 
 const idPattern = /^revoke-[A-Za-z0-9._-]{1,93}$/;
 
-export async function getRevocation(request: ApiRequest, client: BuildsClient): Promise<ApiResponse> {
+export async function getRevocation(
+  request: ApiRequest,
+  client: BuildsClient,
+  policy: ApiPolicy = DEFAULT_API_POLICY,
+): Promise<ApiResponse> {
   const id = request.params.id ?? '';
   if (!idPattern.test(id))
     return problem(400, 'Invalid Request', 'Not a revocation id.', [
@@ -77,6 +81,6 @@ export async function getRevocation(request: ApiRequest, client: BuildsClient): 
     return problem(404, 'Not Found', `No revocation '${id}'.`);
   return {
     status: 200,
-    jsonBody: { ...revocationView(status), revocationUri: revocationUri(request.url, id) },
+    jsonBody: { ...revocationView(status), revocationUri: revocationUri(policy, id) },
   };
 }

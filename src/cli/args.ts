@@ -104,7 +104,8 @@ export const COMMANDS: Record<string, CommandSpec> = {
   },
   revoke: {
     args: ['pipeline', 'version'],
-    summary: 'revoke an image version in every tenant (excluded from latest, then deleted)',
+    summary:
+      'revoke an image version in every tenant (excluded from latest, then deleted); needs FACTORY_MASTER_KEY',
     flags: { reason: { value: true, required: true, help: 'why (kept with the revocation)' } },
     example: 'npm run factory -- revoke ubuntu-2204-base 2026.1206.1 --reason "CVE-2026-0001"',
   },
@@ -141,6 +142,7 @@ export function usage(command?: string): string {
       '',
       'The factory: FACTORY_URL and FACTORY_KEY, else local.settings.json (LOCAL_HTTP_PORT,',
       'LOCAL_FUNCTION_KEY), i.e. the factory of `npm start`. `help <command>` shows its flags.',
+      'revoke takes the master (admin) key: FACTORY_MASTER_KEY, else .local/master-key.',
     ].join('\n');
   }
   const flags = Object.entries(spec.flags).map(

@@ -61,7 +61,7 @@ function withMasterKey(link: string | undefined, key: string): string | undefine
 
 const MASTER_KEY_FILE = path.join(__dirname, '..', '..', '.local', 'master-key');
 
-function masterKey(env: Settings): string | undefined {
+export function masterKey(env: Settings): string | undefined {
   if (env.FACTORY_MASTER_KEY) return env.FACTORY_MASTER_KEY;
   return existsSync(MASTER_KEY_FILE) ? readFileSync(MASTER_KEY_FILE, 'utf8').trim() : undefined;
 }

@@ -44,12 +44,13 @@ export interface FactoryApi {
   post(path: string, body: unknown): Promise<unknown>;
 }
 
-export function factoryApi(settings: Settings): FactoryApi {
+/** `keyOverride`: another key than the function key (revoke needs the master key, docs/security.md). */
+export function factoryApi(settings: Settings, keyOverride?: string): FactoryApi {
   const base = (settings.FACTORY_URL ?? `http://localhost:${settings.LOCAL_HTTP_PORT ?? 7071}`).replace(
     /\/+$/,
     '',
   );
-  const key = settings.FACTORY_KEY ?? settings.LOCAL_FUNCTION_KEY ?? 'local-dev-key';
+  const key = keyOverride ?? settings.FACTORY_KEY ?? settings.LOCAL_FUNCTION_KEY ?? 'local-dev-key';
   const call = async (method: string, path: string, body?: unknown) => {
     let response: Response;
     try {

@@ -6,7 +6,7 @@
 import { createServiceBusClient, isServiceBusConfigured } from '../adapters/servicebus';
 import { humanDuration, OUTCOME_WORDS, STEP_WORDS, wordFor } from '../api/words';
 import { COMMANDS, parseArgs, usage, UsageError, type Parsed } from './args';
-import { decide } from './decide';
+import { decide, masterKey } from './decide';
 import { factoryApi, type Settings } from './factory-api';
 import { watchBuild, type Output } from './watch';
 
@@ -148,7 +148,13 @@ async function run(parsed: Parsed, io: CliIo): Promise<number> {
       return 0;
     }
     case 'revoke': {
-      const answer = (await api().post(
+      // Revoking withdraws a released image everywhere: the API takes only the master (admin) key.
+      const admin = masterKey(io.settings);
+      if (admin === undefined)
+        throw new UsageError(
+          'revoke needs the factory master (admin) key: set FACTORY_MASTER_KEY (docs/security.md says who holds it)',
+        );
+      const answer = (await factoryApi(io.settings, admin).post(
         `/api/versions/${enc(a.pipeline ?? '')}/${enc(a.version ?? '')}/revoke`,
         {
           reason: f.reason,

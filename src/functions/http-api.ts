@@ -113,7 +113,9 @@ route('startBuild', ['POST'], 'builds', (request, context, policy) =>
   startBuild(request, client(context), pipelines(), policy, drain()),
 );
 route('listBuilds', ['GET'], 'builds', (request, context) => listBuilds(request, client(context), drain()));
-route('getBuild', ['GET'], 'builds/{id}', (request, context) => getBuild(request, client(context)));
+route('getBuild', ['GET'], 'builds/{id}', (request, context, policy) =>
+  getBuild(request, client(context), policy),
+);
 route('cancelBuild', ['POST'], 'builds/{id}/cancel', (request, context, policy) =>
   cancelBuild(request, client(context), policy),
 );
@@ -127,8 +129,8 @@ route('getFleet', ['GET'], 'fleet', (_request, context) =>
     cadenceEnabled: !/^(true|1)$/i.test(process.env['AzureWebJobs.patchCadence.Disabled']?.trim() ?? ''),
   }),
 );
-route('getRevocation', ['GET'], 'revocations/{id}', (request, context) =>
-  getRevocation(request, client(context)),
+route('getRevocation', ['GET'], 'revocations/{id}', (request, context, policy) =>
+  getRevocation(request, client(context), policy),
 );
 route('listPipelines', ['GET'], 'pipelines', () => listPipelines(pipelines()));
 route('getPipeline', ['GET'], 'pipelines/{name}', (request) => getPipeline(request, pipelines()));

@@ -47,7 +47,16 @@ describe('console pages in headless Chromium', () => {
 
   beforeAll(async () => {
     // From now: the fleet counts time left on the factory's clock, never behind this machine's.
-    factory = await startFactory({}, {}, Date.now());
+    factory = await startFactory(
+      {},
+      // Twenty builds from one key: above the per-caller rate and queue caps of an operator's API.
+      {
+        API_RATE_LIMIT_BURST: '1000',
+        MAX_QUEUED_BUILDS_PER_PIPELINE: '100',
+        MAX_QUEUED_BUILDS_PER_BUILD_SLOT: '100',
+      },
+      Date.now(),
+    );
     front = await startHttpFrontEnd({
       registry: factory.host.registry,
       engine: factory.host.engine,
@@ -75,10 +84,10 @@ describe('console pages in headless Chromium', () => {
     rmSync(profile, { recursive: true, force: true });
   });
 
-  const api = async (path: string, body?: unknown) => {
+  const api = async (path: string, body?: unknown, key = KEY) => {
     const response = await fetch(`${front.url}/api${path}`, {
       method: body === undefined ? 'GET' : 'POST',
-      headers: { 'content-type': 'application/json', 'x-functions-key': KEY },
+      headers: { 'content-type': 'application/json', 'x-functions-key': key },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
@@ -201,10 +210,16 @@ describe('console pages in headless Chromium', () => {
     'a revoked version: the revocation is a resource, the build lists it, the page no longer says "is latest"',
     async () => {
       const { id, version } = succeeded;
-      const revoke = await api(`/versions/ubuntu-2204-base/${version}/revoke`, { reason: 'CVE-2026-0001' });
+      // Revoke takes the master key only (docs/security.md).
+      const revoke = await api(
+        `/versions/ubuntu-2204-base/${version}/revoke`,
+        { reason: 'CVE-2026-0001' },
+        'master-key-browser',
+      );
       expect(revoke.status).toBe(202);
       const revocationUri = revoke.body.revocationUri as string;
-      expect(revocationUri).toBe(`${front.url}/api/revocations/revoke-ubuntu-2204-base-${version}`);
+      // No host name configured here: relative links, never the request's Host.
+      expect(revocationUri).toBe(`/api/revocations/revoke-ubuntu-2204-base-${version}`);
       await factory.host.waitFor(revoke.body.id as string);
       const revocation = await api(`/revocations/revoke-ubuntu-2204-base-${version}`);
       expect(revocation.body).toMatchObject({
@@ -290,7 +305,9 @@ describe('console pages in headless Chromium', () => {
   browserIt(
     "the start answer's viewUri opens: the page asks for the key once and keeps it for the tab",
     async () => {
-      const { id, viewUri } = await start({ overrides: { stopAfterStage: 'ENG' } });
+      const { id, viewUri: link } = await start({ overrides: { stopAfterStage: 'ENG' } });
+      // No host name configured here: the link is relative to the API that answered.
+      const viewUri = new URL(link, front.url).href;
       const page = await browser.newPage();
       const errors: string[] = [];
       page.on('pageerror', (error) => errors.push(error.message));

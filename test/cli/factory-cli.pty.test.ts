@@ -45,6 +45,8 @@ beforeAll(async () => {
     USER: 'cli-operator',
     FACTORY_URL: factory.http.url,
     FACTORY_KEY: KEY,
+    // Revoke takes the master key only (docs/security.md).
+    FACTORY_MASTER_KEY: factory.keys.master,
     ServiceBusConnection: factory.serviceBus!.connectionString,
     APPROVAL_SIGNING_KEY: sample.APPROVAL_SIGNING_KEY!,
   };
@@ -105,7 +107,11 @@ test('start, approve before the request exists, watch live to the end, builds li
   expect(started.code).toBe(0);
   const id = /started build (\S+)/.exec(started.out)?.[1];
   expect(id).toMatch(/^ubuntu-2204-base-/);
-  expect(started.out).toContain(`page: ${factory.http.url}/api/builds/${id}/view`);
+  // Links come from the configured host name (WEBSITE_HOSTNAME, which the local factory sets), never
+  // from the request.
+  expect(started.out).toContain(
+    `page: http://localhost:${new URL(factory.http.url).port}/api/builds/${id}/view`,
+  );
 
   // Both decisions sent at once: each waits until the build asks for its stage (PROD is asked only
   // after the TEST decision, which the other command is still sending).
@@ -142,7 +148,7 @@ test('start, approve before the request exists, watch live to the end, builds li
   ]);
   expect(revoked.code).toBe(0);
   expect(revoked.out).toContain(
-    `revoking ubuntu-2204-base ${version.imageVersion}: revoke-ubuntu-2204-base-${version.imageVersion} (${factory.http.url}/api/revocations/revoke-ubuntu-2204-base-${version.imageVersion})`,
+    `revoking ubuntu-2204-base ${version.imageVersion}: revoke-ubuntu-2204-base-${version.imageVersion} (http://localhost:${new URL(factory.http.url).port}/api/revocations/revoke-ubuntu-2204-base-${version.imageVersion})`,
   );
   const badVersion = await cli(['revoke', 'ubuntu-2204-base', 'latest', '--reason', 'x']);
   expect(badVersion.code).toBe(1);
