@@ -1,7 +1,8 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { killHard, spawnTsx } from '../pipeline/harness';
 
 /**
  * Kills the host process (SIGKILL) at several points of a run and restarts it on the same SQLite
@@ -16,23 +17,11 @@ function startChild(
   databasePath: string,
   sideEffects: string,
 ): { child: ChildProcessWithoutNullStreams; output: () => string } {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'test/host/crash-child.ts', databasePath, 'crash-1'],
-    {
-      env: {
-        ...process.env,
-        SAMPLE_SIDE_EFFECT_FILE: sideEffects,
-        SAMPLE_SLOW_MS: String(SLOW_MS),
-        JEST_WORKER_ID: '',
-      },
-    },
-  );
+  const { child, output } = spawnTsx('test/host/crash-child.ts', [databasePath, 'crash-1'], {
+    env: { SAMPLE_SIDE_EFFECT_FILE: sideEffects, SAMPLE_SLOW_MS: String(SLOW_MS) },
+  });
   children.push(child);
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  return { child, output: () => output };
+  return { child, output };
 }
 
 const until = async (predicate: () => boolean, what: string, timeoutMs = 20_000): Promise<void> => {
@@ -60,11 +49,6 @@ const inFlight = (file: string): string[] => {
     .filter((step) => !done.has(step));
 };
 
-async function kill(child: ChildProcessWithoutNullStreams): Promise<void> {
-  child.kill('SIGKILL');
-  await new Promise((resolve) => child.once('exit', resolve));
-}
-
 const children: ChildProcessWithoutNullStreams[] = [];
 
 describe('crash and resume', () => {
@@ -87,7 +71,7 @@ describe('crash and resume', () => {
         () => starts(effects).length >= startsBeforeKill && inFlight(effects).length > 0,
         `step ${startsBeforeKill} in flight`,
       );
-      await kill(child);
+      await killHard(child);
       for (const step of inFlight(effects)) interrupted.set(step, (interrupted.get(step) ?? 0) + 1);
     };
     // 1) mid-run of the 2nd step; 2) mid-run of the 4th attempt overall (the re-run counts).
@@ -103,7 +87,7 @@ describe('crash and resume', () => {
       await until(() => ends(effects).length >= 6, 'six steps done', 20_000);
       child.stdin.write('approve\n');
       await until(() => output().includes('RAISED'), 'RAISED');
-      await kill(child);
+      await killHard(child);
       for (const step of inFlight(effects)) interrupted.set(step, (interrupted.get(step) ?? 0) + 1);
     }
 

@@ -5,7 +5,7 @@
  */
 import { signDecision } from '../../src/domain/approvals';
 import { approvalEventName, type ApprovalDecision } from '../../src/ports/approvals';
-import { startFactory, type Factory } from './harness';
+import { decisionFor, startFactory, type Factory } from './harness';
 
 const SIGNING_KEY = 'pipeline-test-signing-key-0123456789abcdef';
 
@@ -20,16 +20,11 @@ afterAll(async () => {
 it('unsigned and wrongly signed decisions are ignored with the reason; the signed one is acted on', async () => {
   const id = await factory.start(factory.pipelines.get('ubuntu-2204-base')!, 'signed-approvals');
   const pending = (await factory.untilApprovalPending(id, 'TEST')).pendingApproval!;
-  const decision: ApprovalDecision = {
-    requestId: pending.requestId,
-    buildId: id,
-    stage: 'TEST',
-    imageVersion: pending.imageVersion,
+  const decision: ApprovalDecision = decisionFor(pending, factory.clock, {
     decision: 'approved',
     approver: 'mallory@contoso.com',
     changeTicket: 'CHG0000001',
-    decidedAt: new Date(factory.clock.now()).toISOString(),
-  };
+  });
   const ignoredCount = async () => ((await factory.status(id)).message ?? '').match(/ignored/g)?.length ?? 0;
   await factory.host.raiseEvent(id, approvalEventName('TEST'), decision);
   await factory.host.drive({ until: async () => (await ignoredCount()) > 0 });

@@ -13,11 +13,10 @@
  * quick in-activity retries (src/adapters/transient-retry.ts) the same run took 2 min 34 s and one
  * build in fifty failed: createTestVm met a fault on all 8 attempts (a dozen calls per attempt).
  */
-import { randomBytes } from 'node:crypto';
 import type { PipelineDefinition } from '../../src/domain/pipeline/definition';
 import type { BuildCustomStatus } from '../../src/domain/build-status';
-import { startHttpFrontEnd, type HttpFrontEnd } from '../../src/local/host/http/server';
-import { startFactory, type Factory } from './harness';
+import type { HttpFrontEnd } from '../../src/local/host/http/server';
+import { keyedApi, randomHostKeys, startFactory, startFrontEnd, type Factory } from './harness';
 import { SecretsScan } from './secrets-scan';
 import { leftovers, sideEffectsOf } from './side-effects';
 
@@ -96,17 +95,8 @@ describe('transient ARM faults', () => {
   let front: HttpFrontEnd;
   const scan = new SecretsScan();
   let restoreConsole = () => undefined as void;
-  const keys = {
-    host: randomBytes(24).toString('base64url'),
-    master: randomBytes(24).toString('base64url'),
-    system: randomBytes(24).toString('base64url'),
-  };
-  const api = (method: string, path: string, body?: unknown) =>
-    scan.fetch(`${front.url}${path}`, {
-      method,
-      headers: { 'x-functions-key': keys.host, 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
+  const keys = randomHostKeys();
+  const api = keyedApi(scan.fetch.bind(scan), () => front.url, keys.host);
 
   beforeAll(async () => {
     factory = await startFactory({
@@ -115,19 +105,7 @@ describe('transient ARM faults', () => {
     });
     scan.watchHistories(factory);
     restoreConsole = scan.captureConsole();
-    front = await startHttpFrontEnd({
-      registry: factory.host.registry,
-      engine: factory.host.engine,
-      invoke: factory.host.invokeFunction.bind(factory.host),
-      port: 0,
-      keys: {
-        functionKeys: {},
-        hostKeys: { default: keys.host },
-        masterKey: keys.master,
-        durableTaskExtensionKey: keys.system,
-      },
-      taskHubName: factory.env.TASK_HUB_NAME ?? 'ImageFactoryTest',
-    });
+    front = await startFrontEnd(factory, keys);
   });
   afterAll(async () => {
     restoreConsole();

@@ -1,7 +1,15 @@
 /**
- * A factory on the local host + simulated Azure + virtual clock: the unmodified app, the real
- * durable-functions replay, the real SDK clients; only Azure and the clock are ours.
+ * The one harness of the pipeline, fault, secrets, bad-input and crash suites:
+ * - startFactory: a factory on the local host + simulated Azure + virtual clock: the unmodified
+ *   app, the real durable-functions replay, the real SDK clients; only Azure and the clock are ours;
+ * - randomHostKeys, startFrontEnd, keyedApi: the app's HTTP front end on a free port, with keys, and
+ *   JSON calls to it with the host key;
+ * - decisionFor: the approval decision release management sends for a pending approval;
+ * - EXAMPLE_PIPELINE_SETTINGS: the settings the example pipelines in pipelines/ refer to;
+ * - spawnTsx, killHard: a host in a child process (crash suites), its output, SIGKILL.
  */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import {
   copyFileSync,
   mkdirSync,
@@ -26,6 +34,7 @@ import { definitionDigest, type BuildInput } from '../../src/domain/pipeline/adm
 import type { PipelineDefinition } from '../../src/domain/pipeline/definition';
 import { BUILD_ORCHESTRATION, type BuildCustomStatus } from '../../src/domain/build-status';
 import { approvalEventName, type ApprovalDecision } from '../../src/ports/approvals';
+import { startHttpFrontEnd, type HttpFrontEnd } from '../../src/local/host/http/server';
 
 export interface Factory {
   host: LocalHost;
@@ -175,16 +184,7 @@ export async function startFactory(
     async decide(id, stage, decision, approver = 'alice@contoso.com') {
       const pending = (await statusOf(id)).pendingApproval;
       if (!pending || pending.stage !== stage) throw new Error(`no pending approval for ${stage}`);
-      const data: ApprovalDecision = {
-        requestId: pending.requestId,
-        buildId: pending.buildId,
-        stage,
-        imageVersion: pending.imageVersion,
-        decision,
-        approver,
-        changeTicket: 'CHG0012345',
-        decidedAt: new Date(clock.now()).toISOString(),
-      };
+      const data = decisionFor(pending, clock, { decision, approver, changeTicket: 'CHG0012345' });
       await host.raiseEvent(id, approvalEventName(stage), data);
     },
     async stop() {
@@ -193,4 +193,153 @@ export async function startFactory(
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+type PendingApproval = NonNullable<BuildCustomStatus['pendingApproval']>;
+
+/** The decision on a pending approval, decided now on `clock` (overrides: who, what, which ticket…). */
+export function decisionFor(
+  pending: PendingApproval,
+  clock: { now(): number },
+  overrides: Partial<ApprovalDecision> & Pick<ApprovalDecision, 'decision' | 'approver' | 'changeTicket'>,
+): ApprovalDecision {
+  const { decision, approver, changeTicket, ...rest } = overrides;
+  // The key order of the decisions the suites always built by hand.
+  return {
+    requestId: pending.requestId,
+    buildId: pending.buildId,
+    stage: pending.stage,
+    imageVersion: pending.imageVersion,
+    decision,
+    approver,
+    changeTicket,
+    decidedAt: new Date(clock.now()).toISOString(),
+    ...rest,
+  };
+}
+
+/** The function host's keys of a suite: the host key the API takes, master, durable extension's. */
+export interface HostKeys {
+  host: string;
+  master: string;
+  system?: string;
+}
+
+/** Random keys, so a secrets scan can look for them. */
+export function randomHostKeys(): Required<HostKeys> {
+  return {
+    host: randomBytes(24).toString('base64url'),
+    master: randomBytes(24).toString('base64url'),
+    system: randomBytes(24).toString('base64url'),
+  };
+}
+
+/** The app's HTTP front end on a free port, over the factory's host, accepting `keys`. */
+export function startFrontEnd(
+  factory: Factory,
+  keys: HostKeys,
+  options: { maxRequestBodySize?: number } = {},
+): Promise<HttpFrontEnd> {
+  return startHttpFrontEnd({
+    registry: factory.host.registry,
+    engine: factory.host.engine,
+    invoke: factory.host.invokeFunction.bind(factory.host),
+    port: 0,
+    keys: {
+      functionKeys: {},
+      hostKeys: { default: keys.host },
+      masterKey: keys.master,
+      ...(keys.system === undefined ? {} : { durableTaskExtensionKey: keys.system }),
+    },
+    taskHubName: factory.env.TASK_HUB_NAME ?? 'ImageFactoryTest',
+    ...options,
+  });
+}
+
+/**
+ * `api(method, path, body?)`: a JSON call to the front end (its URL read at call time) with the
+ * host key, through `fetchJson` (e.g. SecretsScan.fetch, which records every answer).
+ */
+export function keyedApi<T>(
+  fetchJson: (url: string, init: RequestInit) => Promise<T>,
+  frontUrl: () => string,
+  hostKey: string,
+): (method: string, path: string, body?: unknown) => Promise<T> {
+  return (method, path, body) =>
+    fetchJson(`${frontUrl()}${path}`, {
+      method,
+      headers: { 'x-functions-key': hostKey, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+}
+
+/** Settings the example pipelines in pipelines/ refer to (fixed ids; no world behind them). */
+export const EXAMPLE_PIPELINE_SETTINGS: Readonly<Record<string, string>> = {
+  BUILD_IDENTITY_ID:
+    '/subscriptions/aaaaaaaa-0000-4000-8000-000000000001/resourceGroups/rg-image-factory/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-image-builder',
+  BUILD_IDENTITY_PRINCIPAL_ID: '0b0b0b0b-0000-4000-8000-000000000001',
+  BUILD_STAGING_RESOURCE_GROUP_PREFIX: 'rg-eng-aib-staging-',
+  TEST_SUBNET_ID:
+    '/subscriptions/aaaaaaaa-0000-4000-8000-000000000001/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet-test/subnets/snet-test',
+  ENG_TENANT_ID: '11111111-1111-4111-8111-111111111111',
+  ENG_SUBSCRIPTION_ID: 'aaaaaaaa-0000-4000-8000-000000000001',
+  TEST_TENANT_ID: '22222222-2222-4222-8222-222222222222',
+  TEST_SUBSCRIPTION_ID: 'bbbbbbbb-0000-4000-8000-000000000002',
+  PROD_TENANT_ID: '33333333-3333-4333-8333-333333333333',
+  PROD_SUBSCRIPTION_ID: 'cccccccc-0000-4000-8000-000000000003',
+  TEMPLATE_RESOURCE_GROUP: 'rg-imgfactory-templates',
+  TEST_VM_RESOURCE_GROUP: 'rg-imgfactory-tests',
+  ENG_GALLERY_RESOURCE_GROUP: 'rg-imgfactory',
+  ENG_GALLERY_NAME: 'galimgfactory_eng',
+  TEST_GALLERY_RESOURCE_GROUP: 'rg-images',
+  TEST_GALLERY_NAME: 'gal_test',
+  PROD_GALLERY_RESOURCE_GROUP: 'rg-images',
+  PROD_GALLERY_NAME: 'gal_prod',
+};
+
+/** A TypeScript entry (run with tsx) in a child process, and what it has printed so far. */
+export interface TsxChild {
+  child: ChildProcessWithoutNullStreams;
+  /** Everything printed on stdout and stderr, in order. */
+  output(): string;
+  exited: Promise<void>;
+}
+
+/**
+ * Starts `script` with tsx in a child process of its own (outside jest's worker: JEST_WORKER_ID is
+ * cleared). `onLine` sees each complete line of stdout and stderr as it arrives.
+ */
+export function spawnTsx(
+  script: string,
+  args: string[],
+  options: {
+    env?: Record<string, string>;
+    onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+  } = {},
+): TsxChild {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    env: { ...process.env, ...options.env, JEST_WORKER_ID: '' },
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let output = '';
+  for (const stream of ['stdout', 'stderr'] as const) {
+    let pending = '';
+    child[stream].on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (!options.onLine) return;
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) options.onLine(line, stream);
+    });
+  }
+  return { child, output: () => output, exited };
+}
+
+/** SIGKILL, and wait until the process is gone. */
+export async function killHard(child: ChildProcessWithoutNullStreams): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await gone;
 }

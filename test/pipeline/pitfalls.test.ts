@@ -7,7 +7,7 @@ import type { BuildCustomStatus } from '../../src/domain/build-status';
 import type { PipelineDefinition } from '../../src/domain/pipeline/definition';
 import { portInRange } from '../../src/activities/preflight';
 import { approvalEventName } from '../../src/ports/approvals';
-import { startFactory, type Factory } from './harness';
+import { decisionFor, startFactory, type Factory } from './harness';
 
 const leftovers = (factory: Factory, buildId: string) =>
   factory.sim
@@ -174,16 +174,16 @@ describe('field-note pitfalls', () => {
   it('a decision that does not match the pending request is recorded and ignored; the wait goes on', async () => {
     const id = await factory.start(ubuntu, 'stray-decision');
     const pending = (await factory.untilApprovalPending(id, 'TEST')).pendingApproval!;
-    await factory.host.raiseEvent(id, approvalEventName('TEST'), {
-      requestId: `${pending.requestId}-old`,
-      buildId: id,
-      stage: 'TEST',
-      imageVersion: pending.imageVersion,
-      decision: 'approved',
-      approver: 'mallory@contoso.com',
-      changeTicket: 'CHG0000001',
-      decidedAt: new Date(factory.clock.now()).toISOString(),
-    });
+    await factory.host.raiseEvent(
+      id,
+      approvalEventName('TEST'),
+      decisionFor(pending, factory.clock, {
+        requestId: `${pending.requestId}-old`,
+        decision: 'approved',
+        approver: 'mallory@contoso.com',
+        changeTicket: 'CHG0000001',
+      }),
+    );
     await factory.host.drive({ until: async () => /ignored/.test((await factory.status(id)).message ?? '') });
     const status = await factory.status(id);
     expect(status.pendingApproval).toEqual(pending);

@@ -10,10 +10,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { ServiceBusClient } from '@azure/service-bus';
 import { CLOUDEVENTS_CONTENT_TYPE, toDecisionEvent } from '../../src/domain/approvals';
 import type { BuildCustomStatus } from '../../src/domain/build-status';
-import { startHttpFrontEnd, type HttpFrontEnd } from '../../src/local/host/http/server';
+import type { HttpFrontEnd } from '../../src/local/host/http/server';
 import { startServiceBusPeer, type ServiceBusPeer } from '../../src/local/servicebus/peer';
 import { bindServiceBusTriggers, type ServiceBusTriggers } from '../../src/local/servicebus/trigger';
-import { startFactory, type Factory } from './harness';
+import { keyedApi, randomHostKeys, startFactory, startFrontEnd, type Factory } from './harness';
 import { SecretsScan } from './secrets-scan';
 
 const QUEUES = ['approval-requests', 'approval-decisions', 'approval-rejects'];
@@ -21,23 +21,14 @@ const QUEUES = ['approval-requests', 'approval-decisions', 'approval-rejects'];
 describe('no credential anywhere in what a build produces', () => {
   const scan = new SecretsScan();
   const signingKey = randomBytes(32);
-  const keys = {
-    host: randomBytes(24).toString('base64url'),
-    master: randomBytes(24).toString('base64url'),
-    system: randomBytes(24).toString('base64url'),
-  };
+  const keys = randomHostKeys();
   let peer: ServiceBusPeer;
   let factory: Factory;
   let front: HttpFrontEnd;
   let triggers: ServiceBusTriggers;
   let bus: ServiceBusClient;
   let restoreConsole = () => undefined as void;
-  const api = (method: string, path: string, body?: unknown) =>
-    scan.fetch(`${front.url}${path}`, {
-      method,
-      headers: { 'x-functions-key': keys.host, 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
+  const api = keyedApi(scan.fetch.bind(scan), () => front.url, keys.host);
 
   beforeAll(async () => {
     peer = await startServiceBusPeer({ queues: QUEUES, lockDurationMs: 5000 });
@@ -55,19 +46,7 @@ describe('no credential anywhere in what a build produces', () => {
       Date.now(),
     );
     scan.watchHistories(factory);
-    front = await startHttpFrontEnd({
-      registry: factory.host.registry,
-      engine: factory.host.engine,
-      invoke: factory.host.invokeFunction.bind(factory.host),
-      port: 0,
-      keys: {
-        functionKeys: {},
-        hostKeys: { default: keys.host },
-        masterKey: keys.master,
-        durableTaskExtensionKey: keys.system,
-      },
-      taskHubName: factory.env.TASK_HUB_NAME ?? 'ImageFactoryTest',
-    });
+    front = await startFrontEnd(factory, keys);
     triggers = bindServiceBusTriggers({
       functions: factory.host.registry.byTriggerType('serviceBusTrigger'),
       env: factory.env,

@@ -17,7 +17,7 @@ import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
-import { startHttpFrontEnd, type HttpFrontEnd } from '../../src/local/host/http/server';
+import type { HttpFrontEnd } from '../../src/local/host/http/server';
 import { parsePipelineText } from '../../src/domain/pipeline/loader';
 import { loadEnvironments } from '../../src/domain/pipeline/environments';
 import {
@@ -28,7 +28,7 @@ import {
 } from '../../src/domain/approvals';
 import type { BuildCustomStatus } from '../../src/domain/build-status';
 import type { ApprovalRequest, RaisedApprovalDecision } from '../../src/ports/approvals';
-import { startFactory, type Factory } from '../pipeline/harness';
+import { EXAMPLE_PIPELINE_SETTINGS, startFactory, startFrontEnd, type Factory } from '../pipeline/harness';
 import { SecretsScan } from '../pipeline/secrets-scan';
 import {
   generateDecisionCases,
@@ -50,28 +50,9 @@ const FRONT_END_BODY_LIMIT = 1024 * 1024;
 const PIPELINES_DIR = path.resolve(__dirname, '../../pipelines');
 const PIPELINE_NAMES = ['ubuntu-2204-base', 'windows-2022-base'];
 
-/** Settings the example pipelines refer to (as in test/pipeline/definition.test.ts), and a secret. */
+/** Settings the example pipelines refer to (the harness's), and a secret. */
 const definitionEnv: Record<string, string> = {
-  BUILD_IDENTITY_ID:
-    '/subscriptions/aaaaaaaa-0000-4000-8000-000000000001/resourceGroups/rg-image-factory/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-image-builder',
-  BUILD_IDENTITY_PRINCIPAL_ID: '0b0b0b0b-0000-4000-8000-000000000001',
-  BUILD_STAGING_RESOURCE_GROUP_PREFIX: 'rg-eng-aib-staging-',
-  TEST_SUBNET_ID:
-    '/subscriptions/aaaaaaaa-0000-4000-8000-000000000001/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet-test/subnets/snet-test',
-  ENG_TENANT_ID: '11111111-1111-4111-8111-111111111111',
-  ENG_SUBSCRIPTION_ID: 'aaaaaaaa-0000-4000-8000-000000000001',
-  TEST_TENANT_ID: '22222222-2222-4222-8222-222222222222',
-  TEST_SUBSCRIPTION_ID: 'bbbbbbbb-0000-4000-8000-000000000002',
-  PROD_TENANT_ID: '33333333-3333-4333-8333-333333333333',
-  PROD_SUBSCRIPTION_ID: 'cccccccc-0000-4000-8000-000000000003',
-  TEMPLATE_RESOURCE_GROUP: 'rg-imgfactory-templates',
-  TEST_VM_RESOURCE_GROUP: 'rg-imgfactory-tests',
-  ENG_GALLERY_RESOURCE_GROUP: 'rg-imgfactory',
-  ENG_GALLERY_NAME: 'galimgfactory_eng',
-  TEST_GALLERY_RESOURCE_GROUP: 'rg-images',
-  TEST_GALLERY_NAME: 'gal_test',
-  PROD_GALLERY_RESOURCE_GROUP: 'rg-images',
-  PROD_GALLERY_NAME: 'gal_prod',
+  ...EXAMPLE_PIPELINE_SETTINGS,
   FACTORY_CLIENT_SECRET: `Zq8~${keyRandom.letters(36, BASE64URL)}`,
 };
 const examples = Object.fromEntries(
@@ -178,15 +159,11 @@ describe(`bad input (seed ${SEED}; BAD_INPUT_SEED=${SEED} replays it)`, () => {
         API_RATE_LIMIT_BURST: '10000',
       },
     );
-    front = await startHttpFrontEnd({
-      registry: factory.host.registry,
-      engine: factory.host.engine,
-      invoke: factory.host.invokeFunction.bind(factory.host),
-      port: 0,
-      keys: { functionKeys: {}, hostKeys: { default: FUNCTION_KEY }, masterKey: MASTER_KEY },
-      taskHubName: 'ImageFactoryTest',
-      maxRequestBodySize: FRONT_END_BODY_LIMIT,
-    });
+    front = await startFrontEnd(
+      factory,
+      { host: FUNCTION_KEY, master: MASTER_KEY },
+      { maxRequestBodySize: FRONT_END_BODY_LIMIT },
+    );
     scan.addFactorySecrets(factory);
     scan.addSecret('function key', FUNCTION_KEY);
     scan.addSecret('master key', MASTER_KEY);

@@ -19,7 +19,7 @@
  *
  * CRASH_SUITE_POINTS (default 20) and CRASH_SUITE_SEED change the run.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -38,6 +38,7 @@ import type { ApprovalRequest } from '../../src/ports/approvals';
 import type { BuildCustomStatus } from '../../src/domain/build-status';
 import type { CrashChildConfig } from './crash-pipeline-child';
 import { leftovers, sideEffectsOf, versionsOf } from '../pipeline/side-effects';
+import { spawnTsx } from '../pipeline/harness';
 
 const POINTS = Number(process.env.CRASH_SUITE_POINTS ?? 20);
 const SEED = Number(process.env.CRASH_SUITE_SEED ?? 20261129);
@@ -219,31 +220,24 @@ describe('crash suite: SIGKILL of the host across a whole pipeline', () => {
 
   /** Starts the host; resolves with its front end's URL once it listens. */
   const launch = async (): Promise<{ url: string; exited: Promise<void> }> => {
-    const started = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'test/reliability/crash-pipeline-child.ts', path.join(dir, 'child.json')],
-      { env: { ...process.env, JEST_WORKER_ID: '' } },
-    );
-    child = started;
+    let ready: (url: string) => void = () => undefined;
+    const readyUrl = new Promise<string>((resolve) => (ready = resolve));
+    const started = spawnTsx('test/reliability/crash-pipeline-child.ts', [path.join(dir, 'child.json')], {
+      onLine: (line, stream) => {
+        hostOutput.push(line);
+        if (stream === 'stderr') return;
+        // The approvals trigger logs an accepted decision after raising it: a kill point.
+        anchoredEvent(line);
+        const url = /^READY (\S+)/.exec(line)?.[1];
+        if (url !== undefined) ready(url);
+      },
+    });
+    child = started.child;
     killing = false;
     timesThisLife = new Map();
-    const exited = new Promise<void>((resolve) => started.once('exit', () => resolve()));
-    let pending = '';
+    const { exited } = started;
     const url = await new Promise<string>((resolve, reject) => {
-      const onData = (chunk: Buffer) => {
-        pending += chunk.toString();
-        const lines = pending.split('\n');
-        pending = lines.pop() ?? '';
-        for (const line of lines) {
-          hostOutput.push(line);
-          // The approvals trigger logs an accepted decision after raising it: a kill point.
-          anchoredEvent(line);
-          const ready = /^READY (\S+)/.exec(line);
-          if (ready) resolve(ready[1]!);
-        }
-      };
-      started.stdout.on('data', onData);
-      started.stderr.on('data', (chunk: Buffer) => hostOutput.push(chunk.toString()));
+      void readyUrl.then(resolve);
       void exited.then(() =>
         reject(new Error(`host exited before READY:\n${hostOutput.slice(-20).join('\n')}`)),
       );

@@ -77,3 +77,6 @@ export interface OrchestrationEngine {
     key: string;
   }): Promise<{ entityExists: boolean; entityState: unknown }>;
 }
+
+/** The runtime statuses an instance never leaves. */
+export const TERMINAL: RuntimeStatus[] = ['Completed', 'Failed', 'Terminated'];

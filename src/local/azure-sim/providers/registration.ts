@@ -155,7 +155,7 @@ function unregisterProvider(sim: Simulator, req: ArmRequest): ArmResponse {
   return { status: 200, body: providerView(sim, subscriptionId, namespace) };
 }
 
-/** Routes of /subscriptions/{s}/providers/{ns}[/register|/unregister] (operation keys from sim.operationKey). */
+/** Routes of /subscriptions/{s}/providers/{ns}[/register|/unregister] (operation keys from router.ts operationKey). */
 export const providerRegistrationRoutes: Route[] = [
   { type: 'microsoft.resources/providers', verb: 'get', handler: getProvider },
   { type: 'microsoft.resources/providers', verb: 'action:register', handler: registerProvider },

@@ -14,7 +14,9 @@
 import type { Route, Simulator } from '../sim';
 import { ArmError, type ArmRequest, type ArmResponse, type SimResource } from '../types';
 import { isObject, str } from '../util';
-import { authorizeFor, executeScript, idOf, lastBytes, mustGet, vmReadyAt } from './compute';
+import { authorizeFor, idOf, mustGet } from './common';
+import { vmReadyAt } from './vm';
+import { executeScript, lastBytes } from './vm-run-command';
 
 const TYPE = 'Microsoft.Compute/virtualMachines/runCommands';
 

@@ -1,0 +1,290 @@
+/**
+ * Seeding the world with resources that exist before a test starts: resource groups, user-assigned
+ * identities, galleries, managed images, storage accounts and blobs, and virtual networks (a VNET,
+ * its subnets and a network security group per subnet that asks for rules, with the default rules
+ * Azure puts in every NSG). The Simulator's add* methods call these.
+ */
+import type { ManagedIdentity, Simulator } from './sim';
+
+export function addResourceGroup(
+  sim: Simulator,
+  subscriptionId: string,
+  name: string,
+  location: string,
+  tags: Record<string, string> = {},
+): string {
+  if (!sim.subscriptionTenant.has(subscriptionId.toLowerCase()))
+    throw new Error(`addResourceGroup: unknown subscription ${subscriptionId}`);
+  const id = `/subscriptions/${subscriptionId}/resourceGroups/${name}`;
+  sim.putResource({
+    id,
+    type: 'Microsoft.Resources/resourceGroups',
+    name,
+    subscriptionId,
+    resourceGroup: name,
+    location,
+    tags,
+    properties: { provisioningState: 'Succeeded' },
+  });
+  return id;
+}
+
+export function addUserAssignedIdentity(
+  sim: Simulator,
+  args: {
+    subscriptionId: string;
+    resourceGroup: string;
+    name: string;
+    location: string;
+  },
+): ManagedIdentity {
+  const tenantId = sim.tenantOf(args.subscriptionId);
+  const id = `/subscriptions/${args.subscriptionId}/resourceGroups/${args.resourceGroup}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${args.name}`;
+  const mi: ManagedIdentity = {
+    id,
+    name: args.name,
+    principalId: sim.newGuid(),
+    clientId: sim.newGuid(),
+    tenantId,
+  };
+  sim.identities.set(id.toLowerCase(), mi);
+  sim.putResource({
+    id,
+    type: 'Microsoft.ManagedIdentity/userAssignedIdentities',
+    name: args.name,
+    subscriptionId: args.subscriptionId,
+    resourceGroup: args.resourceGroup,
+    location: args.location,
+    tags: {},
+    properties: { tenantId, principalId: mi.principalId, clientId: mi.clientId },
+  });
+  return { ...mi };
+}
+
+export function addGallery(
+  sim: Simulator,
+  args: {
+    subscriptionId: string;
+    resourceGroup: string;
+    name: string;
+    location: string;
+  },
+): string {
+  const id = `/subscriptions/${args.subscriptionId}/resourceGroups/${args.resourceGroup}/providers/Microsoft.Compute/galleries/${args.name}`;
+  sim.putResource({
+    id,
+    type: 'Microsoft.Compute/galleries',
+    name: args.name,
+    subscriptionId: args.subscriptionId,
+    resourceGroup: args.resourceGroup,
+    location: args.location,
+    tags: {},
+    properties: {
+      provisioningState: 'Succeeded',
+      identifier: { uniqueName: `${sim.tenantOf(args.subscriptionId)}-${args.name.toUpperCase()}` },
+    },
+  });
+  return id;
+}
+
+export function addManagedImage(
+  sim: Simulator,
+  args: {
+    subscriptionId: string;
+    resourceGroup: string;
+    name: string;
+    location: string;
+    osType: 'Linux' | 'Windows';
+  },
+): string {
+  const id = `/subscriptions/${args.subscriptionId}/resourceGroups/${args.resourceGroup}/providers/Microsoft.Compute/images/${args.name}`;
+  sim.putResource({
+    id,
+    type: 'Microsoft.Compute/images',
+    name: args.name,
+    subscriptionId: args.subscriptionId,
+    resourceGroup: args.resourceGroup,
+    location: args.location,
+    tags: {},
+    properties: {
+      provisioningState: 'Succeeded',
+      hyperVGeneration: 'V2',
+      storageProfile: { osDisk: { osType: args.osType, osState: 'Generalized', diskSizeGB: 30 } },
+    },
+  });
+  return id;
+}
+
+export function addStorageBlob(
+  sim: Simulator,
+  args: {
+    subscriptionId: string;
+    resourceGroup: string;
+    account: string;
+    container: string;
+    blob: string;
+    content?: string;
+  },
+): string {
+  sim.ensureStorageAccount(
+    args.subscriptionId,
+    args.resourceGroup,
+    args.account,
+    sim.resourceGroup(args.subscriptionId, args.resourceGroup)?.location ?? 'westeurope',
+  );
+  sim.blobs.set(`${args.account}/${args.container}/${args.blob}`.toLowerCase(), args.content ?? '');
+  return `${sim.armEndpoint}/${args.account}/${args.container}/${args.blob}`;
+}
+
+export function ensureStorageAccount(
+  sim: Simulator,
+  subscriptionId: string,
+  resourceGroup: string,
+  account: string,
+  location: string,
+): string {
+  const id = `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.Storage/storageAccounts/${account}`;
+  if (!sim.getResource(id)) {
+    sim.putResource({
+      id,
+      type: 'Microsoft.Storage/storageAccounts',
+      name: account,
+      subscriptionId,
+      resourceGroup,
+      location,
+      tags: {},
+      properties: {
+        provisioningState: 'Succeeded',
+        primaryEndpoints: { blob: `${sim.armEndpoint}/${account}/` },
+      },
+    });
+  }
+  return id;
+}
+
+export interface VirtualNetworkSeed {
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+  location: string;
+  subnets: {
+    name: string;
+    addressPrefix: string;
+    privateLinkServiceNetworkPolicies: 'Enabled' | 'Disabled';
+    nsgInboundAllows?: { sourceAddressPrefix: string; destinationPortRanges: string[] }[];
+    nsgInboundDenies?: { sourceAddressPrefix: string; destinationPortRanges: string[] }[];
+  }[];
+}
+
+/** Puts the VNET, its subnets and their NSGs into the world; returns the VNET id. */
+export function addVirtualNetwork(sim: Simulator, args: VirtualNetworkSeed): string {
+  const base = `/subscriptions/${args.subscriptionId}/resourceGroups/${args.resourceGroup}/providers/Microsoft.Network`;
+  const id = `${base}/virtualNetworks/${args.name}`;
+  const common = {
+    subscriptionId: args.subscriptionId,
+    resourceGroup: args.resourceGroup,
+    location: args.location,
+    tags: {},
+  };
+  sim.putResource({
+    ...common,
+    id,
+    type: 'Microsoft.Network/virtualNetworks',
+    name: args.name,
+    properties: {
+      provisioningState: 'Succeeded',
+      addressSpace: { addressPrefixes: args.subnets.map((s) => s.addressPrefix) },
+    },
+  });
+  for (const subnet of args.subnets) {
+    let nsgId: string | undefined;
+    if (subnet.nsgInboundAllows || subnet.nsgInboundDenies) {
+      const nsgName = `${args.name}-${subnet.name}-nsg`;
+      const nsg = `${base}/networkSecurityGroups/${nsgName}`;
+      nsgId = nsg;
+      const rule = (
+        name: string,
+        r: { sourceAddressPrefix: string; destinationPortRanges: string[] },
+        access: 'Allow' | 'Deny',
+        priority: number,
+      ): Record<string, unknown> => ({
+        id: `${nsg}/securityRules/${name}`,
+        name,
+        properties: {
+          provisioningState: 'Succeeded',
+          protocol: access === 'Allow' ? 'Tcp' : '*',
+          sourcePortRange: '*',
+          sourceAddressPrefix: r.sourceAddressPrefix,
+          destinationAddressPrefix: '*',
+          destinationPortRanges: r.destinationPortRanges,
+          access,
+          priority,
+          direction: 'Inbound',
+        },
+      });
+      const securityRules = [
+        ...(subnet.nsgInboundAllows ?? []).map((r, i) => rule(`allow-${i}`, r, 'Allow', 100 + i * 10)),
+        ...(subnet.nsgInboundDenies ?? []).map((r, i) => rule(`deny-${i}`, r, 'Deny', 4000 + i * 10)),
+      ];
+      sim.putResource({
+        ...common,
+        id: nsg,
+        type: 'Microsoft.Network/networkSecurityGroups',
+        name: nsgName,
+        properties: {
+          provisioningState: 'Succeeded',
+          securityRules,
+          defaultSecurityRules: defaultSecurityRules(nsg),
+        },
+      });
+    }
+    sim.putResource({
+      ...common,
+      id: `${id}/subnets/${subnet.name}`,
+      type: 'Microsoft.Network/virtualNetworks/subnets',
+      name: subnet.name,
+      properties: {
+        provisioningState: 'Succeeded',
+        addressPrefix: subnet.addressPrefix,
+        privateLinkServiceNetworkPolicies: subnet.privateLinkServiceNetworkPolicies,
+        privateEndpointNetworkPolicies: 'Disabled',
+        ...(nsgId ? { networkSecurityGroup: { id: nsgId } } : {}),
+      },
+    });
+  }
+  return id;
+}
+
+/** The default rules Azure puts in every NSG (read-only, lowest precedence). */
+function defaultSecurityRules(nsgId: string): Record<string, unknown>[] {
+  const rule = (
+    name: string,
+    direction: 'Inbound' | 'Outbound',
+    priority: number,
+    access: 'Allow' | 'Deny',
+    source: string,
+    destination: string,
+  ): Record<string, unknown> => ({
+    id: `${nsgId}/defaultSecurityRules/${name}`,
+    name,
+    properties: {
+      provisioningState: 'Succeeded',
+      protocol: '*',
+      sourcePortRange: '*',
+      destinationPortRange: '*',
+      sourceAddressPrefix: source,
+      destinationAddressPrefix: destination,
+      access,
+      priority,
+      direction,
+    },
+  });
+  return [
+    rule('AllowVnetInBound', 'Inbound', 65000, 'Allow', 'VirtualNetwork', 'VirtualNetwork'),
+    rule('AllowAzureLoadBalancerInBound', 'Inbound', 65001, 'Allow', 'AzureLoadBalancer', '*'),
+    rule('DenyAllInBound', 'Inbound', 65500, 'Deny', '*', '*'),
+    rule('AllowVnetOutBound', 'Outbound', 65000, 'Allow', 'VirtualNetwork', 'VirtualNetwork'),
+    rule('AllowInternetOutBound', 'Outbound', 65001, 'Allow', '*', 'Internet'),
+    rule('DenyAllOutBound', 'Outbound', 65500, 'Deny', '*', '*'),
+  ];
+}
