@@ -51,6 +51,9 @@ param stageTenants stageTenantsType = {
 @description('Optional. Give every image template its own staging resource group named <prefix><template name>, which Image Builder creates (Contributor for the build identity) and deletes with the template; false: Image Builder\'s IT_ groups.')
 param usePerTemplateStagingGroups bool = true
 
+@description('Optional. Storage provider of Durable Functions: azureManaged (default) deploys a Durable Task Scheduler and task hub and points the app at it with an identity-based connection; azureStorage keeps the task hub in the function app\'s storage account (queues, tables, blobs). Switching starts an empty task hub: builds in flight must finish first (docs/deploy.md).')
+param durableBackend 'azureManaged' | 'azureStorage' = 'azureManaged'
+
 @description('Optional. Extra tags for every resource.')
 param tags object = {}
 
@@ -178,6 +181,20 @@ module eventGrid 'app/eventgrid.bicep' = {
   }
 }
 
+// Durable Functions' storage provider (docs/deploy.md "Durable backend"). The task hub is named like
+// host.json's hubName (%TASK_HUB_NAME%, set by app/function.bicep).
+var taskHubName = 'ImageFactory'
+module durableTaskScheduler 'app/durable-task-scheduler.bicep' = if (durableBackend == 'azureManaged') {
+  scope: factoryGroup
+  name: 'durable-task-scheduler'
+  params: {
+    name: '${abbrs.durableTaskScheduler}${resourceToken}'
+    taskHubName: taskHubName
+    location: location
+    tags: allTags
+  }
+}
+
 // Every ARM role the factory, the build identity and the app's ENG service principal hold:
 // infra/access.json (the `eng` deployment).
 module roles 'app/roles.bicep' = {
@@ -193,6 +210,7 @@ module roles 'app/roles.bicep' = {
     galleryName: gallery.outputs.name
     buildIdentityName: identities.outputs.buildIdentityName
     eventGridTopicName: eventGrid.outputs.name
+    durableTaskSchedulerName: durableBackend == 'azureManaged' ? durableTaskScheduler.outputs.name : ''
     buildSubnetId: buildSubnetId
     testSubnetId: testSubnetId
   }
@@ -228,6 +246,9 @@ module function 'app/function.bicep' = {
     engGalleryResourceGroup: factoryGroup.name
     engGalleryName: gallery.outputs.name
     notificationsTopicEndpoint: eventGrid.outputs.endpoint
+    durableBackend: durableBackend
+    taskHubName: taskHubName
+    durableTaskSchedulerEndpoint: durableBackend == 'azureManaged' ? durableTaskScheduler.outputs.endpoint : ''
   }
 }
 
@@ -241,6 +262,9 @@ output FACTORY_PRINCIPAL_ID string = identities.outputs.factoryPrincipalId
 output BUILD_IDENTITY_ID string = identities.outputs.buildIdentityId
 output ENG_GALLERY_ID string = gallery.outputs.id
 output NOTIFICATIONS_TOPIC_ENDPOINT string = eventGrid.outputs.endpoint
+output DURABLE_BACKEND string = durableBackend
+output DURABLE_TASK_SCHEDULER_ENDPOINT string = durableBackend == 'azureManaged' ? durableTaskScheduler.outputs.endpoint : ''
+output DURABLE_TASK_DASHBOARD_URL string = durableBackend == 'azureManaged' ? durableTaskScheduler.outputs.dashboardUrl : ''
 output TEMPLATE_RESOURCE_GROUP string = templateGroup.name
 output TEST_VM_RESOURCE_GROUP string = testGroup.name
 output BUILD_SUBNET_ID string = buildSubnetId

@@ -56,6 +56,12 @@ param engGalleryName string
 param notificationsTopicEndpoint string
 @description('Optional. Also post each build event to a Teams/Slack incoming webhook whose URL is the Key Vault secret notifications-webhook-url (the URL is the secret).')
 param notificationsWebhook bool = false
+@description('Optional. Storage provider of Durable Functions (infra/main.bicep durableBackend).')
+param durableBackend 'azureManaged' | 'azureStorage' = 'azureManaged'
+@description('Required. Task hub name (host.json hubName is %TASK_HUB_NAME%; the scheduler\'s task hub has the same name).')
+param taskHubName string
+@description('Optional. Durable Task Scheduler endpoint (app/durable-task-scheduler.bicep); required when durableBackend is azureManaged.')
+param durableTaskSchedulerEndpoint string = ''
 @description('Optional. TEST/PROD tenants, subscriptions and the object ids of the multi-tenant app\'s service principal there; empty until onboarded (infra/tenant).')
 param stageTenants stageTenantsType = {
   testTenantId: ''
@@ -66,12 +72,19 @@ param stageTenants stageTenantsType = {
   prodPrincipalId: ''
 }
 
-// Durable Functions keeps its task hub in blobs, queues and tables; the deployment package is a blob.
-var storageDataRoles = [
-  'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // Storage Blob Data Owner
-  '974c5e8b-45b9-4653-ba55-5f855dd0fb88' // Storage Queue Data Contributor
-  '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3' // Storage Table Data Contributor
-]
+// The host keeps its leases and the deployment package in blobs; with the Azure Storage provider,
+// Durable Functions also keeps its task hub in queues and tables (not needed with the scheduler).
+var storageDataRoles = union(
+  [
+    'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // Storage Blob Data Owner
+  ],
+  durableBackend == 'azureStorage'
+    ? [
+        '974c5e8b-45b9-4653-ba55-5f855dd0fb88' // Storage Queue Data Contributor
+        '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3' // Storage Table Data Contributor
+      ]
+    : []
+)
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: storageAccountName
@@ -134,7 +147,7 @@ var appSettings = {
   AzureWebJobsStorage__accountName: storage.name
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: factoryIdentityClientId
-  TASK_HUB_NAME: 'ImageFactory'
+  TASK_HUB_NAME: taskHubName
   PIPELINES_DIR: 'pipelines'
   ENVIRONMENTS_FILE: 'environments.yaml'
   ARM_ENDPOINT: environment().resourceManager
@@ -193,6 +206,21 @@ var appSettings = {
   NOTIFICATIONS_WEBHOOK_URL: notificationsWebhook ? '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/notifications-webhook-url/)' : ''
 }
 
+// Durable Task Scheduler (durableBackend 'azureManaged'; docs/deploy.md "Durable backend"). host.json
+// is one file for both backends and keeps the Azure Storage provider (no type = Azure Storage):
+// %SETTING% is resolved only in hubName, not in storageProvider.type, so the choice is made here
+// with Functions' documented host.json override (app setting AzureFunctionsJobHost__path__to__setting,
+// "Override host.json values"). The connection is identity-only: Endpoint, ManagedIdentity and the
+// factory identity's client id ("Configure managed identity for Durable Task Scheduler"), whose
+// Durable Task Data Contributor role on the scheduler is in infra/access.json.
+// test/infra/durable-backend.test.ts checks these settings and that role.
+var durableTaskSchedulerSettings = {
+  AzureFunctionsJobHost__extensions__durableTask__storageProvider__type: 'azureManaged'
+  AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName: 'DURABLE_TASK_SCHEDULER_CONNECTION_STRING'
+  DURABLE_TASK_SCHEDULER_CONNECTION_STRING: 'Endpoint=${durableTaskSchedulerEndpoint};Authentication=ManagedIdentity;ClientID=${factoryIdentityClientId}'
+}
+var allAppSettings = union(appSettings, durableBackend == 'azureManaged' ? durableTaskSchedulerSettings : {})
+
 resource site 'Microsoft.Web/sites@2024-04-01' = {
   name: name
   location: location
@@ -224,7 +252,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     }
     siteConfig: {
       minTlsVersion: '1.2'
-      appSettings: [for setting in items(appSettings): { name: setting.key, value: setting.value }]
+      appSettings: [for setting in items(allAppSettings): { name: setting.key, value: setting.value }]
     }
   }
 }

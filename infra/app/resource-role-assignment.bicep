@@ -1,8 +1,9 @@
-// One role assignment on one resource (gallery, user-assigned identity, subnet or Event Grid topic) of this resource
+// One role assignment on one resource (gallery, user-assigned identity, subnet, Event Grid topic or
+// Durable Task Scheduler) of this resource
 // group, for infra/app/roles.bicep. A role assignment's scope must be a resource symbol, hence one
 // `existing` declaration per kind.
 @description('Required. Which kind of resource the scope is.')
-param kind 'gallery' | 'identity' | 'subnet' | 'eventGridTopic'
+param kind 'gallery' | 'identity' | 'subnet' | 'eventGridTopic' | 'durableTaskScheduler'
 @description('Required. Resource id of the scope (in this resource group).')
 param resourceId string
 @description('Required. Principal that receives the role.')
@@ -21,6 +22,10 @@ resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' 
 }
 
 resource topic 'Microsoft.EventGrid/topics@2025-02-15' existing = if (kind == 'eventGridTopic') {
+  name: parts[8]
+}
+
+resource scheduler 'Microsoft.DurableTask/schedulers@2025-11-01' existing = if (kind == 'durableTaskScheduler') {
   name: parts[8]
 }
 
@@ -53,6 +58,12 @@ resource onSubnet 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (kin
 
 resource onTopic 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (kind == 'eventGridTopic') {
   scope: topic
+  name: guid(resourceId, principalId, roleDefinitionId)
+  properties: { principalId: principalId, principalType: 'ServicePrincipal', roleDefinitionId: roleDefinitionId }
+}
+
+resource onScheduler 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (kind == 'durableTaskScheduler') {
+  scope: scheduler
   name: guid(resourceId, principalId, roleDefinitionId)
   properties: { principalId: principalId, principalType: 'ServicePrincipal', roleDefinitionId: roleDefinitionId }
 }

@@ -24,6 +24,8 @@ param galleryName string
 param buildIdentityName string
 @description('Required. Name of the notifications Event Grid topic (in the factory group).')
 param eventGridTopicName string
+@description('Optional. Name of the Durable Task Scheduler (in the factory group); empty when Durable Functions keeps its task hub in Azure Storage (durableBackend azureStorage): its assignment is skipped.')
+param durableTaskSchedulerName string = ''
 @description('Optional. Resource id of the build subnet; its VNET\'s resource group gets the build identity\'s join rights. Empty: no build network.')
 param buildSubnetId string = ''
 @description('Optional. Resource id of the subnet test VMs join. Empty: none.')
@@ -52,6 +54,7 @@ var groups = {
 var resources = {
   engGallery: { group: factoryGroupName, subscriptionId: subscription().subscriptionId, kind: 'gallery', id: resourceId(subscription().subscriptionId, factoryGroupName, 'Microsoft.Compute/galleries', galleryName) }
   eventGridTopic: { group: factoryGroupName, subscriptionId: subscription().subscriptionId, kind: 'eventGridTopic', id: resourceId(subscription().subscriptionId, factoryGroupName, 'Microsoft.EventGrid/topics', eventGridTopicName) }
+  durableTaskScheduler: { group: factoryGroupName, subscriptionId: subscription().subscriptionId, kind: 'durableTaskScheduler', id: empty(durableTaskSchedulerName) ? '' : resourceId(subscription().subscriptionId, factoryGroupName, 'Microsoft.DurableTask/schedulers', durableTaskSchedulerName) }
   buildIdentity: { group: factoryGroupName, subscriptionId: subscription().subscriptionId, kind: 'identity', id: resourceId(subscription().subscriptionId, factoryGroupName, 'Microsoft.ManagedIdentity/userAssignedIdentities', buildIdentityName) }
   testSubnet: { group: testSubnetParts[4], subscriptionId: testSubnetParts[2], kind: 'subnet', id: testSubnetId }
   buildSubnet: { group: buildSubnetParts[4], subscriptionId: buildSubnetParts[2], kind: 'subnet', id: buildSubnetId }

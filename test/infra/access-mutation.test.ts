@@ -79,6 +79,9 @@ describe('infra/access.json: every entry is needed (mutation test)', () => {
     ).toBe('claimBuildSlot: list the template group'); // defect 1
     expect(failedAt.get('eng assignment build-identity-joins-build-network')).toBe('preflight'); // defect 6
     expect(failedAt.get('stage assignment stage-gallery-reader')).toBe('preflight');
+    expect(failedAt.get('eng assignment factory-durable-task-data-contributor')).toBe(
+      'durable host: the factory may use the Durable Task Scheduler task hub',
+    ); // issue 18 item 4
     // and the world is whole again afterwards
     await expect(runProbes(probe, loadInfraAccess())).resolves.toEqual({});
   }, 120_000);

@@ -99,6 +99,16 @@ export async function runProbes(probe: ProbeWorld, access: AccessDescription): P
         }),
       ),
     );
+    // The Functions host (not an adapter) calls the scheduler's data plane, which the simulator does
+    // not model; what that plane judges is the factory identity's data actions on the task hub, so
+    // the step reads them through ARM's role assignments, as preflight reads grants.
+    await run('durable host: the factory may use the Durable Task Scheduler task hub', async () => {
+      const grants = await azure
+        .access('eng')
+        .listRoleGrants(world.factoryIdentity.principalId, world.durableTaskScheduler.taskHubId);
+      if (!grants.some((g) => g.roleName === 'Durable Task Data Contributor'))
+        throw new Error('no Durable Task Data Contributor on the scheduler or task hub');
+    });
     await run('claimBuildSlot: list the template group', () =>
       azure.testVms('eng').listTaggedResources(templates, 'image-factory-slot', 'x'),
     );

@@ -18,6 +18,9 @@ export const BUILT_IN_ROLES: Record<string, string> = {
   'Network Contributor': '4d97b98b-1d4f-4787-a291-c67834d212e7',
   'Managed Identity Operator': 'f1a07417-d97a-45cb-824c-7a7467783830',
   'EventGrid Data Sender': 'd5a91429-5739-47e2-a06b-3470a27159e7',
+  'Durable Task Data Contributor': '0ad04412-c4d5-4796-b79c-f76d14c8d402',
+  'Durable Task Data Reader': 'd6a5505f-6ebb-45a4-896e-ac8274cfc0ac',
+  'Durable Task Worker': '80d0d6b0-f522-40a4-8886-a5a11720c375',
   'Monitoring Metrics Publisher': '3913510d-42f4-4e42-8a64-420c390055eb',
   'Azure Service Bus Data Sender': '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39',
   'Azure Service Bus Data Receiver': '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0',
@@ -39,6 +42,7 @@ const BUILT_IN_ACTIONS: Record<string, string[]> = {
 };
 const BUILT_IN_DATA_ACTIONS: Record<string, string[]> = {
   'EventGrid Data Sender': ['Microsoft.EventGrid/events/send/action'],
+  'Durable Task Data Contributor': ['Microsoft.DurableTask/*'],
 };
 
 /** Settings that only make sense locally (trusting the simulator's certificate): never set in Azure. */
@@ -61,6 +65,12 @@ export const INFRA_ONLY_SETTINGS: Record<string, string> = {
     'named by secretSetting of a clientSecret profile in AZURE_CREDENTIALS (Key Vault reference)',
   FACTORY_CLIENT_CERTIFICATE:
     'named by certificateSetting of a clientCertificate profile in AZURE_CREDENTIALS (Key Vault reference)',
+  AzureFunctionsJobHost__extensions__durableTask__storageProvider__type:
+    'Functions host: host.json override selecting the Durable Task Scheduler (durableBackend azureManaged)',
+  AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName:
+    'Functions host: host.json override naming the scheduler connection setting',
+  DURABLE_TASK_SCHEDULER_CONNECTION_STRING:
+    'Durable extension (azureManaged provider): scheduler endpoint, ManagedIdentity, client id',
 };
 
 /** What one principal needs at one scope (symbolic, as in infra/access.json). */
@@ -92,8 +102,15 @@ export interface InfraSources {
 
 const GUID = /'([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})'(?:[^\n]*?\/\/ *([^\n]+))?/gi;
 
+function settingsBlock(functionBicep: string, name: string): string {
+  return new RegExp(`var ${name} = \\{([\\s\\S]*?)\\n\\}`).exec(functionBicep)?.[1] ?? '';
+}
+
+/** The settings function.bicep sets: appSettings, and the Durable Task Scheduler ones (azureManaged). */
 function appSettingsKeys(functionBicep: string): Set<string> {
-  const block = /var appSettings = \{([\s\S]*?)\n\}/.exec(functionBicep)?.[1] ?? '';
+  const block = ['appSettings', 'durableTaskSchedulerSettings']
+    .map((name) => settingsBlock(functionBicep, name))
+    .join('\n');
   return new Set([...block.matchAll(/^\s*([A-Za-z_][A-Za-z0-9_]*):/gm)].map((m) => m[1] as string));
 }
 
@@ -348,6 +365,60 @@ function checkServiceBusRights(sources: InfraSources, problems: string[]): void 
   }
 }
 
+/**
+ * roles.bicep deploys an assignment only when it resolves its scope (groups or resources map, or the
+ * subscription): an eng scope it does not know would be skipped silently, and the grant would exist
+ * in the simulated world only.
+ */
+function checkRolesResolveScopes(sources: InfraSources, problems: string[]): void {
+  const roles = sources.bicep['infra/app/roles.bicep'] ?? '';
+  for (const a of sources.access.deployments.eng.assignments)
+    if (
+      a.scope in sources.access.scopes &&
+      a.scope !== 'engSubscription' &&
+      !new RegExp(`^\\s+${a.scope}: \\{`, 'm').test(roles)
+    )
+      problems.push(
+        `infra/app/roles.bicep: does not resolve scope ${a.scope}, so assignment ${a.name} would not be deployed`,
+      );
+}
+
+/**
+ * The Durable Task Scheduler backend (durableBackend azureManaged): the host.json overrides select
+ * the azureManaged provider and name the connection setting, which is identity-only (Endpoint,
+ * Authentication=ManagedIdentity, the factory identity's ClientID: "Configure managed identity for
+ * Durable Task Scheduler"); the scheduler module declares a non-empty ipAllowlist (an empty one
+ * denies every call).
+ */
+function checkDurableBackend(sources: InfraSources, problems: string[]): void {
+  const path = 'infra/app/function.bicep';
+  const block = settingsBlock(sources.bicep[path] ?? '', 'durableTaskSchedulerSettings');
+  const value = (key: string) => new RegExp(`^\\s*${key}: '([^'\\n]*)'`, 'm').exec(block)?.[1];
+  if (value('AzureFunctionsJobHost__extensions__durableTask__storageProvider__type') !== 'azureManaged')
+    problems.push(
+      `${path}: durableTaskSchedulerSettings must set AzureFunctionsJobHost__extensions__durableTask__storageProvider__type: 'azureManaged'`,
+    );
+  const name = value('AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName');
+  if (name !== 'DURABLE_TASK_SCHEDULER_CONNECTION_STRING')
+    problems.push(
+      `${path}: durableTaskSchedulerSettings must name DURABLE_TASK_SCHEDULER_CONNECTION_STRING as the storage provider's connectionStringName`,
+    );
+  const connection = value('DURABLE_TASK_SCHEDULER_CONNECTION_STRING') ?? '';
+  if (
+    !/^Endpoint=\$\{durableTaskSchedulerEndpoint\};Authentication=ManagedIdentity;ClientID=\$\{factoryIdentityClientId\}$/.test(
+      connection,
+    )
+  )
+    problems.push(
+      `${path}: DURABLE_TASK_SCHEDULER_CONNECTION_STRING must be 'Endpoint=\${durableTaskSchedulerEndpoint};Authentication=ManagedIdentity;ClientID=\${factoryIdentityClientId}' (identity only, the factory identity), not '${connection}'`,
+    );
+  const scheduler = sources.bicep['infra/app/durable-task-scheduler.bicep'] ?? '';
+  if (!/@minLength\(1\)\nparam ipAllowlist string\[\]/.test(scheduler))
+    problems.push(
+      'infra/app/durable-task-scheduler.bicep: ipAllowlist must be a parameter with @minLength(1) (an empty allow list denies every call)',
+    );
+}
+
 export function checkInfra(sources: InfraSources): string[] {
   const problems: string[] = [];
   checkSettings(sources, problems);
@@ -356,5 +427,7 @@ export function checkInfra(sources: InfraSources): string[] {
   checkAccess(sources, problems);
   checkBicepUsesAccess(sources, problems);
   checkServiceBusRights(sources, problems);
+  checkRolesResolveScopes(sources, problems);
+  checkDurableBackend(sources, problems);
   return problems;
 }

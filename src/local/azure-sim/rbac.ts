@@ -171,6 +171,16 @@ export const BUILT_IN_ROLES: RoleDefinition[] = [
     [],
     ['Microsoft.EventGrid/events/send/action'],
   ),
+  // Built-in role "Durable Task Data Contributor": id from learn.microsoft.com "Azure built-in roles"
+  // (Integration), data actions as its role definition lists them (Microsoft.DurableTask/*).
+  builtIn(
+    '0ad04412-c4d5-4796-b79c-f76d14c8d402',
+    'Durable Task Data Contributor',
+    'Durable Task role for all data access operations.',
+    [],
+    [],
+    ['Microsoft.DurableTask/*'],
+  ),
 ];
 
 /** ARM wildcard match, case-insensitive; '*' matches any run of characters. */

@@ -8,6 +8,7 @@
  * are marked TEST-ONLY below and listed in `testOnlyGrants`.
  */
 import { addEventGridTopic } from './eventgrid';
+import { addDurableTaskScheduler, type SimDurableTaskScheduler } from './durabletask';
 import { randomBytes } from 'node:crypto';
 import abbreviations from '../../../infra/abbreviations.json';
 import type { AzureSimulator } from './api';
@@ -56,6 +57,8 @@ export interface StandardWorld {
   buildIdentity: { id: string; principalId: string; clientId: string; tenantId: string };
   /** infra/app/eventgrid.bicep's topic: resource id and publish endpoint (NOTIFICATIONS_TOPIC_ENDPOINT). */
   notificationsTopic: { id: string; endpoint: string };
+  /** infra/app/durable-task-scheduler.bicep (durableBackend azureManaged): scheduler and task hub. */
+  durableTaskScheduler: SimDurableTaskScheduler;
   /** The factory's own managed identity (ENG), attached to the simulated host as its default identity. */
   factoryIdentity: { id: string; principalId: string; clientId: string; tenantId: string };
   /** The azd environment name the world was deployed with (infra/main.bicep environmentName). */
@@ -171,6 +174,8 @@ export function infraNames(environmentName: string) {
     buildSubnet: `${a.subnet}build`,
     testSubnet: `${a.subnet}tests`,
     eventGridTopic: `${a.eventGridTopic}${environmentName}-builds`,
+    // main.bicep names it from the resource token; the world has none, so the environment stands in
+    durableTaskScheduler: `${a.durableTaskScheduler}${environmentName}`,
   };
 }
 
@@ -267,9 +272,19 @@ export function createStandardWorld(sim: AzureSimulator, options: WorldOptions =
     location,
   });
 
+  // infra/app/durable-task-scheduler.bicep (main.bicep's default durableBackend, azureManaged)
+  const scheduler = addDurableTaskScheduler(sim, {
+    subscriptionId: engSub,
+    resourceGroup: names.factoryGroup,
+    name: names.durableTaskScheduler,
+    taskHubName: 'ImageFactory',
+    location,
+  });
+
   // ---- infra/app/roles.bicep: the `eng` deployment of infra/access.json
   const engScopes = {
     eventGridTopic: topic.id,
+    durableTaskScheduler: scheduler.id,
     engSubscription: subscriptionId,
     factoryGroup: factoryRgId,
     engGallery: engGalleryId,
@@ -509,6 +524,7 @@ export function createStandardWorld(sim: AzureSimulator, options: WorldOptions =
     platformImages: { ubuntu, windows },
     managedImageId,
     notificationsTopic: topic,
+    durableTaskScheduler: scheduler,
     imageCreationRoleId: distributor?.roleId ?? '',
     roles: { ...BUILT_IN_ROLE_IDS },
   };
