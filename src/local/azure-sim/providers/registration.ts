@@ -31,6 +31,8 @@ export const REGISTRATION_REQUIRED = [
   'Microsoft.KeyVault',
   'Microsoft.ManagedIdentity',
   'Microsoft.ServiceBus',
+  'Microsoft.DurableTask',
+  'Microsoft.EventGrid',
   'Microsoft.Web',
   'Microsoft.Insights',
   'Microsoft.OperationalInsights',
