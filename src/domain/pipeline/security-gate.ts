@@ -4,10 +4,11 @@
  * JSON; the factory reads it, keeps the inventory as a CycloneDX 1.5 SBOM and fails the build above
  * the pipeline's thresholds (`test.securityGate`).
  *
- * Bounded output: a managed Run Command's instance view returns only the last 4,096 bytes of the
- * script's output (learn.microsoft.com, "Run scripts in your Linux/Windows VM by using managed Run
- * Commands", Limitations; the same bound the exit-code wrapper relies on, adapters/runCommandScript.ts).
- * So the script caps its JSON at GATE_OUTPUT_LIMIT bytes (room left for the wrapper's marker) and
+ * Bounded output: Run Command returns only the last 4,096 bytes of a script's output (the limit
+ * the simulator models for action and managed Run Command, FIDELITY.md, and the exit-code wrapper
+ * relies on, adapters/runCommandScript.ts; learn.microsoft.com "Run scripts in your VM by using
+ * action Run Command", Restrictions). So the script caps its JSON at GATE_OUTPUT_LIMIT bytes (room
+ * left for the wrapper's marker; run on a Debian 12 machine: 825 packages → 3,762 bytes, 91 listed) and
  * says when it dropped inventory entries (`truncated`): counts are always complete, names may not be.
  *
  * Severities: Windows Update gives each update an MsrcSeverity (Critical, Important, Moderate, Low,
