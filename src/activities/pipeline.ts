@@ -7,6 +7,7 @@ import type { ApprovalsPort } from '../ports/approvals';
 import type { AzurePorts } from '../ports/azure';
 import type { Clock } from '../shared/clock';
 import { FactoryError, isFactoryError } from '../shared/errors';
+import { cycloneDx, evaluateGate, parseGateOutput } from '../domain/pipeline/security-gate';
 import { summarizeHistory, type BuildHistory } from '../domain/polling';
 import {
   Activities,
@@ -24,6 +25,8 @@ import {
   type PreflightResult,
   type TemplateInput,
   type TemplateRefInput,
+  type SecurityGateProgress,
+  type SecurityGateRefInput,
   type TestScriptInput,
   type TestScriptProgress,
   type TestScriptRefInput,
@@ -216,6 +219,42 @@ function pipelineActivityImplementations(deps: PipelineDependencies) {
           name: input.scriptName,
           exitCode: result.exitCode,
           outputTail: tail([result.stdout, result.stderr].filter(Boolean).join('\n'), 20).slice(-2000),
+        },
+      };
+    },
+
+    // Reads the security gate's report once its Run Command ended: summary against the thresholds
+    // and the inventory as a CycloneDX SBOM (security-gate.ts). Pure reading: safe to call again.
+    [Activities.getSecurityGateResult]: async (
+      input: SecurityGateRefInput,
+    ): Promise<SecurityGateProgress> => {
+      const progress = await azure.testVms(input.credential).getRunCommand(input.ref, input.runCommandName);
+      if (progress === undefined)
+        throw new FactoryError(
+          'NotFound',
+          `Run command ${input.runCommandName} of the security gate does not exist on ${input.ref.name}`,
+          { retryable: false },
+        );
+      if (progress.result === undefined) return { state: progress.state };
+      const { result } = progress;
+      const base = {
+        name: input.scriptName,
+        exitCode: result.exitCode,
+        outputTail: tail([result.stdout, result.stderr].filter(Boolean).join('\n'), 20).slice(-2000),
+      };
+      const report =
+        result.exitCode === 0
+          ? parseGateOutput(result.stdout)
+          : { error: `the security gate script exited with ${result.exitCode}` };
+      if ('error' in report) return { state: progress.state, result: { ...base, unreadable: report.error } };
+      return {
+        state: progress.state,
+        result: {
+          ...base,
+          // The JSON report is in the SBOM and summary; the tail keeps only the last lines' gist.
+          outputTail: `security gate: ${report.packageCount} packages, report read`,
+          summary: evaluateGate(report, input.thresholds),
+          sbom: cycloneDx(report, input.subject),
         },
       };
     },

@@ -3,6 +3,7 @@
  * status (read by the HTTP API, the status page, the approvals trigger and any Durable monitor)
  * and its names. Written by src/orchestrations; read elsewhere. JSON-safe, never a secret.
  */
+import type { SecuritySummary } from './pipeline/security-gate';
 import type { ApprovalRequest } from '../ports/approvals';
 
 export const BUILD_ORCHESTRATION = 'buildImagePipeline';
@@ -95,6 +96,8 @@ export interface BuildCustomStatus {
   ledger?: Record<string, string>;
   /** Each test script run: where, its exit code and the tail of its output. */
   tests?: { stage: string; name: string; exitCode: number; outputTail: string }[];
+  /** The security gate's summary (issue 18) and where its SBOM is served; the SBOM itself is not here. */
+  securityGate?: SecurityGateStatus;
   /** What compensation deleted (a stopped build). */
   cleanedUp?: string[];
   updatedAt: string;
@@ -108,3 +111,5 @@ export interface TimelineEntry {
   /** Absent while it runs. */
   endedAt?: string;
 }
+
+export type SecurityGateStatus = SecuritySummary & { sbomPath: string };

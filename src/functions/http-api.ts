@@ -30,6 +30,7 @@ import { durableBuildsClient, servedPipelines } from '../api/durable-builds-clie
 import { getAsset } from '../api/assets';
 import { getFleet } from '../api/fleet';
 import { getRevocation } from '../api/revocations';
+import { durableSbomSource, getSbom } from '../api/sbom';
 import { redactJson, redactText, secretValues } from '../api/redact';
 import { loadConfig } from '../config';
 import { REVOKE_ORCHESTRATION } from '../domain/build-status';
@@ -115,6 +116,9 @@ route('startBuild', ['POST'], 'builds', (request, context, policy) =>
 route('listBuilds', ['GET'], 'builds', (request, context) => listBuilds(request, client(context), drain()));
 route('getBuild', ['GET'], 'builds/{id}', (request, context, policy) =>
   getBuild(request, client(context), policy),
+);
+route('getBuildSbom', ['GET'], 'builds/{id}/sbom', (request, context) =>
+  getSbom(request, durableSbomSource(df.getClient(context))),
 );
 route('cancelBuild', ['POST'], 'builds/{id}/cancel', (request, context, policy) =>
   cancelBuild(request, client(context), policy),

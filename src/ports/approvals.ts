@@ -11,6 +11,10 @@ export interface ApprovalRequest {
   imageVersion: string;
   recipeHash: string;
   testSummary: string;
+  /** Security gate (issue 18), when the pipeline has one: pending updates by severity, packages. */
+  securitySummary?: string;
+  /** The build's SBOM (CycloneDX JSON), relative to the factory API's host: /api/builds/{id}/sbom. */
+  sbomPath?: string;
   requestedAt: string; // ISO
   deadline: string; // ISO: decisions after this are refused
 }

@@ -349,6 +349,34 @@ describe('pipeline definitions', () => {
     const replicas = JSON.stringify(schema.properties.stages);
     expect(replicas).toContain('"replicas":{"type":"integer","minimum":1,"maximum":100}');
   });
+  it('takes test.securityGate thresholds and refuses bad ones at load, each by path', () => {
+    const gate = { maxCritical: 0, maxImportant: 2, maxTotal: 10 };
+    expect(problemsOf('ubuntu-2204-base', (doc) => (doc.test.securityGate = gate))).toEqual([]);
+    expect(
+      problemsOf('ubuntu-2204-base', (doc) => {
+        doc.test.securityGate = { maxCritical: -1, maxImportant: 1.5, maxTotal: 'ten' };
+      }),
+    ).toEqual([
+      'test.securityGate.maxCritical: must be 0 or more',
+      'test.securityGate.maxImportant: must be a whole number',
+      expect.stringMatching(/^test\.securityGate\.maxTotal: .*number/),
+    ]);
+    expect(
+      problemsOf(
+        'ubuntu-2204-base',
+        (doc) => (doc.test.securityGate = { maxCritical: 0, maxImportant: 5, maxTotal: 3 }),
+      ),
+    ).toEqual([
+      'test.securityGate.maxTotal: maxTotal must be at least maxCritical and maxImportant (a total below them could never allow them)',
+    ]);
+    expect(
+      problemsOf('windows-2022-base', (doc) => (doc.test.securityGate = { maxCritical: 0, maxImportant: 0 })),
+    ).toEqual([expect.stringMatching(/^test\.securityGate\.maxTotal: /)]);
+    expect(
+      problemsOf('windows-2022-base', (doc) => (doc.test.securityGate = { ...gate, maxHigh: 1 })),
+    ).toEqual([expect.stringMatching(/^test\.securityGate: .*maxHigh/)]);
+  });
+
   it('refuses a cron cadence that does not parse or never fires, without quoting it', () => {
     for (const expression of ['not a cron at all', '61 * * * *', '* * * * * * *', '0 0 30 2 *'])
       expect(

@@ -44,6 +44,12 @@ export const approvalRequestSchema = z
     imageVersion: text(64),
     recipeHash: text(200),
     testSummary: z.string().max(4000),
+    securitySummary: z.string().max(1000).optional(),
+    sbomPath: z
+      .string()
+      .max(300)
+      .regex(/^\/api\/builds\/[^/?#\s]+\/sbom$/, 'must be /api/builds/{id}/sbom')
+      .optional(),
     requestedAt: isoTime,
     deadline: isoTime,
   })

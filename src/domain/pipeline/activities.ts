@@ -2,6 +2,7 @@
  * The activities of the build pipeline: names and JSON-safe inputs/outputs, shared by the
  * orchestration (which only sees these) and the activity implementations (which see the ports).
  */
+import type { SecurityGateThresholds, SecuritySummary } from './security-gate';
 import type { ApprovalDecision, ApprovalDecisionProof, ApprovalRequest } from '../../ports/approvals';
 import type {
   Customizer,
@@ -34,6 +35,7 @@ export const Activities = {
   getTestVm: 'getTestVm',
   startTestScript: 'startTestScript',
   getTestScriptResult: 'getTestScriptResult',
+  getSecurityGateResult: 'getSecurityGateResult',
   deleteTestVm: 'deleteTestVm',
   copyImageVersion: 'copyImageVersion',
   getImageVersion: 'getImageVersion',
@@ -110,6 +112,21 @@ export interface TestScriptProgress {
 /** What is left of a test VM being torn down (VM, then NIC and disk). */
 export interface TestVmTeardown {
   remaining: string[];
+}
+/** The security gate's Run Command, read and judged against the pipeline's thresholds. */
+export type SecurityGateRefInput = TestScriptRefInput & {
+  thresholds: SecurityGateThresholds;
+  subject: { buildId: string; imageVersion: string; pipeline: string; timestamp: string };
+};
+export interface SecurityGateProgress {
+  state: string;
+  result?: TestScriptResult & {
+    /** Set when the report was read; `unreadable` otherwise. */
+    summary?: SecuritySummary;
+    unreadable?: string;
+    /** CycloneDX 1.5 JSON; kept in the build's history, served by GET /api/builds/{id}/sbom. */
+    sbom?: Record<string, unknown>;
+  };
 }
 export interface TestScriptResult {
   name: string;

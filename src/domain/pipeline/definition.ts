@@ -246,6 +246,23 @@ export const pipelineDefinitionSchema = z
               .strict(),
           )
           .min(1, 'at least one test script'),
+        /**
+         * After the scripts, the security gate (security-gate.ts) reports pending security updates
+         * and the software inventory; the build fails above these counts. Absent: no gate.
+         */
+        securityGate: z
+          .object({
+            maxCritical: z.number().int('must be a whole number').min(0, 'must be 0 or more'),
+            maxImportant: z.number().int('must be a whole number').min(0, 'must be 0 or more'),
+            maxTotal: z.number().int('must be a whole number').min(0, 'must be 0 or more'),
+          })
+          .strict()
+          .refine((g) => g.maxTotal >= Math.max(g.maxCritical, g.maxImportant), {
+            message:
+              'maxTotal must be at least maxCritical and maxImportant (a total below them could never allow them)',
+            path: ['maxTotal'],
+          })
+          .optional(),
       })
       .strict(),
     stages: z.array(stageSchema).min(1, 'at least the ENG stage'),

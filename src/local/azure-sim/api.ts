@@ -3,6 +3,7 @@
  * 127.0.0.1). Production code never imports this; adapters only see `armEndpoint`,
  * `authorityHost` and `ca` through settings.
  */
+import type { SecurityFindings } from './providers/security-gate-vm';
 import type { Clock } from '../../shared/clock';
 import type { LroKind, LroTiming } from './lro';
 
@@ -194,6 +195,14 @@ export interface AzureSimulator {
   // ---- behaviour scripting
   setFaults(plan: FaultPlan | undefined): void;
   scriptRunCommand(script: RunCommandScript): void;
+  /**
+   * World setting: what test VMs report to Image Factory's security gate script (pending security
+   * updates with severity, installed packages) from now on; undefined: nothing pending and a small
+   * default inventory (providers/security-gate-vm.ts, FIDELITY.md).
+   */
+  setSecurityFindings(
+    findings: SecurityFindings | ((shell: 'Shell' | 'PowerShell') => SecurityFindings) | undefined,
+  ): void;
   /** Image template runs whose customizer names match fail at Customizing with this log excerpt. */
   failCustomizer(args: { customizerName: string; logLines: string[] }): void;
   /**

@@ -21,6 +21,7 @@ export type {
   SimRequestRecord,
 } from './api';
 export { createStandardWorld, type StandardWorld } from './world';
+export type { SecurityFindings } from './providers/security-gate-vm';
 
 export async function startAzureSimulator(options: SimulatorOptions = {}): Promise<AzureSimulator> {
   const sim = new Simulator(options);

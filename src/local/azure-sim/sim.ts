@@ -6,6 +6,7 @@
  * operations.ts (async operations), entra.ts, tokens.ts, managed-identity.ts, blob.ts, eventgrid.ts,
  * seed.ts (seeding resources), providers/*.ts (one file per resource type or provider).
  */
+import type { SecurityFindings } from './providers/security-gate-vm';
 import { generateKeyPairSync, randomBytes, createPublicKey, type KeyObject } from 'node:crypto';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
@@ -106,6 +107,8 @@ export class Simulator implements AzureSimulator {
   readonly blobs = new BlobStore(() => this.clock.now());
   readonly operations = new Map<string, AsyncOperation>();
   runCommandScript: RunCommandScript | undefined;
+  /** What a test VM reports to the security gate script (providers/security-gate-vm.ts); unset: nothing pending. */
+  securityFindings: ((shell: 'Shell' | 'PowerShell') => SecurityFindings) | undefined;
   readonly customizerFailures: { customizerName: string; logLines: string[] }[] = [];
   /** Identities a workload on this "host" may get tokens for from the managed identity endpoint. */
   readonly hostIdentities: { clientId: string; isDefault: boolean }[] = [];
@@ -412,6 +415,13 @@ export class Simulator implements AzureSimulator {
 
   scriptRunCommand(script: RunCommandScript): void {
     this.runCommandScript = script;
+  }
+
+  /** World setting: what test VMs report to the security gate from now on (per test). */
+  setSecurityFindings(
+    findings: SecurityFindings | ((shell: 'Shell' | 'PowerShell') => SecurityFindings) | undefined,
+  ): void {
+    this.securityFindings = typeof findings === 'object' ? () => findings : findings;
   }
 
   failCustomizer(args: { customizerName: string; logLines: string[] }): void {

@@ -18,6 +18,7 @@ import {
   type VerifyDecisionInput,
 } from '../../domain/pipeline/activities';
 import type { PipelineStage } from '../../domain/pipeline/definition';
+import type { SecurityGateStatus } from '../../domain/build-status';
 import { BuildStopped } from './activity-calls';
 import type { BuildRun } from './run';
 
@@ -38,6 +39,7 @@ export function* approve(
     imageVersion,
     recipeHash: status.recipeHash ?? '',
     testSummary: result.tests.map((t) => `${t.name}: exit ${t.exitCode}`).join('; ') || 'no tests',
+    ...(status.securityGate === undefined ? {} : securityFields(status.securityGate)),
     requestedAt: requestedAt.toISOString(),
     deadline: deadline.toISOString(),
   };
@@ -157,4 +159,17 @@ export function* approve(
     yield* run.event('approved', decided);
     return decision;
   }
+}
+
+/** The gate's summary in one line for the approver, and the SBOM's link (additive, optional fields). */
+function securityFields(gate: SecurityGateStatus): Pick<ApprovalRequest, 'securitySummary' | 'sbomPath'> {
+  const p = gate.pending;
+  return {
+    securitySummary:
+      `${gate.passed ? 'passed' : 'failed'}: pending security updates critical ${p.critical}, important ${p.important}, ` +
+      `moderate ${p.moderate}, low ${p.low}, unspecified ${p.unspecified} (total ${p.total}; limits ` +
+      `${gate.thresholds.maxCritical}/${gate.thresholds.maxImportant}/${gate.thresholds.maxTotal}); ` +
+      `${gate.packages} packages${gate.inventoryTruncated ? ' (SBOM lists those that fit in Run Command output)' : ''}`,
+    sbomPath: gate.sbomPath,
+  };
 }

@@ -15,6 +15,7 @@ import {
   type BuildFailure,
   type BuildOutcome,
   type BuildStep,
+  type SecurityGateStatus,
   type StageStatus,
 } from '../../domain/build-status';
 import type { BuildInput } from '../../domain/pipeline/admission';
@@ -37,6 +38,7 @@ export interface BuildResult {
   versions: { stage: string; id: string }[];
   tests: TestScriptResult[];
   failure?: BuildFailure;
+  securityGate?: SecurityGateStatus;
   /**
    * Approval events not acted on: they did not match the pending request (wrong request id, version
    * or stage), or, with a signing key configured, did not carry a valid signature.

@@ -5,7 +5,11 @@
  * there; a stage with `retest` runs the same on its own copy (promote.ts).
  */
 import type { Task } from 'durable-functions';
-import { Activities, type TestScriptResult } from '../../domain/pipeline/activities';
+import {
+  Activities,
+  type SecurityGateProgress,
+  type TestScriptResult,
+} from '../../domain/pipeline/activities';
 import type { PipelineStage } from '../../domain/pipeline/definition';
 import { shortHash } from '../../domain/pipeline/versioning';
 import type { VmRef } from '../../ports/azure';
@@ -13,6 +17,12 @@ import { BuildStopped } from './activity-calls';
 import type { EngVersion } from './build-image';
 import { deleteTestVm, LRO_WAITS, updateVersion } from './operations';
 import type { BuildRun } from './run';
+import { sinceVersion } from '../../shared/orchestration-version';
+import {
+  GATE_RUN_COMMAND_NAME,
+  securityGateScript,
+  type SecurityGateThresholds,
+} from '../../domain/pipeline/security-gate';
 
 /** Tests the ENG version; a failed test stops everything before any promotion. */
 export function* testInEng(run: BuildRun, eng: EngVersion): Generator<Task, void, unknown> {
@@ -108,9 +118,87 @@ export function* runTests(
         });
       }
     }
+    // Issue 18: the gate is one more activity call, a new sequence of actions: only for builds
+    // started on 0.3.0 or later (docs/runbook.md, "Release"), and only when the pipeline sets it.
+    const gate = definition.test.securityGate;
+    if (gate !== undefined && sinceVersion(run.context, '0.3.0'))
+      yield* securityGate(run, stage, vmRef, gate, definition.test.timeoutMinutes * 60);
   } finally {
     // Always torn down: success, test failure, activity failure or cancel.
     yield* deleteTestVm(run, vm);
     run.created.vms = run.created.vms.filter((v) => v !== vm);
   }
+}
+
+/**
+ * The security gate (issue 18): one managed Run Command after the tests reports pending security
+ * updates and the software inventory (security-gate.ts); the summary goes into the status and the
+ * result, the SBOM stays in the activity's recorded result (served by GET /api/builds/{id}/sbom).
+ * Above a threshold the build stops at step test, and compensation runs as for a failed test.
+ */
+function* securityGate(
+  run: BuildRun,
+  stage: PipelineStage,
+  vmRef: VmRef,
+  thresholds: SecurityGateThresholds,
+  timeoutSeconds: number,
+): Generator<Task, void, unknown> {
+  const script = securityGateScript(run.definition.image.osType === 'Windows' ? 'PowerShell' : 'Shell');
+  const runCommandName = GATE_RUN_COMMAND_NAME;
+  run.publish('test', `security gate: pending security updates and software inventory`, stage.name);
+  yield* run.call(Activities.startTestScript, {
+    credential: stage.credential,
+    ref: vmRef,
+    runCommandName,
+    script,
+    timeoutSeconds,
+  });
+  const ended = yield* run.untilDone(
+    `security gate in ${stage.name}`,
+    Activities.getSecurityGateResult,
+    {
+      credential: stage.credential,
+      ref: vmRef,
+      runCommandName,
+      scriptName: script.name,
+      thresholds,
+      subject: {
+        buildId: run.input.buildId,
+        imageVersion: run.imageVersion,
+        pipeline: run.definition.name,
+        timestamp: run.now(),
+      },
+    },
+    'scriptEnded',
+    { ...LRO_WAITS.runCommand, withinMs: timeoutSeconds * 1000 + LRO_WAITS.runCommand.withinMs },
+    { failedCode: 'SecurityGateFailed', timedOutCode: 'SecurityGateFailed' },
+  );
+  const outcome = (ended as { value: NonNullable<SecurityGateProgress['result']> }).value;
+  if (outcome.summary === undefined) {
+    throw new BuildStopped('failed', {
+      code: 'SecurityGateUnreadable',
+      message: `security gate in ${stage.name}: ${outcome.unreadable ?? 'no report'}`,
+      step: 'test',
+      stage: stage.name,
+      logExcerpt: outcome.outputTail,
+    });
+  }
+  const { summary } = outcome;
+  run.status.securityGate = { ...summary, sbomPath: `/api/builds/${run.input.buildId}/sbom` };
+  run.result.securityGate = run.status.securityGate;
+  const p = summary.pending;
+  const counts = `critical ${p.critical}, important ${p.important}, moderate ${p.moderate}, low ${p.low}, unspecified ${p.unspecified} (total ${p.total})`;
+  if (!summary.passed) {
+    throw new BuildStopped('failed', {
+      code: 'SecurityGateFailed',
+      message: `security gate failed in ${stage.name}: ${summary.exceeded.join(', ')}; pending security updates: ${counts}`,
+      step: 'test',
+      stage: stage.name,
+    });
+  }
+  run.publish(
+    'test',
+    `security gate passed: ${counts}; ${summary.packages} packages in the SBOM`,
+    stage.name,
+  );
 }

@@ -8,6 +8,7 @@ import { str } from '../util';
 import { DEFAULT_SCRIPT_DURATION_MS } from '../lro';
 import { vmReadyAt } from './vm';
 import { idOf } from './common';
+import { defaultFindings, GATE_HEADER, gateReport } from './security-gate-vm';
 
 /** Action Run Command keeps only the last 4,096 bytes of each stream (Azure's documented limit). */
 export const RUN_COMMAND_OUTPUT_LIMIT = 4096;
@@ -118,14 +119,20 @@ export function executeScript(
   script: string,
 ): { out: { exitCode: number; stdout: string; stderr: string }; durationMs: number } {
   const { inner, wrapped } = unwrap(shell, script);
-  const user = sim.runCommandScript
-    ? sim.runCommandScript({
-        vmId: vm.id,
-        imageVersionId: str(vm.internal.imageId) ?? '',
-        shell,
-        script: inner,
-      })
-    : { exitCode: 0, stdout: '', stderr: '' };
+  const user = GATE_HEADER.test(inner.split('\n')[0] ?? '')
+    ? {
+        exitCode: 0,
+        stdout: gateReport(shell, sim.securityFindings?.(shell) ?? defaultFindings(shell)),
+        stderr: '',
+      }
+    : sim.runCommandScript
+      ? sim.runCommandScript({
+          vmId: vm.id,
+          imageVersionId: str(vm.internal.imageId) ?? '',
+          shell,
+          script: inner,
+        })
+      : { exitCode: 0, stdout: '', stderr: '' };
   const durationMs = user.durationMs ?? DEFAULT_SCRIPT_DURATION_MS;
   // What the process run by the extension produced: the wrapper prints the marker and exits 0.
   const out = wrapped

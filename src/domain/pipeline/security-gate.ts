@@ -1,0 +1,196 @@
+/**
+ * The security gate (issue 18, item 1): one more managed Run Command on the test VM after the
+ * functional tests. It reports pending security updates and a software inventory as one line of
+ * JSON; the factory reads it, keeps the inventory as a CycloneDX 1.5 SBOM and fails the build above
+ * the pipeline's thresholds (`test.securityGate`).
+ *
+ * Bounded output: Run Command returns only the last 4,096 bytes of a script's output (the limit
+ * the simulator models for action and managed Run Command, FIDELITY.md, and the exit-code wrapper
+ * relies on, adapters/runCommandScript.ts; learn.microsoft.com "Run scripts in your VM by using
+ * action Run Command", Restrictions). So the script caps its JSON at GATE_OUTPUT_LIMIT bytes (room
+ * left for the wrapper's marker; run on a Debian 12 machine: 825 packages → 3,762 bytes, 91 listed) and
+ * says when it dropped inventory entries (`truncated`): counts are always complete, names may not be.
+ *
+ * Severities: Windows Update gives each update an MsrcSeverity (Critical, Important, Moderate, Low,
+ * or none); apt's security pocket carries none, so on Linux every pending `-security` update counts
+ * as `unspecified` and only `maxTotal` limits it. Pure: used by activities and orchestrations.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+
+/** Bytes the gate's JSON may take: under Run Command's 4,096-byte output tail, with the marker. */
+export const GATE_OUTPUT_LIMIT = 3800;
+/** First line of the gate script: the simulator recognises the gate by it. */
+export const GATE_SCRIPT_HEADER = '# image-factory: security gate v1';
+export const GATE_RUN_COMMAND_NAME = 'imagefactory-security-gate';
+
+export const SEVERITIES = ['critical', 'important', 'moderate', 'low', 'unspecified'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+export type SeverityCounts = Record<Severity, number>;
+
+export interface SecurityGateThresholds {
+  maxCritical: number;
+  maxImportant: number;
+  maxTotal: number;
+}
+
+/** Linux: apt's security pockets (simulated upgrade) and dpkg's package list. */
+const SHELL_GATE = `${GATE_SCRIPT_HEADER}
+# Debian package names and versions hold no quote or backslash (Debian Policy 5.6.1, 5.6.12),
+# so they go into the JSON unescaped.
+# Pending updates from a -security pocket: "Inst <pkg> [<old>] (<new> <origin>-security ...)".
+{ apt-get -s upgrade 2>/dev/null | awk '/^Inst / && /-security/ { print "S\\t" $2 }'
+  dpkg-query -W -f='P\\t\${Package}\\t\${Version}\\n' 2>/dev/null; } |
+awk -F'\\t' -v max=${GATE_OUTPUT_LIMIT} '
+$1 == "S" { n++; s[n] = $2 }
+$1 == "P" { m++; pn[m] = $2; pv[m] = $3 }
+END {
+  head = "{\\"v\\":1,\\"os\\":\\"Linux\\",\\"counts\\":{\\"unspecified\\":" n+0 "},\\"packageCount\\":" m+0
+  upd = ""; for (i = 1; i <= n; i++) { e = "[\\"" s[i] "\\",\\"unspecified\\"]"; if (length(head upd pk) + length(e) > max / 4) { t = 1; break } upd = upd (upd == "" ? "" : ",") e }
+  pk = ""; for (i = 1; i <= m; i++) { e = "[\\"" pn[i] "\\",\\"" pv[i] "\\"]"; if (length(head upd pk) + length(e) + 60 > max) { t = 1; break } pk = pk (pk == "" ? "" : ",") e }
+  print head ",\\"updates\\":[" upd "],\\"packages\\":[" pk "],\\"truncated\\":" (t ? "true" : "false") "}"
+}'
+`;
+
+/** Windows: the Windows Update Agent's pending updates (MsrcSeverity) and the uninstall registry keys. */
+const POWERSHELL_GATE = `${GATE_SCRIPT_HEADER}
+$ErrorActionPreference = 'Stop'
+$max = ${GATE_OUTPUT_LIMIT}
+$found = (New-Object -ComObject Microsoft.Update.Session).CreateUpdateSearcher().Search("IsInstalled=0 and Type='Software'")
+$counts = [ordered]@{ critical = 0; important = 0; moderate = 0; low = 0; unspecified = 0 }
+$updates = @()
+foreach ($u in $found.Updates) {
+  $sev = if ($u.MsrcSeverity) { ([string]$u.MsrcSeverity).ToLowerInvariant() } else { 'unspecified' }
+  if (-not $counts.Contains($sev)) { $sev = 'unspecified' }
+  $counts[$sev]++
+  $kb = if ($u.KBArticleIDs.Count -gt 0) { 'KB' + $u.KBArticleIDs.Item(0) } else { [string]$u.Title }
+  $updates += ,@($kb, $sev)
+}
+$keys = 'HKLM:\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\*', 'HKLM:\\Software\\WOW6432Node\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\*'
+$packages = @(Get-ItemProperty $keys -ErrorAction SilentlyContinue | Where-Object { $_.DisplayName } | ForEach-Object { ,@([string]$_.DisplayName, [string]$_.DisplayVersion) })
+$out = [ordered]@{ v = 1; os = 'Windows'; counts = $counts; packageCount = $packages.Count; updates = $updates; packages = $packages; truncated = $false }
+$json = $out | ConvertTo-Json -Compress -Depth 4
+while ($json.Length -gt $max -and ($out.packages.Count -gt 0 -or $out.updates.Count -gt 0)) {
+  if ($out.packages.Count -gt 0) { $out.packages = @($out.packages | Select-Object -First ([int]($out.packages.Count * 0.8))) } else { $out.updates = @($out.updates | Select-Object -First ([int]($out.updates.Count / 2))) }
+  $out.truncated = $true
+  $json = $out | ConvertTo-Json -Compress -Depth 4
+}
+Write-Output $json
+`;
+
+export function securityGateScript(shell: 'Shell' | 'PowerShell'): {
+  name: string;
+  shell: 'Shell' | 'PowerShell';
+  inline: string;
+} {
+  return { name: 'security-gate', shell, inline: shell === 'Shell' ? SHELL_GATE : POWERSHELL_GATE };
+}
+
+const pair = z.tuple([z.string(), z.string()]);
+const reportSchema = z.object({
+  v: z.literal(1),
+  os: z.enum(['Linux', 'Windows']),
+  counts: z.object(Object.fromEntries(SEVERITIES.map((s) => [s, z.number().int().min(0).optional()]))),
+  packageCount: z.number().int().min(0),
+  updates: z.array(pair),
+  packages: z.array(pair),
+  truncated: z.boolean(),
+});
+export type GateReport = z.infer<typeof reportSchema>;
+
+/** The gate's JSON line from the script's stdout, or why it cannot be read. */
+export function parseGateOutput(stdout: string): GateReport | { error: string } {
+  const line = stdout
+    .split(/\r?\n/)
+    .reverse()
+    .find((l) => l.trim().startsWith('{'));
+  if (line === undefined) return { error: 'the security gate printed no JSON report' };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(line);
+  } catch {
+    return { error: 'the security gate report is not valid JSON (cut by the 4,096-byte output tail?)' };
+  }
+  const parsed = reportSchema.safeParse(raw);
+  if (!parsed.success)
+    return {
+      error: `the security gate report has an unexpected shape: ${parsed.error.issues[0]?.message ?? ''}`,
+    };
+  return parsed.data;
+}
+
+export function countsOf(report: GateReport): SeverityCounts {
+  return Object.fromEntries(SEVERITIES.map((s) => [s, report.counts[s] ?? 0])) as SeverityCounts;
+}
+
+/** What the build keeps and shows (status, approval request): small, no inventory. */
+export interface SecuritySummary {
+  os: 'Linux' | 'Windows';
+  pending: SeverityCounts & { total: number };
+  packages: number;
+  /** Some inventory entries did not fit in Run Command's output; the SBOM lists the rest. */
+  inventoryTruncated: boolean;
+  thresholds: SecurityGateThresholds;
+  passed: boolean;
+  /** Which thresholds were exceeded, e.g. "critical 2 > 0". */
+  exceeded: string[];
+}
+
+export function evaluateGate(report: GateReport, thresholds: SecurityGateThresholds): SecuritySummary {
+  const counts = countsOf(report);
+  const total = SEVERITIES.reduce((sum, s) => sum + counts[s], 0);
+  const exceeded = [
+    counts.critical > thresholds.maxCritical ? `critical ${counts.critical} > ${thresholds.maxCritical}` : '',
+    counts.important > thresholds.maxImportant
+      ? `important ${counts.important} > ${thresholds.maxImportant}`
+      : '',
+    total > thresholds.maxTotal ? `total ${total} > ${thresholds.maxTotal}` : '',
+  ].filter(Boolean);
+  return {
+    os: report.os,
+    pending: { ...counts, total },
+    packages: report.packageCount,
+    inventoryTruncated: report.truncated,
+    thresholds,
+    passed: exceeded.length === 0,
+    exceeded,
+  };
+}
+
+/**
+ * The inventory as a CycloneDX 1.5 JSON BOM, written from the specification's required fields
+ * (bomFormat, specVersion; per component type and name) plus serialNumber, version, metadata and
+ * purls (pkg:deb for dpkg packages). Deterministic per build (serialNumber from the build id and
+ * version), so the activity that makes it is idempotent.
+ */
+export function cycloneDx(
+  report: GateReport,
+  subject: { buildId: string; imageVersion: string; pipeline: string; timestamp: string },
+): Record<string, unknown> {
+  const hex = createHash('sha256').update(`${subject.buildId}/${subject.imageVersion}`).digest('hex');
+  const uuid = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  return {
+    bomFormat: 'CycloneDX',
+    specVersion: '1.5',
+    serialNumber: `urn:uuid:${uuid}`,
+    version: 1,
+    metadata: {
+      timestamp: subject.timestamp,
+      tools: { components: [{ type: 'application', name: 'image-factory security gate' }] },
+      component: { type: 'operating-system', name: subject.pipeline, version: subject.imageVersion },
+      properties: [
+        { name: 'imagefactory:buildId', value: subject.buildId },
+        { name: 'imagefactory:packageCount', value: String(report.packageCount) },
+        { name: 'imagefactory:inventoryTruncated', value: String(report.truncated) },
+      ],
+    },
+    components: report.packages.map(([name, version]) => ({
+      type: 'application',
+      name,
+      ...(version ? { version } : {}),
+      ...(report.os === 'Linux' && version
+        ? { purl: `pkg:deb/${encodeURIComponent(name)}@${encodeURIComponent(version)}` }
+        : {}),
+    })),
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * What a simulated test VM answers to Image Factory's security gate script (recognised by its first
+ * line, src/domain/pipeline/security-gate.ts): the VM runs nothing, so the world says what is
+ * pending and installed (`Simulator.securityFindings`, settable per test) and this prints the one
+ * JSON line the script would print there. Modelled on what the script reads on a real VM: apt's
+ * `-security` pocket (no severity: `unspecified`) on Linux, the Windows Update Agent's pending
+ * updates with their MsrcSeverity on Windows; the report is cut to the script's byte budget the
+ * way the script cuts it (inventory first, `truncated: true`). See FIDELITY.md.
+ */
+
+export const GATE_HEADER = /^# image-factory: security gate v1\b/;
+const GATE_BUDGET = 3800;
+
+export interface SecurityFindings {
+  /** Pending security updates: id (package or KB) and MSRC severity (Linux: always unspecified). */
+  pending: { id: string; severity: 'critical' | 'important' | 'moderate' | 'low' | 'unspecified' }[];
+  /** Installed software: name and version. */
+  packages: [string, string][];
+}
+
+/** A freshly built, fully updated image: nothing pending, a small plausible inventory. */
+export function defaultFindings(shell: 'Shell' | 'PowerShell'): SecurityFindings {
+  return shell === 'Shell'
+    ? {
+        pending: [],
+        packages: [
+          ['base-files', '12ubuntu4.7'],
+          ['bash', '5.1-6ubuntu1.1'],
+          ['coreutils', '8.32-4.1ubuntu1.2'],
+          ['libc6', '2.35-0ubuntu3.8'],
+          ['libssl3', '3.0.2-0ubuntu1.18'],
+          ['openssh-server', '1:8.9p1-3ubuntu0.10'],
+          ['openssl', '3.0.2-0ubuntu1.18'],
+          ['walinuxagent', '2.2.46-0ubuntu5.1'],
+        ],
+      }
+    : {
+        pending: [],
+        packages: [
+          ['Microsoft Edge', '131.0.2903.86'],
+          ['Microsoft Visual C++ 2022 X64 Minimum Runtime - 14.40.33810', '14.40.33810'],
+          ['Windows Azure VM Agent - 2.7.41491.1102', '2.7.41491.1102'],
+        ],
+      };
+}
+
+export function gateReport(shell: 'Shell' | 'PowerShell', findings: SecurityFindings): string {
+  const counts = { critical: 0, important: 0, moderate: 0, low: 0, unspecified: 0 };
+  for (const p of findings.pending) counts[shell === 'Shell' ? 'unspecified' : p.severity] += 1;
+  const report = {
+    v: 1,
+    os: shell === 'Shell' ? 'Linux' : 'Windows',
+    counts: shell === 'Shell' ? { unspecified: counts.unspecified } : counts,
+    packageCount: findings.packages.length,
+    updates: findings.pending.map((p) => [p.id, shell === 'Shell' ? 'unspecified' : p.severity]),
+    packages: [...findings.packages],
+    truncated: false,
+  };
+  let json = JSON.stringify(report);
+  while (Buffer.byteLength(json) > GATE_BUDGET && (report.packages.length > 0 || report.updates.length > 0)) {
+    if (report.packages.length > 0) report.packages.pop();
+    else report.updates.pop();
+    report.truncated = true;
+    json = JSON.stringify(report);
+  }
+  return json;
+}
