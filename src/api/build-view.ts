@@ -91,6 +91,7 @@ export function buildView(status: InstanceView): Record<string, unknown> {
     ledger: custom.ledger,
     timeline: custom.timeline ?? [],
     cleanedUp: custom.cleanedUp ?? [],
+    securityGate: custom.securityGate,
     tests: custom.tests ?? output?.tests ?? [],
     ignoredDecisions: output?.ignoredDecisions ?? [],
     createdTime: status.createdTime,
