@@ -64,6 +64,9 @@ async function main(): Promise<void> {
   const cadenceSetting = 'AzureWebJobs.patchCadence.Disabled';
   const cadenceOn = /^(false|0)$/i.test(settings[cadenceSetting]?.trim() ?? '');
   if (!cadenceOn) settings[cadenceSetting] = 'true';
+  // Retention deletes gallery versions: off too unless the settings turn it on (docs/retention.md).
+  const retentionSetting = 'AzureWebJobs.retention.Disabled';
+  if (!/^(false|0)$/i.test(settings[retentionSetting]?.trim() ?? '')) settings[retentionSetting] = 'true';
   const factory = await startLocalFactory({
     clock,
     dataDirectory,

@@ -169,6 +169,7 @@ var appSettings = {
   ServiceBusConnection__credential: 'managedidentity'
   ServiceBusConnection__clientId: factoryIdentityClientId
   PATCH_CADENCE_SCHEDULE: '0 0 * * * *'
+  RETENTION_SCHEDULE: '0 30 3 * * *'
   BUILD_SLOTS_PER_SUBSCRIPTION_REGION: '4'
   // API abuse limits and identity (docs/security.md); empty host name = WEBSITE_HOSTNAME.
   API_PUBLIC_HOST_NAME: ''

@@ -3,6 +3,7 @@ import { AuthorizationManagementClient } from '@azure/arm-authorization';
 import { ComputeManagementClient } from '@azure/arm-compute';
 import { ImageBuilderClient } from '@azure/arm-imagebuilder';
 import { NetworkManagementClient } from '@azure/arm-network';
+import { ResourceGraphClient } from '@azure/arm-resourcegraph';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import type { CredentialName } from '../ports/azure';
 import type { CredentialStore } from './credentials';
@@ -71,6 +72,11 @@ export class ClientFactory {
       subscriptionId,
       () => new ResourceManagementClient(this.credential, subscriptionId, this.options()),
     );
+  }
+
+  /** Resource Graph is tenant-level: one client per factory (the subscriptions go in each query). */
+  resourceGraph(): ResourceGraphClient {
+    return this.cached('resourcegraph', '', () => new ResourceGraphClient(this.credential, this.options()));
   }
 
   authorization(subscriptionId: string): AuthorizationManagementClient {

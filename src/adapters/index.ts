@@ -6,6 +6,7 @@ import type {
   CredentialName,
   GalleryPort,
   ImageBuilderPort,
+  ImageUsagePort,
   NetworkPort,
   PlatformImagePort,
   PrincipalInfo,
@@ -19,6 +20,7 @@ import { GalleryAdapter, PlatformImageAdapter } from './galleries';
 import { ImageBuilderAdapter } from './imageBuilder';
 import { NetworkAdapter } from './network';
 import { ResourceProviderAdapter } from './providers';
+import { ImageUsageAdapter } from './resourceGraph';
 import { TestVmAdapter } from './testVms';
 
 export interface AzurePortsOptions {
@@ -60,6 +62,7 @@ export function createAzurePorts(config: AppConfig, options: AzurePortsOptions =
     access: (credential): AccessCheckPort => new AccessAdapter(factory(credential)),
     network: (credential): NetworkPort => new NetworkAdapter(factory(credential)),
     resourceProviders: (credential): ResourceProviderPort => new ResourceProviderAdapter(factory(credential)),
+    imageUsage: (credential): ImageUsagePort => new ImageUsageAdapter(factory(credential)),
     principal: (credential): PrincipalInfo => runtime.store.principal(credential),
   };
 }

@@ -13,6 +13,8 @@ export const appSettingsSchema = z.object({
   ENVIRONMENTS_FILE: z.string().min(1).optional(),
   /** NCRONTAB (6 fields) of the patch-cadence check; each pipeline's cadence decides what is due. */
   PATCH_CADENCE_SCHEDULE: z.string().min(11).default('0 0 * * * *'),
+  /** NCRONTAB (6 fields, UTC) of the retention job (docs/retention.md); default daily at 03:30. */
+  RETENTION_SCHEDULE: z.string().min(11).default('0 30 3 * * *'),
   /**
    * Image Builder runs at a time per subscription and region, across all pipelines; further builds
    * wait in step 'waitingForBuildSlot' (src/domain/pipeline/build-slots.ts).

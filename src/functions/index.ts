@@ -5,5 +5,6 @@
 import './pipeline';
 import './http-api';
 import './cadence-timer';
+import './retention';
 import './approvals';
 import './notifications';

@@ -329,6 +329,16 @@ export interface PrincipalInfo {
 }
 
 /**
+ * Which VMs and scale sets use a gallery image version (Azure Resource Graph). Answers only with what
+ * the credential can read (Reader on the subscriptions it must see: infra/access.json), so a missing
+ * grant looks like "not in use": callers must hold that grant before trusting an empty answer.
+ */
+export interface ImageUsagePort {
+  /** Version id (lower case) → ids of the VMs / scale sets referencing it; unused versions absent. */
+  usersOf(args: { subscriptionIds: string[]; versionIds: string[] }): Promise<Map<string, string[]>>;
+}
+
+/**
  * Builds ports bound to one credential profile. Cross-tenant gallery copies pass the source
  * tenant(s) so the adapter adds `x-ms-authorization-auxiliary` tokens.
  */
@@ -340,5 +350,6 @@ export interface AzurePorts {
   access(credential: CredentialName): AccessCheckPort;
   network(credential: CredentialName): NetworkPort;
   resourceProviders(credential: CredentialName): ResourceProviderPort;
+  imageUsage(credential: CredentialName): ImageUsagePort;
   principal(credential: CredentialName): PrincipalInfo;
 }

@@ -23,6 +23,7 @@ describe('access checks and network reads (real SDK → simulated Azure)', () =>
       .listRoleGrants(h.world.factoryIdentity.principalId, templateGroup);
     expect(inherited.map((g) => `${g.roleName} @ ${g.scope}`).sort()).toEqual([
       `Image Factory Build Log Reader (imgfactory) @ /subscriptions/${h.world.eng.subscriptionId}`,
+      `Image Factory Image Usage Reader (imgfactory) @ /subscriptions/${h.world.eng.subscriptionId}`,
       `Image Factory Preflight Reader (imgfactory) @ /subscriptions/${h.world.eng.subscriptionId}`,
       `Image Factory Template Operator (imgfactory) @ ${templateGroup}`,
     ]);

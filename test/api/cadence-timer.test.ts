@@ -44,7 +44,8 @@ describe('patch cadence timer on the local host', () => {
       registry: factory.host.registry,
       invoke,
       clock: factory.clock,
-      env: { ...factory.env, PATCH_CADENCE_SCHEDULE: SCHEDULE },
+      // The retention timer is registered too; the host refuses a timer whose setting is unset.
+      env: { ...factory.env, PATCH_CADENCE_SCHEDULE: SCHEDULE, 'AzureWebJobs.retention.Disabled': 'true' },
       store,
       log: (line) => factory.log.push(line),
     });

@@ -33,6 +33,7 @@ beforeAll(async () => {
       ServiceBusConnection: settings.ServiceBusConnection!.replace(':5672', ':0'),
       // Cadence builds would share the staging group with this test's builds and queue them.
       'AzureWebJobs.patchCadence.Disabled': 'true',
+      'AzureWebJobs.retention.Disabled': 'true',
     },
     httpPort: 0,
     functionKey: KEY,

@@ -289,6 +289,33 @@ export async function runProbes(probe: ProbeWorld, access: AccessDescription): P
         throw new Error('VM not ready');
       await azure.testVms('eng').createVm(vmSpec);
     });
+    // Retention: Resource Graph finds a tenant's VM and scale set (outside the test group) using the
+    // version, in ENG and in each stage subscription; without read on them the answer would be empty.
+    await run('retention: Resource Graph finds the VMs and scale sets using a version', async () => {
+      for (const [profile, t] of [
+        ['eng', eng],
+        ['test', test],
+        ['prod', prod],
+      ] as const) {
+        const used = `${t.galleryId}/images/${IMAGE}/versions/1.0.0`;
+        const users = ['vm', 'scaleSet'].map((kind) =>
+          sim.addImageConsumer({
+            subscriptionId: t.subscriptionId,
+            resourceGroup: 'rg-workloads',
+            name: `${kind}-probe-${n}`,
+            location: t.location,
+            imageVersionId: used,
+            kind: kind as 'vm' | 'scaleSet',
+          }),
+        );
+        const found = await azure
+          .imageUsage(profile)
+          .usersOf({ subscriptionIds: [t.subscriptionId], versionIds: [used] });
+        const seen = found.get(used.toLowerCase()) ?? [];
+        const missing = users.filter((id) => !seen.includes(id));
+        if (missing.length > 0) throw new Error(`${profile}: not found: ${missing.join(', ')}`);
+      }
+    });
     // The adapter tags the implicit OS disk (best effort, so only a leak check would notice).
     await run('the test VM, its NIC and its tagged OS disk are found by tag', async () => {
       const tagged = await azure

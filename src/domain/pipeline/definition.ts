@@ -267,6 +267,18 @@ export const pipelineDefinitionSchema = z
       .strict(),
     stages: z.array(stageSchema).min(1, 'at least the ENG stage'),
     cadence: cadenceSchema.optional(),
+    /**
+     * Retention per stage's gallery (docs/retention.md): keep the newest `keepNewest` versions (never
+     * the latest nor the last good one), set endOfLifeDate on older ones, delete them `graceDays`
+     * after their end of life unless a VM or scale set uses them. Absent: keepNewest 5, graceDays 30.
+     */
+    retention: z
+      .object({
+        keepNewest: z.number().int('must be a whole number').min(1).max(100).optional(),
+        graceDays: z.number().int('must be a whole number').min(0).max(3650).optional(),
+      })
+      .strict()
+      .optional(),
     tags: z.record(z.string(), azureTag).optional(),
   })
   .strict()

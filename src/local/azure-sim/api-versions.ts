@@ -97,6 +97,9 @@ export const API_VERSIONS: Record<string, string[]> = {
     '2019-10-01',
     '2019-08-01',
   ],
+  // Every stable folder of azure-rest-api-specs `specification/resourcegraph/…/Microsoft.ResourceGraph/stable/*`;
+  // @azure/arm-resourcegraph 5 pins 2024-04-01.
+  'microsoft.resourcegraph': ['2024-04-01', '2022-10-01', '2021-03-01', '2019-04-01'],
   'microsoft.authorization': ['2022-04-01', '2015-07-01'],
   'microsoft.managedidentity': ['2023-01-31', '2024-11-30'],
   'microsoft.storage': ['2025-01-01', '2023-05-01'],

@@ -172,6 +172,15 @@ export interface AzureSimulator {
     location: string;
     osType: 'Linux' | 'Windows';
   }): string;
+  /** Additive: a VM or scale set (someone's workload) whose image is this gallery image version. */
+  addImageConsumer(args: {
+    subscriptionId: string;
+    resourceGroup: string;
+    name: string;
+    location: string;
+    imageVersionId: string;
+    kind: 'vm' | 'scaleSet';
+  }): string;
   addStorageBlob(args: {
     subscriptionId: string;
     resourceGroup: string;

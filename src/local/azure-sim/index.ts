@@ -8,6 +8,7 @@ import { runCommandRoutes } from './providers/runcommands';
 import { imageBuilderRoutes, runningImageBuilds, tickImageBuilder } from './providers/imagebuilder';
 import { providerRegistrationRoutes } from './providers/registration';
 import { resourceRoutes } from './providers/resources';
+import { resourceGraphRoutes } from './providers/resourcegraph';
 import { Simulator } from './sim';
 import { eventGridDataPlane } from './eventgrid';
 
@@ -30,6 +31,7 @@ export async function startAzureSimulator(options: SimulatorOptions = {}): Promi
   sim.registerRoutes(computeRoutes);
   sim.registerRoutes(runCommandRoutes);
   sim.registerRoutes(imageBuilderRoutes);
+  sim.registerRoutes(resourceGraphRoutes);
   sim.registerDataPlane(eventGridDataPlane);
   sim.onTick((now) => tickImageBuilder(sim, now));
   sim.runningImageBuildsProvider = (now) => runningImageBuilds(sim, now);

@@ -144,6 +144,9 @@ export function operationKey(
       const action = types[types.length - 1] ?? '';
       typeParts = types.slice(0, -1);
       verb = `action:${action.toLowerCase()}`;
+      // A provider-level action (POST /providers/Microsoft.ResourceGraph/resources): the type is the namespace.
+      if (typeParts.length === 0)
+        return { key: `POST ${ns}/${action}`, type: ns.toLowerCase(), verb, namespace: ns };
       return {
         key: `POST ${ns}/${typeParts.join('/')}/${action}`,
         type: `${ns}/${typeParts.join('/')}`.toLowerCase(),

@@ -115,6 +115,42 @@ export function addManagedImage(
   return id;
 }
 
+/**
+ * A VM or scale set someone runs from a gallery image version (a tenant's workload, not the factory's
+ * test VM): the resource Resource Graph finds when retention asks what uses a version. Only the
+ * fields the modelled query reads are set (storageProfile / virtualMachineProfile.storageProfile).
+ */
+export function addImageConsumer(
+  sim: Simulator,
+  args: {
+    subscriptionId: string;
+    resourceGroup: string;
+    name: string;
+    location: string;
+    imageVersionId: string;
+    kind: 'vm' | 'scaleSet';
+  },
+): string {
+  const type =
+    args.kind === 'vm' ? 'Microsoft.Compute/virtualMachines' : 'Microsoft.Compute/virtualMachineScaleSets';
+  const id = `/subscriptions/${args.subscriptionId}/resourceGroups/${args.resourceGroup}/providers/${type}/${args.name}`;
+  const storageProfile = { imageReference: { id: args.imageVersionId } };
+  sim.putResource({
+    id,
+    type,
+    name: args.name,
+    subscriptionId: args.subscriptionId,
+    resourceGroup: args.resourceGroup,
+    location: args.location,
+    tags: {},
+    properties: {
+      provisioningState: 'Succeeded',
+      ...(args.kind === 'vm' ? { storageProfile } : { virtualMachineProfile: { storageProfile } }),
+    },
+  });
+  return id;
+}
+
 export function addStorageBlob(
   sim: Simulator,
   args: {

@@ -5,6 +5,8 @@
  * file: router.ts (routing, ARM dispatch), arm-auth.ts, arm-errors.ts, api-versions.ts,
  * operations.ts (async operations), entra.ts, tokens.ts, managed-identity.ts, blob.ts, eventgrid.ts,
  * seed.ts (seeding resources), providers/*.ts (one file per resource type or provider).
+ * Slightly over 600 lines: the AzureSimulator face is one class, and each seeding call is a one-line
+ * delegation to seed.ts.
  */
 import type { SecurityFindings } from './providers/security-gate-vm';
 import { generateKeyPairSync, randomBytes, createPublicKey, type KeyObject } from 'node:crypto';
@@ -37,6 +39,7 @@ import { BUILT_IN_ROLES, roleAllows, scopeCovers, type RoleAssignment, type Role
 import { dispatch, type DataPlane, type Route } from './router';
 import {
   addGallery,
+  addImageConsumer,
   addManagedImage,
   addResourceGroup,
   addStorageBlob,
@@ -391,6 +394,10 @@ export class Simulator implements AzureSimulator {
 
   addManagedImage(args: Parameters<typeof addManagedImage>[1]): string {
     return addManagedImage(this, args);
+  }
+
+  addImageConsumer(args: Parameters<typeof addImageConsumer>[1]): string {
+    return addImageConsumer(this, args);
   }
 
   addStorageBlob(args: Parameters<typeof addStorageBlob>[1]): string {
