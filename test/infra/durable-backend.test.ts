@@ -5,58 +5,10 @@
  * identity Durable Task Data Contributor on the scheduler, deployed by roles.bicep. Each mutation
  * below removes one piece and shows the checker names it.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import path from 'node:path';
-import { loadInfraAccess } from '../../src/local/azure-sim/access';
-import { checkInfra, type InfraSources, type RequiredActions } from './checker';
-import { appSettingsSchema } from '../../src/config/app';
-import { approvalsSettingsSchema } from '../../src/config/approvals';
-import { azureSettingsSchema } from '../../src/config/azure';
-import { notificationsSettingsSchema } from '../../src/config/notifications';
+import { checkInfra } from './checker';
+import { infraSources, read } from './infra-sources';
 
-const root = path.resolve(__dirname, '../..');
-const read = (file: string) => readFileSync(path.join(root, file), 'utf8');
-
-function bicepFiles(dir: string): Record<string, string> {
-  const files: Record<string, string> = {};
-  for (const name of readdirSync(path.join(root, dir))) {
-    const rel = `${dir}/${name}`;
-    if (statSync(path.join(root, rel)).isDirectory()) Object.assign(files, bicepFiles(rel));
-    else if (name.endsWith('.bicep')) files[rel] = read(rel);
-  }
-  return files;
-}
-
-function sources(): InfraSources {
-  const placeholders = readdirSync(path.join(root, 'pipelines'))
-    .filter((file) => /\.(ya?ml|json)$/.test(file))
-    .flatMap((file) =>
-      [
-        ...read(`pipelines/${file}`)
-          .replace(/^\s*#.*$/gm, '')
-          .matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g),
-      ].map((m) => m[1] as string),
-    );
-  const shapes = [
-    appSettingsSchema.shape,
-    azureSettingsSchema.shape,
-    approvalsSettingsSchema.shape,
-    notificationsSettingsSchema.shape,
-  ];
-  return {
-    bicep: bicepFiles('infra'),
-    sampleValues: (JSON.parse(read('local.settings.sample.json')) as { Values: Record<string, string> })
-      .Values,
-    settingKeys: [...new Set([...shapes.flatMap((shape) => Object.keys(shape)), ...placeholders])],
-    queueNames: ['approval-requests', 'approval-decisions', 'approval-rejects'],
-    settingsDoc: read('docs/settings.md'),
-    requiredActions: JSON.parse(read('infra/required-actions.json')) as Record<
-      string,
-      RequiredActions | string
-    >,
-    access: loadInfraAccess(),
-  };
-}
+const sources = infraSources;
 
 const FUNCTION = 'infra/app/function.bicep';
 
