@@ -24,30 +24,10 @@ import { readCappedBody } from '../../src/api/request-body';
 import { BUILD_ORCHESTRATION, CANCEL_EVENT } from '../../src/domain/build-status';
 import { loadPipelines } from '../../src/domain/pipeline/loader';
 import type { PipelineDefinition } from '../../src/domain/pipeline/definition';
+import { EXAMPLE_PIPELINE_SETTINGS } from '../pipeline/harness';
 
-/** Settings the example pipelines refer to (as in test/pipeline/definition.test.ts). */
-const env: Record<string, string> = {
-  BUILD_IDENTITY_ID:
-    '/subscriptions/aaaaaaaa-0000-4000-8000-000000000001/resourceGroups/rg-image-factory/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-image-builder',
-  BUILD_IDENTITY_PRINCIPAL_ID: '0b0b0b0b-0000-4000-8000-000000000001',
-  BUILD_STAGING_RESOURCE_GROUP_PREFIX: 'rg-eng-aib-staging-',
-  TEST_SUBNET_ID:
-    '/subscriptions/aaaaaaaa-0000-4000-8000-000000000001/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet-test/subnets/snet-test',
-  ENG_TENANT_ID: '11111111-1111-4111-8111-111111111111',
-  ENG_SUBSCRIPTION_ID: 'aaaaaaaa-0000-4000-8000-000000000001',
-  TEST_TENANT_ID: '22222222-2222-4222-8222-222222222222',
-  TEST_SUBSCRIPTION_ID: 'bbbbbbbb-0000-4000-8000-000000000002',
-  PROD_TENANT_ID: '33333333-3333-4333-8333-333333333333',
-  PROD_SUBSCRIPTION_ID: 'cccccccc-0000-4000-8000-000000000003',
-  TEMPLATE_RESOURCE_GROUP: 'rg-imgfactory-templates',
-  TEST_VM_RESOURCE_GROUP: 'rg-imgfactory-tests',
-  ENG_GALLERY_RESOURCE_GROUP: 'rg-imgfactory',
-  ENG_GALLERY_NAME: 'galimgfactory_eng',
-  TEST_GALLERY_RESOURCE_GROUP: 'rg-images',
-  TEST_GALLERY_NAME: 'gal_test',
-  PROD_GALLERY_RESOURCE_GROUP: 'rg-images',
-  PROD_GALLERY_NAME: 'gal_prod',
-};
+/** Settings the example pipelines refer to. */
+const env: Record<string, string> = { ...EXAMPLE_PIPELINE_SETTINGS };
 
 function served(extra: PipelineDefinition[] = []): Pipelines {
   const loaded = loadPipelines('pipelines', env);
