@@ -1,7 +1,7 @@
 /**
  * `npm run factory -- <command>` in a real terminal (util-linux `script` gives it a pty) against the
  * local factory as `npm start` runs it (the sample settings: local Service Bus peer, signing on),
- * on free ports with time 3000× (a scaled real clock: Service Bus is real I/O). Each command is the
+ * on free ports with time 1000× (a scaled real clock: Service Bus is real I/O). Each command is the
  * real script, started as an operator would; only its settings come from the environment.
  */
 import { spawn } from 'node:child_process';
@@ -26,7 +26,7 @@ beforeAll(async () => {
   dataDirectory = mkdtempSync(path.join(tmpdir(), 'factory-cli-'));
   const settings = Object.fromEntries(Object.entries(sample).filter(([, value]) => value !== ''));
   factory = await startLocalFactory({
-    clock: new ScaledClock(3000),
+    clock: new ScaledClock(1000),
     dataDirectory,
     settings: {
       ...settings,
@@ -63,7 +63,7 @@ const quote = (arg: string) => `'${arg.replace(/'/g, `'\\''`)}'`;
 /** Runs the CLI in a pty (tty) or with pipes; resolves with its exit code and everything it wrote. */
 function cli(
   args: string[],
-  options: { tty?: boolean; env?: Record<string, string> } = {},
+  options: { tty?: boolean; env?: Record<string, string>; onOutput?: (soFar: string) => void } = {},
 ): Promise<{ code: number | null; out: string }> {
   const command = [TSX, 'scripts/factory.ts', ...args];
   const child =
@@ -75,8 +75,12 @@ function cli(
           stdio: ['ignore', 'pipe', 'pipe'],
         });
   let out = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const take = (chunk: Buffer) => {
+    out += chunk.toString();
+    options.onOutput?.(out);
+  };
+  child.stdout.on('data', take);
+  child.stderr.on('data', take);
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, out })));
 }
 
@@ -114,11 +118,16 @@ test('start, approve before the request exists, watch live to the end, builds li
     `page: http://localhost:${new URL(factory.http.url).port}/api/builds/${id}/view`,
   );
 
-  // Both decisions sent at once: each waits until the build asks for its stage (PROD is asked only
-  // after the TEST decision, which the other command is still sending).
+  // The PROD decision is sent at once and waits until the build asks for PROD (only after the TEST
+  // decision). The TEST decision is sent once the watch shows the TEST wait, so the watch sees a
+  // wait whatever the machine's load (a decision already on its way can end a wait between polls).
+  let testSeen: () => void = () => undefined;
+  const testWaitShown = new Promise<void>((resolve) => (testSeen = resolve));
   const [watched, test, prod] = await Promise.all([
-    cli(['watch', id!]),
-    cli(['approve', id!, 'TEST', '--ticket', 'CHG0001']),
+    cli(['watch', id!], {
+      onOutput: (soFar) => soFar.includes('waiting for approval [TEST]') && testSeen(),
+    }),
+    testWaitShown.then(() => cli(['approve', id!, 'TEST', '--ticket', 'CHG0001'])),
     cli(['approve', id!, 'PROD', '--ticket', 'CHG0002', '--approver', 'rm@contoso.com']),
   ]);
   expect(prod.out).toContain(`waiting for build ${id} to ask for PROD approval (up to 600 s)`);
@@ -129,11 +138,12 @@ test('start, approve before the request exists, watch live to the end, builds li
   expect(watched.code).toBe(0);
   // A live line per step: rewritten in place (carriage return + erase), closed with its duration.
   expect(watched.out).toContain('\r\x1b[K');
-  // Both decisions are already on their way, so a wait can be shorter than one watch poll under
-  // load: at least one of the two approval waits is seen, closed with its duration.
-  expect(watched.out).toMatch(/waiting for approval \[(TEST|PROD)\][^\n]*· \d+ s \(\d+ s\)\r?\n/);
-  // Replication to the stage: a progress bar.
-  expect(watched.out).toMatch(/copying to the stage \[(TEST|PROD)\]: [^\n]*\[[#-]{20}\] +\d+%/);
+  // The TEST wait, closed with its duration when the step changed.
+  expect(watched.out).toMatch(/waiting for approval \[TEST\][^\n]*· \d+ s \(\d+ s\)\r?\n/);
+  // Replication to each stage (two regions, 40 simulated minutes: over two seconds at this speed,
+  // so at least two watch polls): a progress bar.
+  expect(watched.out).toMatch(/copying to the stage \[TEST\]: [^\n]*\[[#-]{20}\] +\d+%/);
+  expect(watched.out).toMatch(/copying to the stage \[PROD\]: [^\n]*\[[#-]{20}\] +\d+%/);
   expect(watched.out).toContain(`build ${id} succeeded`);
 
   const listed = await cli(['builds', '--pipeline', 'ubuntu-2204-base']);
