@@ -7,7 +7,8 @@ import type { ApprovalsPort } from '../ports/approvals';
 import type { AzurePorts } from '../ports/azure';
 import type { Clock } from '../shared/clock';
 import { FactoryError, isFactoryError } from '../shared/errors';
-import { cycloneDx, evaluateGate, parseGateOutput } from '../domain/pipeline/security-gate';
+import { cycloneDx } from '../domain/pipeline/sbom';
+import { evaluateGate, parseGateOutput } from '../domain/pipeline/security-gate';
 import { summarizeHistory, type BuildHistory } from '../domain/polling';
 import {
   Activities,
@@ -224,7 +225,7 @@ function pipelineActivityImplementations(deps: PipelineDependencies) {
     },
 
     // Reads the security gate's report once its Run Command ended: summary against the thresholds
-    // and the inventory as a CycloneDX SBOM (security-gate.ts). Pure reading: safe to call again.
+    // and the inventory as a CycloneDX SBOM (sbom.ts). Pure reading: safe to call again.
     [Activities.getSecurityGateResult]: async (
       input: SecurityGateRefInput,
     ): Promise<SecurityGateProgress> => {

@@ -7,6 +7,7 @@
  */
 import type { DurableClient } from 'durable-functions';
 import { BUILD_ORCHESTRATION } from '../domain/build-status';
+import { SBOM_MEDIA_TYPE, SBOM_SPEC_VERSION } from '../domain/pipeline/sbom';
 import type { ApiRequest, ApiResponse } from './builds-api';
 import { isApiInstanceId } from './instance-id';
 import { problem } from './problem';
@@ -59,6 +60,15 @@ function bomIn(value: unknown, depth = 0): Record<string, unknown> | undefined {
   return undefined;
 }
 
+/**
+ * The media type's version parameter from the document itself: builds recorded before the SBOM was
+ * made by the CycloneDX library keep their 1.5 documents in their history.
+ */
+function specVersionOf(bom: Record<string, unknown>): string {
+  const version = bom.specVersion;
+  return typeof version === 'string' && /^\d+\.\d+$/.test(version) ? version : SBOM_SPEC_VERSION;
+}
+
 export function sbomFromHistory(events: unknown[]): Record<string, unknown> | undefined {
   for (const event of [...events].reverse()) {
     const result = (event as { Result?: unknown }).Result;
@@ -89,7 +99,7 @@ export async function getSbom(request: ApiRequest, source: SbomSource): Promise<
     );
   return {
     status: 200,
-    headers: { 'content-type': 'application/vnd.cyclonedx+json; version=1.5' },
+    headers: { 'content-type': `${SBOM_MEDIA_TYPE}; version=${specVersionOf(bom)}` },
     jsonBody: bom,
   };
 }

@@ -9,6 +9,7 @@ import type { BuildCustomStatus } from '../../src/domain/build-status';
 import type { PipelineDefinition } from '../../src/domain/pipeline/definition';
 import type { HttpFrontEnd } from '../../src/local/host/http/server';
 import { randomHostKeys, startFactory, startFrontEnd, type Factory } from './harness';
+import { cycloneDxSchemaErrors } from './cyclonedx-schema';
 import { leftovers, versionsOf } from './side-effects';
 
 const withGate = (
@@ -31,7 +32,11 @@ describe('security gate on the test VM', () => {
 
   const get = async (path: string) => {
     const response = await fetch(`${front.url}${path}`, { headers: { 'x-functions-key': keys.host } });
-    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    return {
+      status: response.status,
+      contentType: response.headers.get('content-type'),
+      body: (await response.json()) as Record<string, unknown>,
+    };
   };
 
   it('under the thresholds: the build goes on to approval with the summary and a link, the SBOM is served', async () => {
@@ -65,25 +70,50 @@ describe('security gate on the test VM', () => {
 
     const sbom = await get(`/api/builds/${id}/sbom`);
     expect(sbom.status).toBe(200);
-    expect(sbom.body).toMatchObject({ bomFormat: 'CycloneDX', specVersion: '1.5', version: 1 });
+    expect(sbom.contentType).toBe('application/vnd.cyclonedx+json; version=1.6');
+    expect(sbom.body).toMatchObject({ bomFormat: 'CycloneDX', specVersion: '1.6', version: 1 });
     expect(sbom.body.serialNumber).toMatch(
       /^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-a[0-9a-f]{3}-[0-9a-f]{12}$/,
     );
+    expect(sbom.body.metadata).toMatchObject({
+      timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      component: { type: 'operating-system', name: 'ubuntu-2204-base', 'bom-ref': 'image' },
+      properties: [
+        { name: 'imagefactory:buildId', value: id },
+        { name: 'imagefactory:packageCount', value: '3' },
+        { name: 'imagefactory:inventoryTruncated', value: 'false' },
+      ],
+    });
     expect(sbom.body.components).toEqual([
-      { type: 'application', name: 'bash', version: '5.1-6ubuntu1.1', purl: 'pkg:deb/bash@5.1-6ubuntu1.1' },
+      {
+        type: 'application',
+        name: 'bash',
+        version: '5.1-6ubuntu1.1',
+        'bom-ref': 'package-1',
+        purl: 'pkg:deb/bash@5.1-6ubuntu1.1',
+      },
       {
         type: 'application',
         name: 'libssl3',
         version: '3.0.2-0ubuntu1.18',
+        'bom-ref': 'package-2',
         purl: 'pkg:deb/libssl3@3.0.2-0ubuntu1.18',
       },
       {
         type: 'application',
         name: 'openssh-server',
         version: '1:8.9p1-3ubuntu0.10',
+        'bom-ref': 'package-3',
         purl: 'pkg:deb/openssh-server@1%3A8.9p1-3ubuntu0.10',
       },
     ]);
+    // The image depends on (contains) every package it reported.
+    expect(sbom.body.dependencies).toContainEqual({
+      ref: 'image',
+      dependsOn: ['package-1', 'package-2', 'package-3'],
+    });
+    // What the factory keeps and serves is valid against the official CycloneDX JSON schema.
+    expect(await cycloneDxSchemaErrors(sbom.body)).toBeNull();
     expect((await get('/api/builds/no-such-build/sbom')).status).toBe(404);
 
     await factory.decide(id, 'TEST', 'rejected');
@@ -119,8 +149,10 @@ describe('security gate on the test VM', () => {
     expect(versionsOf(factory.sim, id)).toEqual([]);
     expect(leftovers(factory.sim)).toEqual([]);
     // Kept with the failed build too: the auditor sees what was installed.
-    expect((await get(`/api/builds/${id}/sbom`)).body.components).toEqual([
-      { type: 'application', name: 'Microsoft Edge', version: '131.0.2903.86' },
+    const sbom = await get(`/api/builds/${id}/sbom`);
+    expect(sbom.body.components).toEqual([
+      { type: 'application', name: 'Microsoft Edge', version: '131.0.2903.86', 'bom-ref': 'package-1' },
     ]);
+    expect(await cycloneDxSchemaErrors(sbom.body)).toBeNull();
   });
 });

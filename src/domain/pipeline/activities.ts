@@ -124,7 +124,7 @@ export interface SecurityGateProgress {
     /** Set when the report was read; `unreadable` otherwise. */
     summary?: SecuritySummary;
     unreadable?: string;
-    /** CycloneDX 1.5 JSON; kept in the build's history, served by GET /api/builds/{id}/sbom. */
+    /** CycloneDX 1.6 JSON (sbom.ts); kept in the build's history, served by GET /api/builds/{id}/sbom. */
     sbom?: Record<string, unknown>;
   };
 }

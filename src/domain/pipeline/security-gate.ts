@@ -1,7 +1,7 @@
 /**
  * The security gate (issue 18, item 1): one more managed Run Command on the test VM after the
  * functional tests. It reports pending security updates and a software inventory as one line of
- * JSON; the factory reads it, keeps the inventory as a CycloneDX 1.5 SBOM and fails the build above
+ * JSON; the factory reads it, keeps the inventory as a CycloneDX SBOM (sbom.ts) and fails the build above
  * the pipeline's thresholds (`test.securityGate`).
  *
  * Bounded output: Run Command returns only the last 4,096 bytes of a script's output (the limit
@@ -15,7 +15,6 @@
  * or none); apt's security pocket carries none, so on Linux every pending `-security` update counts
  * as `unspecified` and only `maxTotal` limits it. Pure: used by activities and orchestrations.
  */
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 /** Bytes the gate's JSON may take: under Run Command's 4,096-byte output tail, with the marker. */
@@ -154,43 +153,5 @@ export function evaluateGate(report: GateReport, thresholds: SecurityGateThresho
     thresholds,
     passed: exceeded.length === 0,
     exceeded,
-  };
-}
-
-/**
- * The inventory as a CycloneDX 1.5 JSON BOM, written from the specification's required fields
- * (bomFormat, specVersion; per component type and name) plus serialNumber, version, metadata and
- * purls (pkg:deb for dpkg packages). Deterministic per build (serialNumber from the build id and
- * version), so the activity that makes it is idempotent.
- */
-export function cycloneDx(
-  report: GateReport,
-  subject: { buildId: string; imageVersion: string; pipeline: string; timestamp: string },
-): Record<string, unknown> {
-  const hex = createHash('sha256').update(`${subject.buildId}/${subject.imageVersion}`).digest('hex');
-  const uuid = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
-  return {
-    bomFormat: 'CycloneDX',
-    specVersion: '1.5',
-    serialNumber: `urn:uuid:${uuid}`,
-    version: 1,
-    metadata: {
-      timestamp: subject.timestamp,
-      tools: { components: [{ type: 'application', name: 'image-factory security gate' }] },
-      component: { type: 'operating-system', name: subject.pipeline, version: subject.imageVersion },
-      properties: [
-        { name: 'imagefactory:buildId', value: subject.buildId },
-        { name: 'imagefactory:packageCount', value: String(report.packageCount) },
-        { name: 'imagefactory:inventoryTruncated', value: String(report.truncated) },
-      ],
-    },
-    components: report.packages.map(([name, version]) => ({
-      type: 'application',
-      name,
-      ...(version ? { version } : {}),
-      ...(report.os === 'Linux' && version
-        ? { purl: `pkg:deb/${encodeURIComponent(name)}@${encodeURIComponent(version)}` }
-        : {}),
-    })),
   };
 }

@@ -1,0 +1,155 @@
+/**
+ * The SBOM (pure): the security gate's report, read the way the activity reads it, made into a
+ * CycloneDX document by the CycloneDX library and checked against the official JSON schema that
+ * the library ships; the same input gives the same document (the activity is retried).
+ */
+import { cycloneDx } from '../../src/domain/pipeline/sbom';
+import { parseGateOutput, type GateReport } from '../../src/domain/pipeline/security-gate';
+import { gateReport } from '../../src/local/azure-sim/providers/security-gate-vm';
+import { cycloneDxSchemaErrors } from './cyclonedx-schema';
+
+const subject = {
+  buildId: 'b-0001',
+  imageVersion: '1.4.20261206',
+  pipeline: 'ubuntu-2204-base',
+  timestamp: '2026-12-06T19:58:00.000Z',
+};
+
+const reportOf = (shell: 'Shell' | 'PowerShell', packages: [string, string][]): GateReport =>
+  parseGateOutput(`${gateReport(shell, { pending: [], packages })}\n`) as GateReport;
+
+describe('SBOM (CycloneDX, made by the CycloneDX library)', () => {
+  it('a Linux inventory: image as metadata component, packages with deb purls, valid against the schema', async () => {
+    const bom = cycloneDx(
+      reportOf('Shell', [
+        ['bash', '5.1-6ubuntu1.1'],
+        ['openssh-server', '1:8.9p1-3ubuntu0.10'],
+      ]),
+      subject,
+    );
+    expect(bom).toEqual({
+      $schema: 'http://cyclonedx.org/schema/bom-1.6.schema.json',
+      bomFormat: 'CycloneDX',
+      specVersion: '1.6',
+      version: 1,
+      serialNumber: expect.stringMatching(
+        /^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-a[0-9a-f]{3}-[0-9a-f]{12}$/,
+      ),
+      metadata: {
+        timestamp: '2026-12-06T19:58:00.000Z',
+        tools: { components: [{ type: 'application', name: 'image-factory security gate' }] },
+        component: {
+          type: 'operating-system',
+          name: 'ubuntu-2204-base',
+          version: '1.4.20261206',
+          'bom-ref': 'image',
+        },
+        properties: [
+          { name: 'imagefactory:buildId', value: 'b-0001' },
+          { name: 'imagefactory:packageCount', value: '2' },
+          { name: 'imagefactory:inventoryTruncated', value: 'false' },
+        ],
+      },
+      components: [
+        {
+          type: 'application',
+          name: 'bash',
+          version: '5.1-6ubuntu1.1',
+          'bom-ref': 'package-1',
+          purl: 'pkg:deb/bash@5.1-6ubuntu1.1',
+        },
+        {
+          type: 'application',
+          name: 'openssh-server',
+          version: '1:8.9p1-3ubuntu0.10',
+          'bom-ref': 'package-2',
+          purl: 'pkg:deb/openssh-server@1%3A8.9p1-3ubuntu0.10',
+        },
+      ],
+      dependencies: [
+        { ref: 'image', dependsOn: ['package-1', 'package-2'] },
+        { ref: 'package-1' },
+        { ref: 'package-2' },
+      ],
+    });
+    expect(await cycloneDxSchemaErrors(bom)).toBeNull();
+  });
+
+  it('the same report and build give the same document (the activity is retried and replayed)', () => {
+    const report = reportOf('Shell', [
+      ['bash', '5.1'],
+      ['bash', '5.1'],
+      ['zlib1g', '1:1.2.11'],
+    ]);
+    const first = JSON.stringify(cycloneDx(report, subject));
+    expect(JSON.stringify(cycloneDx(report, subject))).toBe(first);
+    // serialNumber is per build and image version: another version is another BOM.
+    expect(cycloneDx(report, { ...subject, imageVersion: '1.4.20261207' }).serialNumber).not.toBe(
+      cycloneDx(report, subject).serialNumber,
+    );
+  });
+
+  it('Windows: no purl (no purl type for uninstall-registry entries), repeated names get distinct bom-refs', async () => {
+    const bom = cycloneDx(
+      reportOf('PowerShell', [
+        ['Microsoft Visual C++ 2015-2022 Redistributable', '14.40.33810.0'],
+        ['Microsoft Visual C++ 2015-2022 Redistributable', '14.40.33810.0'],
+        ['Some Tool', ''],
+      ]),
+      { ...subject, pipeline: 'windows-2022-base' },
+    );
+    expect(bom.components).toEqual([
+      {
+        type: 'application',
+        name: 'Microsoft Visual C++ 2015-2022 Redistributable',
+        version: '14.40.33810.0',
+        'bom-ref': 'package-1',
+      },
+      {
+        type: 'application',
+        name: 'Microsoft Visual C++ 2015-2022 Redistributable',
+        version: '14.40.33810.0',
+        'bom-ref': 'package-2',
+      },
+      { type: 'application', name: 'Some Tool', 'bom-ref': 'package-3' },
+    ]);
+    expect(await cycloneDxSchemaErrors(bom)).toBeNull();
+  });
+
+  it('a cut inventory says so and keeps the complete count; still valid', async () => {
+    const packages = Array.from({ length: 900 }, (_, i): [string, string] => [
+      `lib-package-${i}`,
+      `1.${i}-1`,
+    ]);
+    const report = reportOf('Shell', packages);
+    expect(report.truncated).toBe(true);
+    const bom = cycloneDx(report, subject);
+    expect((bom.metadata as { properties: unknown }).properties).toEqual([
+      { name: 'imagefactory:buildId', value: 'b-0001' },
+      { name: 'imagefactory:packageCount', value: '900' },
+      { name: 'imagefactory:inventoryTruncated', value: 'true' },
+    ]);
+    expect((bom.components as unknown[]).length).toBe(report.packages.length);
+    expect(await cycloneDxSchemaErrors(bom)).toBeNull();
+  });
+
+  it('the schema check refuses a broken SBOM: a component without a name, an unknown component type', async () => {
+    const bom = cycloneDx(reportOf('Shell', [['bash', '5.1']]), subject);
+    const components = bom.components as Record<string, unknown>[];
+    const { name: _name, ...nameless } = components[0]!;
+    expect(await cycloneDxSchemaErrors({ ...bom, components: [nameless] })).not.toBeNull();
+    expect(
+      await cycloneDxSchemaErrors({ ...bom, components: [{ ...components[0], type: 'deb' }] }),
+    ).not.toBeNull();
+    expect(await cycloneDxSchemaErrors(bom)).toBeNull();
+  });
+
+  it('a timestamp that is not a date is refused with the reason', () => {
+    expect(() => cycloneDx(reportOf('Shell', []), { ...subject, timestamp: 'yesterday' })).toThrow(
+      expect.objectContaining({
+        code: 'InvalidSbomInput',
+        message: "the SBOM timestamp 'yesterday' is not a date",
+      }),
+    );
+  });
+});
