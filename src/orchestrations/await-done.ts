@@ -12,8 +12,14 @@ import type { Task } from 'durable-functions';
 export type Verdict<R> = { done: R } | { failed: string } | { waiting: string };
 
 export interface PollTiming {
-  /** First delay after the start and between reads: Azure's Retry-After for the operation. */
+  /** Delay between reads (and the first one, unless firstPollMs): Azure's Retry-After for the operation. */
   pollMs: number;
+  /**
+   * First delay after the start, when the operation's usual duration is known and longer than its
+   * Retry-After: one read where the operation usually ends instead of a read every Retry-After
+   * before it (each read is an ARM request and two episodes of the waiting orchestration).
+   */
+  firstPollMs?: number;
   /** Delays grow by `backoff` per read up to this (long scripts: fewer reads, bounded history). */
   maxPollMs?: number;
   backoff?: number;
@@ -33,8 +39,10 @@ export interface AwaitDoneOptions<T, R> extends PollTiming {
   timedOut: (last: string) => Error;
 }
 
-/** The next delay: pollMs, growing by backoff per read already made, capped by maxPollMs and the deadline. */
+/** The next delay: firstPollMs for the first read when set, else pollMs growing by backoff per read already made, capped by maxPollMs and the deadline. */
 export function nextAwaitDelayMs(timing: PollTiming, reads: number, now: number): number {
+  if (reads === 0 && timing.firstPollMs !== undefined)
+    return Math.max(0, Math.min(timing.firstPollMs, timing.deadlineMs - now));
   const grown = timing.pollMs * (timing.backoff ?? 1) ** reads;
   return Math.max(0, Math.min(grown, timing.maxPollMs ?? timing.pollMs, timing.deadlineMs - now));
 }

@@ -47,7 +47,12 @@ export const DEFAULT_BUILD_POLL_DEFAULTS: Readonly<BuildPollDefaults> = Object.f
   capMs: 10 * 60_000,
   priorP50Ms: 60 * 60_000,
   priorP90Ms: 120 * 60_000,
-  readCostMs: 1_500,
+  // A read is an ARM request, an activity and two orchestration episodes (the timer and the read's
+  // result), each replaying its generation: worth 6 s of detection lag on a build of an hour or
+  // more. P3 (npm run bench): 392 at 11 reads per build-hour, against 301 at 17.5 with 1.5 s
+  // (target ≤600 at ≤60); P1: the Image Builder wait of the 4-hour bench build reads about half as
+  // often (issue 16).
+  readCostMs: 6_000,
   overrunBackoffRatio: 0.25,
 });
 

@@ -19,16 +19,17 @@ import {
 
 /**
  * How the orchestration waits for Azure's long-running operations (started by an activity that
- * returns once ARM accepted them): first read after Azure's Retry-After, then at that pace, within
- * `withinMs`. Durations and Retry-After from recorded traffic (src/local/azure-sim/lro.ts).
+ * returns once ARM accepted them): the first read where the operation usually ends (never sooner
+ * than Azure's Retry-After), then at the Retry-After pace, within `withinMs`. Durations and
+ * Retry-After from recorded traffic (src/local/azure-sim/lro.ts).
  */
 export const LRO_WAITS = {
-  templateCreate: { pollMs: 15_000, withinMs: 30 * 60_000 }, // ~30 s
-  templateDelete: { pollMs: 20_000, withinMs: 30 * 60_000 }, // ~77 s
-  vmCreate: { pollMs: 15_000, withinMs: 30 * 60_000 }, // ~2 min, Retry-After 10–30 s
-  vmDelete: { pollMs: 15_000, withinMs: 30 * 60_000 }, // VM ~1 min, then NIC (Retry-After 10 s) and disk
-  versionUpdate: { pollMs: 60_000, withinMs: 60 * 60_000 }, // ~3 min, Retry-After 60 s
-  versionDelete: { pollMs: 60_000, withinMs: 30 * 60_000 }, // ~1.5 min, Retry-After 60 s
+  templateCreate: { firstPollMs: 30_000, pollMs: 15_000, withinMs: 30 * 60_000 }, // ~30 s
+  templateDelete: { firstPollMs: 75_000, pollMs: 20_000, withinMs: 30 * 60_000 }, // ~77 s
+  vmCreate: { firstPollMs: 2 * 60_000, pollMs: 15_000, withinMs: 30 * 60_000 }, // ~2 min, Retry-After 10–30 s
+  vmDelete: { firstPollMs: 60_000, pollMs: 15_000, withinMs: 30 * 60_000 }, // VM ~1 min, then NIC (Retry-After 10 s) and disk
+  versionUpdate: { firstPollMs: 3 * 60_000, pollMs: 60_000, withinMs: 60 * 60_000 }, // ~3 min, Retry-After 60 s
+  versionDelete: { firstPollMs: 90_000, pollMs: 60_000, withinMs: 30 * 60_000 }, // ~1.5 min, Retry-After 60 s
   /** A test script runs up to its timeout (90 min allowed): 30 s growing to 5 min between reads. */
   runCommand: { pollMs: 30_000, backoff: 1.5, maxPollMs: 5 * 60_000, withinMs: 15 * 60_000 },
 } as const satisfies Record<string, Omit<PollTiming, 'deadlineMs'> & { withinMs: number }>;
