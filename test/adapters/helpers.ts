@@ -1,3 +1,10 @@
+/**
+ * The harness of the adapter suites (and of the simulator and retention suites that reuse it): the
+ * real adapters (createAzurePorts, real SDK clients) against the simulated Azure on a virtual clock.
+ * It owns starting and stopping that pair (startHarness, useHarness), the ENG image template the
+ * Image Builder suites build on (templateSpec), and the long-running calls driven to their end on
+ * the moving clock as the orchestration drives them.
+ */
 import {
   startAzureSimulator,
   createStandardWorld,
@@ -9,6 +16,7 @@ import { loadConfig, type AppConfig } from '../../src/config';
 import { createAzurePorts } from '../../src/adapters';
 import type {
   AzurePorts,
+  ImageTemplateRef,
   ImageTemplateSpec,
   ImageTemplateStatus,
   RunCommandResult,
@@ -66,6 +74,99 @@ export function assertNoSecrets(error: FactoryError, world: StandardWorld): void
   expect(text).not.toContain('PRIVATE KEY');
   expect(text).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/);
   expect(text).not.toMatch(/Bearer [A-Za-z0-9]/);
+}
+
+/**
+ * Registers beforeAll/afterAll in the describe block it is called in: a harness for the block. The
+ * object it returns reads through to that harness (there from beforeAll on), so a suite's own
+ * beforeAll, declared after, can already use it.
+ */
+export function useHarness(options: SimulatorOptions = {}): Harness {
+  let started: Harness | undefined;
+  beforeAll(async () => {
+    started = await startHarness(options);
+  });
+  afterAll(async () => started?.stop());
+  const get = (): Harness => {
+    if (started === undefined) throw new Error('the harness starts in beforeAll');
+    return started;
+  };
+  return {
+    get sim() {
+      return get().sim;
+    },
+    get world() {
+      return get().world;
+    },
+    get clock() {
+      return get().clock;
+    },
+    get env() {
+      return get().env;
+    },
+    get config() {
+      return get().config;
+    },
+    get ports() {
+      return get().ports;
+    },
+    get logs() {
+      return get().logs;
+    },
+    stop: () => get().stop(),
+  };
+}
+
+/** An image template `name` in the world's template group (ENG subscription). */
+export function templateRef(h: Harness, name: string): ImageTemplateRef {
+  return { subscriptionId: h.world.eng.subscriptionId, resourceGroup: h.world.templateResourceGroup, name };
+}
+
+export interface TemplateSpecOptions {
+  name: string;
+  /** The ENG gallery image the template distributes to, and the version it creates. */
+  image: string;
+  version: string;
+  /** The world's Ubuntu platform image version the build starts from. */
+  sourceVersion?: string;
+  runOutputName?: string;
+  excludeFromLatest?: boolean;
+}
+
+/**
+ * An image template in the world's template group: Ubuntu platform image → one Shell customizer →
+ * the ENG gallery; tagged with its run (`image-factory-run: name`). `overrides` replace whole fields.
+ */
+export function templateSpec(
+  h: Harness,
+  options: TemplateSpecOptions,
+  overrides: Partial<ImageTemplateSpec> = {},
+): ImageTemplateSpec {
+  const u = h.world.platformImages.ubuntu;
+  return {
+    ...templateRef(h, options.name),
+    location: 'westeurope',
+    buildIdentityId: h.world.buildIdentity.id,
+    vmSize: 'Standard_D2s_v5',
+    osDiskSizeGB: 64,
+    buildTimeoutInMinutes: 120,
+    source: {
+      type: 'PlatformImage',
+      publisher: u.publisher,
+      offer: u.offer,
+      sku: u.sku,
+      version: options.sourceVersion ?? 'latest',
+    },
+    customizers: [{ type: 'Shell', name: 'harden', inline: ['echo hardening'] }],
+    distribute: {
+      galleryImageVersionId: `${h.world.eng.galleryId}/images/${options.image}/versions/${options.version}`,
+      runOutputName: options.runOutputName ?? 'eng-gallery',
+      targetRegions: [{ name: 'westeurope', replicaCount: 1, storageAccountType: 'Standard_LRS' }],
+      excludeFromLatest: options.excludeFromLatest ?? false,
+    },
+    tags: { 'image-factory-run': options.name },
+    ...overrides,
+  };
 }
 
 let runCommandCounter = 0;

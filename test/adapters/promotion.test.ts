@@ -1,21 +1,10 @@
-import {
-  startHarness,
-  expectFactoryError,
-  assertNoSecrets,
-  deleteVmToEnd,
-  runCommandToEnd,
-  type Harness,
-} from './helpers';
+import { useHarness, expectFactoryError, assertNoSecrets, deleteVmToEnd, runCommandToEnd } from './helpers';
 import type { ImageDefinitionSpec, TenantFacts } from './types';
 
 const IMAGE = 'ubuntu-2204-hardened';
 
 describe('galleries, cross-tenant promotion and test VMs (real SDK → simulated Azure)', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness();
-  });
-  afterAll(async () => h.stop());
+  const h = useHarness();
 
   const definition = (t: TenantFacts): ImageDefinitionSpec => ({
     subscriptionId: t.subscriptionId,
