@@ -1,6 +1,7 @@
 import type { ImageTemplateSpec } from '../../src/ports/azure';
 import {
   useHarness,
+  imageDefinition,
   templateSpec,
   expectFactoryError,
   assertNoSecrets,
@@ -19,17 +20,11 @@ describe('Image Builder through the real SDK, and the "done when" script', () =>
       ['test', h.world.test],
       ['prod', h.world.prod],
     ] as const) {
-      await h.ports.galleries(profile).ensureImageDefinition({
-        subscriptionId: t.subscriptionId,
-        resourceGroup: t.galleryResourceGroup,
-        gallery: t.galleryName,
-        image: IMAGE,
-        location: t.location,
-        osType: 'Linux',
-        osState: 'Generalized',
-        hyperVGeneration: 'V2',
-        identifier: { publisher: 'Contoso', offer: 'golden', sku: 'ubuntu' },
-      });
+      await h.ports
+        .galleries(profile)
+        .ensureImageDefinition(
+          imageDefinition(t, IMAGE, { publisher: 'Contoso', offer: 'golden', sku: 'ubuntu' }),
+        );
     }
   });
 

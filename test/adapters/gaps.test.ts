@@ -1,6 +1,7 @@
 import type { ImageTemplateRef, ImageTemplateSpec } from '../../src/ports/azure';
 import {
   useHarness,
+  imageDefinition,
   templateRef,
   templateSpec,
   expectFactoryError,
@@ -21,17 +22,11 @@ describe('adapters: cancel, VNET builds, timeout, Windows run command, version P
       [IMAGE, 'Linux'],
       [WIN_IMAGE, 'Windows'],
     ] as const)
-      await h.ports.galleries('eng').ensureImageDefinition({
-        subscriptionId: eng.subscriptionId,
-        resourceGroup: eng.galleryResourceGroup,
-        gallery: eng.galleryName,
-        image,
-        location: eng.location,
-        osType,
-        osState: 'Generalized',
-        hyperVGeneration: 'V2',
-        identifier: { publisher: 'Contoso', offer: 'gaps', sku: image },
-      });
+      await h.ports
+        .galleries('eng')
+        .ensureImageDefinition(
+          imageDefinition(eng, image, { publisher: 'Contoso', offer: 'gaps', sku: image }, { osType }),
+        );
   });
 
   const ref = (name: string): ImageTemplateRef => templateRef(h, name);

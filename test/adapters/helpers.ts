@@ -12,10 +12,12 @@ import {
   type StandardWorld,
 } from '../../src/local/azure-sim';
 import type { SimulatorOptions } from '../../src/local/azure-sim/api';
+import type { TenantFacts } from '../../src/local/azure-sim/world';
 import { loadConfig, type AppConfig } from '../../src/config';
 import { createAzurePorts } from '../../src/adapters';
 import type {
   AzurePorts,
+  ImageDefinitionSpec,
   ImageTemplateRef,
   ImageTemplateSpec,
   ImageTemplateStatus,
@@ -91,35 +93,37 @@ export function useHarness(options: SimulatorOptions = {}): Harness {
     if (started === undefined) throw new Error('the harness starts in beforeAll');
     return started;
   };
-  return {
-    get sim() {
-      return get().sim;
-    },
-    get world() {
-      return get().world;
-    },
-    get clock() {
-      return get().clock;
-    },
-    get env() {
-      return get().env;
-    },
-    get config() {
-      return get().config;
-    },
-    get ports() {
-      return get().ports;
-    },
-    get logs() {
-      return get().logs;
-    },
-    stop: () => get().stop(),
-  };
+  // Every property read goes to the started harness (all of its members are plain values or arrows).
+  return new Proxy({} as Harness, { get: (_target, key) => Reflect.get(get(), key) as unknown });
 }
 
 /** An image template `name` in the world's template group (ENG subscription). */
 export function templateRef(h: Harness, name: string): ImageTemplateRef {
   return { subscriptionId: h.world.eng.subscriptionId, resourceGroup: h.world.templateResourceGroup, name };
+}
+
+/**
+ * A generalized Gen2 Linux image definition `image` in the tenant's gallery, in its location;
+ * `overrides` replace whole fields (osType, securityType…).
+ */
+export function imageDefinition(
+  t: TenantFacts,
+  image: string,
+  identifier: ImageDefinitionSpec['identifier'],
+  overrides: Partial<ImageDefinitionSpec> = {},
+): ImageDefinitionSpec {
+  return {
+    subscriptionId: t.subscriptionId,
+    resourceGroup: t.galleryResourceGroup,
+    gallery: t.galleryName,
+    image,
+    location: t.location,
+    osType: 'Linux',
+    osState: 'Generalized',
+    hyperVGeneration: 'V2',
+    identifier,
+    ...overrides,
+  };
 }
 
 export interface TemplateSpecOptions {

@@ -9,7 +9,14 @@ import { recipeHash, stagingResourceGroupIdFor, templateNameFor } from '../../sr
 import type { PipelineDefinition } from '../../src/domain/pipeline/definition';
 import type { ImageTemplateRef, ImageTemplateSpec } from '../../src/ports/azure';
 import { pipelineSettingsForWorld } from '../../src/local/world-settings';
-import { useHarness, templateRef, templateSpec, expectFactoryError, provisionTemplate } from './helpers';
+import {
+  useHarness,
+  imageDefinition,
+  templateRef,
+  templateSpec,
+  expectFactoryError,
+  provisionTemplate,
+} from './helpers';
 
 const IMAGE = 'ubuntu-staging';
 
@@ -20,17 +27,16 @@ describe('staging resource groups', () => {
     pipeline = loadPipelinesOrThrow('pipelines', { ...h.env, ...pipelineSettingsForWorld(h.world) }).get(
       'ubuntu-2204-base',
     )!;
-    await h.ports.galleries('eng').ensureImageDefinition({
-      subscriptionId: h.world.eng.subscriptionId,
-      resourceGroup: h.world.eng.galleryResourceGroup,
-      gallery: h.world.eng.galleryName,
-      image: IMAGE,
-      location: 'westeurope',
-      osType: 'Linux',
-      osState: 'Generalized',
-      hyperVGeneration: 'V2',
-      identifier: { publisher: 'Contoso', offer: 'staging', sku: 'ubuntu' },
-    });
+    await h.ports
+      .galleries('eng')
+      .ensureImageDefinition(
+        imageDefinition(
+          h.world.eng,
+          IMAGE,
+          { publisher: 'Contoso', offer: 'staging', sku: 'ubuntu' },
+          { location: 'westeurope' },
+        ),
+      );
   });
 
   const ref = (name: string): ImageTemplateRef => templateRef(h, name);
