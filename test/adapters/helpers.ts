@@ -27,6 +27,7 @@ import type {
 import { settingsForWorld } from '../../src/local/world-settings';
 import { FactoryError } from '../../src/shared/errors';
 import { VirtualClock } from '../../src/shared/clock';
+import { readThrough } from '../support/read-through';
 
 export interface Harness {
   sim: AzureSimulator;
@@ -89,12 +90,7 @@ export function useHarness(options: SimulatorOptions = {}): Harness {
     started = await startHarness(options);
   });
   afterAll(async () => started?.stop());
-  const get = (): Harness => {
-    if (started === undefined) throw new Error('the harness starts in beforeAll');
-    return started;
-  };
-  // Every property read goes to the started harness (all of its members are plain values or arrows).
-  return new Proxy({} as Harness, { get: (_target, key) => Reflect.get(get(), key) as unknown });
+  return readThrough(() => started, 'the harness');
 }
 
 /** An image template `name` in the world's template group (ENG subscription). */

@@ -36,6 +36,7 @@ import type { PipelineDefinition } from '../../src/domain/pipeline/definition';
 import { BUILD_ORCHESTRATION, type BuildCustomStatus } from '../../src/domain/build-status';
 import { approvalEventName, type ApprovalDecision } from '../../src/ports/approvals';
 import { startHttpFrontEnd, type HttpFrontEnd } from '../../src/local/host/http/server';
+import { readThrough } from '../support/read-through';
 
 export interface Factory {
   host: LocalHost;
@@ -209,13 +210,7 @@ export function useFactory(...args: Parameters<typeof startFactory>): Factory {
   afterAll(async () => {
     await started?.stop();
   });
-  // Every property read goes to the started factory (its methods use no `this`).
-  return new Proxy({} as Factory, {
-    get: (_target, key) => {
-      if (started === undefined) throw new Error('the factory starts in beforeAll');
-      return Reflect.get(started, key) as unknown;
-    },
-  });
+  return readThrough(() => started, 'the factory');
 }
 
 type PendingApproval = NonNullable<BuildCustomStatus['pendingApproval']>;
