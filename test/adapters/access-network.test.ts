@@ -1,11 +1,7 @@
-import { startHarness, type Harness } from './helpers';
+import { useHarness } from './helpers';
 
 describe('access checks and network reads (real SDK → simulated Azure)', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness();
-  });
-  afterAll(async () => h.stop());
+  const h = useHarness();
 
   it('lists the role grants that apply to a principal at a scope, inherited ones included', async () => {
     const staging = h.world.staging.goodResourceGroupId;

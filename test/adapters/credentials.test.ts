@@ -1,15 +1,11 @@
 import { CredentialStore } from '../../src/adapters/credentials';
 import { loadConfig } from '../../src/config';
-import { startHarness, expectFactoryError, assertNoSecrets, type Harness } from './helpers';
+import { useHarness, expectFactoryError, assertNoSecrets } from './helpers';
 
 const ARM = 'https://management.azure.com/.default';
 
 describe('credentials against the simulated Entra', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness();
-  });
-  afterAll(async () => h.stop());
+  const h = useHarness();
 
   it.each([
     ['eng', 'managedIdentity'],

@@ -1,70 +1,48 @@
 import type { ImageTemplateSpec } from '../../src/ports/azure';
 import {
-  startHarness,
+  useHarness,
+  imageDefinition,
+  templateSpec,
   expectFactoryError,
   assertNoSecrets,
   deleteVmToEnd,
   provisionTemplate,
   runCommandToEnd,
-  type Harness,
 } from './helpers';
 
 const IMAGE = 'ubuntu-golden';
 
 describe('Image Builder through the real SDK, and the "done when" script', () => {
-  let h: Harness;
+  const h = useHarness();
   beforeAll(async () => {
-    h = await startHarness();
     for (const [profile, t] of [
       ['eng', h.world.eng],
       ['test', h.world.test],
       ['prod', h.world.prod],
     ] as const) {
-      await h.ports.galleries(profile).ensureImageDefinition({
-        subscriptionId: t.subscriptionId,
-        resourceGroup: t.galleryResourceGroup,
-        gallery: t.galleryName,
-        image: IMAGE,
-        location: t.location,
-        osType: 'Linux',
-        osState: 'Generalized',
-        hyperVGeneration: 'V2',
-        identifier: { publisher: 'Contoso', offer: 'golden', sku: 'ubuntu' },
-      });
+      await h.ports
+        .galleries(profile)
+        .ensureImageDefinition(
+          imageDefinition(t, IMAGE, { publisher: 'Contoso', offer: 'golden', sku: 'ubuntu' }),
+        );
     }
   });
-  afterAll(async () => h.stop());
 
-  const spec = (name: string, overrides: Partial<ImageTemplateSpec> = {}): ImageTemplateSpec => {
-    const u = h.world.platformImages.ubuntu;
-    return {
-      subscriptionId: h.world.eng.subscriptionId,
-      resourceGroup: h.world.templateResourceGroup,
-      name,
-      location: 'westeurope',
-      buildIdentityId: h.world.buildIdentity.id,
-      stagingResourceGroupId: h.world.staging.goodResourceGroupId,
-      vmSize: 'Standard_D2s_v5',
-      osDiskSizeGB: 64,
-      buildTimeoutInMinutes: 120,
-      source: {
-        type: 'PlatformImage',
-        publisher: u.publisher,
-        offer: u.offer,
-        sku: u.sku,
-        version: u.versions[2] ?? 'latest',
+  const spec = (name: string, overrides: Partial<ImageTemplateSpec> = {}): ImageTemplateSpec =>
+    templateSpec(
+      h,
+      {
+        name,
+        image: IMAGE,
+        version: '2.0.0',
+        sourceVersion: h.world.platformImages.ubuntu.versions[2] ?? 'latest',
       },
-      customizers: [{ type: 'Shell', name: 'harden', inline: ['echo hardening'] }],
-      distribute: {
-        galleryImageVersionId: `${h.world.eng.galleryId}/images/${IMAGE}/versions/2.0.0`,
-        runOutputName: 'eng-gallery',
-        targetRegions: [{ name: 'westeurope', replicaCount: 1, storageAccountType: 'Standard_LRS' }],
-        excludeFromLatest: false,
+      {
+        stagingResourceGroupId: h.world.staging.goodResourceGroupId,
+        tags: { 'image-factory-run': 'r1' },
+        ...overrides,
       },
-      tags: { 'image-factory-run': 'r1' },
-      ...overrides,
-    };
-  };
+    );
 
   it('done when: template → run → ENG→TEST→PROD across tenants → test VM → command → delete, nothing leaked', async () => {
     const before = new Set(h.sim.inventory().map((r) => r.id.toLowerCase()));

@@ -1,12 +1,8 @@
 import { classifyAzureError, scrubSecrets } from '../../src/adapters/errors';
-import { startHarness, expectFactoryError, assertNoSecrets, type Harness } from './helpers';
+import { useHarness, expectFactoryError, assertNoSecrets } from './helpers';
 
 describe('error classification against the simulator', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness();
-  });
-  afterAll(async () => h.stop());
+  const h = useHarness();
   afterEach(() => h.sim.setFaults(undefined));
 
   const rgId = (): string =>

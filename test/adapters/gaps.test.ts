@@ -1,76 +1,40 @@
 import type { ImageTemplateRef, ImageTemplateSpec } from '../../src/ports/azure';
 import {
-  startHarness,
+  useHarness,
+  imageDefinition,
+  templateRef,
+  templateSpec,
   expectFactoryError,
   assertNoSecrets,
   deleteVmToEnd,
   provisionTemplate,
   runCommandToEnd,
-  type Harness,
 } from './helpers';
 
 const IMAGE = 'ubuntu-gaps';
 const WIN_IMAGE = 'win-gaps';
 
 describe('adapters: cancel, VNET builds, timeout, Windows run command, version PATCH, VHD, faults, log listing', () => {
-  let h: Harness;
+  const h = useHarness();
   beforeAll(async () => {
-    h = await startHarness();
     const eng = h.world.eng;
     for (const [image, osType] of [
       [IMAGE, 'Linux'],
       [WIN_IMAGE, 'Windows'],
     ] as const)
-      await h.ports.galleries('eng').ensureImageDefinition({
-        subscriptionId: eng.subscriptionId,
-        resourceGroup: eng.galleryResourceGroup,
-        gallery: eng.galleryName,
-        image,
-        location: eng.location,
-        osType,
-        osState: 'Generalized',
-        hyperVGeneration: 'V2',
-        identifier: { publisher: 'Contoso', offer: 'gaps', sku: image },
-      });
+      await h.ports
+        .galleries('eng')
+        .ensureImageDefinition(
+          imageDefinition(eng, image, { publisher: 'Contoso', offer: 'gaps', sku: image }, { osType }),
+        );
   });
-  afterAll(async () => h.stop());
 
-  const ref = (name: string): ImageTemplateRef => ({
-    subscriptionId: h.world.eng.subscriptionId,
-    resourceGroup: h.world.templateResourceGroup,
-    name,
-  });
+  const ref = (name: string): ImageTemplateRef => templateRef(h, name);
   const spec = (
     name: string,
     version: string,
     overrides: Partial<ImageTemplateSpec> = {},
-  ): ImageTemplateSpec => {
-    const u = h.world.platformImages.ubuntu;
-    return {
-      ...ref(name),
-      location: 'westeurope',
-      buildIdentityId: h.world.buildIdentity.id,
-      vmSize: 'Standard_D2s_v5',
-      osDiskSizeGB: 64,
-      buildTimeoutInMinutes: 120,
-      source: {
-        type: 'PlatformImage',
-        publisher: u.publisher,
-        offer: u.offer,
-        sku: u.sku,
-        version: 'latest',
-      },
-      customizers: [{ type: 'Shell', name: 'harden', inline: ['echo hardening'] }],
-      distribute: {
-        galleryImageVersionId: `${h.world.eng.galleryId}/images/${IMAGE}/versions/${version}`,
-        runOutputName: 'eng-gallery',
-        targetRegions: [{ name: 'westeurope', replicaCount: 1, storageAccountType: 'Standard_LRS' }],
-        excludeFromLatest: false,
-      },
-      tags: { 'image-factory-run': name },
-      ...overrides,
-    };
-  };
+  ): ImageTemplateSpec => templateSpec(h, { name, image: IMAGE, version }, overrides);
   const runToEnd = async (r: ImageTemplateRef): Promise<void> => {
     for (let i = 0; i < 20; i += 1) {
       h.clock.advanceBy(10 * 60_000);

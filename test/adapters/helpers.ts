@@ -1,3 +1,10 @@
+/**
+ * The harness of the adapter suites (and of the simulator and retention suites that reuse it): the
+ * real adapters (createAzurePorts, real SDK clients) against the simulated Azure on a virtual clock.
+ * It owns starting and stopping that pair (startHarness, useHarness), the ENG image template the
+ * Image Builder suites build on (templateSpec), and the long-running calls driven to their end on
+ * the moving clock as the orchestration drives them.
+ */
 import {
   startAzureSimulator,
   createStandardWorld,
@@ -5,10 +12,13 @@ import {
   type StandardWorld,
 } from '../../src/local/azure-sim';
 import type { SimulatorOptions } from '../../src/local/azure-sim/api';
+import type { TenantFacts } from '../../src/local/azure-sim/world';
 import { loadConfig, type AppConfig } from '../../src/config';
 import { createAzurePorts } from '../../src/adapters';
 import type {
   AzurePorts,
+  ImageDefinitionSpec,
+  ImageTemplateRef,
   ImageTemplateSpec,
   ImageTemplateStatus,
   RunCommandResult,
@@ -17,6 +27,7 @@ import type {
 import { settingsForWorld } from '../../src/local/world-settings';
 import { FactoryError } from '../../src/shared/errors';
 import { VirtualClock } from '../../src/shared/clock';
+import { readThrough } from '../support/read-through';
 
 export interface Harness {
   sim: AzureSimulator;
@@ -66,6 +77,96 @@ export function assertNoSecrets(error: FactoryError, world: StandardWorld): void
   expect(text).not.toContain('PRIVATE KEY');
   expect(text).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/);
   expect(text).not.toMatch(/Bearer [A-Za-z0-9]/);
+}
+
+/**
+ * Registers beforeAll/afterAll in the describe block it is called in: a harness for the block. The
+ * object it returns reads through to that harness (there from beforeAll on), so a suite's own
+ * beforeAll, declared after, can already use it.
+ */
+export function useHarness(options: SimulatorOptions = {}): Harness {
+  let started: Harness | undefined;
+  beforeAll(async () => {
+    started = await startHarness(options);
+  });
+  afterAll(async () => started?.stop());
+  return readThrough(() => started, 'the harness');
+}
+
+/** An image template `name` in the world's template group (ENG subscription). */
+export function templateRef(h: Harness, name: string): ImageTemplateRef {
+  return { subscriptionId: h.world.eng.subscriptionId, resourceGroup: h.world.templateResourceGroup, name };
+}
+
+/**
+ * A generalized Gen2 Linux image definition `image` in the tenant's gallery, in its location;
+ * `overrides` replace whole fields (osType, securityType…).
+ */
+export function imageDefinition(
+  t: TenantFacts,
+  image: string,
+  identifier: ImageDefinitionSpec['identifier'],
+  overrides: Partial<ImageDefinitionSpec> = {},
+): ImageDefinitionSpec {
+  return {
+    subscriptionId: t.subscriptionId,
+    resourceGroup: t.galleryResourceGroup,
+    gallery: t.galleryName,
+    image,
+    location: t.location,
+    osType: 'Linux',
+    osState: 'Generalized',
+    hyperVGeneration: 'V2',
+    identifier,
+    ...overrides,
+  };
+}
+
+export interface TemplateSpecOptions {
+  name: string;
+  /** The ENG gallery image the template distributes to, and the version it creates. */
+  image: string;
+  version: string;
+  /** The world's Ubuntu platform image version the build starts from. */
+  sourceVersion?: string;
+  runOutputName?: string;
+  excludeFromLatest?: boolean;
+}
+
+/**
+ * An image template in the world's template group: Ubuntu platform image → one Shell customizer →
+ * the ENG gallery; tagged with its run (`image-factory-run: name`). `overrides` replace whole fields.
+ */
+export function templateSpec(
+  h: Harness,
+  options: TemplateSpecOptions,
+  overrides: Partial<ImageTemplateSpec> = {},
+): ImageTemplateSpec {
+  const u = h.world.platformImages.ubuntu;
+  return {
+    ...templateRef(h, options.name),
+    location: 'westeurope',
+    buildIdentityId: h.world.buildIdentity.id,
+    vmSize: 'Standard_D2s_v5',
+    osDiskSizeGB: 64,
+    buildTimeoutInMinutes: 120,
+    source: {
+      type: 'PlatformImage',
+      publisher: u.publisher,
+      offer: u.offer,
+      sku: u.sku,
+      version: options.sourceVersion ?? 'latest',
+    },
+    customizers: [{ type: 'Shell', name: 'harden', inline: ['echo hardening'] }],
+    distribute: {
+      galleryImageVersionId: `${h.world.eng.galleryId}/images/${options.image}/versions/${options.version}`,
+      runOutputName: options.runOutputName ?? 'eng-gallery',
+      targetRegions: [{ name: 'westeurope', replicaCount: 1, storageAccountType: 'Standard_LRS' }],
+      excludeFromLatest: options.excludeFromLatest ?? false,
+    },
+    tags: { 'image-factory-run': options.name },
+    ...overrides,
+  };
 }
 
 let runCommandCounter = 0;

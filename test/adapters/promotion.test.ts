@@ -1,34 +1,25 @@
 import {
-  startHarness,
+  useHarness,
+  imageDefinition,
   expectFactoryError,
   assertNoSecrets,
   deleteVmToEnd,
   runCommandToEnd,
-  type Harness,
 } from './helpers';
 import type { ImageDefinitionSpec, TenantFacts } from './types';
 
 const IMAGE = 'ubuntu-2204-hardened';
 
 describe('galleries, cross-tenant promotion and test VMs (real SDK → simulated Azure)', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness();
-  });
-  afterAll(async () => h.stop());
+  const h = useHarness();
 
-  const definition = (t: TenantFacts): ImageDefinitionSpec => ({
-    subscriptionId: t.subscriptionId,
-    resourceGroup: t.galleryResourceGroup,
-    gallery: t.galleryName,
-    image: IMAGE,
-    location: t.location,
-    osType: 'Linux',
-    osState: 'Generalized',
-    hyperVGeneration: 'V2',
-    securityType: 'TrustedLaunchSupported',
-    identifier: { publisher: 'Contoso', offer: 'ubuntu', sku: '2204-hardened' },
-  });
+  const definition = (t: TenantFacts): ImageDefinitionSpec =>
+    imageDefinition(
+      t,
+      IMAGE,
+      { publisher: 'Contoso', offer: 'ubuntu', sku: '2204-hardened' },
+      { securityType: 'TrustedLaunchSupported' },
+    );
   const versionRef = (t: TenantFacts, version = '1.0.0') => ({
     subscriptionId: t.subscriptionId,
     resourceGroup: t.galleryResourceGroup,

@@ -9,64 +9,43 @@ import { recipeHash, stagingResourceGroupIdFor, templateNameFor } from '../../sr
 import type { PipelineDefinition } from '../../src/domain/pipeline/definition';
 import type { ImageTemplateRef, ImageTemplateSpec } from '../../src/ports/azure';
 import { pipelineSettingsForWorld } from '../../src/local/world-settings';
-import { startHarness, expectFactoryError, provisionTemplate, type Harness } from './helpers';
+import {
+  useHarness,
+  imageDefinition,
+  templateRef,
+  templateSpec,
+  expectFactoryError,
+  provisionTemplate,
+} from './helpers';
 
 const IMAGE = 'ubuntu-staging';
 
 describe('staging resource groups', () => {
-  let h: Harness;
+  const h = useHarness();
   let pipeline: PipelineDefinition;
   beforeAll(async () => {
-    h = await startHarness();
     pipeline = loadPipelinesOrThrow('pipelines', { ...h.env, ...pipelineSettingsForWorld(h.world) }).get(
       'ubuntu-2204-base',
     )!;
-    await h.ports.galleries('eng').ensureImageDefinition({
-      subscriptionId: h.world.eng.subscriptionId,
-      resourceGroup: h.world.eng.galleryResourceGroup,
-      gallery: h.world.eng.galleryName,
-      image: IMAGE,
-      location: 'westeurope',
-      osType: 'Linux',
-      osState: 'Generalized',
-      hyperVGeneration: 'V2',
-      identifier: { publisher: 'Contoso', offer: 'staging', sku: 'ubuntu' },
-    });
+    await h.ports
+      .galleries('eng')
+      .ensureImageDefinition(
+        imageDefinition(
+          h.world.eng,
+          IMAGE,
+          { publisher: 'Contoso', offer: 'staging', sku: 'ubuntu' },
+          { location: 'westeurope' },
+        ),
+      );
   });
-  afterAll(async () => h.stop());
 
-  const ref = (name: string): ImageTemplateRef => ({
-    subscriptionId: h.world.eng.subscriptionId,
-    resourceGroup: h.world.templateResourceGroup,
-    name,
-  });
-  const spec = (name: string, stagingResourceGroupId: string, version: string): ImageTemplateSpec => {
-    const u = h.world.platformImages.ubuntu;
-    return {
-      ...ref(name),
-      location: 'westeurope',
-      buildIdentityId: h.world.buildIdentity.id,
-      stagingResourceGroupId,
-      vmSize: 'Standard_D2s_v5',
-      osDiskSizeGB: 64,
-      buildTimeoutInMinutes: 120,
-      source: {
-        type: 'PlatformImage',
-        publisher: u.publisher,
-        offer: u.offer,
-        sku: u.sku,
-        version: 'latest',
-      },
-      customizers: [{ type: 'Shell', name: 'harden', inline: ['echo hardening'] }],
-      distribute: {
-        galleryImageVersionId: `${h.world.eng.galleryId}/images/${IMAGE}/versions/${version}`,
-        runOutputName: 'eng',
-        targetRegions: [{ name: 'westeurope', replicaCount: 1, storageAccountType: 'Standard_LRS' }],
-        excludeFromLatest: true,
-      },
-      tags: {},
-    };
-  };
+  const ref = (name: string): ImageTemplateRef => templateRef(h, name);
+  const spec = (name: string, stagingResourceGroupId: string, version: string): ImageTemplateSpec =>
+    templateSpec(
+      h,
+      { name, image: IMAGE, version, runOutputName: 'eng', excludeFromLatest: true },
+      { stagingResourceGroupId, tags: {} },
+    );
   /** Returns once ARM accepted the delete; it takes ~77 s of (virtual) time. */
   const deleteTemplate = async (name: string) => {
     await h.ports.imageBuilder('eng').deleteTemplate(ref(name));

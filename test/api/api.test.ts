@@ -1,50 +1,18 @@
-import { startHttpFrontEnd, type HttpFrontEnd } from '../../src/local/host/http/server';
-import { startFactory, type Factory } from '../pipeline/harness';
+import { apiSuite } from './api-suite';
 
 const KEY = 'api-test-key';
 /** Revoke is authLevel admin: the master key. */
 const ADMIN = { 'x-functions-key': 'master-key' };
 
 describe('HTTP API through the local host front end and the real durable client', () => {
-  let factory: Factory;
-  let front: HttpFrontEnd;
-  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const response = await fetch(`${front.url}${path}`, {
-      method,
-      headers: {
-        'x-functions-key': KEY,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...headers,
-      },
-      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    let json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    return { status: response.status, json, text, headers: response.headers };
-  };
-  const instanceCount = async () => (await factory.host.engine.list({})).instances.length;
-
-  beforeAll(async () => {
-    // One key sends every request of this suite; the limits have their own suite (abuse.test.ts).
-    factory = await startFactory({}, { API_RATE_LIMIT_BURST: '1000' });
-    front = await startHttpFrontEnd({
-      registry: factory.host.registry,
-      engine: factory.host.engine,
-      invoke: factory.host.invokeFunction.bind(factory.host),
-      port: 0,
-      keys: { functionKeys: {}, hostKeys: { default: KEY }, masterKey: 'master-key' },
-      taskHubName: 'ImageFactoryTest',
-    });
+  // One key sends every request of this suite; the limits have their own suite (abuse.test.ts).
+  const suite = apiSuite({
+    hostKey: KEY,
+    masterKey: 'master-key',
+    settings: () => ({ API_RATE_LIMIT_BURST: '1000' }),
+    tolerateNonJson: true,
   });
-  afterAll(async () => {
-    await front.close();
-    await factory.stop();
-  });
+  const { call, instanceCount } = suite;
 
   describe('bad input gets a clear 4xx and starts nothing', () => {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -191,7 +159,7 @@ describe('HTTP API through the local host front end and the real durable client'
     expect(conflict.status).toBe(409);
     const id = started.json.id as string;
 
-    await factory.untilApprovalPending(id, 'TEST');
+    await suite.factory.untilApprovalPending(id, 'TEST');
     const build = await call('GET', `/api/builds/${id}`);
     expect(build.json.pipeline).toBe('ubuntu-2204-base');
     expect(build.json.step).toBe('approve');
@@ -214,13 +182,13 @@ describe('HTTP API through the local host front end and the real durable client'
     const cancel = await call('POST', `/api/builds/${id}/cancel`, { reason: 'changed my mind' });
     expect(cancel.status).toBe(202);
     expect(cancel.text).not.toMatch(/[?&]code=/);
-    await factory.host.waitFor(id);
+    await suite.factory.host.waitFor(id);
     const canceled = await call('GET', `/api/builds/${id}`);
     expect(canceled.json.outcome).toBe('canceled');
     expect(canceled.text).not.toMatch(/[?&]code=/);
     expect(canceled.json.failure.message).toContain('changed my mind');
     expect((await call('POST', `/api/builds/${id}/cancel`, { reason: 'again' })).status).toBe(409);
-    const leftovers = factory.sim
+    const leftovers = suite.factory.sim
       .inventory()
       .filter((r) => /imagetemplates|virtualmachines|networkinterfaces|disks|versions/.test(r.type));
     expect(leftovers).toEqual([]);
@@ -230,10 +198,10 @@ describe('HTTP API through the local host front end and the real durable client'
     const started = await call('POST', '/api/builds', { pipeline: 'windows-2022-base' });
     const id = started.json.id as string;
     for (const stage of ['TEST', 'PROD']) {
-      await factory.untilApprovalPending(id, stage);
-      await factory.decide(id, stage, 'approved');
+      await suite.factory.untilApprovalPending(id, stage);
+      await suite.factory.decide(id, stage, 'approved');
     }
-    await factory.host.waitFor(id);
+    await suite.factory.host.waitFor(id);
     const done = await call('GET', `/api/builds/${id}`);
     expect(done.json.outcome).toBe('succeeded');
     const version = done.json.imageVersion as string;
@@ -249,7 +217,7 @@ describe('HTTP API through the local host front end and the real durable client'
       ADMIN,
     );
     expect(revoke.status).toBe(202);
-    await factory.host.waitFor(revoke.json.id);
+    await suite.factory.host.waitFor(revoke.json.id);
     const again = await call(
       'POST',
       `/api/versions/windows-2022-base/${version}/revoke`,
@@ -257,7 +225,7 @@ describe('HTTP API through the local host front end and the real durable client'
       ADMIN,
     );
     expect(again.json.id).toBe(revoke.json.id);
-    const versions = factory.sim
+    const versions = suite.factory.sim
       .inventory()
       .filter((r) => r.type.endsWith('/versions') && r.id.endsWith(version));
     expect(versions).toHaveLength(3);

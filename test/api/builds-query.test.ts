@@ -2,45 +2,18 @@
  * GET /api/builds paging and filters, the build record (reason, requester, approvals), and the
  * Idempotency-Key under concurrency — through the real front end, df client and local host.
  */
-import { startHttpFrontEnd, type HttpFrontEnd } from '../../src/local/host/http/server';
-import { startFactory, type Factory } from '../pipeline/harness';
+import { apiSuite } from './api-suite';
 
 const KEY = 'query-test-key';
 
 describe('builds list, build record and idempotency', () => {
-  let factory: Factory;
-  let front: HttpFrontEnd;
-  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const response = await fetch(`${front.url}${path}`, {
-      method,
-      headers: {
-        'x-functions-key': KEY,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...headers,
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    return { status: response.status, json: text ? JSON.parse(text) : undefined, headers: response.headers };
-  };
-  const instanceCount = async () => (await factory.host.engine.list({})).instances.length;
-
-  beforeAll(async () => {
-    // As behind App Service authentication: the principal headers name the requester.
-    factory = await startFactory({}, { API_EASY_AUTH: 'true' });
-    front = await startHttpFrontEnd({
-      registry: factory.host.registry,
-      engine: factory.host.engine,
-      invoke: factory.host.invokeFunction.bind(factory.host),
-      port: 0,
-      keys: { functionKeys: {}, hostKeys: { default: KEY }, masterKey: 'master-key-query' },
-      taskHubName: 'ImageFactoryTest',
-    });
+  // As behind App Service authentication: the principal headers name the requester.
+  const suite = apiSuite({
+    hostKey: KEY,
+    masterKey: 'master-key-query',
+    settings: () => ({ API_EASY_AUTH: 'true' }),
   });
-  afterAll(async () => {
-    await front.close();
-    await factory.stop();
-  });
+  const { call, instanceCount } = suite;
 
   it.each([
     ['unknown parameter', '/api/builds?state=running', '(query) state'],
@@ -58,7 +31,7 @@ describe('builds list, build record and idempotency', () => {
 
   it('the status page does not let a crafted id inject markup', async () => {
     const evil = encodeURIComponent('</script><script>alert(1)</script>');
-    const response = await fetch(`${front.url}/api/builds/${evil}/view?code=${KEY}`);
+    const response = await fetch(`${suite.front.url}/api/builds/${evil}/view?code=${KEY}`);
     expect(response.status).toBe(400);
     expect(response.headers.get('content-type')).toContain('application/problem+json');
     const html = await response.text();
@@ -106,9 +79,9 @@ describe('builds list, build record and idempotency', () => {
     });
     expect(early.json.stages.map((s: { name: string }) => s.name)).toEqual(['ENG', 'TEST', 'PROD']);
 
-    await factory.untilApprovalPending(id, 'TEST');
-    await factory.decide(id, 'TEST', 'approved', 'erin@contoso.com');
-    await factory.untilApprovalPending(id, 'PROD');
+    await suite.factory.untilApprovalPending(id, 'TEST');
+    await suite.factory.decide(id, 'TEST', 'approved', 'erin@contoso.com');
+    await suite.factory.untilApprovalPending(id, 'PROD');
     const record = await call('GET', `/api/builds/${id}`);
     expect(record.json.approvals).toEqual([
       expect.objectContaining({
@@ -125,7 +98,7 @@ describe('builds list, build record and idempotency', () => {
 
     const cancel = await call('POST', `/api/builds/${id}/cancel`, { reason: 'superseded' });
     expect(cancel.status).toBe(202);
-    await factory.host.waitFor(id);
+    await suite.factory.host.waitFor(id);
     const done = await call('GET', `/api/builds/${id}`);
     expect(done.json.outcome).toBe('canceled');
     expect(done.json.failure.message).toContain('superseded');

@@ -8,36 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { redactJson, secretValues } from '../../src/api/redact';
-import { startHttpFrontEnd, type HttpFrontEnd } from '../../src/local/host/http/server';
-import { startFactory, type Factory } from '../pipeline/harness';
+import { apiSuite } from './api-suite';
 
 const KEY = 'overrides-test-key';
 const LICENSE = 'lic-3f9a1c2b7d4e5f60a1b2';
 
 describe('build overrides and secret-free answers', () => {
-  let factory: Factory;
-  let front: HttpFrontEnd;
   let dir: string;
-  const call = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${front.url}${path}`, {
-      method,
-      headers: {
-        'x-functions-key': KEY,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    return {
-      status: response.status,
-      text,
-      json: text ? JSON.parse(text) : undefined,
-      headers: response.headers,
-    };
-  };
-  const instanceCount = async () => (await factory.host.engine.list({})).instances.length;
-
-  beforeAll(async () => {
+  beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'pipelines-'));
     for (const file of readdirSync('pipelines')) copyFileSync(join('pipelines', file), join(dir, file));
     const licensed = parse(readFileSync('pipelines/ubuntu-2204-base.yaml', 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -49,20 +27,15 @@ describe('build overrides and secret-free answers', () => {
     };
     licensed.build.customizers[0].inline.push('echo "${LICENSE_TOKEN}" | sudo tee /etc/vendor/license');
     writeFileSync(join(dir, 'licensed-managed.yaml'), stringify(licensed));
-
-    factory = await startFactory({}, { PIPELINES_DIR: dir, LICENSE_TOKEN: LICENSE });
-    front = await startHttpFrontEnd({
-      registry: factory.host.registry,
-      engine: factory.host.engine,
-      invoke: factory.host.invokeFunction.bind(factory.host),
-      port: 0,
-      keys: { functionKeys: {}, hostKeys: { default: KEY }, masterKey: 'master-key-overrides' },
-      taskHubName: 'ImageFactoryTest',
-    });
   });
-  afterAll(async () => {
-    await front.close();
-    await factory.stop();
+  const suite = apiSuite({
+    hostKey: KEY,
+    masterKey: 'master-key-overrides',
+    settings: () => ({ PIPELINES_DIR: dir, LICENSE_TOKEN: LICENSE }),
+  });
+  const { call, instanceCount } = suite;
+  // Declared after apiSuite's afterAll, so it runs after it: the factory stops before its folder goes.
+  afterAll(() => {
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -113,10 +86,10 @@ describe('build overrides and secret-free answers', () => {
     const all = await call('GET', '/api/pipelines');
     for (const text of [one.text, all.text]) {
       expect(text).not.toContain(LICENSE);
-      expect(text).not.toContain(factory.env.FACTORY_CLIENT_SECRET ?? 'unset');
+      expect(text).not.toContain(suite.factory.env.FACTORY_CLIENT_SECRET ?? 'unset');
     }
     // What the pipeline really runs still has the value (only answers are redacted).
-    expect(factory.pipelines.get('ubuntu-2204-base')).toBeDefined();
+    expect(suite.factory.pipelines.get('ubuntu-2204-base')).toBeDefined();
   });
 
   it('builds with the overrides: pinned source, promoted only to ENG, no approval needed', async () => {
@@ -132,14 +105,14 @@ describe('build overrides and secret-free answers', () => {
     expect(started.json.viewUri).toBe(`/api/builds/${id}/view`);
     // The input names the pipeline, the overrides and the digest; admission re-applies them to the
     // served definition (the build below shows they took effect).
-    const input = (await factory.host.engine.getStatus(id, { showInput: true }))?.input;
+    const input = (await suite.factory.host.engine.getStatus(id, { showInput: true }))?.input;
     expect(input).toMatchObject({
       pipeline: 'ubuntu-2204-base',
       overrides: { sourceVersion: '22.04.202511050', stopAfterStage: 'ENG', buildTimeoutMinutes: 90 },
       definitionDigest: expect.stringMatching(/^[a-f0-9]{64}$/) as unknown,
     });
 
-    await factory.host.waitFor(id);
+    await suite.factory.host.waitFor(id);
     const build = await call('GET', started.json.buildUri);
     expect(build.json).toMatchObject({ outcome: 'succeeded', sourceImageVersion: '22.04.202511050' });
     expect(build.json.stages.map((s: { name: string; state: string }) => `${s.name}:${s.state}`)).toEqual([
@@ -151,14 +124,14 @@ describe('build overrides and secret-free answers', () => {
 
   it('shows a failed build with its reason and log excerpt, with a quoted secret masked', async () => {
     // The test script prints the licence it found: the log excerpt quotes a secret setting's value.
-    factory.sim.scriptRunCommand(({ script }) =>
+    suite.factory.sim.scriptRunCommand(({ script }) =>
       script.includes('auditd')
         ? { exitCode: 3, stdout: `auditd inactive; licence ${LICENSE} found`, stderr: '' }
         : { exitCode: 0, stdout: '', stderr: '' },
     );
     const started = await call('POST', '/api/builds', { pipeline: 'ubuntu-2204-base', reason: 'will fail' });
     const id = started.json.id as string;
-    await factory.host.waitFor(id);
+    await suite.factory.host.waitFor(id);
     const build = await call('GET', `/api/builds/${id}`);
     expect(build.json).toMatchObject({
       outcome: 'failed',

@@ -5,95 +5,34 @@
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import type { ServiceBusSender } from '@azure/service-bus';
-import type { LocalHost } from '../../src/local/host';
-import type { HttpFrontEnd } from '../../src/local/host/http/server';
-import type { ServiceBusPeer } from '../../src/local/servicebus/peer';
-import type { ServiceBusTriggers } from '../../src/local/servicebus/trigger';
-import { startApprovalsWorld, type ApprovalsWorld } from './fixtures/approvals-world';
-import { CLOUDEVENTS_CONTENT_TYPE, signDecision, toDecisionEvent } from '../../src/domain/approvals';
-import type { ApprovalDecision, ApprovalRequest } from '../../src/ports/approvals';
+import { approvalsBench, decisionFor, requestFor } from './fixtures/approvals-world';
+import { signDecision, toDecisionEvent } from '../../src/domain/approvals';
+import type { ApprovalDecision } from '../../src/ports/approvals';
 
 const KEY = Buffer.alloc(32, 42);
-const logs: string[] = [];
-let world: ApprovalsWorld;
-let peer: ServiceBusPeer;
-let host: LocalHost;
-let front: HttpFrontEnd;
-let triggers: ServiceBusTriggers;
-let decisions: ServiceBusSender;
+const bench = approvalsBench(KEY, ['b-wait', 'b-late', 'b-dup', 'b-script']);
+const { logs, until, status, waitingBuild, sendRaw, rejectsFor, settled } = bench;
 
-beforeAll(async () => {
-  world = await startApprovalsWorld(KEY, logs);
-  ({ peer, host, front, triggers, decisions } = world);
-});
-
-afterAll(async () => {
-  await world?.stop(['b-wait', 'b-late', 'b-dup', 'b-script']);
-});
-
-const requestFor = (
-  buildId: string,
-  deadline = new Date(Date.now() + 3_600_000).toISOString(),
-): ApprovalRequest => ({
-  requestId: `${buildId}:TEST:1`,
-  buildId,
-  pipeline: 'ubuntu-base',
-  stage: 'TEST',
-  imageVersion: '2026.0101.1200',
-  recipeHash: 'sha256:abc',
-  testSummary: 'ok',
-  requestedAt: new Date().toISOString(),
-  deadline,
-});
-const decisionFor = (r: ApprovalRequest, overrides: Partial<ApprovalDecision> = {}): ApprovalDecision => ({
-  requestId: r.requestId,
-  buildId: r.buildId,
-  stage: r.stage,
-  imageVersion: r.imageVersion,
-  decision: 'approved',
-  approver: 'jane.doe',
-  changeTicket: 'CHG0001234',
-  decidedAt: new Date().toISOString(),
-  ...overrides,
-});
-const send = async (decision: ApprovalDecision, signingKey: Buffer | null = KEY, id = randomUUID()) => {
-  const event = toDecisionEvent(decision, {
+const send = (decision: ApprovalDecision, signingKey: Buffer | null = KEY, id = randomUUID()) =>
+  sendRaw(
+    toDecisionEvent(decision, {
+      id,
+      source: '/servicenow/change',
+      time: new Date().toISOString(),
+      ...(signingKey ? { signingKey } : {}),
+    }),
     id,
-    source: '/servicenow/change',
-    time: new Date().toISOString(),
-    ...(signingKey ? { signingKey } : {}),
-  });
-  await decisions.sendMessages({ messageId: id, contentType: CLOUDEVENTS_CONTENT_TYPE, body: event });
-  return id;
-};
-const sendRaw = async (body: unknown) => {
-  const id = randomUUID();
-  await decisions.sendMessages({ messageId: id, contentType: CLOUDEVENTS_CONTENT_TYPE, body });
-  return id;
-};
-const until = async (check: () => boolean | Promise<boolean>, timeoutMs = 15_000) => {
-  const giveUp = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > giveUp)
-      throw new Error(`condition not met in ${timeoutMs} ms; log:\n${logs.slice(-20).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
-const rejectsFor = (messageId: string) =>
-  peer
-    .queue('approval-rejects')
-    .active.filter((m) => m.applicationProperties.originalMessageId === messageId);
-const status = async (id: string) => (await host.getStatus(id))!;
+  );
 
 test('the trigger listens on the queue named by %APPROVAL_DECISIONS_QUEUE%', () => {
-  expect(triggers.listening).toEqual([{ name: 'approvalDecisions', queue: 'approval-decisions' }]);
+  expect(bench.world.triggers.listening).toEqual([
+    { name: 'approvalDecisions', queue: 'approval-decisions' },
+  ]);
 });
 
 test('forged, unsigned and mismatched decisions go to approval-rejects and change nothing; the valid one is taken', async () => {
   const request = requestFor('b-wait');
-  await host.startNew('approvalFixture', { instanceId: 'b-wait', input: { request, waitMs: 3_600_000 } });
-  await until(async () => (await status('b-wait')).customStatus !== null);
+  await waitingBuild(request);
   const refused = [
     ['bad-signature', await send(decisionFor(request, { decision: 'rejected' }), Buffer.alloc(32, 1))],
     ['unsigned', await send(decisionFor(request, { decision: 'rejected' }), null)],
@@ -119,12 +58,11 @@ test('forged, unsigned and mismatched decisions go to approval-rejects and chang
   expect((await status('b-wait')).runtimeStatus).toBe('Running');
   // The trigger completes a message after its function returns (as the Functions host does), so
   // the refusals can reach approval-rejects a moment before their decisions are settled.
-  await until(() => peer.queue('approval-decisions').counts.active === 0);
-  expect(peer.queue('approval-decisions').counts).toMatchObject({ active: 0, deadLettered: 0 });
+  await settled();
   // The build still waits for its decision: the first valid one is what it gets.
   const valid = decisionFor(request);
   const validId = await send(valid);
-  const done = await host.waitFor('b-wait', { timeoutMs: 15_000 });
+  const done = await bench.world.host.waitFor('b-wait', { timeoutMs: 15_000 });
   expect(done.runtimeStatus).toBe('Completed');
   expect(done.output).toEqual({
     decision: { ...valid, proof: { eventId: validId, signature: signDecision(KEY, validId, valid) } },
@@ -134,8 +72,7 @@ test('forged, unsigned and mismatched decisions go to approval-rejects and chang
 
 test('a late decision is refused and the build keeps waiting', async () => {
   const request = requestFor('b-late', new Date(Date.now() - 1000).toISOString());
-  await host.startNew('approvalFixture', { instanceId: 'b-late', input: { request, waitMs: 3_600_000 } });
-  await until(async () => (await status('b-late')).customStatus !== null);
+  await waitingBuild(request);
   const id = await send(decisionFor(request, { decidedAt: new Date(Date.now() - 2000).toISOString() }));
   await until(() => rejectsFor(id).length === 1);
   expect(rejectsFor(id)[0]!.applicationProperties.reason).toBe('late');
@@ -144,8 +81,7 @@ test('a late decision is refused and the build keeps waiting', async () => {
 
 test('a duplicate decision is refused; a decision for an unknown build has no pending request', async () => {
   const request = requestFor('b-dup');
-  await host.startNew('approvalFixture', { instanceId: 'b-dup', input: { request, waitMs: 3_600_000 } });
-  await until(async () => (await status('b-dup')).customStatus !== null);
+  await waitingBuild(request);
   const first = decisionFor(request);
   const firstId = await send(first);
   await until(async () =>
@@ -154,7 +90,7 @@ test('a duplicate decision is refused; a decision for an unknown build has no pe
   const again = await send(decisionFor(request, { decision: 'rejected' }));
   await until(() => rejectsFor(again).length === 1);
   expect(rejectsFor(again)[0]!.applicationProperties.reason).toBe('duplicate');
-  const done = await host.waitFor('b-dup', { timeoutMs: 15_000 });
+  const done = await bench.world.host.waitFor('b-dup', { timeoutMs: 15_000 });
   expect(done.output).toEqual({
     decision: { ...first, proof: { eventId: firstId, signature: signDecision(KEY, firstId, first) } },
   });
@@ -166,8 +102,7 @@ test('a duplicate decision is refused; a decision for an unknown build has no pe
 
 test('npm run approve (scripts/approve.ts): finds the pending request, signs and sends it through Service Bus', async () => {
   const request = requestFor('b-script');
-  await host.startNew('approvalFixture', { instanceId: 'b-script', input: { request, waitMs: 3_600_000 } });
-  await until(async () => (await status('b-script')).customStatus !== null);
+  await waitingBuild(request);
   // The fixture app has no /api/builds route: the script falls back to the Durable status API.
   const { stdout, stderr, code } = await new Promise<{ stdout: string; stderr: string; code: number | null }>(
     (resolve) => {
@@ -189,9 +124,9 @@ test('npm run approve (scripts/approve.ts): finds the pending request, signs and
         {
           env: {
             PATH: process.env.PATH,
-            FACTORY_URL: front.url,
+            FACTORY_URL: bench.world.front.url,
             FACTORY_KEY: 'master',
-            ServiceBusConnection: peer.connectionString,
+            ServiceBusConnection: bench.world.peer.connectionString,
             APPROVAL_SIGNING_KEY: `base64:${KEY.toString('base64')}`,
           },
           timeout: 30_000,
@@ -205,7 +140,7 @@ test('npm run approve (scripts/approve.ts): finds the pending request, signs and
   expect(stdout).toContain('rejected TEST of build b-script');
   expect(stdout).toContain('signed');
   expect(stdout).not.toContain(KEY.toString('base64'));
-  const done = await host.waitFor('b-script', { timeoutMs: 15_000 });
+  const done = await bench.world.host.waitFor('b-script', { timeoutMs: 15_000 });
   expect(done.output).toEqual({
     decision: expect.objectContaining({
       requestId: request.requestId,

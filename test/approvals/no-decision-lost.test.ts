@@ -7,15 +7,10 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ServiceBusSender } from '@azure/service-bus';
-import type { LocalHost } from '../../src/local/host';
-import type { ServiceBusPeer } from '../../src/local/servicebus/peer';
-import { startApprovalsWorld, type ApprovalsWorld } from './fixtures/approvals-world';
+import { approvalsBench, decisionFor, requestFor } from './fixtures/approvals-world';
 import {
-  answerRequest,
   APPROVAL_DECIDED_TYPE,
   approvalDecisionEventSchema,
-  CLOUDEVENTS_CONTENT_TYPE,
   createDecisionHandler,
   SIGALG_HMAC_SHA256,
   signDecision,
@@ -27,29 +22,6 @@ import type { ApprovalDecision, ApprovalRequest } from '../../src/ports/approval
 const KEY = Buffer.alloc(32, 42);
 const BAD_IDS = ['b-path/..', '.', '..', 'a/..', 'a/b', '@b', 'a#b', 'a?b', 'a\\b', 'a\u0007b'];
 
-const requestFor = (
-  buildId: string,
-  deadline = new Date(Date.now() + 3_600_000).toISOString(),
-): ApprovalRequest => ({
-  requestId: `${buildId}:TEST:1`,
-  buildId,
-  pipeline: 'ubuntu-base',
-  stage: 'TEST',
-  imageVersion: '2026.0101.1200',
-  recipeHash: 'sha256:abc',
-  testSummary: 'ok',
-  requestedAt: new Date().toISOString(),
-  deadline,
-});
-const decisionFor = (r: ApprovalRequest, overrides: Partial<ApprovalDecision> = {}): ApprovalDecision => ({
-  ...answerRequest(r, {
-    decision: 'approved',
-    approver: 'jane.doe',
-    changeTicket: 'CHG0001234',
-    decidedAt: new Date().toISOString(),
-  }),
-  ...overrides,
-});
 /** Built by hand, as a sender that never saw our schema would: toDecisionEvent refuses bad ids. */
 const eventFor = (decision: ApprovalDecision, id = randomUUID()) => ({
   specversion: '1.0',
@@ -240,52 +212,16 @@ describe('handler: refusals instead of lost or mislabelled decisions', () => {
 });
 
 describe('end to end: local durable host, real trigger, AMQP peer', () => {
-  const logs: string[] = [];
-  let world: ApprovalsWorld;
-  let peer: ServiceBusPeer;
-  let host: LocalHost;
-  let decisions: ServiceBusSender;
-
-  beforeAll(async () => {
-    world = await startApprovalsWorld(KEY, logs);
-    ({ peer, host, decisions } = world);
-  });
-
-  afterAll(async () => {
-    await world?.stop(['b-path']);
-  });
-
-  const send = async (decision: ApprovalDecision) => {
+  const bench = approvalsBench(KEY, ['b-path']);
+  const { logs, until, status, waitingBuild, sendRaw, rejectsFor, settled } = bench;
+  const send = (decision: ApprovalDecision) => {
     const id = randomUUID();
-    await decisions.sendMessages({
-      messageId: id,
-      contentType: CLOUDEVENTS_CONTENT_TYPE,
-      body: eventFor(decision, id),
-    });
-    return id;
+    return sendRaw(eventFor(decision, id), id);
   };
-  const until = async (check: () => boolean | Promise<boolean>, timeoutMs = 15_000) => {
-    const giveUp = Date.now() + timeoutMs;
-    while (!(await check())) {
-      if (Date.now() > giveUp)
-        throw new Error(`condition not met in ${timeoutMs} ms; log:\n${logs.slice(-20).join('\n')}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
-  const rejectsFor = (messageId: string) =>
-    peer
-      .queue('approval-rejects')
-      .active.filter((m) => m.applicationProperties.originalMessageId === messageId);
-  const settled = async () => {
-    await until(() => peer.queue('approval-decisions').counts.active === 0);
-    expect(peer.queue('approval-decisions').counts).toMatchObject({ active: 0, deadLettered: 0 });
-  };
-  const status = async (id: string) => (await host.getStatus(id))!;
 
   test("a decision whose buildId or stage is '<id>/..', '.' or 'a/..' is refused as malformed, not dead-lettered", async () => {
     const request = requestFor('b-path');
-    await host.startNew('approvalFixture', { instanceId: 'b-path', input: { request, waitMs: 3_600_000 } });
-    await until(async () => (await status('b-path')).customStatus !== null);
+    await waitingBuild(request);
     const sent = [
       await send(decisionFor(request, { buildId: 'b-path/..' })),
       await send(decisionFor(request, { buildId: '.' })),
@@ -313,15 +249,7 @@ describe('end to end: local durable host, real trigger, AMQP peer', () => {
       '{"data":',
     ];
     const sent: string[] = [];
-    for (const text of bodies) {
-      const id = randomUUID();
-      await decisions.sendMessages({
-        messageId: id,
-        contentType: CLOUDEVENTS_CONTENT_TYPE,
-        body: Buffer.from(text),
-      });
-      sent.push(id);
-    }
+    for (const text of bodies) sent.push(await sendRaw(Buffer.from(text)));
     await until(() => sent.every((id) => rejectsFor(id).length === 1));
     for (const id of sent) expect(rejectsFor(id)[0]!.applicationProperties.reason).toBe('malformed');
     // The SDK cannot write the nested body again (JSON.stringify recurses): it is left out, said so.
@@ -331,16 +259,11 @@ describe('end to end: local durable host, real trigger, AMQP peer', () => {
   });
 
   test('a decision just under the size limit is refused as malformed even though body and refusal do not fit one message', async () => {
-    const id = randomUUID();
     const text = JSON.stringify({
       type: 'com.imagefactory.approval.decided',
       data: { comment: 'x'.repeat(261_400) },
     });
-    await decisions.sendMessages({
-      messageId: id,
-      contentType: CLOUDEVENTS_CONTENT_TYPE,
-      body: Buffer.from(text),
-    });
+    const id = await sendRaw(Buffer.from(text));
     await until(() => rejectsFor(id).length === 1);
     const properties = rejectsFor(id)[0]!.applicationProperties;
     expect(properties.reason).toBe('malformed');
@@ -350,18 +273,14 @@ describe('end to end: local durable host, real trigger, AMQP peer', () => {
 
   test('a decision for a build that timed out or was terminated is refused, not raised into the void', async () => {
     const timedOut = requestFor('b-ended');
-    await host.startNew('approvalFixture', {
+    await bench.world.host.startNew('approvalFixture', {
       instanceId: 'b-ended',
       input: { request: timedOut, waitMs: 0 },
     });
-    await host.waitFor('b-ended', { timeoutMs: 15_000 });
+    await bench.world.host.waitFor('b-ended', { timeoutMs: 15_000 });
     const terminated = requestFor('b-killed');
-    await host.startNew('approvalFixture', {
-      instanceId: 'b-killed',
-      input: { request: terminated, waitMs: 3_600_000 },
-    });
-    await until(async () => (await status('b-killed')).customStatus !== null);
-    await host.terminate('b-killed', 'canceled by an operator');
+    await waitingBuild(terminated);
+    await bench.world.host.terminate('b-killed', 'canceled by an operator');
     await until(async () => (await status('b-killed')).runtimeStatus === 'Terminated');
     // Both still show the pending request in their last customStatus.
     for (const id of ['b-ended', 'b-killed'])

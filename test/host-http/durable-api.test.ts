@@ -1,8 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- JSON answers are probed field by field */
-import type { LocalHost } from '../../src/local/host';
 import type { HttpFrontEnd } from '../../src/local/host/http/server';
 import { clientScripts } from './fixtures/http-app';
-import { KEYS, startHttpHost } from './helpers';
+import { KEYS, useHttpHost } from './helpers';
 
 interface CheckStatus {
   id: string;
@@ -24,16 +23,7 @@ async function runScript(
 }
 
 describe('Durable HTTP management API through the real durable-functions client', () => {
-  let host: LocalHost;
-  let front: HttpFrontEnd;
-
-  beforeAll(async () => {
-    ({ host, front } = await startHttpHost());
-  });
-  afterAll(async () => {
-    await front.close();
-    await host.stop();
-  });
+  const { host, front } = useHttpHost();
 
   it('injects client binding data with the host JSON shape and a local RPC endpoint', async () => {
     clientScripts.set('binding', (client) =>
@@ -281,20 +271,17 @@ describe('Durable HTTP management API through the real durable-functions client'
 });
 
 describe('Durable client without the local RPC endpoint (webhook URLs)', () => {
-  let host: LocalHost;
-  let front: HttpFrontEnd;
   const saved = process.env.WEBSITE_HOSTNAME;
-
-  beforeAll(async () => {
-    ({ host, front } = await startHttpHost({ localRpcEndpoint: false }));
-    // As in Azure: df.getClient keeps the webhook origin only when WEBSITE_HOSTNAME names the app.
-    process.env.WEBSITE_HOSTNAME = new URL(front.url).host;
-  });
-  afterAll(async () => {
+  // Declared before useHttpHost: afterAll hooks run in declaration order, so the setting is put
+  // back before the host stops.
+  afterAll(() => {
     if (saved === undefined) delete process.env.WEBSITE_HOSTNAME;
     else process.env.WEBSITE_HOSTNAME = saved;
-    await front.close();
-    await host.stop();
+  });
+  const { host, front } = useHttpHost({ localRpcEndpoint: false });
+  beforeAll(() => {
+    // As in Azure: df.getClient keeps the webhook origin only when WEBSITE_HOSTNAME names the app.
+    process.env.WEBSITE_HOSTNAME = new URL(front.url).host;
   });
 
   it('starts, queries and terminates through creationUrls and managementUrls', async () => {

@@ -1,19 +1,7 @@
-import type { LocalHost } from '../../src/local/host';
-import type { HttpFrontEnd } from '../../src/local/host/http/server';
-import { KEYS, startHttpHost } from './helpers';
+import { KEYS, useHttpHost } from './helpers';
 
 describe('local host HTTP front end: routes, methods, keys, bodies', () => {
-  let host: LocalHost;
-  let front: HttpFrontEnd;
-  let log: string[];
-
-  beforeAll(async () => {
-    ({ host, front, log } = await startHttpHost({ maxRequestBodySize: 1024 }));
-  });
-  afterAll(async () => {
-    await front.close();
-    await host.stop();
-  });
+  const { front, log } = useHttpHost({ maxRequestBodySize: 1024 });
 
   it('serves a route template with an int constraint, an optional parameter, query, headers and body', async () => {
     const res = await fetch(`${front.url}/api/items/42/widget?color=red`, {

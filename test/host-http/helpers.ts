@@ -1,3 +1,7 @@
+/**
+ * The HTTP fixture app (fixtures/http-app.ts) on the local host with its front end, on a virtual
+ * clock: startHttpHost for a suite that starts its own, useHttpHost for one describe block.
+ */
 import { LocalHost } from '../../src/local/host';
 import {
   startHttpFrontEnd,
@@ -5,6 +9,7 @@ import {
   type HttpFrontEndOptions,
 } from '../../src/local/host/http/server';
 import { VirtualClock } from '../../src/shared/clock';
+import { readThrough } from '../support/read-through';
 
 export const HTTP_APP = 'test/host-http/fixtures/http-app.ts';
 export const KEYS = {
@@ -13,9 +18,14 @@ export const KEYS = {
   durableTaskExtensionKey: 'durable-system-key-456',
 };
 
-export async function startHttpHost(
-  overrides: Partial<HttpFrontEndOptions> = {},
-): Promise<{ host: LocalHost; front: HttpFrontEnd; log: string[]; clock: VirtualClock }> {
+export interface HttpHost {
+  host: LocalHost;
+  front: HttpFrontEnd;
+  log: string[];
+  clock: VirtualClock;
+}
+
+export async function startHttpHost(overrides: Partial<HttpFrontEndOptions> = {}): Promise<HttpHost> {
   const clock = new VirtualClock(Date.UTC(2026, 10, 1, 8, 0, 0));
   const log: string[] = [];
   const host = await LocalHost.start({
@@ -35,4 +45,25 @@ export async function startHttpHost(
     ...overrides,
   });
   return { host, front, log, clock };
+}
+
+/**
+ * startHttpHost for the describe block (or file) it is called in: started in beforeAll, front end
+ * closed and host stopped in afterAll. Each member reads through to the started one.
+ */
+export function useHttpHost(overrides: Partial<HttpFrontEndOptions> = {}): HttpHost {
+  let started: HttpHost | undefined;
+  beforeAll(async () => {
+    started = await startHttpHost(overrides);
+  });
+  afterAll(async () => {
+    await started?.front.close();
+    await started?.host.stop();
+  });
+  return {
+    host: readThrough(() => started?.host, 'the host'),
+    front: readThrough(() => started?.front, 'the front end'),
+    log: readThrough(() => started?.log, 'the host'),
+    clock: readThrough(() => started?.clock, 'the host'),
+  };
 }

@@ -5,21 +5,10 @@
  */
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import type { LocalHost } from '../../src/local/host';
-import type { HttpFrontEnd } from '../../src/local/host/http/server';
 import { clientScripts } from './fixtures/http-app';
-import { KEYS, startHttpHost } from './helpers';
+import { KEYS, startHttpHost, useHttpHost } from './helpers';
 
-let host: LocalHost;
-let front: HttpFrontEnd;
-
-beforeAll(async () => {
-  ({ host, front } = await startHttpHost());
-});
-afterAll(async () => {
-  await front.close();
-  await host.stop();
-});
+const { host, front } = useHttpHost();
 
 test('the RPC listener refuses a request without the system key, and a function or master key is not enough', async () => {
   const origin = new URL(front.rpcBaseUrl!).origin;

@@ -7,7 +7,7 @@ import type { BuildCustomStatus } from '../../src/domain/build-status';
 import { decideBuildSlot, slotPollDelayMs } from '../../src/domain/pipeline/build-slots';
 import { templateNameFor } from '../../src/domain/pipeline/recipe';
 import type { PipelineDefinition } from '../../src/domain/pipeline/definition';
-import { startFactory, type Factory } from './harness';
+import { useFactory } from './harness';
 
 describe('build slot decisions (pure)', () => {
   const t = (name: string, running = false) => ({ name, running });
@@ -60,14 +60,10 @@ describe('build slot decisions (pure)', () => {
 });
 
 describe('build slots on the local host', () => {
-  let factory: Factory;
+  const factory = useFactory({}, { BUILD_SLOTS_PER_SUBSCRIPTION_REGION: '1' });
   let ubuntu: PipelineDefinition;
-  beforeAll(async () => {
-    factory = await startFactory({}, { BUILD_SLOTS_PER_SUBSCRIPTION_REGION: '1' });
+  beforeAll(() => {
     ubuntu = factory.pipelines.get('ubuntu-2204-base')!;
-  });
-  afterAll(async () => {
-    await factory.stop();
   });
   /** Starts a build, lets it record its arrival, and moves the clock on: distinct arrival stamps. */
   async function arrive(id: string): Promise<string> {

@@ -2,6 +2,7 @@
  * The one harness of the pipeline, fault, secrets, bad-input and crash suites:
  * - startFactory: a factory on the local host + simulated Azure + virtual clock: the unmodified
  *   app, the real durable-functions replay, the real SDK clients; only Azure and the clock are ours;
+ * - useFactory: startFactory for one describe block (beforeAll/afterAll);
  * - randomHostKeys, startFrontEnd, keyedApi: the app's HTTP front end on a free port, with keys, and
  *   JSON calls to it with the host key;
  * - decisionFor: the approval decision release management sends for a pending approval;
@@ -35,6 +36,7 @@ import type { PipelineDefinition } from '../../src/domain/pipeline/definition';
 import { BUILD_ORCHESTRATION, type BuildCustomStatus } from '../../src/domain/build-status';
 import { approvalEventName, type ApprovalDecision } from '../../src/ports/approvals';
 import { startHttpFrontEnd, type HttpFrontEnd } from '../../src/local/host/http/server';
+import { readThrough } from '../support/read-through';
 
 export interface Factory {
   host: LocalHost;
@@ -193,6 +195,22 @@ export async function startFactory(
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * startFactory for the describe block it is called in: started in beforeAll, stopped in afterAll.
+ * The object it returns reads through to that factory (there from beforeAll on), so a suite's own
+ * beforeAll, declared after, can already use it.
+ */
+export function useFactory(...args: Parameters<typeof startFactory>): Factory {
+  let started: Factory | undefined;
+  beforeAll(async () => {
+    started = await startFactory(...args);
+  });
+  afterAll(async () => {
+    await started?.stop();
+  });
+  return readThrough(() => started, 'the factory');
 }
 
 type PendingApproval = NonNullable<BuildCustomStatus['pendingApproval']>;

@@ -4,7 +4,7 @@
  */
 import type { BuildCustomStatus } from '../../src/domain/build-status';
 import type { PipelineDefinition } from '../../src/domain/pipeline/definition';
-import { startFactory, type Factory } from './harness';
+import { useFactory, type Factory } from './harness';
 
 const leftovers = (factory: Factory) =>
   factory.sim
@@ -31,14 +31,10 @@ async function finish(
 }
 
 describe('build outcomes short of success', () => {
-  let factory: Factory;
+  const factory = useFactory();
   let ubuntu: PipelineDefinition;
-  beforeAll(async () => {
-    factory = await startFactory();
+  beforeAll(() => {
     ubuntu = factory.pipelines.get('ubuntu-2204-base')!;
-  });
-  afterAll(async () => {
-    await factory.stop();
   });
   afterEach(() => {
     factory.sim.scriptRunCommand(() => ({ exitCode: 0, stdout: 'ok', stderr: '' }));

@@ -7,7 +7,7 @@ import type { BuildCustomStatus } from '../../src/domain/build-status';
 import type { PipelineDefinition } from '../../src/domain/pipeline/definition';
 import { portInRange } from '../../src/activities/preflight';
 import { approvalEventName } from '../../src/ports/approvals';
-import { decisionFor, startFactory, type Factory } from './harness';
+import { decisionFor, useFactory, type Factory } from './harness';
 
 const leftovers = (factory: Factory, buildId: string) =>
   factory.sim
@@ -32,16 +32,12 @@ describe('NSG port ranges', () => {
 });
 
 describe('field-note pitfalls', () => {
-  let factory: Factory;
+  const factory = useFactory();
   let ubuntu: PipelineDefinition;
   let windows: PipelineDefinition;
-  beforeAll(async () => {
-    factory = await startFactory();
+  beforeAll(() => {
     ubuntu = factory.pipelines.get('ubuntu-2204-base')!;
     windows = factory.pipelines.get('windows-2022-base')!;
-  });
-  afterAll(async () => {
-    await factory.stop();
   });
 
   const withSubnet = (p: PipelineDefinition, subnetId: string): PipelineDefinition => ({

@@ -5,7 +5,7 @@
  */
 import type { BuildCustomStatus } from '../../src/domain/build-status';
 import type { PipelineDefinition } from '../../src/domain/pipeline/definition';
-import { startFactory, type Factory } from './harness';
+import { useFactory, type Factory } from './harness';
 
 /** ARM writes (anything but GET and token requests) since `before`. */
 const writesSince = (factory: Factory, before: Record<string, number>) =>
@@ -14,14 +14,10 @@ const writesSince = (factory: Factory, before: Record<string, number>) =>
   );
 
 describe('resource providers in preflight', () => {
-  let factory: Factory;
+  const factory = useFactory();
   let ubuntu: PipelineDefinition;
-  beforeAll(async () => {
-    factory = await startFactory();
+  beforeAll(() => {
     ubuntu = factory.pipelines.get('ubuntu-2204-base')!;
-  });
-  afterAll(async () => {
-    await factory.stop();
   });
 
   it('ENG without Microsoft.VirtualMachineImages fails in preflight with the register command', async () => {

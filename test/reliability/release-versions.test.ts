@@ -8,15 +8,9 @@
  * one finishes it later. The app is the factory with a test-only variant of the build
  * orchestration (test/fixtures/factory-release); Azure is the simulator, on the virtual clock.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { LocalHost } from '../../src/local/host';
-import { BUILD_ORCHESTRATION, type BuildCustomStatus } from '../../src/domain/build-status';
-import { approvalEventName, type ApprovalDecision } from '../../src/ports/approvals';
-import { definitionDigest, type BuildInput } from '../../src/domain/pipeline/admission';
-import { startFactory, type Factory } from '../pipeline/harness';
+import { BUILD_ORCHESTRATION } from '../../src/domain/build-status';
 import { sideEffectsOf } from '../pipeline/side-effects';
+import { releaseBench, waitingFor } from './release-harness';
 
 const APP = 'test/fixtures/factory-release/index.ts';
 const shared = globalThis as unknown as { factoryReleaseSteps?: string[] };
@@ -24,103 +18,28 @@ const steps = (shared.factoryReleaseSteps ??= []);
 const stepsOf = (build: string) => steps.filter((s) => s.startsWith(`${build}:`)).map((s) => s.split(':')[1]);
 
 describe('a release while builds wait for approvals', () => {
-  let factory: Factory;
-  const dir = mkdtempSync(join(tmpdir(), 'release-versions-'));
-  const databasePath = join(dir, 'durable.sqlite');
-  const repoHostJson = JSON.parse(readFileSync('host.json', 'utf8')) as {
-    extensions: { durableTask: Record<string, unknown> };
-  };
-
-  beforeAll(async () => {
-    factory = await startFactory();
-  });
-  afterAll(async () => {
-    await factory.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const bench = releaseBench('release-versions');
 
   /** The factory's host on the shared database: app release `shape`, host.json defaultVersion `version`. */
-  async function release(shape: 'v1' | 'v2', version: string) {
-    const log: string[] = [];
-    const host = await LocalHost.start({
-      appEntry: APP,
-      env: { ...factory.env, RELEASE_SHAPE: shape },
-      clock: factory.clock,
-      databasePath,
-      log: (line) => log.push(line),
-      hostJson: {
-        ...repoHostJson,
-        extensions: {
-          ...repoHostJson.extensions,
-          durableTask: { ...repoHostJson.extensions.durableTask, defaultVersion: version },
-        },
-      },
-    });
-    const custom = async (id: string) => (await host.getStatus(id))?.customStatus as BuildCustomStatus | null;
-    return {
-      host,
-      log,
-      custom,
-      async start(buildId: string) {
-        const pipeline = factory.pipelines.get('ubuntu-2204-base')!;
-        await host.startNew(BUILD_ORCHESTRATION, {
-          instanceId: buildId,
-          // Admitted by name + digest (issue 14): an inline definition is refused.
-          input: {
-            buildId,
-            pipeline: pipeline.name,
-            definitionDigest: definitionDigest(pipeline),
-            reason: 'release test',
-          } satisfies BuildInput,
-        });
-      },
-      /** Drives until every build waits for `stage` (or ended). */
-      async untilWaiting(ids: string[], stage: string) {
-        await host.drive({
-          until: async () => {
-            for (const id of ids) {
-              const status = await host.getStatus(id);
-              if (status?.runtimeStatus !== 'Running' && status?.runtimeStatus !== 'Pending') continue;
-              if ((status.customStatus as BuildCustomStatus | null)?.pendingApproval?.stage !== stage)
-                return false;
-            }
-            return true;
-          },
-        });
-      },
-      async approve(id: string, stage: string) {
-        const pending = (await custom(id))?.pendingApproval;
-        if (pending?.stage !== stage) throw new Error(`${id} does not wait for ${stage}`);
-        const decision: ApprovalDecision = {
-          requestId: pending.requestId,
-          buildId: pending.buildId,
-          stage,
-          imageVersion: pending.imageVersion,
-          decision: 'approved',
-          approver: 'alice@contoso.com',
-          changeTicket: 'CHG0012345',
-          decidedAt: new Date(factory.clock.now()).toISOString(),
-        };
-        await host.raiseEvent(id, approvalEventName(stage), decision);
-      },
-    };
+  function release(shape: 'v1' | 'v2', version: string) {
+    return bench.open({ appEntry: APP, version, env: { RELEASE_SHAPE: shape }, reason: 'release test' });
   }
 
   it('old builds finish on their own steps, new builds take the new ones, an older app picks nothing up', async () => {
     const first = await release('v1', '1.0.0');
     const old = ['old-1', 'old-2'];
     for (const id of old) await first.start(id);
-    await first.untilWaiting(old, 'TEST');
+    await first.until(old, waitingFor('TEST'));
     for (const id of old) expect((await first.custom(id))?.factoryVersion).toBe('1.0.0');
     await first.host.stop();
 
     const next = await release('v2', '1.1.0');
     await next.start('new-1');
-    await next.untilWaiting(['new-1'], 'TEST');
+    await next.until(['new-1'], waitingFor('TEST'));
     expect((await next.custom('new-1'))?.factoryVersion).toBe('1.1.0');
-    for (const id of [...old, 'new-1']) await next.approve(id, 'TEST');
-    await next.untilWaiting([...old, 'new-1'], 'PROD');
-    for (const id of [...old, 'new-1']) await next.approve(id, 'PROD');
+    for (const id of [...old, 'new-1']) await next.decide(id, 'TEST', 'approved');
+    await next.until([...old, 'new-1'], waitingFor('PROD'));
+    for (const id of [...old, 'new-1']) await next.decide(id, 'PROD', 'approved');
     for (const id of [...old, 'new-1']) {
       const status = await next.host.waitFor(id);
       expect({
@@ -129,7 +48,7 @@ describe('a release while builds wait for approvals', () => {
         outcome: (status.output as { outcome?: string }).outcome,
       }).toEqual({ id, runtimeStatus: 'Completed', outcome: 'succeeded' });
       // One template run, one test VM, one copy per promoted gallery (TEST, PROD): nothing twice.
-      expect(sideEffectsOf(factory.sim, id)).toEqual({ runs: 1, testVms: 1, copies: 2 });
+      expect(sideEffectsOf(bench.factory.sim, id)).toEqual({ runs: 1, testVms: 1, copies: 2 });
     }
     for (const id of old) expect(stepsOf(id)).toEqual(['intake', 'audit', 'close']);
     expect(stepsOf('new-1')).toEqual(['audit', 'intake', 'notify', 'close']);
@@ -137,10 +56,10 @@ describe('a release while builds wait for approvals', () => {
 
     // A 1.1.0 build waits for TEST when the previous release comes back on the same task hub.
     await next.start('new-2');
-    await next.untilWaiting(['new-2'], 'TEST');
+    await next.until(['new-2'], waitingFor('TEST'));
     await next.host.stop();
     const stale = await release('v1', '1.0.0');
-    await stale.approve('new-2', 'TEST');
+    await stale.decide('new-2', 'TEST', 'approved');
     await stale.host.drive({ maxVirtualMs: 60 * 60_000 });
     expect((await stale.host.getStatus('new-2'))?.runtimeStatus).toBe('Running');
     expect((await stale.custom('new-2'))?.pendingApproval?.stage).toBe('TEST');
@@ -152,11 +71,11 @@ describe('a release while builds wait for approvals', () => {
 
     const again = await release('v2', '1.1.0');
     try {
-      await again.untilWaiting(['new-2'], 'PROD');
-      await again.approve('new-2', 'PROD');
+      await again.until(['new-2'], waitingFor('PROD'));
+      await again.decide('new-2', 'PROD', 'approved');
       expect((await again.host.waitFor('new-2')).runtimeStatus).toBe('Completed');
       expect(stepsOf('new-2')).toEqual(['audit', 'intake', 'notify', 'close']);
-      expect(sideEffectsOf(factory.sim, 'new-2')).toEqual({ runs: 1, testVms: 1, copies: 2 });
+      expect(sideEffectsOf(bench.factory.sim, 'new-2')).toEqual({ runs: 1, testVms: 1, copies: 2 });
     } finally {
       await again.host.stop();
     }

@@ -7,110 +7,30 @@
  * nothing behind. The old builds carry main's factory version (0.1.0) and keep its polling
  * generations; a build started after the restart takes the current version's (issue 16, P1).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { LocalHost } from '../../src/local/host';
-import { BUILD_ORCHESTRATION, type BuildCustomStatus } from '../../src/domain/build-status';
-import { definitionDigest, type BuildInput } from '../../src/domain/pipeline/admission';
-import { approvalEventName, type ApprovalDecision } from '../../src/ports/approvals';
-import { startFactory, type Factory } from '../pipeline/harness';
 import { leftovers, sideEffectsOf, versionsOf } from '../pipeline/side-effects';
+import { CURRENT_VERSION, releaseBench, waitingFor } from './release-harness';
 
 const BEFORE = 'test/fixtures/factory-before-issue-16/index.ts';
 const NOW = 'src/functions/index.ts';
 
 describe('builds started before the restructure finish on the restructured orchestration', () => {
-  let factory: Factory;
-  const dir = mkdtempSync(join(tmpdir(), 'restructure-replay-'));
-  const databasePath = join(dir, 'durable.sqlite');
-  const repoHostJson = JSON.parse(readFileSync('host.json', 'utf8')) as {
-    extensions: { durableTask: Record<string, unknown> };
-  };
-  const currentVersion = String(repoHostJson.extensions.durableTask.defaultVersion);
-
-  beforeAll(async () => {
-    factory = await startFactory();
-  });
-  afterAll(async () => {
-    await factory.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const bench = releaseBench('restructure-replay');
 
   /** The factory's host on the shared database: `appEntry`, stamping new builds with `version`. */
   async function open(appEntry: string, version: string) {
-    const log: string[] = [];
-    const host = await LocalHost.start({
-      appEntry,
-      env: factory.env,
-      clock: factory.clock,
-      databasePath,
-      log: (line) => log.push(line),
-      hostJson: {
-        ...repoHostJson,
-        extensions: {
-          ...repoHostJson.extensions,
-          durableTask: { ...repoHostJson.extensions.durableTask, defaultVersion: version },
-        },
-      },
-    });
-    const custom = async (id: string) => (await host.getStatus(id))?.customStatus as BuildCustomStatus | null;
-    const running = async (id: string) => {
-      const status = await host.getStatus(id);
-      return status?.runtimeStatus === 'Running' || status?.runtimeStatus === 'Pending';
-    };
+    const opened = await bench.open({ appEntry, version, reason: 'restructure replay test' });
     return {
-      host,
-      log,
-      custom,
-      async start(buildId: string) {
-        const pipeline = factory.pipelines.get('ubuntu-2204-base')!;
-        await host.startNew(BUILD_ORCHESTRATION, {
-          instanceId: buildId,
-          input: {
-            buildId,
-            pipeline: pipeline.name,
-            definitionDigest: definitionDigest(pipeline),
-            reason: 'restructure replay test',
-          } satisfies BuildInput,
-        });
-      },
-      /** Drives until `done(status)` holds for every build still running. */
-      async until(ids: string[], done: (status: BuildCustomStatus | null) => boolean) {
-        await host.drive({
-          until: async () => {
-            for (const id of ids) if ((await running(id)) && !done(await custom(id))) return false;
-            return true;
-          },
-        });
-      },
+      ...opened,
       /** The Image Builder wait of a build: reads before this generation, reads in it. */
       async buildWait(id: string) {
-        const status = await host.getStatus(`${id}:build`, { showHistory: true });
+        const status = await opened.host.getStatus(`${id}:build`, { showHistory: true });
         return {
           before: (status?.input as { polls?: number } | null)?.polls ?? 0,
           inGeneration: (status?.history ?? []).filter((e) => e.EventType === 'TaskScheduled').length,
         };
       },
-      async decide(id: string, stage: string, decision: 'approved' | 'rejected') {
-        const pending = (await custom(id))?.pendingApproval;
-        if (pending?.stage !== stage) throw new Error(`${id} does not wait for ${stage}`);
-        await host.raiseEvent(id, approvalEventName(stage), {
-          requestId: pending.requestId,
-          buildId: pending.buildId,
-          stage,
-          imageVersion: pending.imageVersion,
-          decision,
-          approver: 'alice@contoso.com',
-          changeTicket: 'CHG0012345',
-          decidedAt: new Date(factory.clock.now()).toISOString(),
-        } satisfies ApprovalDecision);
-      },
     };
   }
-
-  const waitingFor = (stage: string) => (status: BuildCustomStatus | null) =>
-    status?.pendingApproval?.stage === stage;
 
   it('replays histories recorded by the old code, to the end, without a divergence', async () => {
     // main's release was 0.1.0: the builds it started carry that version.
@@ -129,7 +49,7 @@ describe('builds started before the restructure finish on the restructured orche
     expect((await before.custom('at-build'))?.step).toBe('build');
     await before.host.stop();
 
-    const now = await open(NOW, currentVersion);
+    const now = await open(NOW, CURRENT_VERSION);
     try {
       // The old build keeps 0.1.0's generations of eight reads on the new code; a new build takes
       // the current version's generations of three (SHORT_GENERATIONS_SINCE, waits.ts).
@@ -148,7 +68,7 @@ describe('builds started before the restructure finish on the restructured orche
         fresh: 0,
         freshInGeneration: true,
       });
-      expect((await now.custom('new-build'))?.factoryVersion).toBe(currentVersion);
+      expect((await now.custom('new-build'))?.factoryVersion).toBe(CURRENT_VERSION);
 
       await now.decide('at-test', 'TEST', 'approved');
       await now.decide('at-prod', 'PROD', 'approved');
@@ -164,14 +84,19 @@ describe('builds started before the restructure finish on the restructured orche
           runtimeStatus: status.runtimeStatus,
           outcome: (status.output as { outcome?: string }).outcome,
         }).toEqual({ id, runtimeStatus: 'Completed', outcome: 'succeeded' });
-        expect({ id, ...sideEffectsOf(factory.sim, id) }).toEqual({ id, runs: 1, testVms: 1, copies: 2 });
+        expect({ id, ...sideEffectsOf(bench.factory.sim, id) }).toEqual({
+          id,
+          runs: 1,
+          testVms: 1,
+          copies: 2,
+        });
       }
       const rejected = await now.host.waitFor('rejected-at-test');
       expect(rejected.runtimeStatus).toBe('Completed');
       expect((rejected.output as { outcome?: string }).outcome).toBe('rejected');
       // Compensation on the new code removed the rejected build's ENG version; nothing is left anywhere.
-      expect(versionsOf(factory.sim, 'rejected-at-test')).toEqual([]);
-      expect(leftovers(factory.sim)).toEqual([]);
+      expect(versionsOf(bench.factory.sim, 'rejected-at-test')).toEqual([]);
+      expect(leftovers(bench.factory.sim)).toEqual([]);
       expect(now.log.filter((line) => /non-determinis/i.test(line))).toEqual([]);
     } finally {
       await now.host.stop();
