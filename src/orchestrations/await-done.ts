@@ -7,6 +7,7 @@
  * `now` (context.df.currentUtcDateTime), every sleep ends at the deadline at the latest.
  */
 import type { Task } from 'durable-functions';
+import { sinceVersion } from '../shared/orchestration-version';
 
 /** What one read says: finished (with a value), failed (why), or still running (what it shows). */
 export type Verdict<R> = { done: R } | { failed: string } | { waiting: string };
@@ -37,6 +38,23 @@ export interface AwaitDoneOptions<T, R> extends PollTiming {
   failed: (why: string) => Error;
   /** `last` is the last read's waiting reason. */
   timedOut: (last: string) => Error;
+}
+
+/**
+ * The factory release from which a wait's first read waits for the operation's usual duration
+ * (issue 16, P1). Builds and revocations started on an older release read every Retry-After from
+ * the start, as they did: their replays must schedule the same timers (docs/runbook.md, "Release").
+ */
+export const FIRST_READ_AT_USUAL_END_SINCE = '0.4.0';
+
+/** The timing as the instance's release has it: without firstPollMs before FIRST_READ_AT_USUAL_END_SINCE. */
+export function timingForRelease<T extends { firstPollMs?: number }>(
+  context: { df: { version?: string | undefined } },
+  timing: T,
+): T {
+  if (sinceVersion(context, FIRST_READ_AT_USUAL_END_SINCE)) return timing;
+  const { firstPollMs: _usualEnd, ...older } = timing;
+  return older as T;
 }
 
 /** The next delay: firstPollMs for the first read when set, else pollMs growing by backoff per read already made, capped by maxPollMs and the deadline. */

@@ -12,7 +12,7 @@ import type { PipelineDefinition } from '../domain/pipeline/definition';
 import { ADMIT_BUILD_ACTIVITY } from '../domain/pipeline/admission';
 import { callAzure } from './build/activity-calls';
 import { LRO_WAITS } from './build/operations';
-import { awaitDone, JUDGES } from './await-done';
+import { awaitDone, JUDGES, timingForRelease } from './await-done';
 import { notify } from './notify';
 
 export interface RevokeInput {
@@ -74,7 +74,7 @@ export function* revokeImageVersion(context: OrchestrationContext): Generator<Ta
       // The PATCH was only accepted (~3 min in Azure): read the version until it is no longer Updating.
       const what = `revoke ${input.version} in ${stage.name}`;
       yield* awaitDone({
-        ...LRO_WAITS.versionUpdate,
+        ...timingForRelease(context, LRO_WAITS.versionUpdate),
         deadlineMs: context.df.currentUtcDateTime.getTime() + LRO_WAITS.versionUpdate.withinMs,
         read: () =>
           callAzure<VersionInfo>(context, Activities.getImageVersion, { credential: stage.credential, ref }),

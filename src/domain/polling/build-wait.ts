@@ -56,6 +56,9 @@ export const DEFAULT_BUILD_POLL_DEFAULTS: Readonly<BuildPollDefaults> = Object.f
   overrunBackoffRatio: 0.25,
 });
 
+/** What a read was worth before factory 0.4.0 (builds started earlier keep it: same timers on replay). */
+export const LEGACY_BUILD_READ_COST_MS = 1_500;
+
 export interface BuildPollInput {
   /** Time since the run started (ms), as the orchestration measures it. */
   elapsedMs: number;

@@ -27,6 +27,7 @@ import {
   type AwaitOutcome,
   type JudgeName,
   type PollTiming,
+  timingForRelease,
 } from '../await-done';
 import type { BuildEventInput, BuildEventKind } from '../../domain/notifications/events';
 import { notify } from '../notify';
@@ -249,7 +250,7 @@ export class BuildRun {
     options: { cancellable?: boolean; failedCode?: string; timedOutCode?: string; expected?: string } = {},
   ): Generator<Task, { value: unknown } | { failure: ErrorInfo }, unknown> {
     const id = this.nextWaitId('operation');
-    const { withinMs, ...poll } = timing;
+    const { withinMs, ...poll } = timingForRelease(this.context, timing);
     const wait = this.context.df.callSubOrchestrator(
       AWAIT_OPERATION_ORCHESTRATION,
       {
