@@ -90,6 +90,23 @@ describe('SBOM (CycloneDX, made by the CycloneDX library)', () => {
       'pkg:deb/debian/libstdc%2B%2B6@12.2.0-14?arch=amd64',
     ]);
     expect(await cycloneDxSchemaErrors(cycloneDx(debian, subject))).toBeNull();
+    // A package's own architecture ("all", a foreign one) wins over the native one.
+    const ubuntu = parseGateOutput(
+      gateReport('Shell', {
+        pending: [],
+        packages: [
+          ['tzdata', '2024a-0ubuntu0.22.04', 'all'],
+          ['libc6', '2.35-0ubuntu3.8'],
+          ['libc6', '2.35-0ubuntu3.8', 'i386'],
+        ],
+      }),
+    ) as GateReport;
+    expect(purlsOf(ubuntu)).toEqual([
+      'pkg:deb/ubuntu/tzdata@2024a-0ubuntu0.22.04?arch=all&distro=jammy',
+      'pkg:deb/ubuntu/libc6@2.35-0ubuntu3.8?arch=amd64&distro=jammy',
+      'pkg:deb/ubuntu/libc6@2.35-0ubuntu3.8?arch=i386&distro=jammy',
+    ]);
+    expect(await cycloneDxSchemaErrors(cycloneDx(ubuntu, subject))).toBeNull();
     // A vendor alone: no qualifiers, no '?'.
     expect(purlsOf({ ...debian, arch: undefined })).toEqual([
       'pkg:deb/debian/attr@1:2.4.47-2%2Bb1',

@@ -57,6 +57,17 @@ describe('security gate report', () => {
     expect(linux(',"codename":"jammy jellyfish"')).toEqual(refused('codename'));
     expect(linux(`,"arch":"${'a'.repeat(33)}"`)).toEqual(refused('arch'));
     expect(linux(',"arch":"amd64?distro=x"')).toEqual(refused('arch'));
+    const withPackage = (entry: string) =>
+      parseGateOutput(
+        `{"v":1,"os":"Linux","counts":{},"packageCount":1,"updates":[],"packages":[${entry}],"truncated":false}`,
+      );
+    expect(withPackage('["tzdata","2024a-1","all"]')).toMatchObject({
+      packages: [['tzdata', '2024a-1', 'all']],
+    });
+    expect(withPackage('["tzdata","2024a-1","ALL"]')).toEqual(refused('a package architecture'));
+    expect(withPackage('["tzdata","2024a-1","all","x"]')).toMatchObject({
+      error: expect.stringMatching(/^the security gate report has an unexpected shape: /),
+    });
     expect(linux(',"arch":64')).toMatchObject({
       error: expect.stringMatching(/^the security gate report has an unexpected shape: /),
     });

@@ -52,16 +52,17 @@ function purlEncode(component: string): string {
 
 /**
  * The purl of a dpkg package (purl-spec type deb: "pkg:deb/<vendor>/<name>@<version>", the vendor
- * required and lowercased, the name lowercased; qualifiers `arch` and `distro` optional, in key
- * order as the canonical form sorts them). Without a vendor (a report from a gate script before it
+ * required and lowercased, the name lowercased; qualifiers `arch` (the package's architecture) and
+ * `distro` optional, in key order as the canonical form sorts them). Without a vendor (a report from a gate script before it
  * read os-release) the purl stays "pkg:deb/<name>@<version>" as before: a vendor cannot be guessed,
  * and a scanner can still show the name and version.
  */
-function debPurl(report: GateReport, name: string, version: string): string {
+function debPurl(report: GateReport, name: string, version: string, packageArch?: string): string {
   const base = `${purlEncode(name.toLowerCase())}@${purlEncode(version)}`;
   if (report.vendor === undefined) return `pkg:deb/${base}`;
   const qualifiers = [
-    ['arch', report.arch],
+    // The package's own architecture ("all", a foreign one) when the VM gave it, else the native one.
+    ['arch', packageArch ?? report.arch],
     ['distro', report.codename],
   ]
     .filter((q): q is [string, string] => q[1] !== undefined)
@@ -97,12 +98,12 @@ export function cycloneDx(report: GateReport, subject: SbomSubject): Record<stri
   ] as const)
     bom.metadata.properties.add(new Models.Property(name, value));
 
-  report.packages.forEach(([name, version], index) => {
+  report.packages.forEach(([name, version, packageArch], index) => {
     const component = new Models.Component(Enums.ComponentType.Application, name, {
       // By position: names repeat (multi-arch dpkg entries, 32- and 64-bit registry keys).
       bomRef: `package-${index + 1}`,
       ...(version ? { version } : {}),
-      ...(report.os === 'Linux' && version ? { purl: debPurl(report, name, version) } : {}),
+      ...(report.os === 'Linux' && version ? { purl: debPurl(report, name, version, packageArch) } : {}),
     });
     bom.components.add(component);
     // The serializer matches dependencies to components by the BomRef object, not its value.

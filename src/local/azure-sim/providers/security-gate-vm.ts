@@ -15,8 +15,11 @@ const GATE_BUDGET = 3800;
 export interface SecurityFindings {
   /** Pending security updates: id (package or KB) and MSRC severity (Linux: always unspecified). */
   pending: { id: string; severity: 'critical' | 'important' | 'moderate' | 'low' | 'unspecified' }[];
-  /** Installed software: name and version. */
-  packages: [string, string][];
+  /**
+   * Installed software: name and version, and on Linux the package's architecture when it is not
+   * the native one (as the script reports "all" and foreign-architecture packages).
+   */
+  packages: ([string, string] | [string, string, string])[];
   /**
    * Linux only: what the script reads from os-release (`ID`, `VERSION_CODENAME`) and
    * `dpkg --print-architecture`; default: an Ubuntu 22.04 image. `null`: a report without them
