@@ -56,14 +56,16 @@ describe('SBOM (CycloneDX, made by the CycloneDX library)', () => {
           name: 'bash',
           version: '5.1-6ubuntu1.1',
           'bom-ref': 'package-1',
-          purl: 'pkg:deb/bash@5.1-6ubuntu1.1',
+          // purl-spec type deb: vendor namespace, arch and distro qualifiers (key order).
+          purl: 'pkg:deb/ubuntu/bash@5.1-6ubuntu1.1?arch=amd64&distro=jammy',
         },
         {
           type: 'application',
           name: 'openssh-server',
           version: '1:8.9p1-3ubuntu0.10',
           'bom-ref': 'package-2',
-          purl: 'pkg:deb/openssh-server@1%3A8.9p1-3ubuntu0.10',
+          // The epoch's colon is never percent-encoded in a canonical purl.
+          purl: 'pkg:deb/ubuntu/openssh-server@1:8.9p1-3ubuntu0.10?arch=amd64&distro=jammy',
         },
       ],
       dependencies: [
@@ -73,6 +75,49 @@ describe('SBOM (CycloneDX, made by the CycloneDX library)', () => {
       ],
     });
     expect(await cycloneDxSchemaErrors(bom)).toBeNull();
+  });
+
+  it('purls as the purl spec writes them: its own deb example, a vendor without qualifiers, no vendor', async () => {
+    const purlsOf = (report: GateReport) =>
+      (cycloneDx(report, subject).components as { purl?: string }[]).map((c) => c.purl);
+    // purl-spec types/deb-definition.json: pkg:deb/debian/attr@1:2.4.47-2%2Bb1?arch=amd64 ('+' encoded).
+    const debian = parseGateOutput(
+      '{"v":1,"os":"Linux","vendor":"debian","arch":"amd64","counts":{"unspecified":0},"packageCount":2,' +
+        '"updates":[],"packages":[["attr","1:2.4.47-2+b1"],["libstdc++6","12.2.0-14"]],"truncated":false}',
+    ) as GateReport;
+    expect(purlsOf(debian)).toEqual([
+      'pkg:deb/debian/attr@1:2.4.47-2%2Bb1?arch=amd64',
+      'pkg:deb/debian/libstdc%2B%2B6@12.2.0-14?arch=amd64',
+    ]);
+    expect(await cycloneDxSchemaErrors(cycloneDx(debian, subject))).toBeNull();
+    // A package's own architecture ("all", a foreign one) wins over the native one.
+    const ubuntu = parseGateOutput(
+      gateReport('Shell', {
+        pending: [],
+        packages: [
+          ['tzdata', '2024a-0ubuntu0.22.04', 'all'],
+          ['libc6', '2.35-0ubuntu3.8'],
+          ['libc6', '2.35-0ubuntu3.8', 'i386'],
+        ],
+      }),
+    ) as GateReport;
+    expect(purlsOf(ubuntu)).toEqual([
+      'pkg:deb/ubuntu/tzdata@2024a-0ubuntu0.22.04?arch=all&distro=jammy',
+      'pkg:deb/ubuntu/libc6@2.35-0ubuntu3.8?arch=amd64&distro=jammy',
+      'pkg:deb/ubuntu/libc6@2.35-0ubuntu3.8?arch=i386&distro=jammy',
+    ]);
+    expect(await cycloneDxSchemaErrors(cycloneDx(ubuntu, subject))).toBeNull();
+    // A vendor alone: no qualifiers, no '?'.
+    expect(purlsOf({ ...debian, arch: undefined })).toEqual([
+      'pkg:deb/debian/attr@1:2.4.47-2%2Bb1',
+      'pkg:deb/debian/libstdc%2B%2B6@12.2.0-14',
+    ]);
+    // A report from the gate script before it read os-release: no vendor to name, the purl as before.
+    const older = parseGateOutput(
+      `${gateReport('Shell', { pending: [], packages: [['bash', '5.1-6ubuntu1.1']], distro: null })}\n`,
+    ) as GateReport;
+    expect(older.vendor).toBeUndefined();
+    expect(purlsOf(older)).toEqual(['pkg:deb/bash@5.1-6ubuntu1.1']);
   });
 
   it('the same report and build give the same document (the activity is retried and replayed)', () => {

@@ -35,6 +35,55 @@ describe('security gate report', () => {
     });
   });
 
+  it('vendor, codename and arch: read when well-formed, optional, and garbage refused with the field named', () => {
+    const linux = (extra: string) =>
+      parseGateOutput(
+        `{"v":1,"os":"Linux"${extra},"counts":{"unspecified":0},"packageCount":0,"updates":[],"packages":[],"truncated":false}`,
+      );
+    expect(linux(',"vendor":"ubuntu","codename":"jammy","arch":"amd64"')).toMatchObject({
+      vendor: 'ubuntu',
+      codename: 'jammy',
+      arch: 'amd64',
+    });
+    // os-release allows '.', '_' and '-' (e.g. ID=opensuse-leap); a report without them is an older script's.
+    expect(linux(',"vendor":"my_distro.v2-x"')).toMatchObject({ vendor: 'my_distro.v2-x' });
+    expect(linux('')).not.toHaveProperty('vendor');
+    const refused = (field: string) => ({
+      error: `the security gate report has an unexpected shape: ${field} must be 1 to 32 characters of a-z, 0-9, '.', '_', '-'`,
+    });
+    expect(linux(',"vendor":"Ubuntu"')).toEqual(refused('vendor'));
+    expect(linux(',"vendor":"ubuntu/../x"')).toEqual(refused('vendor'));
+    expect(linux(',"vendor":""')).toEqual(refused('vendor'));
+    expect(linux(',"codename":"jammy jellyfish"')).toEqual(refused('codename'));
+    expect(linux(`,"arch":"${'a'.repeat(33)}"`)).toEqual(refused('arch'));
+    expect(linux(',"arch":"amd64?distro=x"')).toEqual(refused('arch'));
+    const withPackage = (entry: string) =>
+      parseGateOutput(
+        `{"v":1,"os":"Linux","counts":{},"packageCount":1,"updates":[],"packages":[${entry}],"truncated":false}`,
+      );
+    expect(withPackage('["tzdata","2024a-1","all"]')).toMatchObject({
+      packages: [['tzdata', '2024a-1', 'all']],
+    });
+    expect(withPackage('["tzdata","2024a-1","ALL"]')).toEqual(refused('a package architecture'));
+    expect(withPackage('["tzdata","2024a-1","all","x"]')).toMatchObject({
+      error: expect.stringMatching(/^the security gate report has an unexpected shape: /),
+    });
+    expect(linux(',"arch":64')).toMatchObject({
+      error: expect.stringMatching(/^the security gate report has an unexpected shape: /),
+    });
+  });
+
+  it('the simulated Ubuntu test VM answers as Ubuntu 22.04 on x64 does; Windows has none of these', () => {
+    expect(parseGateOutput(gateReport('Shell', { pending: [], packages: [] }))).toMatchObject({
+      vendor: 'ubuntu',
+      codename: 'jammy',
+      arch: 'amd64',
+    });
+    const windows = parseGateOutput(gateReport('PowerShell', { pending: [], packages: [] }));
+    expect(windows).toMatchObject({ os: 'Windows' });
+    expect(windows).not.toHaveProperty('vendor');
+  });
+
   it('each threshold is checked on its own; equal to a threshold passes', () => {
     const report = parseGateOutput(
       gateReport('PowerShell', {

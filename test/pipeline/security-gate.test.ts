@@ -90,21 +90,21 @@ describe('security gate on the test VM', () => {
         name: 'bash',
         version: '5.1-6ubuntu1.1',
         'bom-ref': 'package-1',
-        purl: 'pkg:deb/bash@5.1-6ubuntu1.1',
+        purl: 'pkg:deb/ubuntu/bash@5.1-6ubuntu1.1?arch=amd64&distro=jammy',
       },
       {
         type: 'application',
         name: 'libssl3',
         version: '3.0.2-0ubuntu1.18',
         'bom-ref': 'package-2',
-        purl: 'pkg:deb/libssl3@3.0.2-0ubuntu1.18',
+        purl: 'pkg:deb/ubuntu/libssl3@3.0.2-0ubuntu1.18?arch=amd64&distro=jammy',
       },
       {
         type: 'application',
         name: 'openssh-server',
         version: '1:8.9p1-3ubuntu0.10',
         'bom-ref': 'package-3',
-        purl: 'pkg:deb/openssh-server@1%3A8.9p1-3ubuntu0.10',
+        purl: 'pkg:deb/ubuntu/openssh-server@1:8.9p1-3ubuntu0.10?arch=amd64&distro=jammy',
       },
     ]);
     // The image depends on (contains) every package it reported.

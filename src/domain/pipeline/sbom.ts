@@ -37,8 +37,42 @@ function serialNumberOf(subject: SbomSubject): string {
 }
 
 /**
+ * A purl component percent-encoded as the purl spec's canonical form has it (package-url/purl-spec,
+ * "Character encoding"): every octet of the UTF-8 string except A-Z a-z 0-9 . - _ ~ becomes %XX, and
+ * the colon is never encoded. So a Debian epoch stays "1:2.4" and "+b1" becomes "%2Bb1", as in the
+ * spec's deb examples. (The CycloneDX library takes the purl as a string; its PackageURL support
+ * needs the optional packageurl-js peer, which this project does not install.)
+ */
+function purlEncode(component: string): string {
+  return Array.from(Buffer.from(component, 'utf8'), (octet) => {
+    const c = String.fromCharCode(octet);
+    return /[A-Za-z0-9._~:-]/.test(c) ? c : `%${octet.toString(16).toUpperCase().padStart(2, '0')}`;
+  }).join('');
+}
+
+/**
+ * The purl of a dpkg package (purl-spec type deb: "pkg:deb/<vendor>/<name>@<version>", the vendor
+ * required and lowercased, the name lowercased; qualifiers `arch` (the package's architecture) and
+ * `distro` optional, in key order as the canonical form sorts them). Without a vendor (a report from a gate script before it
+ * read os-release) the purl stays "pkg:deb/<name>@<version>" as before: a vendor cannot be guessed,
+ * and a scanner can still show the name and version.
+ */
+function debPurl(report: GateReport, name: string, version: string, packageArch?: string): string {
+  const base = `${purlEncode(name.toLowerCase())}@${purlEncode(version)}`;
+  if (report.vendor === undefined) return `pkg:deb/${base}`;
+  const qualifiers = [
+    // The package's own architecture ("all", a foreign one) when the VM gave it, else the native one.
+    ['arch', packageArch ?? report.arch],
+    ['distro', report.codename],
+  ]
+    .filter((q): q is [string, string] => q[1] !== undefined)
+    .map(([key, value]) => `${key}=${purlEncode(value)}`);
+  return `pkg:deb/${purlEncode(report.vendor)}/${base}${qualifiers.length > 0 ? `?${qualifiers.join('&')}` : ''}`;
+}
+
+/**
  * The BOM: the image (pipeline name, image version) is the metadata component and depends on every
- * package; each package is a component, with a purl for dpkg packages (pkg:deb; there is no purl
+ * package; each package is a component, with a purl for dpkg packages (debPurl; there is no purl
  * type for Windows uninstall-registry entries, so those have none). The truncation flag and the
  * complete package count are properties, since the list may be cut to Run Command's output tail.
  */
@@ -64,14 +98,12 @@ export function cycloneDx(report: GateReport, subject: SbomSubject): Record<stri
   ] as const)
     bom.metadata.properties.add(new Models.Property(name, value));
 
-  report.packages.forEach(([name, version], index) => {
+  report.packages.forEach(([name, version, packageArch], index) => {
     const component = new Models.Component(Enums.ComponentType.Application, name, {
       // By position: names repeat (multi-arch dpkg entries, 32- and 64-bit registry keys).
       bomRef: `package-${index + 1}`,
       ...(version ? { version } : {}),
-      ...(report.os === 'Linux' && version
-        ? { purl: `pkg:deb/${encodeURIComponent(name)}@${encodeURIComponent(version)}` }
-        : {}),
+      ...(report.os === 'Linux' && version ? { purl: debPurl(report, name, version, packageArch) } : {}),
     });
     bom.components.add(component);
     // The serializer matches dependencies to components by the BomRef object, not its value.

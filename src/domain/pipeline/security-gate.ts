@@ -8,8 +8,9 @@
  * the simulator models for action and managed Run Command, FIDELITY.md, and the exit-code wrapper
  * relies on, adapters/runCommandScript.ts; learn.microsoft.com "Run scripts in your VM by using
  * action Run Command", Restrictions). So the script caps its JSON at GATE_OUTPUT_LIMIT bytes (room
- * left for the wrapper's marker; run on a Debian 12 machine: 825 packages → 3,762 bytes, 91 listed) and
- * says when it dropped inventory entries (`truncated`): counts are always complete, names may not be.
+ * left for the wrapper's marker; run on a Debian 12 machine: 825 packages → 3,773 bytes, 88 listed,
+ * 22 of them with their own architecture "all") and says when it dropped inventory entries
+ * (`truncated`): counts are always complete, names may not be.
  *
  * Severities: Windows Update gives each update an MsrcSeverity (Critical, Important, Moderate, Low,
  * or none); apt's security pocket carries none, so on Linux every pending `-security` update counts
@@ -33,20 +34,35 @@ export interface SecurityGateThresholds {
   maxTotal: number;
 }
 
-/** Linux: apt's security pockets (simulated upgrade) and dpkg's package list. */
+/**
+ * Linux: apt's security pockets (simulated upgrade) and dpkg's package list, plus what a purl of type
+ * deb needs besides name and version (sbom.ts): the vendor and release codename from os-release
+ * (`ID`, `VERSION_CODENAME`; /etc/os-release, else /usr/lib/os-release, as the os-release spec
+ * orders them) and dpkg's native architecture; a package whose own architecture differs ("all", or
+ * a foreign one such as i386 on a multiarch system) carries it as a third element. The awk passes each of those only when it has the
+ * os-release spec's character set (0-9, a-z, '.', '_', '-'; dpkg architecture names fit it), so the
+ * unescaped JSON stays valid, and puts them in the head so the byte budget counts them.
+ */
 const SHELL_GATE = `${GATE_SCRIPT_HEADER}
 # Debian package names and versions hold no quote or backslash (Debian Policy 5.6.1, 5.6.12),
 # so they go into the JSON unescaped.
 # Pending updates from a -security pocket: "Inst <pkg> [<old>] (<new> <origin>-security ...)".
 { apt-get -s upgrade 2>/dev/null | awk '/^Inst / && /-security/ { print "S\\t" $2 }'
-  dpkg-query -W -f='P\\t\${Package}\\t\${Version}\\n' 2>/dev/null; } |
+  ( if [ -r /etc/os-release ]; then . /etc/os-release; else . /usr/lib/os-release; fi
+    printf 'O\\t%s\\t%s\\n' "$ID" "$VERSION_CODENAME" ) 2>/dev/null
+  printf 'A\\t%s\\n' "$(dpkg --print-architecture 2>/dev/null)"
+  dpkg-query -W -f='P\\t\${Package}\\t\${Version}\\t\${Architecture}\\n' 2>/dev/null; } |
 awk -F'\\t' -v max=${GATE_OUTPUT_LIMIT} '
+function ok(x) { return length(x) <= 32 && x ~ /^[a-z0-9._-]+$/ }
+function field(k, x) { return ok(x) ? ",\\"" k "\\":\\"" x "\\"" : "" }
 $1 == "S" { n++; s[n] = $2 }
-$1 == "P" { m++; pn[m] = $2; pv[m] = $3 }
+$1 == "P" { m++; pn[m] = $2; pv[m] = $3; pa[m] = $4 }
+$1 == "O" { vendor = $2; codename = $3 }
+$1 == "A" { arch = $2 }
 END {
-  head = "{\\"v\\":1,\\"os\\":\\"Linux\\",\\"counts\\":{\\"unspecified\\":" n+0 "},\\"packageCount\\":" m+0
+  head = "{\\"v\\":1,\\"os\\":\\"Linux\\"" field("vendor", vendor) field("codename", codename) field("arch", arch) ",\\"counts\\":{\\"unspecified\\":" n+0 "},\\"packageCount\\":" m+0
   upd = ""; for (i = 1; i <= n; i++) { e = "[\\"" s[i] "\\",\\"unspecified\\"]"; if (length(head upd pk) + length(e) > max / 4) { t = 1; break } upd = upd (upd == "" ? "" : ",") e }
-  pk = ""; for (i = 1; i <= m; i++) { e = "[\\"" pn[i] "\\",\\"" pv[i] "\\"]"; if (length(head upd pk) + length(e) + 60 > max) { t = 1; break } pk = pk (pk == "" ? "" : ",") e }
+  pk = ""; for (i = 1; i <= m; i++) { e = "[\\"" pn[i] "\\",\\"" pv[i] "\\"" (pa[i] != arch && ok(pa[i]) ? ",\\"" pa[i] "\\"" : "") "]"; if (length(head upd pk) + length(e) + 60 > max) { t = 1; break } pk = pk (pk == "" ? "" : ",") e }
   print head ",\\"updates\\":[" upd "],\\"packages\\":[" pk "],\\"truncated\\":" (t ? "true" : "false") "}"
 }'
 `;
@@ -86,13 +102,32 @@ export function securityGateScript(shell: 'Shell' | 'PowerShell'): {
 }
 
 const pair = z.tuple([z.string(), z.string()]);
+/**
+ * os-release's `ID` and `VERSION_CODENAME` ("no spaces or other characters outside of 0–9, a–z, '.',
+ * '_' and '-'", freedesktop.org os-release) and a dpkg architecture name ("amd64", "arm64") become a
+ * purl's namespace and qualifiers: anything else is not what the script prints, so it is refused.
+ * Optional: reports from before these fields, and Windows, have none.
+ */
+const osToken = (field: string) =>
+  z
+    .string()
+    .regex(/^[a-z0-9._-]{1,32}$/, `${field} must be 1 to 32 characters of a-z, 0-9, '.', '_', '-'`)
+    .optional();
+/** Name, version and, on Linux, the package's architecture when it is not the native one. */
+const inventoryEntry = z.tuple([z.string(), z.string(), osToken('a package architecture')]);
 const reportSchema = z.object({
   v: z.literal(1),
   os: z.enum(['Linux', 'Windows']),
+  /** os-release `ID`: the purl deb namespace ("debian", "ubuntu"). */
+  vendor: osToken('vendor'),
+  /** os-release `VERSION_CODENAME` ("jammy"): the purl `distro` qualifier. */
+  codename: osToken('codename'),
+  /** `dpkg --print-architecture` ("amd64"): the purl `arch` qualifier. */
+  arch: osToken('arch'),
   counts: z.object(Object.fromEntries(SEVERITIES.map((s) => [s, z.number().int().min(0).optional()]))),
   packageCount: z.number().int().min(0),
   updates: z.array(pair),
-  packages: z.array(pair),
+  packages: z.array(inventoryEntry),
   truncated: z.boolean(),
 });
 export type GateReport = z.infer<typeof reportSchema>;
