@@ -9,11 +9,14 @@ import type { Clock } from '../shared/clock';
 import { FactoryError, isFactoryError } from '../shared/errors';
 import { cycloneDx } from '../domain/pipeline/sbom';
 import { evaluateGate, parseGateOutput } from '../domain/pipeline/security-gate';
+import { parseInventoryLog } from '../domain/pipeline/build-inventory';
 import { summarizeHistory, type BuildHistory } from '../domain/polling';
 import {
   Activities,
   type ActivityRefusal,
   type ApprovalRequestInput,
+  type BuildInventoryInput,
+  type BuildInventoryResult,
   type BuildOutputInput,
   type BuildStatus,
   type ClaimBuildSlotInput,
@@ -171,6 +174,26 @@ function pipelineActivityImplementations(deps: PipelineDependencies) {
 
     [Activities.readBuildLog]: async (input: TemplateRefInput): Promise<string | null> =>
       (await azure.imageBuilder(input.credential).readCustomizationLog(input.ref, 40)) ?? null,
+
+    // The whole customization.log (the inventory customizer's lines are near its end, before
+    // Image Builder's own closing lines): the SBOM from it is complete, unlike the gate's. Pure
+    // reading: safe to call again. A log that cannot be read or parsed gives `unavailable`.
+    [Activities.readBuildInventory]: async (input: BuildInventoryInput): Promise<BuildInventoryResult> => {
+      let log: string | undefined;
+      try {
+        log = await azure
+          .imageBuilder(input.credential)
+          .readCustomizationLog(input.ref, Number.MAX_SAFE_INTEGER);
+      } catch (error) {
+        // Transient errors go to the host's retries; anything else leaves the gate's list.
+        if (!isFactoryError(error) || error.retryable) throw error;
+        return { unavailable: `customization.log could not be read: ${error.code}` };
+      }
+      if (log === undefined) return { unavailable: 'customization.log not found' };
+      const report = parseInventoryLog(log, input.osType);
+      if ('error' in report) return { unavailable: report.error };
+      return { packages: report.packageCount, sbom: cycloneDx(report, input.subject) };
+    },
 
     [Activities.cancelImageBuild]: async (input: TemplateRefInput): Promise<void> => {
       const builder = azure.imageBuilder(input.credential);

@@ -69,18 +69,38 @@ function specVersionOf(bom: Record<string, unknown>): string {
   return typeof version === 'string' && /^\d+\.\d+$/.test(version) ? version : SBOM_SPEC_VERSION;
 }
 
+/** The BOM says its inventory was cut (the gate's list under Run Command's 4,096-byte tail). */
+function truncated(bom: Record<string, unknown>): boolean {
+  const properties = (bom.metadata as { properties?: unknown } | undefined)?.properties;
+  return (
+    Array.isArray(properties) &&
+    properties.some(
+      (p) =>
+        (p as { name?: unknown }).name === 'imagefactory:inventoryTruncated' &&
+        (p as { value?: unknown }).value === 'true',
+    )
+  );
+}
+
+/**
+ * The newest complete BOM (builds from 0.4.0 on keep the full inventory read from customization.log,
+ * before the gate's), else the newest one: the gate's list, marked truncated.
+ */
 export function sbomFromHistory(events: unknown[]): Record<string, unknown> | undefined {
+  let newest: Record<string, unknown> | undefined;
   for (const event of [...events].reverse()) {
     const result = (event as { Result?: unknown }).Result;
     if (typeof result !== 'string' || !result.includes('"CycloneDX"')) continue;
     try {
       const bom = bomIn(JSON.parse(result) as unknown);
-      if (bom) return bom;
+      if (bom === undefined) continue;
+      if (!truncated(bom)) return bom;
+      newest ??= bom;
     } catch {
       // Not JSON: not a gate result.
     }
   }
-  return undefined;
+  return newest;
 }
 
 export async function getSbom(request: ApiRequest, source: SbomSource): Promise<ApiResponse> {

@@ -120,6 +120,68 @@ describe('security gate on the test VM', () => {
     expect((await factory.host.waitFor(id)).runtimeStatus).toBe('Completed');
   });
 
+  // An Ubuntu-sized inventory: 300 packages, far more than Run Command's 4,096-byte tail carries.
+  const manyPackages = (): [string, string][] =>
+    Array.from({ length: 300 }, (_, i): [string, string] => [
+      `lib-package-${i + 1}`,
+      `1.${i}.0-0ubuntu0.22.04.1`,
+    ]);
+
+  it("the SBOM lists the full inventory read from customization.log, not the gate's truncated list", async () => {
+    factory.sim.setSecurityFindings({ pending: [], packages: manyPackages() });
+    const pipeline = withGate(factory.pipelines.get('ubuntu-2204-base')!, {
+      maxCritical: 0,
+      maxImportant: 0,
+      maxTotal: 0,
+    });
+    const id = await factory.start(pipeline, 'gate-full-inventory-1');
+    const status = await factory.untilApprovalPending(id, 'TEST');
+    // The gate's own report was cut to Run Command's output tail; its counts stay complete.
+    expect(status.securityGate).toMatchObject({ passed: true, packages: 300, inventoryTruncated: true });
+    const sbom = await get(`/api/builds/${id}/sbom`);
+    expect(sbom.status).toBe(200);
+    const components = sbom.body.components as { name: string; purl: string }[];
+    expect(components).toHaveLength(300);
+    expect(components[299]).toMatchObject({
+      name: 'lib-package-300',
+      purl: 'pkg:deb/ubuntu/lib-package-300@1.299.0-0ubuntu0.22.04.1?arch=amd64&distro=jammy',
+    });
+    expect((sbom.body.metadata as { properties: unknown }).properties).toEqual([
+      { name: 'imagefactory:buildId', value: id },
+      { name: 'imagefactory:packageCount', value: '300' },
+      { name: 'imagefactory:inventoryTruncated', value: 'false' },
+    ]);
+    expect(await cycloneDxSchemaErrors(sbom.body)).toBeNull();
+    await factory.decide(id, 'TEST', 'rejected');
+    expect((await factory.host.waitFor(id)).runtimeStatus).toBe('Completed');
+  });
+
+  it("an inventory in customization.log that cannot be read leaves the gate's list, marked truncated (no failure)", async () => {
+    // An entry without a name is garbage to the log's reader; the gate's JSON takes it as it is.
+    factory.sim.setSecurityFindings({ pending: [], packages: [...manyPackages(), ['', '1.0']] });
+    const pipeline = withGate(factory.pipelines.get('ubuntu-2204-base')!, {
+      maxCritical: 0,
+      maxImportant: 0,
+      maxTotal: 0,
+    });
+    const id = await factory.start(pipeline, 'gate-full-inventory-2');
+    const status = await factory.untilApprovalPending(id, 'TEST');
+    expect(status.securityGate).toMatchObject({ passed: true, packages: 301, inventoryTruncated: true });
+    // The build said why it kept the gate's list, and went on.
+    expect(JSON.stringify(status.timeline)).toMatch(/software inventory not in customization\.log \(/);
+    const sbom = await get(`/api/builds/${id}/sbom`);
+    const components = sbom.body.components as unknown[];
+    expect(components.length).toBeGreaterThan(0);
+    expect(components.length).toBeLessThan(300);
+    expect((sbom.body.metadata as { properties: unknown }).properties).toContainEqual({
+      name: 'imagefactory:inventoryTruncated',
+      value: 'true',
+    });
+    expect(await cycloneDxSchemaErrors(sbom.body)).toBeNull();
+    await factory.decide(id, 'TEST', 'rejected');
+    expect((await factory.host.waitFor(id)).runtimeStatus).toBe('Completed');
+  });
+
   it('above a threshold (Windows, one Critical update): fails at test with SecurityGateFailed, nothing promoted, VM torn down', async () => {
     factory.sim.setSecurityFindings({
       pending: [

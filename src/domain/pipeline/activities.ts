@@ -36,6 +36,7 @@ export const Activities = {
   startTestScript: 'startTestScript',
   getTestScriptResult: 'getTestScriptResult',
   getSecurityGateResult: 'getSecurityGateResult',
+  readBuildInventory: 'readBuildInventory',
   deleteTestVm: 'deleteTestVm',
   copyImageVersion: 'copyImageVersion',
   getImageVersion: 'getImageVersion',
@@ -118,6 +119,18 @@ export type SecurityGateRefInput = TestScriptRefInput & {
   thresholds: SecurityGateThresholds;
   subject: { buildId: string; imageVersion: string; pipeline: string; timestamp: string };
 };
+/** The build's full inventory, printed into customization.log by the inventory customizer. */
+export type BuildInventoryInput = TemplateRefInput & {
+  osType: 'Linux' | 'Windows';
+  subject: SecurityGateRefInput['subject'];
+};
+/**
+ * The full inventory as a CycloneDX SBOM (kept in this activity's recorded result, preferred by
+ * GET /api/builds/{id}/sbom over the gate's truncated one), or why there is none (the gate's list is
+ * then the SBOM). Never fails the build: the inventory is an addition to the gate.
+ */
+export type BuildInventoryResult =
+  { packages: number; sbom: Record<string, unknown> } | { unavailable: string };
 export interface SecurityGateProgress {
   state: string;
   result?: TestScriptResult & {

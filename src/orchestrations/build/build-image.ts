@@ -7,6 +7,8 @@
 import type { Task } from 'durable-functions';
 import {
   Activities,
+  type BuildInventoryInput,
+  type BuildInventoryResult,
   type BuildStatus,
   type ClaimBuildSlotInput,
   type PreflightResult,
@@ -15,6 +17,8 @@ import { BUILD_SLOT_TAG, buildSlotKey, type SlotDecision } from '../../domain/pi
 import { stagingResourceGroupIdFor } from '../../domain/pipeline/recipe';
 import type { BuildHistory } from '../../domain/polling';
 import type { PipelineDefinition } from '../../domain/pipeline/definition';
+import { inventoryCustomizer } from '../../domain/pipeline/build-inventory';
+import { sinceVersion } from '../../shared/orchestration-version';
 import type { GalleryImageVersionRef, ImageTemplateRef } from '../../ports/azure';
 import { BuildStopped } from './activity-calls';
 import {
@@ -101,6 +105,9 @@ function* runImageBuilder(
   run.created.template = { ...templateRef, credential: eng.credential };
   run.created.versions.push({ stage: eng, ref: engRef });
   const slotKey = buildSlotKey(eng.subscriptionId, definition.build.location);
+  // Issue 18: a gated pipeline's full inventory comes from customization.log (build-inventory.ts).
+  // New actions (the read below), so only for builds started on 0.4.0 or later.
+  const withInventory = definition.test.securityGate !== undefined && sinceVersion(context, '0.4.0');
   const stagingPrefix = definition.build.stagingResourceGroupPrefix;
   run.publish('build', `creating image template ${templateRef.name}`, eng.name);
   yield* createTemplate(
@@ -135,7 +142,9 @@ function* runImageBuilder(
           : source.type === 'galleryImageVersion'
             ? { type: 'SharedImageVersion', imageVersionId: source.id }
             : { type: 'ManagedImage', imageId: source.id },
-      customizers: definition.build.customizers,
+      customizers: withInventory
+        ? [...definition.build.customizers, inventoryCustomizer(definition.image.osType)]
+        : definition.build.customizers,
       distribute: {
         galleryImageVersionId: `${galleryImageId(eng, definition.image.definition)}/versions/${run.imageVersion}`,
         runOutputName: 'eng',
@@ -213,6 +222,28 @@ function* runImageBuilder(
     ref: templateRef,
     runOutputName: 'eng',
   });
+  if (withInventory) {
+    // Before the template goes: its staging group (with the log) is deleted with it.
+    const inventory = yield* run.call<BuildInventoryResult>(Activities.readBuildInventory, {
+      credential: eng.credential,
+      ref: templateRef,
+      osType: definition.image.osType,
+      subject: {
+        buildId: input.buildId,
+        imageVersion: run.imageVersion,
+        pipeline: definition.name,
+        timestamp: run.now(),
+      },
+    } satisfies BuildInventoryInput);
+    // Only the count in the status: the SBOM stays in the activity's recorded result.
+    run.publish(
+      'build',
+      'unavailable' in inventory
+        ? `software inventory not in customization.log (${inventory.unavailable}); the security gate's list will be the SBOM`
+        : `software inventory read from customization.log: ${inventory.packages} packages`,
+      eng.name,
+    );
+  }
   run.publish('build', `Image Builder finished; deleting image template ${templateRef.name}`, eng.name);
   yield* deleteTemplate(run, eng.credential, templateRef);
   run.created.template = undefined;

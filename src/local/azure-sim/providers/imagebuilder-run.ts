@@ -7,6 +7,7 @@ import { ArmError, type ArmRequest, type ArmResponse } from '../types';
 import { eqi, isObject, str } from '../util';
 import { createVersionResource } from './gallery-versions';
 import { compareVersions } from './images';
+import { defaultFindings, UBUNTU_2204 } from './security-gate-vm';
 import {
   CANCELING_MS,
   TS,
@@ -238,6 +239,9 @@ export function tickImageBuilder(sim: Simulator, now: number): void {
     }
     if (!stopped && !canceling && now >= run.distributing && !run.versionCreated) {
       run.versionCreated = true;
+      const inventory = inventoryLogLines(sim, r.properties.customize, run.runId);
+      if (inventory.length > 0)
+        sim.blobs.set(logKey, (sim.blobs.get(logKey) ?? '') + inventory.join('\n') + '\n');
       for (const d of (Array.isArray(r.properties.distribute) ? r.properties.distribute : []).filter(
         isObject,
       )) {
@@ -287,4 +291,36 @@ function autoVersion(sim: Simulator, imageId: string, now: number): string {
   const candidate = `0.${d.getUTCFullYear()}${String(d.getUTCMonth() + 1).padStart(2, '0')}${String(d.getUTCDate()).padStart(2, '0')}.${d.getUTCHours() * 10000 + d.getUTCMinutes() * 100 + d.getUTCSeconds()}`;
   const existing = sim.resourcesIn(imageId).map((v) => v.name);
   return existing.some((e) => compareVersions(e, candidate) === 0) ? `${candidate}1` : candidate;
+}
+
+/**
+ * What Image Factory's inventory customizer (recognised by its first line, build-inventory.ts)
+ * prints on the build VM, in customization.log's shape: each provisioner output line as
+ * "[<operation id>] PACKER OUT     azure-arm: <line>" (the VM Image Builder troubleshooting guide's
+ * log excerpts, "PACKER OUT     azure-arm: WinRM connected."). The build VM runs nothing: the image's
+ * packages are the world's (`Simulator.securityFindings`, as the gate's test VM answers; default an
+ * Ubuntu 22.04 image), so the gate and the log agree, as on one image. See FIDELITY.md.
+ */
+const INVENTORY_HEADER = /^# image-factory: inventory v1\b/;
+
+function inventoryLogLines(sim: Simulator, customize: unknown, runId: string): string[] {
+  const customizer = (Array.isArray(customize) ? customize.filter(isObject) : []).find(
+    (c) => Array.isArray(c.inline) && INVENTORY_HEADER.test(String(c.inline[0])),
+  );
+  if (customizer === undefined) return [];
+  const shell = str(customizer.type) === 'PowerShell' ? 'PowerShell' : 'Shell';
+  const findings = sim.securityFindings?.(shell) ?? defaultFindings(shell);
+  const distro = shell === 'Shell' ? (findings.distro === undefined ? UBUNTU_2204 : findings.distro) : null;
+  const out = [`ifinv:begin`];
+  if (distro) out.push(`ifinv:O\t${distro.vendor}\t${distro.codename}\t${distro.arch}`);
+  findings.packages.forEach(([name, version, arch], i) =>
+    out.push(
+      `ifinv:P\t${i + 1}\t${name}\t${version}${shell === 'Shell' ? `\t${arch ?? distro?.arch ?? ''}` : ''}`,
+    ),
+  );
+  out.push(`ifinv:end\t${findings.packages.length}`);
+  return [
+    `[${runId}] PACKER OUT ==> azure-arm: Provisioning with shell script / customizer '${str(customizer.name) ?? ''}'`,
+    ...out.map((line) => `[${runId}] PACKER OUT     azure-arm: ${line}`),
+  ];
 }
