@@ -45,6 +45,33 @@ describe('GET /api/builds/{id}/sbom', () => {
     }
   });
 
+  it("prefers the complete BOM (customization.log's) over a newer truncated one (the gate's); else the newest", async () => {
+    const truncated = (value: string) => ({
+      properties: [{ name: 'imagefactory:inventoryTruncated', value }],
+    });
+    const full = {
+      bomFormat: 'CycloneDX',
+      specVersion: '1.6',
+      serialNumber: 'full',
+      metadata: truncated('false'),
+    };
+    const gate = {
+      bomFormat: 'CycloneDX',
+      specVersion: '1.6',
+      serialNumber: 'gate',
+      metadata: truncated('true'),
+    };
+    const source = (boms: Record<string, unknown>[]): SbomSource => ({
+      history: () =>
+        Promise.resolve({
+          name: BUILD_ORCHESTRATION,
+          events: boms.map((bom) => ({ EventType: 'TaskCompleted', Result: JSON.stringify(bom) })),
+        }),
+    });
+    expect((await getSbom(request('build-1'), source([full, gate]))).jsonBody).toEqual(full);
+    expect((await getSbom(request('build-1'), source([gate]))).jsonBody).toEqual(gate);
+  });
+
   it('no such build: 404', async () => {
     const response = await getSbom(request('build-2'), historyWith({ bomFormat: 'CycloneDX' }));
     expect(response.status).toBe(404);
