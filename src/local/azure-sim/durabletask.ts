@@ -8,6 +8,7 @@
  * host, not the app, talks to it, and locally the durable host (src/local/host) plays that part.
  */
 import type { AzureSimulator } from './api';
+import { seedResource } from './seed';
 import type { Simulator } from './sim';
 
 const TYPE = 'Microsoft.DurableTask/schedulers';
@@ -31,20 +32,13 @@ export function addDurableTaskScheduler(
   },
 ): SimDurableTaskScheduler {
   const sim = azure as Simulator;
-  const id = `/subscriptions/${args.subscriptionId}/resourceGroups/${args.resourceGroup}/providers/${TYPE}/${args.name}`;
   // Azure's endpoints are https://{name}.{region}.durabletask.io; the world has no DNS, so the
   // simulator's own endpoint stands in (nothing in the world calls it).
   const endpoint = `${sim.armEndpoint}/${args.name}`;
-  sim.putResource({
-    id,
+  const id = seedResource(sim, {
+    ...args,
     type: TYPE,
-    name: args.name,
-    subscriptionId: args.subscriptionId,
-    resourceGroup: args.resourceGroup,
-    location: args.location,
-    tags: {},
     properties: {
-      provisioningState: 'Succeeded',
       endpoint,
       ipAllowlist: ['0.0.0.0/0'],
       sku: { name: 'Consumption', redundancyState: 'None' },

@@ -6,6 +6,35 @@
  */
 import type { ManagedIdentity, Simulator } from './sim';
 
+/**
+ * A top-level resource as the seeding calls put it: in a resource group, no tags, provisioned
+ * (provisioningState Succeeded before the type's own properties). Returns its id.
+ */
+export function seedResource(
+  sim: Simulator,
+  args: {
+    subscriptionId: string;
+    resourceGroup: string;
+    type: string;
+    name: string;
+    location: string;
+    properties: Record<string, unknown>;
+  },
+): string {
+  const id = `/subscriptions/${args.subscriptionId}/resourceGroups/${args.resourceGroup}/providers/${args.type}/${args.name}`;
+  sim.putResource({
+    id,
+    type: args.type,
+    name: args.name,
+    subscriptionId: args.subscriptionId,
+    resourceGroup: args.resourceGroup,
+    location: args.location,
+    tags: {},
+    properties: { provisioningState: 'Succeeded', ...args.properties },
+  });
+  return id;
+}
+
 export function addResourceGroup(
   sim: Simulator,
   subscriptionId: string,
@@ -70,21 +99,13 @@ export function addGallery(
     location: string;
   },
 ): string {
-  const id = `/subscriptions/${args.subscriptionId}/resourceGroups/${args.resourceGroup}/providers/Microsoft.Compute/galleries/${args.name}`;
-  sim.putResource({
-    id,
+  return seedResource(sim, {
+    ...args,
     type: 'Microsoft.Compute/galleries',
-    name: args.name,
-    subscriptionId: args.subscriptionId,
-    resourceGroup: args.resourceGroup,
-    location: args.location,
-    tags: {},
     properties: {
-      provisioningState: 'Succeeded',
       identifier: { uniqueName: `${sim.tenantOf(args.subscriptionId)}-${args.name.toUpperCase()}` },
     },
   });
-  return id;
 }
 
 export function addManagedImage(
@@ -97,22 +118,14 @@ export function addManagedImage(
     osType: 'Linux' | 'Windows';
   },
 ): string {
-  const id = `/subscriptions/${args.subscriptionId}/resourceGroups/${args.resourceGroup}/providers/Microsoft.Compute/images/${args.name}`;
-  sim.putResource({
-    id,
+  return seedResource(sim, {
+    ...args,
     type: 'Microsoft.Compute/images',
-    name: args.name,
-    subscriptionId: args.subscriptionId,
-    resourceGroup: args.resourceGroup,
-    location: args.location,
-    tags: {},
     properties: {
-      provisioningState: 'Succeeded',
       hyperVGeneration: 'V2',
       storageProfile: { osDisk: { osType: args.osType, osState: 'Generalized', diskSizeGB: 30 } },
     },
   });
-  return id;
 }
 
 /**
@@ -133,22 +146,12 @@ export function addImageConsumer(
 ): string {
   const type =
     args.kind === 'vm' ? 'Microsoft.Compute/virtualMachines' : 'Microsoft.Compute/virtualMachineScaleSets';
-  const id = `/subscriptions/${args.subscriptionId}/resourceGroups/${args.resourceGroup}/providers/${type}/${args.name}`;
   const storageProfile = { imageReference: { id: args.imageVersionId } };
-  sim.putResource({
-    id,
+  return seedResource(sim, {
+    ...args,
     type,
-    name: args.name,
-    subscriptionId: args.subscriptionId,
-    resourceGroup: args.resourceGroup,
-    location: args.location,
-    tags: {},
-    properties: {
-      provisioningState: 'Succeeded',
-      ...(args.kind === 'vm' ? { storageProfile } : { virtualMachineProfile: { storageProfile } }),
-    },
+    properties: args.kind === 'vm' ? { storageProfile } : { virtualMachineProfile: { storageProfile } },
   });
-  return id;
 }
 
 export function addStorageBlob(
