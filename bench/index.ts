@@ -4,11 +4,15 @@
  */
 import { execFileSync } from 'node:child_process';
 import { runP3, type PollFigures } from './p3-polling';
+import { sideBySide } from './figures';
+import type { P1Figures } from './pipeline-benches';
 import { runP3EndToEnd } from './p3-polling-e2e';
 
 const seed = Number(process.env.BENCH_SEED ?? 42);
 const builds = Number(process.env.BENCH_P3_BUILDS ?? 2000);
 const e2eBuilds = Number(process.env.BENCH_P3_E2E_BUILDS ?? 40);
+/** P1 runs in this many fresh processes; the median is the figure (CPU time on a shared machine varies by a third). */
+const p1Runs = Math.max(1, Number(process.env.BENCH_P1_RUNS ?? 3));
 
 function fmt(f: PollFigures): string {
   return `reads/h=${f.readsPerHour.toFixed(1)} lag=${f.meanLagS.toFixed(1)}s product=${f.product.toFixed(0)}`;
@@ -18,18 +22,17 @@ function fmt(f: PollFigures): string {
  * P1, P2 and P4 run the whole factory (local host + simulated Azure); each gets its own process
  * because @azure/identity keeps managed-identity settings per process.
  */
+function childOutput(which: string, ...args: string[]): string {
+  return execFileSync(process.execPath, ['--import', 'tsx', 'bench/pipeline-benches.ts', which, ...args], {
+    encoding: 'utf8',
+    maxBuffer: 64 * 2 ** 20,
+  });
+}
+
 function runInChild(which: string, ...args: string[]): void {
   try {
-    const out = execFileSync(
-      process.execPath,
-      ['--import', 'tsx', 'bench/pipeline-benches.ts', which, ...args],
-      {
-        encoding: 'utf8',
-        maxBuffer: 64 * 2 ** 20,
-      },
-    );
     console.log(
-      out
+      childOutput(which, ...args)
         .split('\n')
         .filter((line) => line.startsWith(which))
         .join('\n'),
@@ -39,31 +42,78 @@ function runInChild(which: string, ...args: string[]): void {
   }
 }
 
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+};
+const range = (values: number[]): string =>
+  `${Math.min(...values).toFixed(1)}–${Math.max(...values).toFixed(1)}`;
+
+/** P1 in p1Runs fresh processes, one after another: the median run's figures, and the spread. */
+function runP1Bench(): void {
+  const runs: P1Figures[] = [];
+  try {
+    for (let i = 0; i < p1Runs; i++) {
+      const line = childOutput('P1')
+        .split('\n')
+        .find((l) => l.startsWith('P1-json '));
+      if (line === undefined) throw new Error('the P1 process printed no figures');
+      runs.push(JSON.parse(line.slice('P1-json '.length)) as P1Figures);
+    }
+  } catch (error) {
+    console.log(`P1: failed: ${(error as Error).message.split('\n')[0] ?? ''}`);
+    return;
+  }
+  const cpu = median(runs.map((r) => r.cpuMs));
+  const typical = [...runs].sort((a, b) => a.cpuMs - b.cpuMs)[Math.floor(runs.length / 2)] as P1Figures;
+  const warm = median(runs.map((r) => r.warmCpuMs));
+  const n = runs.length;
+  console.log(
+    [
+      `P1 replay CPU: ${sideBySide('P1 replay CPU', cpu, 'ms')} for a full three-stage build (4 h build, replication, 2 approvals), median of ${n} fresh processes (${range(runs.map((r) => r.cpuMs))} ms) (target < 100 ms: ${cpu < 100 ? 'MET' : 'NOT MET'})`,
+      `P1 replay CPU on a warm worker (the same build again in the same process): ${sideBySide('P1 replay CPU, warm worker', warm, 'ms')}, median of ${n} (${range(runs.map((r) => r.warmCpuMs))} ms)`,
+      `P1 episodes: ${sideBySide('P1 episodes', typical.episodes, '')} across ${typical.instances} instances (the build orchestration and its sub-orchestrations); history events replayed: ${sideBySide('P1 replayed events', typical.replayedEvents, '')} (machine-independent: every episode replays its whole history)`,
+      `P1 replay by orchestrator: ${typical.byOrchestrator
+        .map((o) => `${o.name} ${o.cpuMs.toFixed(1)} ms / ${o.episodes} episodes / ${o.events} events`)
+        .join(', ')}`,
+      `P1 activity executions: ${typical.activities.map((a) => `${a.name} ${a.runs}`).join(', ')}`,
+      `P1 history events: ${typical.mainEvents} in the build orchestration, at most ${typical.maxChildEvents} in a sub-orchestration per continue-as-new generation (target < 400 per instance: ${Math.max(typical.mainEvents, typical.maxChildEvents) < 400 ? 'MET' : 'NOT MET'}); wall ${typical.wallMs} ms`,
+    ].join('\n'),
+  );
+}
+
 function verdict(f: PollFigures): string {
   return f.product <= 600 && f.readsPerHour <= 60 ? 'MET' : 'NOT MET';
 }
 
+/** BENCH_ONLY=P1,P3 runs only those benchmarks (all when unset). */
+const only = process.env.BENCH_ONLY?.split(',').map((name) => name.trim().toUpperCase());
+const wanted = (name: string): boolean => only === undefined || only.includes(name);
+
 async function main(): Promise<void> {
   console.log(`bench seed=${seed}`);
-  runInChild('P1');
-  runInChild('P2');
+  if (wanted('P1')) runP1Bench();
+  if (wanted('P2')) runInChild('P2');
 
-  const p3 = runP3(seed, builds);
-  console.log(
-    `P3 polling (pure loop, ${builds} generated runs, 3% ~4 h): fixed-30s ${fmt(p3.fixed30)} | fixed-60s ${fmt(p3.fixed60)} | adaptive ${fmt(p3.adaptive)} (target ≤600 at ≤60 reads/h: ${verdict(p3.adaptive)}; worst single run ${p3.adaptive.maxReadsPerBuildHour.toFixed(0)} reads/h)`,
-  );
-  console.log(
-    `P3 polling (pure loop, variants): adaptive without history ${fmt(p3.adaptiveNoHistory)} | adaptive, runs shaped like the simulator (fixed sub-state shares) ${fmt(p3.adaptiveSimulatorShaped)} (target ≤600 at ≤60 reads/h)`,
-  );
-
-  if (e2eBuilds > 0) {
-    const e2e = await runP3EndToEnd(seed, e2eBuilds);
+  if (wanted('P3')) {
+    const p3 = runP3(seed, builds);
     console.log(
-      `P3 polling (end-to-end, simulated Azure via ImageBuilder adapter, ${e2eBuilds} runs, reads = sim GET imageTemplates): fixed-30s ${fmt(e2e.fixed30)} | fixed-60s ${fmt(e2e.fixed60)} | adaptive ${fmt(e2e.adaptive)} (target ≤600 at ≤60 reads/h: ${verdict(e2e.adaptive)})`,
+      `P3 polling (pure loop, ${builds} generated runs, 3% ~4 h): fixed-30s ${fmt(p3.fixed30)} | fixed-60s ${fmt(p3.fixed60)} | adaptive ${fmt(p3.adaptive)} (target ≤600 at ≤60 reads/h: ${verdict(p3.adaptive)}; worst single run ${p3.adaptive.maxReadsPerBuildHour.toFixed(0)} reads/h)`,
     );
+    console.log(
+      `P3 polling (pure loop, variants): adaptive without history ${fmt(p3.adaptiveNoHistory)} | adaptive, runs shaped like the simulator (fixed sub-state shares) ${fmt(p3.adaptiveSimulatorShaped)} (target ≤600 at ≤60 reads/h)`,
+    );
+
+    if (e2eBuilds > 0) {
+      const e2e = await runP3EndToEnd(seed, e2eBuilds);
+      console.log(
+        `P3 polling (end-to-end, simulated Azure via ImageBuilder adapter, ${e2eBuilds} runs, reads = sim GET imageTemplates): fixed-30s ${fmt(e2e.fixed30)} | fixed-60s ${fmt(e2e.fixed60)} | adaptive ${fmt(e2e.adaptive)} (target ≤600 at ≤60 reads/h: ${verdict(e2e.adaptive)})`,
+      );
+    }
   }
 
-  runInChild('P4', String(Number(process.env.BENCH_P4_PIPELINES ?? 200)));
+  if (wanted('P4')) runInChild('P4', String(Number(process.env.BENCH_P4_PIPELINES ?? 200)));
 }
 
 main().catch((error: unknown) => {

@@ -55,8 +55,13 @@ export interface EngineStats {
   episodes: number;
   /** CPU time spent inside orchestrator handlers (replay), ms. */
   replayCpuMs: number;
+  /**
+   * History events handed to the replay engine, summed over episodes (each episode replays its whole
+   * history): the machine-independent measure of replay work beside the CPU time.
+   */
+  replayedEvents: number;
   /** The same per orchestrator function name, with its episodes: where replay time goes. */
-  replayByOrchestration: Map<string, { episodes: number; cpuMs: number }>;
+  replayByOrchestration: Map<string, { episodes: number; cpuMs: number; events: number }>;
   activityExecutions: Map<string, number>;
   /** Most episodes / activities ever in flight at once (host.json concurrency limits). */
   peakConcurrentEpisodes: number;
@@ -78,6 +83,7 @@ export class DurableEngine implements OrchestrationEngine {
   readonly stats: EngineStats = {
     episodes: 0,
     replayCpuMs: 0,
+    replayedEvents: 0,
     replayByOrchestration: new Map(),
     activityExecutions: new Map(),
     peakConcurrentEpisodes: 0,

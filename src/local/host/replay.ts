@@ -166,9 +166,15 @@ export async function executeEpisode(
   const cpu = process.cpuUsage(cpuBefore);
   engine.stats.episodes += 1;
   engine.stats.replayCpuMs += (cpu.user + cpu.system) / 1000;
-  const byName = engine.stats.replayByOrchestration.get(instance.name) ?? { episodes: 0, cpuMs: 0 };
+  engine.stats.replayedEvents += history.length;
+  const byName = engine.stats.replayByOrchestration.get(instance.name) ?? {
+    episodes: 0,
+    cpuMs: 0,
+    events: 0,
+  };
   byName.episodes += 1;
   byName.cpuMs += (cpu.user + cpu.system) / 1000;
+  byName.events += history.length;
   engine.stats.replayByOrchestration.set(instance.name, byName);
 
   const actions = state.actions?.[0] ?? [];
