@@ -3,9 +3,23 @@ import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
 const ioModules = [
-  'fs', 'node:fs', 'fs/promises', 'node:fs/promises', 'http', 'node:http', 'https', 'node:https',
-  'net', 'node:net', 'child_process', 'node:child_process', 'crypto', 'node:crypto',
-  '@azure/*', 'rhea', 'better-sqlite3',
+  'fs',
+  'node:fs',
+  'fs/promises',
+  'node:fs/promises',
+  'http',
+  'node:http',
+  'https',
+  'node:https',
+  'net',
+  'node:net',
+  'child_process',
+  'node:child_process',
+  'crypto',
+  'node:crypto',
+  '@azure/*',
+  'rhea',
+  'better-sqlite3',
 ];
 
 export default tseslint.config(
@@ -28,7 +42,10 @@ export default tseslint.config(
         {
           patterns: [
             { group: ioModules, message: 'Orchestrations do no I/O: call an activity instead.' },
-            { group: ['**/adapters/**', '**/local/**'], message: 'Orchestrations never see adapters or SDK types.' },
+            {
+              group: ['**/adapters/**', '**/local/**'],
+              message: 'Orchestrations never see adapters or SDK types.',
+            },
           ],
         },
       ],
@@ -39,7 +56,10 @@ export default tseslint.config(
       ],
       'no-restricted-syntax': [
         'error',
-        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'Use context.df.currentUtcDateTime.' },
+        {
+          selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: 'Use context.df.currentUtcDateTime.',
+        },
       ],
     },
   },

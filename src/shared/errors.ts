@@ -31,7 +31,13 @@ export class FactoryError extends Error {
   }
 
   /** A plain, JSON-safe shape for histories, custom status and API problems. */
-  toJSON(): { code: string; message: string; retryable: boolean; hint?: string; details: Record<string, unknown> } {
+  toJSON(): {
+    code: string;
+    message: string;
+    retryable: boolean;
+    hint?: string;
+    details: Record<string, unknown>;
+  } {
     return {
       code: this.code,
       message: this.message,

@@ -43,7 +43,6 @@ export interface ReleaseOptions {
   env?: Record<string, string>;
 }
 
-
 /**
  * Registers beforeAll/afterAll for the describe block it is called in: the factory, and a temporary
  * folder for the shared SQLite file. `bench.factory` is there from beforeAll on.
