@@ -25,6 +25,7 @@ import {
   type DeleteVersionInput,
   type HistoryInput,
   type ImageDefinitionInput,
+  type ImageDefinitionsInput,
   type PreflightInput,
   type PreflightResult,
   type TemplateInput,
@@ -122,6 +123,22 @@ function pipelineActivityImplementations(deps: PipelineDependencies) {
 
     [Activities.ensureImageDefinition]: async (input: ImageDefinitionInput): Promise<void> => {
       await azure.galleries(input.credential).ensureImageDefinition(input.spec);
+    },
+
+    // All galleries at once; each ensure is idempotent, so a retry after one failed redoes none of
+    // the others' work. The first failure (in stage order) is the activity's, with its own code.
+    [Activities.ensureImageDefinitions]: async (input: ImageDefinitionsInput): Promise<void> => {
+      if (!Array.isArray(input?.definitions) || input.definitions.length === 0)
+        throw new FactoryError(
+          'InvalidActivityInput',
+          'ensureImageDefinitions needs `definitions`: one { credential, spec } per gallery.',
+        );
+      const settled = await Promise.allSettled(
+        input.definitions.map((one) => azure.galleries(one.credential).ensureImageDefinition(one.spec)),
+      );
+      const failed = settled.find((outcome) => outcome.status === 'rejected');
+      if (failed !== undefined)
+        throw failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason));
     },
 
     // Returns once ARM accepted the template; getImageTemplateProvisioning reads it until done.

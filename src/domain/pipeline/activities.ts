@@ -23,6 +23,7 @@ export const Activities = {
   preflight: 'preflight',
   loadBuildHistory: 'loadBuildHistory',
   ensureImageDefinition: 'ensureImageDefinition',
+  ensureImageDefinitions: 'ensureImageDefinitions',
   createImageTemplate: 'createImageTemplate',
   getImageTemplateProvisioning: 'getImageTemplateProvisioning',
   startImageBuild: 'startImageBuild',
@@ -94,6 +95,10 @@ export interface BuildStatus {
 }
 
 export type ImageDefinitionInput = WithCredential & { spec: ImageDefinitionSpec };
+/** The image's definition in every stage's gallery: one unit of work, one call (factory 0.5.0). */
+export interface ImageDefinitionsInput {
+  definitions: ImageDefinitionInput[];
+}
 export type BuildOutputInput = TemplateRefInput & { runOutputName: string };
 export type TestVmInput = WithCredential & { spec: TestVmSpec };
 export type VmRefInput = WithCredential & { ref: VmRef };

@@ -9,8 +9,8 @@ import {
   Activities,
   type BuildInventoryInput,
   type BuildInventoryResult,
-  type BuildStatus,
   type ClaimBuildSlotInput,
+  type HistoryInput,
   type PreflightResult,
 } from '../../domain/pipeline/activities';
 import { BUILD_SLOT_TAG, buildSlotKey, type SlotDecision } from '../../domain/pipeline/build-slots';
@@ -31,7 +31,9 @@ import {
   waitForReplication,
 } from './operations';
 import type { BuildRun } from './run';
+import { STEP_CALLS_BATCHED_SINCE } from './release-gates';
 import {
+  type BuildWaitOutcome,
   WAIT_FOR_BUILD_ORCHESTRATION,
   WAIT_FOR_BUILD_SLOT_ORCHESTRATION,
   type SlotWaitOutcome,
@@ -163,7 +165,7 @@ function* runImageBuilder(
   yield* waitForBuildSlot(run, templateRef, slotKey);
   run.publish('build', `starting Image Builder on ${templateRef.name}`, eng.name);
   yield* run.call(Activities.startImageBuild, { credential: eng.credential, ref: templateRef });
-  const history = yield* run.call<BuildHistory | null>(Activities.loadBuildHistory, {
+  const historyInput: HistoryInput = {
     credential: eng.credential,
     image: {
       subscriptionId: eng.subscriptionId,
@@ -171,7 +173,12 @@ function* runImageBuilder(
       gallery: eng.gallery.name,
       image: definition.image.definition,
     },
-  });
+  };
+  // From 0.5.0 the wait loads the history it polls by and reads the run's output itself.
+  const waitDoesMore = sinceVersion(context, STEP_CALLS_BATCHED_SINCE);
+  const history = waitDoesMore
+    ? undefined
+    : yield* run.call<BuildHistory | null>(Activities.loadBuildHistory, historyInput);
   run.publish('build', 'Image Builder is building', eng.name);
   const runStarted = run.nowMs();
   const wait = context.df.callSubOrchestrator(
@@ -182,8 +189,9 @@ function* runImageBuilder(
       runStartedMs: runStarted,
       timeoutMs: (definition.build.timeoutMinutes + 30) * 60_000,
       expectedMs: definition.build.expectedMinutes * 60_000,
-      history,
+      ...(history === undefined ? { historyOf: historyInput } : { history }),
       polls: 0,
+      ...(waitDoesMore ? { runOutputName: 'eng' } : {}),
     } satisfies WaitForBuildInput,
     `${input.buildId}:build`,
   );
@@ -193,11 +201,11 @@ function* runImageBuilder(
     yield* run.call(Activities.cancelImageBuild, { credential: eng.credential, ref: templateRef });
     throw run.cancelled();
   }
-  const outcome = wait.result as BuildStatus;
+  const outcome = wait.result as BuildWaitOutcome;
   if (outcome.error)
     throw new BuildStopped('failed', {
       code: outcome.error.code,
-      message: `${Activities.getImageBuildStatus}: ${outcome.error.message}`,
+      message: `${outcome.error.activity ?? Activities.getImageBuildStatus}: ${outcome.error.message}`,
       step: 'build',
       stage: eng.name,
       ...(outcome.error.hint ? { hint: outcome.error.hint } : {}),
@@ -217,11 +225,13 @@ function* runImageBuilder(
       ...(log ? { logExcerpt: log } : {}),
     });
   }
-  const engVersionId = yield* run.call<string>(Activities.getImageBuildOutput, {
-    credential: eng.credential,
-    ref: templateRef,
-    runOutputName: 'eng',
-  });
+  const engVersionId =
+    outcome.outputVersionId ??
+    (yield* run.call<string>(Activities.getImageBuildOutput, {
+      credential: eng.credential,
+      ref: templateRef,
+      runOutputName: 'eng',
+    }));
   if (withInventory) {
     // Before the template goes: its staging group (with the log) is deleted with it.
     const inventory = yield* run.call<BuildInventoryResult>(Activities.readBuildInventory, {

@@ -1,10 +1,16 @@
 /**
  * Step 1, preflight: reads only, so nothing is created when it fails. The preflight activity checks
  * every identity's roles, the network and the source image and reports every problem at once; then
- * the image definition is ensured in every stage's gallery (idempotent).
+ * the image definition is ensured in every stage's gallery (idempotent; one call from 0.5.0 on).
  */
 import type { Task } from 'durable-functions';
-import { Activities, type PreflightResult } from '../../domain/pipeline/activities';
+import {
+  Activities,
+  type ImageDefinitionsInput,
+  type PreflightResult,
+} from '../../domain/pipeline/activities';
+import { sinceVersion } from '../../shared/orchestration-version';
+import { STEP_CALLS_BATCHED_SINCE } from './release-gates';
 import { AZURE_CALL_RETRY_OPTIONS, BuildStopped } from './activity-calls';
 import type { BuildRun } from './run';
 
@@ -34,23 +40,26 @@ export function* preflight(run: BuildRun): Generator<Task, PreflightResult, unkn
     });
   }
   yield* run.event('started');
-  for (const stage of definition.stages) {
-    yield* run.call(Activities.ensureImageDefinition, {
-      credential: stage.credential,
-      spec: {
-        subscriptionId: stage.subscriptionId,
-        resourceGroup: stage.gallery.resourceGroup,
-        gallery: stage.gallery.name,
-        image: definition.image.definition,
-        location: stage.regions[0]?.name ?? definition.build.location,
-        osType: definition.image.osType,
-        osState: 'Generalized',
-        hyperVGeneration: definition.image.hyperVGeneration,
-        securityType: definition.image.securityType,
-        identifier: definition.image.identifier,
-        ...(definition.image.features ? { features: definition.image.features } : {}),
-      },
-    });
+  const definitions = definition.stages.map((stage) => ({
+    credential: stage.credential,
+    spec: {
+      subscriptionId: stage.subscriptionId,
+      resourceGroup: stage.gallery.resourceGroup,
+      gallery: stage.gallery.name,
+      image: definition.image.definition,
+      location: stage.regions[0]?.name ?? definition.build.location,
+      osType: definition.image.osType,
+      osState: 'Generalized' as const,
+      hyperVGeneration: definition.image.hyperVGeneration,
+      securityType: definition.image.securityType,
+      identifier: definition.image.identifier,
+      ...(definition.image.features ? { features: definition.image.features } : {}),
+    },
+  }));
+  if (sinceVersion(context, STEP_CALLS_BATCHED_SINCE)) {
+    yield* run.call(Activities.ensureImageDefinitions, { definitions } satisfies ImageDefinitionsInput);
+  } else {
+    for (const one of definitions) yield* run.call(Activities.ensureImageDefinition, one);
   }
   return result;
 }

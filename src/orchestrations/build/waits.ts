@@ -2,14 +2,17 @@
  * The build's polling sub-orchestrations: each reads one thing on durable timers and returns once it
  * changed, continuing as new every few polls so its history (and so each replay) stays short and the
  * build's own history grows by one sub-orchestration per wait. waitForImageBuild: the Image Builder
- * run (adaptive delays, src/domain/polling); waitForVersionReplication: a version's per-region
- * replication; waitForBuildSlot: a build slot of the subscription and region (build-slots.ts).
- */
+ * run (adaptive delays, src/domain/polling; from 0.5.0 it also loads the history those delays go by
+ * and reads the run's output, calls the build made itself before); waitForVersionReplication: a
+ * version's per-region replication; waitForBuildSlot: a build slot of the subscription and region
+ * (build-slots.ts). */
 import type { OrchestrationContext, Task } from 'durable-functions';
 import {
   Activities,
+  type BuildOutputInput,
   type BuildStatus,
   type ClaimBuildSlotInput,
+  type HistoryInput,
   type VersionInfo,
 } from '../../domain/pipeline/activities';
 import type { GalleryImageVersionRef, ImageTemplateRef } from '../../ports/azure';
@@ -23,7 +26,13 @@ import {
   type BuildHistory,
 } from '../../domain/polling';
 import { sinceVersion } from '../../shared/orchestration-version';
-import { poll } from './activity-calls';
+import { callAzure, errorInfo, poll } from './activity-calls';
+
+/** A failed call's code, message and hint, as the build reports them. */
+function failureOf(error: unknown): { code: string; message: string; hint?: string } {
+  const info = errorInfo(error);
+  return { code: info.code, message: info.message, ...(info.hint ? { hint: info.hint } : {}) };
+}
 
 export const WAIT_FOR_BUILD_ORCHESTRATION = 'waitForImageBuild';
 export const WAIT_FOR_REPLICATION_ORCHESTRATION = 'waitForVersionReplication';
@@ -60,20 +69,50 @@ export interface WaitForBuildInput {
   runStartedMs: number;
   timeoutMs: number;
   expectedMs: number;
-  history: BuildHistory | null;
+  /** Past runs' durations (null: too few); absent until loaded from `historyOf` (0.5.0 on). */
+  history?: BuildHistory | null;
+  /** Where the first generation loads the history from (0.5.0 on: the build no longer does). */
+  historyOf?: HistoryInput;
+  /** The run output whose artifact the wait reads once the run succeeded (0.5.0 on). */
+  runOutputName?: string;
   polls: number;
   subState?: { name: string; seenAtMs: number; notSeenAtMs?: number };
 }
 
+/** What the wait ends with: the run's last status, its output on success, or what it could not read. */
+export type BuildWaitOutcome = Omit<BuildStatus, 'error'> & {
+  /** The run output's artifact id (the ENG version), when `runOutputName` was given and the run succeeded. */
+  outputVersionId?: string;
+  error?: NonNullable<BuildStatus['error']> & {
+    /** The activity that failed, when not getImageBuildStatus. */
+    activity?: string;
+  };
+};
+
 /** Polls the run on durable timers; continues as new every few polls so history stays bounded. */
-export function* waitForImageBuild(context: OrchestrationContext): Generator<Task, BuildStatus, unknown> {
+export function* waitForImageBuild(
+  context: OrchestrationContext,
+): Generator<Task, BuildWaitOutcome, unknown> {
   const input = context.df.getInput<WaitForBuildInput>();
   const perGeneration = pollsPerGeneration(context);
   let subState = input.subState;
+  let history = input.history;
+  if (history === undefined && input.historyOf !== undefined) {
+    try {
+      history = yield* callAzure<BuildHistory | null>(context, Activities.loadBuildHistory, input.historyOf);
+    } catch (error) {
+      return { exists: true, error: { ...failureOf(error), activity: Activities.loadBuildHistory } };
+    }
+  }
   for (let polls = input.polls; ; polls++) {
     const elapsedMs = context.df.currentUtcDateTime.getTime() - input.runStartedMs;
     if (polls - input.polls >= perGeneration) {
-      context.df.continueAsNew({ ...input, polls, ...(subState ? { subState } : {}) });
+      context.df.continueAsNew({
+        ...input,
+        polls,
+        ...(history === undefined ? {} : { history }),
+        ...(subState ? { subState } : {}),
+      });
       return { exists: true };
     }
     const delay = nextPollDelayMs({
@@ -85,7 +124,7 @@ export function* waitForImageBuild(context: OrchestrationContext): Generator<Tas
             ...(subState.notSeenAtMs !== undefined ? { subStateNotSeenAtMs: subState.notSeenAtMs } : {}),
           }
         : {}),
-      history: input.history ?? undefined,
+      history: history ?? undefined,
       defaults: {
         ...DEFAULT_BUILD_POLL_DEFAULTS,
         ...(sinceVersion(context, BUILD_READ_COST_SINCE) ? {} : { readCostMs: LEGACY_BUILD_READ_COST_MS }),
@@ -105,7 +144,19 @@ export function* waitForImageBuild(context: OrchestrationContext): Generator<Tas
     if (!status.exists) return status;
     if (status.provisioningState === 'Failed') return status;
     // Canceling is not an end: the run is still tearing down (and its template cannot be deleted yet).
-    if (status.runState && !['Running', 'NotStarted', 'Canceling'].includes(status.runState)) return status;
+    if (status.runState && !['Running', 'NotStarted', 'Canceling'].includes(status.runState)) {
+      if (status.runState !== 'Succeeded' || input.runOutputName === undefined) return status;
+      try {
+        const outputVersionId = yield* callAzure<string>(context, Activities.getImageBuildOutput, {
+          credential: input.credential,
+          ref: input.ref,
+          runOutputName: input.runOutputName,
+        } satisfies BuildOutputInput);
+        return { ...status, outputVersionId };
+      } catch (error) {
+        return { ...status, error: { ...failureOf(error), activity: Activities.getImageBuildOutput } };
+      }
+    }
     if (now > input.timeoutMs)
       return {
         ...status,

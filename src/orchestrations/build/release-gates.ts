@@ -1,0 +1,14 @@
+/**
+ * Where a release changed the build's sequence of actions (docs/runbook.md, "Release"), the steps
+ * branch on sinceVersion(context, <the release>) so that a build keeps the steps it started with.
+ * Older gates live beside the code they guard (waits.ts, await-done.ts, test-vm.ts, build-image.ts).
+ */
+
+/**
+ * Factory 0.5.0 (issue 16, P1): a step's calls that are one unit of work are one call or move to the
+ * sub-orchestration that needs them, so the build orchestration (whose every episode replays its
+ * whole, long history) has fewer episodes: the image definition is ensured in every gallery by one
+ * activity (ensureImageDefinitions); the Image Builder wait loads the build history it polls by and
+ * reads the run's output before it returns.
+ */
+export const STEP_CALLS_BATCHED_SINCE = '0.5.0';

@@ -1,0 +1,123 @@
+/**
+ * Issue 16, P1: from factory 0.5.0 the image definition is ensured in every gallery by one activity
+ * (ensureImageDefinitions), and the Image Builder wait loads the build history it polls by and reads
+ * the run's output itself: the build orchestration, whose every episode replays its whole history,
+ * has fewer episodes. A change of the sequence of actions, so behind sinceVersion('0.5.0'): a build
+ * started on 0.4.0 and caught in its Image Builder wait when the host restarts on 0.5.0 (same SQLite
+ * file) keeps its calls, replays with no divergence and finishes.
+ */
+import type { BuildCustomStatus } from '../../src/domain/build-status';
+import { Activities } from '../../src/domain/pipeline/activities';
+import { STEP_CALLS_BATCHED_SINCE } from '../../src/orchestrations/build/release-gates';
+import { releaseBench, waitingFor } from './release-harness';
+
+const APP = 'src/functions/index.ts';
+
+describe('calls batched from 0.5.0: builds started before keep theirs', () => {
+  const bench = releaseBench('batched-calls');
+  const open = (version: string) => bench.open({ appEntry: APP, version, reason: 'batched calls test' });
+
+  it('a 0.4.0 build restarted mid Image Builder wait on 0.5.0 finishes with its calls; a 0.5.0 build makes fewer', async () => {
+    expect(STEP_CALLS_BATCHED_SINCE).toBe('0.5.0');
+    const before = await open('0.4.0');
+    await before.start('batch-old');
+    await before.until(
+      ['batch-old'],
+      (s) => s?.step === 'build' && s.message === 'Image Builder is building',
+    );
+    await before.host.stop();
+
+    const now = await open('0.5.0');
+    try {
+      await now.start('batch-new');
+      await now.until(['batch-old', 'batch-new'], waitingFor('TEST'));
+      expect(now.log.filter((l) => /non-?determin/i.test(l))).toEqual([]);
+      // The old build replayed its history on the new code and went on to the TEST approval.
+      expect(await now.host.getStatus('batch-old')).toMatchObject({ runtimeStatus: 'Running' });
+      expect((await now.custom('batch-old'))?.pendingApproval?.stage).toBe('TEST');
+
+      /** The activities an instance scheduled, in order. */
+      const scheduled = async (id: string) =>
+        ((await now.host.getStatus(id, { showHistory: true }))?.history ?? [])
+          .filter((event) => (event as { EventType?: unknown }).EventType === 'TaskScheduled')
+          .map((event) => (event as { Name?: string }).Name);
+      const count = (names: (string | undefined)[], name: string) => names.filter((n) => n === name).length;
+
+      const oldBuild = await scheduled('batch-old');
+      expect(count(oldBuild, Activities.ensureImageDefinition)).toBe(3);
+      expect(count(oldBuild, Activities.ensureImageDefinitions)).toBe(0);
+      expect(count(oldBuild, Activities.loadBuildHistory)).toBe(1);
+      expect(count(oldBuild, Activities.getImageBuildOutput)).toBe(1);
+
+      const newBuild = await scheduled('batch-new');
+      expect(count(newBuild, Activities.ensureImageDefinition)).toBe(0);
+      expect(count(newBuild, Activities.ensureImageDefinitions)).toBe(1);
+      expect(count(newBuild, Activities.loadBuildHistory)).toBe(0);
+      expect(count(newBuild, Activities.getImageBuildOutput)).toBe(0);
+      // The wait made those calls instead (its last generation holds the output read).
+      expect(count(await scheduled('batch-new:build'), Activities.getImageBuildOutput)).toBe(1);
+      expect(newBuild.length).toBe(oldBuild.length - 4);
+
+      // Both built the same thing: every stage's gallery has the definition, ENG the new version.
+      const oldStatus = (await now.custom('batch-old')) as BuildCustomStatus;
+      const newStatus = (await now.custom('batch-new')) as BuildCustomStatus;
+      expect(newStatus.stages[0]?.versionId).toMatch(/\/galleries\/.+\/images\/.+\/versions\//);
+      expect(newStatus.stages[0]?.versionId?.replace(/versions\/.*$/, '')).toBe(
+        oldStatus.stages[0]?.versionId?.replace(/versions\/.*$/, ''),
+      );
+
+      await now.decide('batch-old', 'TEST', 'rejected');
+      await now.decide('batch-new', 'TEST', 'rejected');
+      for (const id of ['batch-old', 'batch-new']) {
+        const ended = await now.host.waitFor(id);
+        expect((ended.customStatus as BuildCustomStatus).failure).toMatchObject({ code: 'ApprovalRejected' });
+      }
+      expect(now.log.filter((l) => /non-?determin/i.test(l))).toEqual([]);
+    } finally {
+      await now.host.stop();
+    }
+  });
+
+  it('ensureImageDefinitions ensures every gallery at once, again without change, and refuses no definitions', async () => {
+    const now = await open('0.5.0');
+    try {
+      const pipeline = bench.factory.pipelines.get('ubuntu-2204-base')!;
+      const definitions = pipeline.stages.map((stage) => ({
+        credential: stage.credential,
+        spec: {
+          subscriptionId: stage.subscriptionId,
+          resourceGroup: stage.gallery.resourceGroup,
+          gallery: stage.gallery.name,
+          image: 'batched-calls-image',
+          location: stage.regions[0]!.name,
+          osType: 'Linux',
+          osState: 'Generalized',
+          hyperVGeneration: 'V2',
+          securityType: 'TrustedLaunch',
+          identifier: { publisher: 'Contoso', offer: 'batched', sku: 'calls' },
+        },
+      }));
+      const puts = () =>
+        bench.factory.sim
+          .requests()
+          .filter((r) => r.method === 'PUT' && r.path.endsWith('/images/batched-calls-image')).length;
+      await expect(
+        now.host.callActivity(Activities.ensureImageDefinitions, { definitions }),
+      ).resolves.toBeNull();
+      expect(puts()).toBe(pipeline.stages.length);
+      // Idempotent: a retry finds every definition and creates none.
+      await now.host.callActivity(Activities.ensureImageDefinitions, { definitions });
+      expect(puts()).toBe(pipeline.stages.length);
+      await expect(
+        now.host.callActivity(Activities.ensureImageDefinitions, { definitions: [] }),
+      ).resolves.toEqual({
+        activityRefused: expect.objectContaining({
+          code: 'InvalidActivityInput',
+          message: expect.stringContaining('one { credential, spec } per gallery') as unknown,
+        }) as unknown,
+      });
+    } finally {
+      await now.host.stop();
+    }
+  });
+});
