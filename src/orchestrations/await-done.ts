@@ -148,6 +148,13 @@ export interface AwaitOperationInput {
   timedOutCode: string;
   /** Reads made by earlier generations (continueAsNew). */
   reads: number;
+  /**
+   * The activity that starts the operation, called under the retry policy before the first read
+   * (from 0.5.0, for the waits nothing cancels: the deletes), so starting and waiting cost the
+   * build one episode instead of two. `judged`: its result is also the first read (the test VM
+   * teardown starts only the deletes not yet running and says what is left).
+   */
+  start?: { activity: string; input: unknown; judged?: boolean };
 }
 
 /** What the wait ended with: the judged value, or a failure (a read's refusal keeps its code). */

@@ -1,23 +1,47 @@
 /**
- * The sub-orchestration behind the generic "wait until the resource says done" step: reads the
- * resource with one read activity on durable timers (delays from await-done.ts), judges each read,
+ * The sub-orchestration behind the generic "wait until the resource says done" step: optionally
+ * starts the operation (`start`, 0.5.0 on), then reads the resource with one read activity on
+ * durable timers (delays from await-done.ts), judges each read,
  * and ends with the value, a failure, or a timeout at the deadline. It continues as new every few
  * reads, so even a 90-minute test script keeps a short history, and the build's own history grows
  * by one sub-orchestration per wait.
  */
 import type { OrchestrationContext, Task } from 'durable-functions';
 import { JUDGES, nextAwaitDelayMs, type AwaitOperationInput, type AwaitOutcome } from './await-done';
-import { poll } from './build/activity-calls';
+import { callAzure, errorInfo, poll } from './build/activity-calls';
 import { pollsPerGeneration } from './build/waits';
 
 export function* awaitAzureOperation(context: OrchestrationContext): Generator<Task, AwaitOutcome, unknown> {
   const input = context.df.getInput<AwaitOperationInput>();
   const now = () => context.df.currentUtcDateTime.getTime();
   const perGeneration = pollsPerGeneration(context);
+  const { start, ...waiting } = input;
+  if (start !== undefined) {
+    let started: unknown;
+    try {
+      started = yield* callAzure<unknown>(context, start.activity, start.input);
+    } catch (error) {
+      const info = errorInfo(error);
+      return {
+        failed: {
+          code: info.code,
+          message: `${start.activity}: ${info.message}`,
+          ...(info.hint ? { hint: info.hint } : {}),
+        },
+      };
+    }
+    if (start.judged === true) {
+      const verdict = JUDGES[input.judge](started);
+      if ('done' in verdict) return { done: verdict.done };
+      if ('failed' in verdict)
+        return { failed: { code: input.failedCode, message: `${input.what}: ${verdict.failed}` } };
+    }
+  }
   let last = 'not read yet';
   for (let reads = input.reads; ; reads++) {
     if (reads - input.reads >= perGeneration) {
-      context.df.continueAsNew({ ...input, reads });
+      // Without `start`: the next generation only reads.
+      context.df.continueAsNew({ ...waiting, reads });
       return { failed: { code: 'ContinuedAsNew', message: 'continued as new' } };
     }
     const overdue = now() >= input.timing.deadlineMs;

@@ -1,14 +1,21 @@
 /**
  * Issue 16, P1: from factory 0.5.0 the image definition is ensured in every gallery by one activity
- * (ensureImageDefinitions), and the Image Builder wait loads the build history it polls by and reads
- * the run's output itself: the build orchestration, whose every episode replays its whole history,
- * has fewer episodes. A change of the sequence of actions, so behind sinceVersion('0.5.0'): a build
+ * (ensureImageDefinitions), the Image Builder wait loads the build history it polls by and reads the
+ * run's output itself, and the waits for the template and test VM deletes start them: the build
+ * orchestration, whose every episode replays its whole history, has fewer episodes. A change of the sequence of actions, so behind sinceVersion('0.5.0'): a build
  * started on 0.4.0 and caught in its Image Builder wait when the host restarts on 0.5.0 (same SQLite
  * file) keeps its calls, replays with no divergence and finishes.
  */
 import type { BuildCustomStatus } from '../../src/domain/build-status';
 import { Activities } from '../../src/domain/pipeline/activities';
 import { STEP_CALLS_BATCHED_SINCE } from '../../src/orchestrations/build/release-gates';
+import {
+  AWAIT_OPERATION_ORCHESTRATION,
+  type AwaitOperationInput,
+  type AwaitOutcome,
+  type JudgeName,
+} from '../../src/orchestrations/await-done';
+import { LRO_WAITS } from '../../src/orchestrations/build/operations';
 import { releaseBench, waitingFor } from './release-harness';
 
 const APP = 'src/functions/index.ts';
@@ -43,20 +50,35 @@ describe('calls batched from 0.5.0: builds started before keep theirs', () => {
           .map((event) => (event as { Name?: string }).Name);
       const count = (names: (string | undefined)[], name: string) => names.filter((n) => n === name).length;
 
+      /** What the build's sub-orchestrations scheduled (their last generations). */
+      const scheduledByWaits = async (id: string) => {
+        const children = now.host.engine.instanceIds().filter((child) => child.startsWith(`${id}:`));
+        return (await Promise.all(children.map(scheduled))).flat();
+      };
+      const moved = [
+        Activities.loadBuildHistory,
+        Activities.getImageBuildOutput,
+        Activities.deleteImageTemplate,
+        Activities.deleteTestVm,
+      ];
+
       const oldBuild = await scheduled('batch-old');
       expect(count(oldBuild, Activities.ensureImageDefinition)).toBe(3);
       expect(count(oldBuild, Activities.ensureImageDefinitions)).toBe(0);
-      expect(count(oldBuild, Activities.loadBuildHistory)).toBe(1);
-      expect(count(oldBuild, Activities.getImageBuildOutput)).toBe(1);
+      for (const name of moved) expect([name, count(oldBuild, name)]).toEqual([name, 1]);
 
       const newBuild = await scheduled('batch-new');
       expect(count(newBuild, Activities.ensureImageDefinition)).toBe(0);
       expect(count(newBuild, Activities.ensureImageDefinitions)).toBe(1);
-      expect(count(newBuild, Activities.loadBuildHistory)).toBe(0);
-      expect(count(newBuild, Activities.getImageBuildOutput)).toBe(0);
-      // The wait made those calls instead (its last generation holds the output read).
-      expect(count(await scheduled('batch-new:build'), Activities.getImageBuildOutput)).toBe(1);
-      expect(newBuild.length).toBe(oldBuild.length - 4);
+      for (const name of moved) expect([name, count(newBuild, name)]).toEqual([name, 0]);
+      // The waits made those calls instead.
+      const byWaits = await scheduledByWaits('batch-new');
+      for (const name of moved.filter((n) => n !== Activities.loadBuildHistory))
+        expect([name, count(byWaits, name) > 0]).toEqual([name, true]);
+      // The history load is in the Image Builder wait's first generation (continued as new since):
+      // this host ran it once, for the new build (the old one loaded its history before the restart).
+      expect(now.host.engine.stats.activityExecutions.get(Activities.loadBuildHistory)).toBe(1);
+      expect(newBuild.length).toBe(oldBuild.length - 6);
 
       // Both built the same thing: every stage's gallery has the definition, ENG the new version.
       const oldStatus = (await now.custom('batch-old')) as BuildCustomStatus;
@@ -116,6 +138,79 @@ describe('calls batched from 0.5.0: builds started before keep theirs', () => {
           message: expect.stringContaining('one { credential, spec } per gallery') as unknown,
         }) as unknown,
       });
+    } finally {
+      await now.host.stop();
+    }
+  });
+});
+
+describe('an operation wait that starts its operation (0.5.0)', () => {
+  const bench = releaseBench('wait-starts');
+  const templateRef = (name: string) => ({
+    subscriptionId: bench.factory.world.eng.subscriptionId,
+    resourceGroup: 'rg-imagefactory-build',
+    name,
+  });
+  const waitInput = (start: AwaitOperationInput['start'], activity: string, judge: JudgeName) =>
+    ({
+      what: 'the operation under test',
+      activity,
+      activityInput: start?.input,
+      judge,
+      timing: { ...LRO_WAITS.templateDelete, deadlineMs: bench.factory.clock.now() + 30 * 60_000 },
+      failedCode: 'OperationFailed',
+      timedOutCode: 'OperationTimedOut',
+      reads: 0,
+      ...(start === undefined ? {} : { start }),
+    }) satisfies AwaitOperationInput;
+
+  it('reports a refused start with its own code and activity, and ends at once when the start says done', async () => {
+    const now = await bench.open({ appEntry: APP, version: '0.5.0', reason: 'wait starts test' });
+    try {
+      const refusedStart = {
+        activity: Activities.deleteImageTemplate,
+        input: { credential: 'no-such-credential', ref: templateRef('it-wait-starts') },
+      };
+      await now.host.startNew(AWAIT_OPERATION_ORCHESTRATION, {
+        instanceId: 'wait-refused-start',
+        input: waitInput(refusedStart, Activities.getImageBuildStatus, 'templateGone'),
+      });
+      const refused = await now.host.waitFor('wait-refused-start');
+      expect(refused.output).toEqual({
+        failed: expect.objectContaining({
+          code: expect.any(String) as unknown,
+          message: expect.stringMatching(/^deleteImageTemplate: /) as unknown,
+        }) as unknown,
+      });
+      expect((refused.output as AwaitOutcome & { failed: { code: string } }).failed.code).not.toBe(
+        'OperationFailed',
+      );
+
+      // A test VM that is not there: the teardown's first answer is "nothing left", so no read follows.
+      const pipeline = bench.factory.pipelines.get('ubuntu-2204-base')!;
+      const eng = pipeline.stages[0]!;
+      const teardown = {
+        credential: eng.credential,
+        ref: {
+          subscriptionId: eng.subscriptionId,
+          resourceGroup: pipeline.test.resourceGroup,
+          name: 'vmtabsent',
+        },
+      };
+      const readsBefore = now.host.engine.stats.activityExecutions.get(Activities.deleteTestVm) ?? 0;
+      await now.host.startNew(AWAIT_OPERATION_ORCHESTRATION, {
+        instanceId: 'wait-judged-start',
+        input: waitInput(
+          { activity: Activities.deleteTestVm, input: teardown, judged: true },
+          Activities.deleteTestVm,
+          'testVmGone',
+        ),
+      });
+      const gone = await now.host.waitFor('wait-judged-start');
+      expect(gone.output).toEqual({ done: null });
+      const events = (await now.host.getStatus('wait-judged-start', { showHistory: true }))?.history ?? [];
+      expect(events.map((e) => (e as { EventType?: unknown }).EventType)).not.toContain('TimerCreated');
+      expect(now.host.engine.stats.activityExecutions.get(Activities.deleteTestVm)).toBe(readsBefore + 1);
     } finally {
       await now.host.stop();
     }

@@ -11,6 +11,8 @@ import type { GalleryImageVersionRef, ImageTemplateRef, TargetRegion, VmRef } fr
 import type { PollTiming } from '../await-done';
 import { BuildStopped, callAzure } from './activity-calls';
 import type { BuildRun } from './run';
+import { sinceVersion } from '../../shared/orchestration-version';
+import { STEP_CALLS_BATCHED_SINCE } from './release-gates';
 import {
   WAIT_FOR_REPLICATION_ORCHESTRATION,
   type ReplicationOutcome,
@@ -79,14 +81,17 @@ export function* deleteTemplate(
   credential: string,
   ref: ImageTemplateRef,
 ): Generator<Task, void, unknown> {
-  yield* run.call(Activities.deleteImageTemplate, { credential, ref });
+  const start = { activity: Activities.deleteImageTemplate, input: { credential, ref } };
+  // From 0.5.0 the wait starts the delete itself: nothing cancels it, so nothing can come between.
+  const startedByWait = sinceVersion(run.context, STEP_CALLS_BATCHED_SINCE);
+  if (!startedByWait) yield* run.call(start.activity, start.input);
   yield* run.untilDone(
     `delete image template ${ref.name}`,
     Activities.getImageBuildStatus,
     { credential, ref },
     'templateGone',
     LRO_WAITS.templateDelete,
-    { cancellable: false },
+    { cancellable: false, ...(startedByWait ? { start } : {}) },
   );
 }
 
@@ -137,6 +142,18 @@ export function* deleteTestVm(
     credential: vm.credential,
     ref: { subscriptionId: vm.subscriptionId, resourceGroup: vm.resourceGroup, name: vm.name },
   };
+  if (sinceVersion(run.context, STEP_CALLS_BATCHED_SINCE)) {
+    // From 0.5.0 the wait makes the first teardown call too (its answer is the first read).
+    yield* run.untilDone(
+      `delete test VM ${vm.name}`,
+      Activities.deleteTestVm,
+      teardown,
+      'testVmGone',
+      LRO_WAITS.vmDelete,
+      { cancellable: false, start: { activity: Activities.deleteTestVm, input: teardown, judged: true } },
+    );
+    return;
+  }
   const first = yield* run.call<TestVmTeardown>(Activities.deleteTestVm, teardown);
   if (first.remaining.length === 0) return;
   // The teardown activity starts only deletes not yet running, so it is also the read.

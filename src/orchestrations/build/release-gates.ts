@@ -9,6 +9,7 @@
  * sub-orchestration that needs them, so the build orchestration (whose every episode replays its
  * whole, long history) has fewer episodes: the image definition is ensured in every gallery by one
  * activity (ensureImageDefinitions); the Image Builder wait loads the build history it polls by and
- * reads the run's output before it returns.
+ * reads the run's output before it returns; the waits for the deletes nothing cancels (image
+ * template, test VM) start the delete themselves.
  */
 export const STEP_CALLS_BATCHED_SINCE = '0.5.0';

@@ -247,7 +247,14 @@ export class BuildRun {
     activityInput: unknown,
     judge: JudgeName,
     timing: Omit<PollTiming, 'deadlineMs'> & { withinMs: number },
-    options: { cancellable?: boolean; failedCode?: string; timedOutCode?: string; expected?: string } = {},
+    options: {
+      cancellable?: boolean;
+      failedCode?: string;
+      timedOutCode?: string;
+      expected?: string;
+      /** The activity that starts the operation, called by the wait itself (see AwaitOperationInput). */
+      start?: AwaitOperationInput['start'];
+    } = {},
   ): Generator<Task, { value: unknown } | { failure: ErrorInfo }, unknown> {
     const id = this.nextWaitId('operation');
     const { withinMs, ...poll } = timingForRelease(this.context, timing);
@@ -262,6 +269,7 @@ export class BuildRun {
         failedCode: options.failedCode ?? 'OperationFailed',
         timedOutCode: options.timedOutCode ?? 'OperationTimedOut',
         reads: 0,
+        ...(options.start === undefined ? {} : { start: options.start }),
       } satisfies AwaitOperationInput,
       id,
     );
