@@ -8,8 +8,12 @@ import type { Task } from 'durable-functions';
 import {
   Activities,
   type SecurityGateProgress,
+  type TestScriptInput,
   type TestScriptResult,
 } from '../../domain/pipeline/activities';
+import type { AwaitOperationInput } from '../await-done';
+import { STEP_CALLS_BATCHED_SINCE } from './release-gates';
+
 import type { PipelineStage } from '../../domain/pipeline/definition';
 import { shortHash } from '../../domain/pipeline/versioning';
 import type { VmRef } from '../../ports/azure';
@@ -85,20 +89,21 @@ export function* runTests(
     for (const [index, script] of definition.test.scripts.entries()) {
       const runCommandName = `imagefactory-test-${index + 1}`;
       const timeoutSeconds = definition.test.timeoutMinutes * 60;
-      yield* run.call(Activities.startTestScript, {
+      const start = startScript(run, {
         credential: stage.credential,
         ref: vmRef,
         runCommandName,
         script,
         timeoutSeconds,
       });
+      if (start.inBuild) yield* run.call(start.activity, start.input);
       const ended = yield* run.untilDone(
         `test '${script.name}' in ${stage.name} (timeout ${definition.test.timeoutMinutes} minutes)`,
         Activities.getTestScriptResult,
         { credential: stage.credential, ref: vmRef, runCommandName, scriptName: script.name },
         'scriptEnded',
         { ...LRO_WAITS.runCommand, withinMs: timeoutSeconds * 1000 + LRO_WAITS.runCommand.withinMs },
-        { failedCode: 'TestFailed', timedOutCode: 'TestFailed' },
+        { failedCode: 'TestFailed', timedOutCode: 'TestFailed', ...start.byWait },
       );
       const outcome = (ended as { value: TestScriptResult }).value;
       result.tests.push(outcome);
@@ -146,13 +151,14 @@ function* securityGate(
   const script = securityGateScript(run.definition.image.osType === 'Windows' ? 'PowerShell' : 'Shell');
   const runCommandName = GATE_RUN_COMMAND_NAME;
   run.publish('test', `security gate: pending security updates and software inventory`, stage.name);
-  yield* run.call(Activities.startTestScript, {
+  const start = startScript(run, {
     credential: stage.credential,
     ref: vmRef,
     runCommandName,
     script,
     timeoutSeconds,
   });
+  if (start.inBuild) yield* run.call(start.activity, start.input);
   const ended = yield* run.untilDone(
     `security gate in ${stage.name}`,
     Activities.getSecurityGateResult,
@@ -171,7 +177,7 @@ function* securityGate(
     },
     'scriptEnded',
     { ...LRO_WAITS.runCommand, withinMs: timeoutSeconds * 1000 + LRO_WAITS.runCommand.withinMs },
-    { failedCode: 'SecurityGateFailed', timedOutCode: 'SecurityGateFailed' },
+    { failedCode: 'SecurityGateFailed', timedOutCode: 'SecurityGateFailed', ...start.byWait },
   );
   const outcome = (ended as { value: NonNullable<SecurityGateProgress['result']> }).value;
   if (outcome.summary === undefined) {
@@ -201,4 +207,23 @@ function* securityGate(
     `security gate passed: ${counts}; ${summary.packages} packages in the SBOM`,
     stage.name,
   );
+}
+
+/**
+ * Who starts a script's Run Command: from 0.5.0 the wait for its result does (a cancel that wins the
+ * race while it starts finds a VM the teardown deletes with its Run Commands), older builds call it
+ * in the build.
+ */
+function startScript(
+  run: BuildRun,
+  input: TestScriptInput,
+): {
+  activity: string;
+  input: TestScriptInput;
+  inBuild: boolean;
+  byWait: Pick<AwaitOperationInput, 'start'>;
+} {
+  const inBuild = !sinceVersion(run.context, STEP_CALLS_BATCHED_SINCE);
+  const activity = Activities.startTestScript;
+  return { activity, input, inBuild, byWait: inBuild ? {} : { start: { activity, input } } };
 }
