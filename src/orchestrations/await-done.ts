@@ -150,11 +150,10 @@ export interface AwaitOperationInput {
   reads: number;
   /**
    * The activity that starts the operation, called under the retry policy before the first read
-   * (from 0.5.0, for the waits nothing cancels: the deletes), so starting and waiting cost the
-   * build one episode instead of two. `judged`: its result is also the first read (the test VM
-   * teardown starts only the deletes not yet running and says what is left).
+   * (from 0.5.0, where nothing can be left behind if a cancel wins the race while it runs: the
+   * template delete, a test script), so starting and waiting cost the build one episode, not two.
    */
-  start?: { activity: string; input: unknown; judged?: boolean };
+  start?: { activity: string; input: unknown };
 }
 
 /** What the wait ended with: the judged value, or a failure (a read's refusal keeps its code). */

@@ -17,9 +17,8 @@ export function* awaitAzureOperation(context: OrchestrationContext): Generator<T
   const perGeneration = pollsPerGeneration(context);
   const { start, ...waiting } = input;
   if (start !== undefined) {
-    let started: unknown;
     try {
-      started = yield* callAzure<unknown>(context, start.activity, start.input);
+      yield* callAzure<unknown>(context, start.activity, start.input);
     } catch (error) {
       const info = errorInfo(error);
       return {
@@ -29,12 +28,6 @@ export function* awaitAzureOperation(context: OrchestrationContext): Generator<T
           ...(info.hint ? { hint: info.hint } : {}),
         },
       };
-    }
-    if (start.judged === true) {
-      const verdict = JUDGES[input.judge](started);
-      if ('done' in verdict) return { done: verdict.done };
-      if ('failed' in verdict)
-        return { failed: { code: input.failedCode, message: `${input.what}: ${verdict.failed}` } };
     }
   }
   let last = 'not read yet';

@@ -1,8 +1,8 @@
 /**
  * Issue 16, P1: from factory 0.5.0 the image definition is ensured in every gallery by one activity
  * (ensureImageDefinitions), the Image Builder wait loads the build history it polls by and reads the
- * run's output itself, and the waits for the template and test VM deletes and for each test script
- * start them: the build
+ * run's output itself, and the waits for the template delete and for each test script start them:
+ * the build
  * orchestration, whose every episode replays its whole history, has fewer episodes. A change of the sequence of actions, so behind sinceVersion('0.5.0'): a build
  * started on 0.4.0 and caught in its Image Builder wait when the host restarts on 0.5.0 (same SQLite
  * file) keeps its calls, replays with no divergence and finishes.
@@ -62,7 +62,6 @@ describe('calls batched from 0.5.0: builds started before keep theirs', () => {
         [Activities.loadBuildHistory]: 1,
         [Activities.getImageBuildOutput]: 1,
         [Activities.deleteImageTemplate]: 1,
-        [Activities.deleteTestVm]: 1,
         [Activities.startTestScript]: scripts,
       };
 
@@ -79,14 +78,13 @@ describe('calls batched from 0.5.0: builds started before keep theirs', () => {
       for (const name of Object.keys(moved)) expect([name, count(newBuild, name)]).toEqual([name, 0]);
       // The waits made those calls instead.
       const byWaits = await scheduledByWaits('batch-new');
-      // (at least as often: the test VM teardown is also the read that follows its start)
       for (const name of Object.keys(moved).filter((n) => n !== Activities.loadBuildHistory))
-        expect([name, count(byWaits, name) >= moved[name]!]).toEqual([name, true]);
+        expect([name, count(byWaits, name)]).toEqual([name, moved[name]]);
       // The history load is in the Image Builder wait's first generation (continued as new since):
       // this host ran it once, for the new build (the old one loaded its history before the restart).
       expect(now.host.engine.stats.activityExecutions.get(Activities.loadBuildHistory)).toBe(1);
       // Three ensures made one, and the moved calls.
-      expect(newBuild.length).toBe(oldBuild.length - 2 - (4 + scripts));
+      expect(newBuild.length).toBe(oldBuild.length - 2 - (3 + scripts));
 
       // Both built the same thing: every stage's gallery has the definition, ENG the new version.
       const oldStatus = (await now.custom('batch-old')) as BuildCustomStatus;
@@ -156,7 +154,7 @@ describe('an operation wait that starts its operation (0.5.0)', () => {
   const bench = releaseBench('wait-starts');
   const templateRef = (name: string) => ({
     subscriptionId: bench.factory.world.eng.subscriptionId,
-    resourceGroup: 'rg-imagefactory-build',
+    resourceGroup: bench.factory.pipelines.get('ubuntu-2204-base')!.build.resourceGroup,
     name,
   });
   const waitInput = (start: AwaitOperationInput['start'], activity: string, judge: JudgeName) =>
@@ -172,7 +170,7 @@ describe('an operation wait that starts its operation (0.5.0)', () => {
       ...(start === undefined ? {} : { start }),
     }) satisfies AwaitOperationInput;
 
-  it('reports a refused start with its own code and activity, and ends at once when the start says done', async () => {
+  it('starts the operation before it reads, and reports a refused start with its own code and activity', async () => {
     const now = await bench.open({ appEntry: APP, version: '0.5.0', reason: 'wait starts test' });
     try {
       const refusedStart = {
@@ -194,31 +192,25 @@ describe('an operation wait that starts its operation (0.5.0)', () => {
         'OperationFailed',
       );
 
-      // A test VM that is not there: the teardown's first answer is "nothing left", so no read follows.
-      const pipeline = bench.factory.pipelines.get('ubuntu-2204-base')!;
-      const eng = pipeline.stages[0]!;
-      const teardown = {
-        credential: eng.credential,
-        ref: {
-          subscriptionId: eng.subscriptionId,
-          resourceGroup: pipeline.test.resourceGroup,
-          name: 'vmtabsent',
-        },
+      // Started, then read until done: the start comes first, before any timer.
+      const start = {
+        activity: Activities.deleteImageTemplate,
+        input: { credential: 'eng', ref: templateRef('it-wait-starts') },
       };
-      const readsBefore = now.host.engine.stats.activityExecutions.get(Activities.deleteTestVm) ?? 0;
       await now.host.startNew(AWAIT_OPERATION_ORCHESTRATION, {
-        instanceId: 'wait-judged-start',
-        input: waitInput(
-          { activity: Activities.deleteTestVm, input: teardown, judged: true },
-          Activities.deleteTestVm,
-          'testVmGone',
-        ),
+        instanceId: 'wait-started',
+        input: waitInput(start, Activities.getImageBuildStatus, 'templateGone'),
       });
-      const gone = await now.host.waitFor('wait-judged-start');
-      expect(gone.output).toEqual({ done: null });
-      const events = (await now.host.getStatus('wait-judged-start', { showHistory: true }))?.history ?? [];
-      expect(events.map((e) => (e as { EventType?: unknown }).EventType)).not.toContain('TimerCreated');
-      expect(now.host.engine.stats.activityExecutions.get(Activities.deleteTestVm)).toBe(readsBefore + 1);
+      await now.host.drive({
+        until: async () => (await now.host.getStatus('wait-started'))?.runtimeStatus === 'Completed',
+      });
+      const done = await now.host.getStatus('wait-started', { showHistory: true });
+      expect(done?.output).toEqual({ done: null });
+      const steps = (done?.history ?? [])
+        .map((e) => e as { EventType?: unknown; Name?: string })
+        .filter((e) => e.EventType === 'TaskScheduled' || e.EventType === 'TimerCreated')
+        .map((e) => (e.EventType === 'TimerCreated' ? 'timer' : e.Name));
+      expect(steps).toEqual([Activities.deleteImageTemplate, 'timer', Activities.getImageBuildStatus]);
     } finally {
       await now.host.stop();
     }

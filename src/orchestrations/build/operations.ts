@@ -142,18 +142,8 @@ export function* deleteTestVm(
     credential: vm.credential,
     ref: { subscriptionId: vm.subscriptionId, resourceGroup: vm.resourceGroup, name: vm.name },
   };
-  if (sinceVersion(run.context, STEP_CALLS_BATCHED_SINCE)) {
-    // From 0.5.0 the wait makes the first teardown call too (its answer is the first read).
-    yield* run.untilDone(
-      `delete test VM ${vm.name}`,
-      Activities.deleteTestVm,
-      teardown,
-      'testVmGone',
-      LRO_WAITS.vmDelete,
-      { cancellable: false, start: { activity: Activities.deleteTestVm, input: teardown, judged: true } },
-    );
-    return;
-  }
+  // The first call stays in the build in every release: when a failed VM create still holds the NIC,
+  // Azure refuses its delete with the time to wait (NicReservedForAnotherVm), which run.call waits out.
   const first = yield* run.call<TestVmTeardown>(Activities.deleteTestVm, teardown);
   if (first.remaining.length === 0) return;
   // The teardown activity starts only deletes not yet running, so it is also the read.

@@ -9,8 +9,8 @@
  * sub-orchestration that needs them, so the build orchestration (whose every episode replays its
  * whole, long history) has fewer episodes: the image definition is ensured in every gallery by one
  * activity (ensureImageDefinitions); the Image Builder wait loads the build history it polls by and
- * reads the run's output before it returns; the waits for the deletes nothing cancels (image
- * template, test VM) start the delete themselves, and so do the waits for a test script's result
- * (a cancel that wins while one starts finds a VM the teardown deletes with its Run Commands).
+ * reads the run's output before it returns; the wait for the image template's delete (nothing
+ * cancels it) starts the delete, and the wait for a test script's result starts the script (a cancel
+ * that wins while one starts finds a VM the teardown deletes with its Run Commands).
  */
 export const STEP_CALLS_BATCHED_SINCE = '0.5.0';
