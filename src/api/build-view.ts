@@ -38,13 +38,15 @@ export function buildView(status: InstanceView): Record<string, unknown> {
   const named = typeof input.pipeline === 'string' ? { name: input.pipeline } : input.pipeline;
   // Before the first episode publishes its status, the stages are unknown (admission decides the
   // definition); an input from before admission still shows the stages it carried.
-  const stages: StageStatus[] =
+  const stored: StageStatus[] =
     custom.stages ??
     (named?.stages ?? []).map((stage) => ({
       name: stage.name,
       tenantId: stage.tenantId,
       state: 'pending' as const,
     }));
+  // The replication wait's instance (replicationWaits below) is the API's business, not the answer's.
+  const stages = stored.map(({ replicationWait: _internal, ...stage }): StageStatus => stage);
   const finished = TERMINAL.has(status.runtimeStatus);
   // The orchestration's result (tests run, decisions ignored) once it has one; a failed build's
   // output is its error text instead.
@@ -97,4 +99,18 @@ export function buildView(status: InstanceView): Record<string, unknown> {
     createdTime: status.createdTime,
     lastUpdatedTime: status.lastUpdatedTime,
   };
+}
+
+/**
+ * The replication waits a running build names per stage (factory 0.5.0 on): their statuses carry the
+ * per-region progress of every read, the build's only the first and the last (see StageStatus).
+ */
+export function replicationWaits(status: InstanceView): { stage: string; instanceId: string }[] {
+  if (TERMINAL.has(status.runtimeStatus)) return [];
+  const stages = (status.customStatus as Partial<BuildCustomStatus> | null)?.stages ?? [];
+  return stages.flatMap((stage) =>
+    typeof stage.replicationWait === 'string'
+      ? [{ stage: stage.name, instanceId: stage.replicationWait }]
+      : [],
+  );
 }

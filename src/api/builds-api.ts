@@ -10,6 +10,7 @@ import {
   CANCEL_EVENT,
   REVOKE_ORCHESTRATION,
   type BuildCustomStatus,
+  type StageStatus,
 } from '../domain/build-status';
 import { statusPage } from './status-page';
 import { DEFAULT_API_POLICY, oneStartAtATime, publicBaseUrl, queueCapProblem, type ApiPolicy } from './abuse';
@@ -75,7 +76,7 @@ export interface Pipelines {
 }
 
 export { problem };
-import { buildView, TERMINAL } from './build-view';
+import { buildView, replicationWaits, TERMINAL } from './build-view';
 export { buildView };
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -306,6 +307,7 @@ export async function getBuild(
   if (status === undefined || status.name !== BUILD_ORCHESTRATION)
     return problem(404, 'Not Found', `No build '${id}'.`);
   const view = buildView(status);
+  await showLiveReplication(view, status, client);
   // A revoked version: the build answer names its revocation (a resource of its own).
   const revocation =
     typeof view.pipeline === 'string' && typeof view.imageVersion === 'string'
@@ -327,6 +329,22 @@ export async function getBuild(
       links: client.statusLinks(id),
     },
   };
+}
+
+/** A stage whose version replicates shows the progress of its wait's last read (replicationWaits). */
+async function showLiveReplication(
+  view: Record<string, unknown>,
+  status: InstanceView,
+  client: BuildsClient,
+): Promise<void> {
+  const stages = view.stages as StageStatus[];
+  for (const { stage, instanceId } of replicationWaits(status)) {
+    const wait = await client.getStatus(instanceId);
+    const regions = (wait?.customStatus as { regions?: unknown } | null | undefined)?.regions;
+    const shown = stages.find((s) => s.name === stage);
+    if (shown !== undefined && wait?.runtimeStatus === 'Running' && Array.isArray(regions))
+      shown.regions = regions as StageStatus['regions'];
+  }
 }
 
 /** Names only what could be a pipeline name: a key, a script or a 10k string sent as one is not repeated. */

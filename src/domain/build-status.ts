@@ -46,6 +46,12 @@ export interface StageStatus {
   /** Gallery image version id in this stage's tenant, once it exists. */
   versionId?: string;
   regions?: { name: string; state: string; progress: number }[];
+  /**
+   * While the stage's version replicates (factory 0.5.0 on): the instance of the wait that reads it.
+   * The wait publishes every read's per-region progress in its own status, the build only the first
+   * read's and the end's; GET /api/builds/{id} shows the wait's (and never this pointer).
+   */
+  replicationWait?: string;
   approval?: {
     requestId: string;
     requestedAt: string;

@@ -196,8 +196,12 @@ export function* waitForReplication(
   ref: GalleryImageVersionRef,
 ): Generator<Task, void, unknown> {
   const began = run.nowMs();
+  // From 0.5.0 the wait comes back after its first read and at the end only; the API shows its own
+  // status (every read's per-region progress) meanwhile, through the pointer in the stage.
+  const live = sinceVersion(run.context, STEP_CALLS_BATCHED_SINCE);
   let progress: Pick<WaitForReplicationInput, 'polls' | 'regions'> = { polls: 0 };
   for (;;) {
+    const waitId = run.nextWaitId('replication');
     const wait = run.context.df.callSubOrchestrator(
       WAIT_FOR_REPLICATION_ORCHESTRATION,
       {
@@ -208,11 +212,19 @@ export function* waitForReplication(
         deadlineMs: began + REPLICATION_WITHIN_MS,
         ...progress,
       } satisfies WaitForReplicationInput,
-      run.nextWaitId('replication'),
+      waitId,
     );
-    yield* run.raceCancel(wait);
+    if (live) {
+      run.setStage(stage.name, { replicationWait: waitId });
+      run.publish();
+    }
+    try {
+      yield* run.raceCancel(wait);
+    } finally {
+      delete run.stage(stage.name).replicationWait;
+    }
     const outcome = wait.result as ReplicationOutcome;
-    // Per-region progress in the build's own status, as each region changes state.
+    // Per-region progress in the build's own status, as the wait reports it.
     run.setStage(stage.name, { regions: outcome.regions });
     run.publish();
     if (outcome.state === 'InProgress') {

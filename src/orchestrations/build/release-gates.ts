@@ -11,6 +11,8 @@
  * activity (ensureImageDefinitions); the Image Builder wait loads the build history it polls by and
  * reads the run's output before it returns; the wait for the image template's delete (nothing
  * cancels it) starts the delete, and the wait for a test script's result starts the script (a cancel
- * that wins while one starts finds a VM the teardown deletes with its Run Commands).
+ * that wins while one starts finds a VM the teardown deletes with its Run Commands); a replication
+ * wait comes back after its first read and at the end only, its per-region progress shown by the API
+ * from its own status (StageStatus.replicationWait).
  */
 export const STEP_CALLS_BATCHED_SINCE = '0.5.0';

@@ -27,6 +27,7 @@ import {
 } from '../../domain/polling';
 import { sinceVersion } from '../../shared/orchestration-version';
 import { callAzure, errorInfo, poll } from './activity-calls';
+import { STEP_CALLS_BATCHED_SINCE } from './release-gates';
 
 /** A failed call's code, message and hint, as the build reports them. */
 function failureOf(error: unknown): { code: string; message: string; hint?: string } {
@@ -192,14 +193,17 @@ const regionStates = (regions: ReplicationOutcome['regions']) =>
   regions.map((r) => `${r.name}:${r.state}`).join(',');
 
 /**
- * Polls a version's per-region replication on durable timers. It returns to the parent whenever a
- * region changes state (and at least every few polls), so the build's custom status shows
- * per-region progress while the polling itself stays out of the build's history.
+ * Polls a version's per-region replication on durable timers, each read's regions in its own custom
+ * status. It returns to the parent after the first read, at the end and at least every few polls;
+ * before 0.5.0 also whenever a region changed state (from 0.5.0 the API shows this wait's status in
+ * the stage instead, and the build's long history is replayed less).
  */
 export function* waitForVersionReplication(
   context: OrchestrationContext,
 ): Generator<Task, ReplicationOutcome, unknown> {
   const input = context.df.getInput<WaitForReplicationInput>();
+  // From 0.5.0 a region's change is in this wait's status (the API shows it), not a return.
+  const returnsOnChange = !sinceVersion(context, STEP_CALLS_BATCHED_SINCE);
   let regions: ReplicationOutcome['regions'] = input.regions ?? [];
   for (let polls = input.polls; ; polls++) {
     const outcome = (state: ReplicationOutcome['state'], message: string): ReplicationOutcome => ({
@@ -241,7 +245,7 @@ export function* waitForVersionReplication(
       return outcome('Completed', 'replicated to every region');
     if (context.df.currentUtcDateTime.getTime() > input.deadlineMs)
       return outcome('TimedOut', 'not replicated within 6 hours');
-    if (input.regions === undefined || regionStates(regions) !== before)
+    if (input.regions === undefined || (returnsOnChange && regionStates(regions) !== before))
       return outcome('InProgress', 'a region changed state');
   }
 }

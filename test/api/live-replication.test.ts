@@ -1,0 +1,65 @@
+/**
+ * From factory 0.5.0 a replication wait comes back to the build after its first read and at the end
+ * only (the build orchestration replays its whole history on every return); every read's per-region
+ * progress is in the wait's own status. GET /api/builds/{id} shows that progress in the stage while
+ * the version replicates, and never the internal pointer to the wait.
+ */
+import type { BuildCustomStatus } from '../../src/domain/build-status';
+import { apiSuite } from './api-suite';
+
+describe("a replicating stage shows its wait's progress", () => {
+  const suite = apiSuite({
+    hostKey: 'live-replication-key',
+    masterKey: 'master-key',
+    settings: () => ({ API_RATE_LIMIT_BURST: '1000' }),
+  });
+  const states = (regions: { name: string; state: string }[] | undefined) =>
+    (regions ?? []).map((r) => `${r.name}:${r.state}`).join(',');
+
+  it('GET /api/builds/{id} shows the regions as the wait last read them, while the build holds the first read', async () => {
+    const { factory } = suite;
+    const id = await factory.start(factory.pipelines.get('ubuntu-2204-base')!, 'live-replication');
+    await factory.untilApprovalPending(id, 'TEST');
+    await factory.decide(id, 'TEST', 'approved');
+    // Until the wait has read a change the build has not heard of.
+    let waitId: string | undefined;
+    await factory.host.drive({
+      until: async () => {
+        const build = (await factory.host.getStatus(id))?.customStatus as BuildCustomStatus | null;
+        const stage = build?.stages.find((s) => s.name === 'TEST');
+        waitId = stage?.replicationWait;
+        if (waitId === undefined) return false;
+        const wait = (await factory.host.getStatus(waitId))?.customStatus as {
+          regions?: { name: string; state: string }[];
+        } | null;
+        return wait?.regions !== undefined && states(wait.regions) !== states(stage?.regions);
+      },
+    });
+    const build = (await factory.host.getStatus(id))?.customStatus as BuildCustomStatus;
+    const wait = (await factory.host.getStatus(waitId!))?.customStatus as {
+      regions: { name: string; state: string; progress: number }[];
+    };
+    expect((await factory.host.getStatus(waitId!))?.runtimeStatus).toBe('Running');
+
+    const answer = await suite.call('GET', `/api/builds/${id}`);
+    expect(answer.status).toBe(200);
+    const shown = (answer.json as { stages: Record<string, unknown>[] }).stages.find(
+      (s) => s.name === 'TEST',
+    );
+    expect(shown?.regions).toEqual(wait.regions);
+    expect(states(shown?.regions as { name: string; state: string }[])).not.toBe(
+      states(build.stages.find((s) => s.name === 'TEST')?.regions),
+    );
+    expect(answer.text).not.toContain('replicationWait');
+    expect(answer.text).not.toContain(waitId!);
+
+    // Once replicated the build has the end itself, and no wait is named.
+    await factory.untilApprovalPending(id, 'PROD');
+    const done = (await factory.host.getStatus(id))?.customStatus as BuildCustomStatus;
+    const test = done.stages.find((s) => s.name === 'TEST');
+    expect(test?.replicationWait).toBeUndefined();
+    expect(test?.regions?.every((r) => r.state === 'Completed')).toBe(true);
+    await factory.decide(id, 'PROD', 'rejected');
+    await factory.host.waitFor(id);
+  });
+});
