@@ -59,6 +59,13 @@ describe("a replicating stage shows its wait's progress", () => {
     const test = done.stages.find((s) => s.name === 'TEST');
     expect(test?.replicationWait).toBeUndefined();
     expect(test?.regions?.every((r) => r.state === 'Completed')).toBe(true);
+    // The build heard from TEST's replication twice: the first read and the end (the wait continued
+    // as new in between, under the one instance id the stage named).
+    const waits = factory.host.engine.instanceIds().filter((child) => child.startsWith(`${id}:replicate:`));
+    const stageOf = async (child: string) =>
+      ((await factory.host.getStatus(child))?.customStatus as { stage?: string } | null)?.stage;
+    const testWaits = (await Promise.all(waits.map(stageOf))).filter((stage) => stage === 'TEST');
+    expect(testWaits).toHaveLength(2);
     await factory.decide(id, 'PROD', 'rejected');
     await factory.host.waitFor(id);
   });

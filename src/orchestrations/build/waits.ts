@@ -194,9 +194,10 @@ const regionStates = (regions: ReplicationOutcome['regions']) =>
 
 /**
  * Polls a version's per-region replication on durable timers, each read's regions in its own custom
- * status. It returns to the parent after the first read, at the end and at least every few polls;
- * before 0.5.0 also whenever a region changed state (from 0.5.0 the API shows this wait's status in
- * the stage instead, and the build's long history is replayed less).
+ * status. From 0.5.0 it returns to the parent after the first read and at the end only, continuing
+ * as new every few polls (the API shows this wait's status in the stage meanwhile, and the build's
+ * long history is replayed less); before, it also returned whenever a region changed state and at
+ * the end of each generation.
  */
 export function* waitForVersionReplication(
   context: OrchestrationContext,
@@ -212,9 +213,14 @@ export function* waitForVersionReplication(
       regions,
       polls,
     });
-    // Eight for every version: a generation here ends in the build itself (an episode of its long
-    // history), so shorter generations would cost more than they save.
-    if (polls - input.polls >= POLLS_PER_GENERATION) return outcome('InProgress', 'still replicating');
+    // Eight for every version. Before 0.5.0 a generation ends in the build itself (an episode of its
+    // long history, which then shows the regions); from 0.5.0 the API shows this wait's status, so a
+    // generation continues as new here and the build hears of the end only.
+    if (polls - input.polls >= POLLS_PER_GENERATION) {
+      if (returnsOnChange) return outcome('InProgress', 'still replicating');
+      context.df.continueAsNew({ ...input, polls, regions } satisfies WaitForReplicationInput);
+      return outcome('InProgress', 'continued as new');
+    }
     if (input.regions !== undefined || polls > input.polls) {
       const now = context.df.currentUtcDateTime.getTime();
       const delay = nextReplicationPollDelayMs({
