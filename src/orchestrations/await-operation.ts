@@ -8,7 +8,7 @@
  */
 import type { OrchestrationContext, Task } from 'durable-functions';
 import { JUDGES, nextAwaitDelayMs, type AwaitOperationInput, type AwaitOutcome } from './await-done';
-import { callAzure, errorInfo, poll } from './build/activity-calls';
+import { callAzure, failureOf, poll } from './build/activity-calls';
 import { pollsPerGeneration } from './build/waits';
 
 export function* awaitAzureOperation(context: OrchestrationContext): Generator<Task, AwaitOutcome, unknown> {
@@ -20,14 +20,8 @@ export function* awaitAzureOperation(context: OrchestrationContext): Generator<T
     try {
       yield* callAzure<unknown>(context, start.activity, start.input);
     } catch (error) {
-      const info = errorInfo(error);
-      return {
-        failed: {
-          code: info.code,
-          message: `${start.activity}: ${info.message}`,
-          ...(info.hint ? { hint: info.hint } : {}),
-        },
-      };
+      const failure = failureOf(error);
+      return { failed: { ...failure, message: `${start.activity}: ${failure.message}` } };
     }
   }
   let last = 'not read yet';

@@ -70,6 +70,12 @@ export function errorInfo(error: unknown): ErrorInfo {
   return readTaskFailure(error);
 }
 
+/** A failed call's code, message and hint, as a wait reports it to the build. */
+export function failureOf(error: unknown): { code: string; message: string; hint?: string } {
+  const info = errorInfo(error);
+  return { code: info.code, message: info.message, ...(info.hint ? { hint: info.hint } : {}) };
+}
+
 /**
  * Calls an activity under the retry policy; a refusal is thrown as ActivityRefused at once.
  * For sub-orchestrations and the revoke orchestration too.

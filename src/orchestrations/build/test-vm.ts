@@ -13,7 +13,6 @@ import {
 } from '../../domain/pipeline/activities';
 import type { AwaitOperationInput } from '../await-done';
 import { STEP_CALLS_BATCHED_SINCE } from './release-gates';
-
 import type { PipelineStage } from '../../domain/pipeline/definition';
 import { shortHash } from '../../domain/pipeline/versioning';
 import type { VmRef } from '../../ports/azure';

@@ -1,11 +1,12 @@
 /**
- * The build's polling sub-orchestrations: each reads one thing on durable timers and returns once it
- * changed, continuing as new every few polls so its history (and so each replay) stays short and the
- * build's own history grows by one sub-orchestration per wait. waitForImageBuild: the Image Builder
- * run (adaptive delays, src/domain/polling; from 0.5.0 it also loads the history those delays go by
- * and reads the run's output, calls the build made itself before); waitForVersionReplication: a
- * version's per-region replication; waitForBuildSlot: a build slot of the subscription and region
- * (build-slots.ts). */
+ * The build's polling sub-orchestrations: each reads one thing on durable timers until it has
+ * something to tell the build, continuing as new every few polls so its history (and so each replay)
+ * stays short and the build's own history grows by one sub-orchestration per wait.
+ * waitForImageBuild: the Image Builder run (adaptive delays, src/domain/polling; from 0.5.0 it also
+ * loads the history those delays go by and reads the run's output, calls the build made itself
+ * before); waitForVersionReplication: a version's per-region replication; waitForBuildSlot: a build
+ * slot of the subscription and region (build-slots.ts).
+ */
 import type { OrchestrationContext, Task } from 'durable-functions';
 import {
   Activities,
@@ -26,14 +27,8 @@ import {
   type BuildHistory,
 } from '../../domain/polling';
 import { sinceVersion } from '../../shared/orchestration-version';
-import { callAzure, errorInfo, poll } from './activity-calls';
+import { callAzure, failureOf, poll } from './activity-calls';
 import { STEP_CALLS_BATCHED_SINCE } from './release-gates';
-
-/** A failed call's code, message and hint, as the build reports them. */
-function failureOf(error: unknown): { code: string; message: string; hint?: string } {
-  const info = errorInfo(error);
-  return { code: info.code, message: info.message, ...(info.hint ? { hint: info.hint } : {}) };
-}
 
 export const WAIT_FOR_BUILD_ORCHESTRATION = 'waitForImageBuild';
 export const WAIT_FOR_REPLICATION_ORCHESTRATION = 'waitForVersionReplication';
