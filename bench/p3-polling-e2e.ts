@@ -70,6 +70,24 @@ async function waitForRun(
   }
 }
 
+/**
+ * A template PUT is a long-running operation (Azure answers Creating, then Succeeded) and a run of a
+ * template not yet Succeeded is refused with BadRequest, as Azure does: wait for it on the clock.
+ */
+async function untilProvisioned(
+  clock: VirtualClock,
+  builder: ImageBuilderPort,
+  ref: ImageTemplateRef,
+): Promise<void> {
+  const deadline = clock.now() + 30 * 60_000;
+  for (;;) {
+    const state = (await builder.templateProvisioning(ref))?.provisioningState;
+    if (state === 'Succeeded') return;
+    if (clock.now() >= deadline) throw new Error(`template ${ref.name} still ${String(state)} after 30 min`);
+    clock.advanceTo(clock.now() + 15_000);
+  }
+}
+
 export interface P3EndToEndResult {
   fixed30: PollFigures;
   fixed60: PollFigures;
@@ -144,6 +162,7 @@ export async function runP3EndToEnd(seed: number, count: number): Promise<P3EndT
           name: `p3-${key}-${i}`,
         };
         await builder.createTemplate(spec(ref.name, `1.${p}.${i}`));
+        await untilProvisioned(clock, builder, ref);
         setNextBuildMs(sim, buildMs);
         await builder.startRun(ref);
         outcomes.push(await waitForRun(sim, clock, builder, ref, buildMs, poller));
