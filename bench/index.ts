@@ -23,10 +23,16 @@ function fmt(f: PollFigures): string {
  * because @azure/identity keeps managed-identity settings per process.
  */
 function childOutput(which: string, ...args: string[]): string {
-  return execFileSync(process.execPath, ['--import', 'tsx', 'bench/pipeline-benches.ts', which, ...args], {
-    encoding: 'utf8',
-    maxBuffer: 64 * 2 ** 20,
-  });
+  // --allow-natives-syntax: P1 reports whether V8 had room to give the empty object new properties.
+  const flags = which === 'P1' ? ['--allow-natives-syntax'] : [];
+  return execFileSync(
+    process.execPath,
+    [...flags, '--import', 'tsx', 'bench/pipeline-benches.ts', which, ...args],
+    {
+      encoding: 'utf8',
+      maxBuffer: 64 * 2 ** 20,
+    },
+  );
 }
 
 function runInChild(which: string, ...args: string[]): void {
@@ -78,9 +84,20 @@ function runP1Bench(): void {
         .map((o) => `${o.name} ${o.cpuMs.toFixed(1)} ms / ${o.episodes} episodes / ${o.events} events`)
         .join(', ')}`,
       `P1 activity executions: ${typical.activities.map((a) => `${a.name} ${a.runs}`).join(', ')}`,
+      `P1 V8 state after setup: ${v8State(runs)}`,
       `P1 history events: ${typical.mainEvents} in the build orchestration, at most ${typical.maxChildEvents} in a sub-orchestration per continue-as-new generation (target < 400 per instance: ${Math.max(typical.mainEvents, typical.maxChildEvents) < 400 ? 'MET' : 'NOT MET'}); wall ${typical.wallMs} ms`,
     ].join('\n'),
   );
+}
+
+/** Whether the runs' V8 could still add properties to an empty object after setup (see P1Figures). */
+function v8State(runs: P1Figures[]): string {
+  const full = runs.filter((r) => r.emptyObjectHadRoom === false).length;
+  const known = runs.filter((r) => r.emptyObjectHadRoom !== undefined).length;
+  if (known === 0) return 'not probed';
+  return full === 0
+    ? `the empty object's map had transitions left in all ${known} runs`
+    : `the empty object's map had none of V8's 1,536 transitions left in ${full} of ${known} runs: objects the library builds property by property (the history it replays, moment's) each get a map of their own, which no inline cache shares, so the CPU figures above are higher than on a worker with room (docs/engineering-guide.md, "What the CPU figure also measures")`;
 }
 
 function verdict(f: PollFigures): string {

@@ -66,6 +66,36 @@ export interface P1Figures {
    */
   warmCpuMs: number;
   wallMs: number;
+  /**
+   * Whether, once the factory was set up (simulator, local host, app loaded), V8 could still link a
+   * new property of an empty object into its map tree; undefined without --allow-natives-syntax.
+   * When it cannot, every object later built property by property from `{}` with a new first
+   * property gets a map of its own, which no inline cache shares: the history events the library
+   * replays, moment's objects (docs/engineering-guide.md, "What the CPU figure also measures").
+   */
+  emptyObjectHadRoom?: boolean;
+}
+
+/**
+ * V8 links at most 1,536 transitions from a map. Once the empty object's map has them all, two
+ * objects that get the same new first property no longer share a map (each gets one of its own).
+ * Needs --allow-natives-syntax; undefined without it.
+ */
+function emptyObjectHasRoom(): boolean | undefined {
+  let haveSameMap: (a: object, b: object) => boolean;
+  try {
+    // A V8 intrinsic: only a Function built from text can use it, and only with the flag.
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    haveSameMap = new Function('a', 'b', 'return %HaveSameMap(a, b)') as (a: object, b: object) => boolean;
+  } catch {
+    return undefined;
+  }
+  const name = `p1Probe${process.pid}`;
+  const first: Record<string, number> = {};
+  const second: Record<string, number> = {};
+  first[name] = 1;
+  second[name] = 1;
+  return haveSameMap(first, second);
 }
 
 async function measureBuild(
@@ -120,6 +150,7 @@ export async function runP1(): Promise<P1Figures> {
   const factory = await startFactory({
     durations: { buildMs: 4 * HOUR, replicationPerRegionMs: 20 * 60_000 },
   });
+  const emptyObjectHadRoom = emptyObjectHasRoom();
   try {
     const base = factory.pipelines.get('ubuntu-2204-base')!;
     // A 4-hour build needs a timeout above it; the expected duration stays the pipeline's (45 min),
@@ -132,7 +163,11 @@ export async function runP1(): Promise<P1Figures> {
     const warm = await measureBuild(factory, pipeline, 'p1-again');
     if (warm.episodes !== cold.episodes)
       throw new Error(`the second build ran ${warm.episodes} episodes, the first ${cold.episodes}`);
-    return { ...cold, warmCpuMs: warm.cpuMs };
+    return {
+      ...cold,
+      warmCpuMs: warm.cpuMs,
+      ...(emptyObjectHadRoom === undefined ? {} : { emptyObjectHadRoom }),
+    };
   } finally {
     await factory.stop();
   }
