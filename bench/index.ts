@@ -3,6 +3,9 @@
  * target. Seeded: the same seed gives the same figures (BENCH_SEED, default 42).
  */
 import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { runP3, type PollFigures } from './p3-polling';
 import { sideBySide } from './figures';
 import type { P1Figures } from './pipeline-benches';
@@ -100,6 +103,73 @@ function v8State(runs: P1Figures[]): string {
     : `the empty object's map had none of V8's 1,536 transitions left in ${full} of ${known} runs: objects the library builds property by property (the history it replays, moment's) each get a map of their own, which no inline cache shares, so the CPU figures above are higher than on a worker with room (docs/engineering-guide.md, "What the CPU figure also measures")`;
 }
 
+/** Where the app is compiled as deployed, with the replay runner (gitignored). */
+const WORKER_DIR = '.local/p1-worker';
+/** Fresh processes for the worker-like replay (each takes about two seconds). */
+const workerRuns = Math.max(1, Number(process.env.BENCH_P1_WORKER_RUNS ?? 5));
+
+/**
+ * P1 in a worker-like process (bench/p1-worker-replay.ts): one more P1 build records its episodes,
+ * the app and the runner are compiled as deployed (tsc, no tsx), and the episodes are replayed in
+ * fresh processes that hold only the app. Returns the lines to print.
+ */
+function runP1WorkerReplay(): string[] {
+  const recording = path.join(tmpdir(), `image-factory-p1-episodes-${process.pid}.jsonl`);
+  try {
+    execFileSync(process.execPath, ['--import', 'tsx', 'bench/pipeline-benches.ts', 'P1'], {
+      env: { ...process.env, P1_RECORD: recording },
+      stdio: 'ignore',
+    });
+    mkdirSync(WORKER_DIR, { recursive: true });
+    writeFileSync(
+      path.join(WORKER_DIR, 'tsconfig.json'),
+      JSON.stringify({
+        extends: '../../tsconfig.json',
+        compilerOptions: { types: ['node'], outDir: 'out', rootDir: '../..', sourceMap: false },
+        include: ['../../src/**/*.ts'],
+        exclude: ['../../src/local/**'],
+        files: ['../../src/local/host/functions-core-stand-in.ts', '../../bench/p1-worker-replay.ts'],
+      }),
+    );
+    execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', WORKER_DIR], {
+      stdio: 'ignore',
+    });
+    const runs: {
+      coldCpuMs: number;
+      warmCpuMs: number;
+      episodes: number;
+      emptyObjectHadRoom?: boolean;
+    }[] = [];
+    for (let i = 0; i < workerRuns; i++) {
+      const out = execFileSync(
+        process.execPath,
+        [
+          '--allow-natives-syntax',
+          '--single-threaded',
+          path.join(WORKER_DIR, 'out/bench/p1-worker-replay.js'),
+          recording,
+        ],
+        { encoding: 'utf8', maxBuffer: 16 * 2 ** 20 },
+      );
+      const line = out.split('\n').find((l) => l.startsWith('P1W-json '));
+      if (line === undefined) throw new Error('the replay printed no figures');
+      runs.push(JSON.parse(line.slice('P1W-json '.length)) as (typeof runs)[number]);
+    }
+    const cold = median(runs.map((r) => r.coldCpuMs));
+    const warm = median(runs.map((r) => r.warmCpuMs));
+    const room = runs.every((r) => r.emptyObjectHadRoom !== false) ? 'had room' : 'had no room left';
+    const n = runs.length;
+    const episodes = runs[0]?.episodes ?? 0;
+    return [
+      `P1 replay CPU in a worker-like process (the same ${episodes} episodes of both builds, each answering the actions it answered in the host, replayed through the app compiled as deployed in a process that holds only the app; the empty object's map ${room}): first build ${sideBySide('P1 replay CPU, worker-like process', cold, 'ms')}, median of ${n} (${range(runs.map((r) => r.coldCpuMs))} ms) (target < 100 ms: ${cold < 100 ? 'MET' : 'NOT MET'}); warm ${sideBySide('P1 replay CPU, worker-like process, warm', warm, 'ms')} (${range(runs.map((r) => r.warmCpuMs))} ms) (target < 100 ms: ${warm < 100 ? 'MET' : 'NOT MET'})`,
+    ];
+  } catch (error) {
+    return [`P1 worker-like replay: failed: ${(error as Error).message.split('\n')[0] ?? ''}`];
+  } finally {
+    rmSync(recording, { force: true });
+  }
+}
+
 function verdict(f: PollFigures): string {
   return f.product <= 600 && f.readsPerHour <= 60 ? 'MET' : 'NOT MET';
 }
@@ -110,7 +180,10 @@ const wanted = (name: string): boolean => only === undefined || only.includes(na
 
 async function main(): Promise<void> {
   console.log(`bench seed=${seed}`);
-  if (wanted('P1')) runP1Bench();
+  if (wanted('P1')) {
+    runP1Bench();
+    console.log(runP1WorkerReplay().join('\n'));
+  }
   if (wanted('P2')) runInChild('P2');
 
   if (wanted('P3')) {

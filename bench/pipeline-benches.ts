@@ -6,6 +6,7 @@ import { startFactory, type Factory } from '../test/pipeline/harness';
 import type { BuildCustomStatus } from '../src/domain/build-status';
 import type { PipelineDefinition } from '../src/domain/pipeline/definition';
 import { forgetRememberedPollDelays } from '../src/domain/polling';
+import { appendFileSync, writeFileSync } from 'node:fs';
 
 const HOUR = 3600_000;
 
@@ -156,7 +157,16 @@ export async function runP1(): Promise<P1Figures> {
     // A 4-hour build needs a timeout above it; the expected duration stays the pipeline's (45 min),
     // so the policy starts from a wrong guess as a real first build would.
     const pipeline: PipelineDefinition = { ...base, build: { ...base.build, timeoutMinutes: 300 } };
+    // P1_RECORD=<file>: every episode of both builds as JSON lines, for bench/p1-worker-replay.ts.
+    const record = process.env.P1_RECORD;
+    let build: 'cold' | 'warm' = 'cold';
+    if (record !== undefined) {
+      writeFileSync(record, '');
+      factory.host.engine.episodeRecorder = (episode) =>
+        appendFileSync(record, `${JSON.stringify({ build, ...episode })}\n`);
+    }
     const cold = await measureBuild(factory, pipeline, 'p1-build');
+    build = 'warm';
     // The same build again: the code is warm (as on the always-ready instance infra/ deploys), but
     // not the delays the first build's polling remembered (another build would not ask the same).
     forgetRememberedPollDelays();

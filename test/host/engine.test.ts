@@ -2,6 +2,8 @@ import { eventTypes, startSampleHost } from './helpers';
 import type { LocalHost } from '../../src/local/host';
 import { sampleControl } from '../fixtures/sample-app';
 import { EventType } from '../../src/local/host/history';
+import type { RecordedEpisode } from '../../src/local/host/engine';
+import { InvocationContext } from '@azure/functions';
 
 describe('local durable host: replay through the real durable-functions library', () => {
   let host: LocalHost;
@@ -399,6 +401,38 @@ describe('local durable host: replay through the real durable-functions library'
     const id = await host.startNew('helloSequence', { input: [] });
     expect((await host.waitFor(id)).output).toEqual([]);
     expect(await host.callActivity('nothing', null)).toBeNull();
+  });
+
+  it('hands each episode to the recorder: replaying its trigger JSON answers the same actions (bench P1 replays)', async () => {
+    ({ host } = await startSampleHost());
+    const recorded: RecordedEpisode[] = [];
+    host.engine.episodeRecorder = (episode) => recorded.push(episode);
+    const id = await host.startNew('helloSequence', { input: ['A', 'B'] });
+    expect((await host.waitFor(id)).runtimeStatus).toBe('Completed');
+    expect(recorded.map((e) => e.orchestration)).toEqual(['helloSequence', 'helloSequence', 'helloSequence']);
+    // The trigger as a worker receives it: the history before the library turns timestamps into Dates.
+    const last = JSON.parse(recorded[2]!.triggerJson) as {
+      history: { Timestamp: unknown }[];
+      instanceId: string;
+    };
+    expect(last.instanceId).toBe(id);
+    expect(last.history.every((event) => typeof event.Timestamp === 'string')).toBe(true);
+    const fn = host.registry.functions.get('helloSequence')!;
+    for (const [index, episode] of recorded.entries()) {
+      const context = new InvocationContext({
+        invocationId: `replay-${index}`,
+        functionName: 'helloSequence',
+        options: { trigger: fn.trigger as never },
+      });
+      const state = (await fn.handler(JSON.parse(episode.triggerJson), context)) as { actions?: unknown };
+      expect(JSON.stringify(state.actions ?? null)).toBe(episode.actionsJson);
+    }
+    expect(JSON.parse(recorded[1]!.actionsJson)).toEqual([
+      [
+        expect.objectContaining({ functionName: 'hello' }),
+        expect.objectContaining({ functionName: 'hello' }),
+      ],
+    ]);
   });
 
   it('runs the sample workflow: retry, timer, approval raced against a deadline, sub-orchestration', async () => {

@@ -70,6 +70,18 @@ export interface EngineStats {
   activityRuns: { name: string; startedAt: number; endedAt: number }[];
 }
 
+/**
+ * One episode as the worker received it and what it answered (for a replay of the same episodes in
+ * another process: bench P1 "worker-like process"). Recorded only while `episodeRecorder` is set.
+ */
+export interface RecordedEpisode {
+  orchestration: string;
+  /** The trigger input as JSON, as a worker receives it (the history before the library parses it). */
+  triggerJson: string;
+  /** The actions the orchestrator answered, as JSON: a replay elsewhere must answer the same. */
+  actionsJson: string;
+}
+
 export interface TimerEntry extends TimerWork {
   canceled: boolean;
 }
@@ -98,6 +110,8 @@ export class DurableEngine implements OrchestrationEngine {
   readonly functionTimeoutMs: number | undefined;
   readonly realTimers: boolean;
   readonly versioning: VersioningSettings;
+  /** When set, every episode is handed to it (see RecordedEpisode); its cost is outside replay CPU. */
+  episodeRecorder: ((episode: RecordedEpisode) => void) | undefined = undefined;
   /** Instances this worker refused (versionFailureStrategy Reject), each logged once. */
   readonly rejected = new Set<string>();
 

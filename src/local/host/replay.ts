@@ -156,6 +156,9 @@ export async function executeEpisode(
       engine.log(`[${instance.name} ${instance.instanceId}] ${level}: ${args.map(String).join(' ')}`),
   });
 
+  const recorder = engine.episodeRecorder;
+  // Before the call: the library turns the history's timestamps into Dates in place.
+  const triggerJson = recorder === undefined ? '' : JSON.stringify(trigger);
   const cpuBefore = process.cpuUsage();
   let state: OrchestratorState;
   try {
@@ -164,6 +167,11 @@ export async function executeEpisode(
     state = parseOrchestratorFailure(toError(thrown));
   }
   const cpu = process.cpuUsage(cpuBefore);
+  recorder?.({
+    orchestration: instance.name,
+    triggerJson,
+    actionsJson: JSON.stringify(state.actions ?? null),
+  });
   engine.stats.episodes += 1;
   engine.stats.replayCpuMs += (cpu.user + cpu.system) / 1000;
   engine.stats.replayedEvents += history.length;
