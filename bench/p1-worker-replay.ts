@@ -60,8 +60,14 @@ function main(): void {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { InvocationContext } = require('@azure/functions') as typeof import('@azure/functions');
   const functions = new Map(captureSink().registrations.map((r) => [r.metadata.name, r]));
+  // The app's own copy (the same compiled module its orchestrations use), as the in-process P1 does
+  // between its builds: another build would not ask the delays the first one remembered.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const polling = require(path.join(__dirname, '../src/domain/polling')) as {
+    forgetRememberedPollDelays: () => void;
+  };
 
-  void replayAll(episodes, functions, InvocationContext).then((cpu) =>
+  void replayAll(episodes, functions, InvocationContext, polling.forgetRememberedPollDelays).then((cpu) =>
     console.log(
       `P1W-json ${JSON.stringify({ coldCpuMs: cpu.cold, warmCpuMs: cpu.warm, episodes: episodes.length, ...(emptyObjectHadRoom === undefined ? {} : { emptyObjectHadRoom }) })}`,
     ),
@@ -72,9 +78,11 @@ async function replayAll(
   episodes: Recorded[],
   functions: Map<string, Registration>,
   InvocationContext: typeof import('@azure/functions').InvocationContext,
+  forgetRememberedPollDelays: () => void,
 ): Promise<{ cold: number; warm: number }> {
   const cpu = { cold: 0, warm: 0 };
   for (const [index, episode] of episodes.entries()) {
+    if (episode.build === 'warm' && episodes[index - 1]?.build === 'cold') forgetRememberedPollDelays();
     const fn = functions.get(episode.orchestration);
     if (fn === undefined) throw new Error(`the app registers no function '${episode.orchestration}'`);
     const trigger = Object.values(fn.metadata.bindings).find((b) => /trigger$/i.test(String(b.type)));
