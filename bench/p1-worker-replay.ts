@@ -19,6 +19,7 @@
 import Module from 'node:module';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { emptyObjectHasRoom } from './v8-probe';
 
 interface Recorded {
   build: 'cold' | 'warm';
@@ -112,23 +113,6 @@ async function replayAll(
       );
   }
   return cpu;
-}
-
-/** As bench/pipeline-benches.ts: undefined without --allow-natives-syntax. */
-function emptyObjectHasRoom(): boolean | undefined {
-  let haveSameMap: (a: object, b: object) => boolean;
-  try {
-    // A V8 intrinsic: only a Function built from text can use it, and only with the flag.
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval
-    haveSameMap = new Function('a', 'b', 'return %HaveSameMap(a, b)') as (a: object, b: object) => boolean;
-  } catch {
-    return undefined;
-  }
-  const first: Record<string, number> = {};
-  const second: Record<string, number> = {};
-  first[`p1wProbe${process.pid}`] = 1;
-  second[`p1wProbe${process.pid}`] = 1;
-  return haveSameMap(first, second);
 }
 
 main();

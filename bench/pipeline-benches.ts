@@ -7,6 +7,7 @@ import type { BuildCustomStatus } from '../src/domain/build-status';
 import type { PipelineDefinition } from '../src/domain/pipeline/definition';
 import { forgetRememberedPollDelays } from '../src/domain/polling';
 import { appendFileSync, writeFileSync } from 'node:fs';
+import { emptyObjectHasRoom } from './v8-probe';
 
 const HOUR = 3600_000;
 
@@ -75,28 +76,6 @@ export interface P1Figures {
    * replays, moment's objects (docs/engineering-guide.md, "What the CPU figure also measures").
    */
   emptyObjectHadRoom?: boolean;
-}
-
-/**
- * V8 links at most 1,536 transitions from a map. Once the empty object's map has them all, two
- * objects that get the same new first property no longer share a map (each gets one of its own).
- * Needs --allow-natives-syntax; undefined without it.
- */
-function emptyObjectHasRoom(): boolean | undefined {
-  let haveSameMap: (a: object, b: object) => boolean;
-  try {
-    // A V8 intrinsic: only a Function built from text can use it, and only with the flag.
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval
-    haveSameMap = new Function('a', 'b', 'return %HaveSameMap(a, b)') as (a: object, b: object) => boolean;
-  } catch {
-    return undefined;
-  }
-  const name = `p1Probe${process.pid}`;
-  const first: Record<string, number> = {};
-  const second: Record<string, number> = {};
-  first[name] = 1;
-  second[name] = 1;
-  return haveSameMap(first, second);
 }
 
 async function measureBuild(
