@@ -164,7 +164,14 @@ function runP1WorkerReplay(): string[] {
       `P1 replay CPU in a worker-like process (the same ${episodes} episodes of both builds, each answering the actions it answered in the host, replayed through the app compiled as deployed in a process that holds only the app; the empty object's map ${room}): first build ${sideBySide('P1 replay CPU, worker-like process', cold, 'ms')}, median of ${n} (${range(runs.map((r) => r.coldCpuMs))} ms) (target < 100 ms: ${cold < 100 ? 'MET' : 'NOT MET'}); warm ${sideBySide('P1 replay CPU, worker-like process, warm', warm, 'ms')} (${range(runs.map((r) => r.warmCpuMs))} ms) (target < 100 ms: ${warm < 100 ? 'MET' : 'NOT MET'})`,
     ];
   } catch (error) {
-    return [`P1 worker-like replay: failed: ${(error as Error).message.split('\n')[0] ?? ''}`];
+    // A child's own error (e.g. a replay that answered other actions) is in its stderr.
+    const { stderr } = error as { stderr?: string | Buffer };
+    const childError = stderr
+      ?.toString()
+      .split('\n')
+      .find((l) => l.startsWith('Error'));
+    const reason = childError ?? (error as Error).message.split('\n')[0];
+    return [`P1 worker-like replay: failed: ${reason ?? ''}`];
   } finally {
     rmSync(recording, { force: true });
   }

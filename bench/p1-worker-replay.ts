@@ -34,6 +34,7 @@ interface Registration {
 }
 
 const CORE_MODULE = '@azure/functions-core';
+const OUT_OF_PROC_MARKER = '$OutOfProcData$:';
 
 function main(): void {
   const file = process.argv[2];
@@ -96,23 +97,31 @@ async function replayAll(
       logHandler: () => undefined,
     });
     const before = process.cpuUsage();
-    let state: { actions?: unknown } | undefined;
-    let failure: string | undefined;
+    let state: { actions?: unknown };
     try {
       state = (await fn.handler(input, context)) as { actions?: unknown };
     } catch (error) {
-      // An orchestrator that fails makes the library throw its state (host README, "Failures").
-      failure = error instanceof Error ? error.message : String(error);
+      state = thrownState(error);
     }
     const used = process.cpuUsage(before);
     cpu[episode.build] += (used.user + used.system) / 1000;
-    const actions = failure === undefined ? JSON.stringify(state?.actions ?? null) : undefined;
-    if (actions !== undefined && actions !== episode.actionsJson)
+    if (JSON.stringify(state.actions ?? null) !== episode.actionsJson)
       throw new Error(
         `episode ${index} (${episode.orchestration}) answered other actions than it did in the host: the replay would measure other work`,
       );
   }
   return cpu;
+}
+
+/**
+ * An orchestrator that fails makes the library throw `"…$OutOfProcData$:" + state` (host README,
+ * "Failures"); the host records that state's actions, so the replay compares the same.
+ */
+function thrownState(error: unknown): { actions?: unknown } {
+  const message = error instanceof Error ? error.message : String(error);
+  const marker = message.indexOf(OUT_OF_PROC_MARKER);
+  if (marker < 0) throw error;
+  return JSON.parse(message.slice(marker + OUT_OF_PROC_MARKER.length)) as { actions?: unknown };
 }
 
 main();
