@@ -3,12 +3,12 @@
  * per episode: the trigger input as a worker receives it, and the actions the orchestrator answered)
  * through the app compiled as it is deployed, in a process that holds only the app, as a Functions
  * worker does. The in-process figure shares one V8 isolate with the harness, the simulated Azure and
- * the local host, which use up V8's transitions from the empty object's map before the first
- * episode (docs/engineering-guide.md, "What the CPU figure also measures").
+ * the local host, and the activities run between its episodes.
  *
- * Run by bench/index.ts from its compiled form (bench/worker-build.ts), never under tsx: tsx and the
- * TypeScript it compiles would take their own share of that budget. Every replay must answer the
- * actions the host saw, or the figure is refused: it then measures the same work, not a similar one.
+ * Run by bench/index.ts from its compiled form (compiledForBench), never under tsx, whose module
+ * format uses up V8's transitions from the empty object's map (docs/engineering-guide.md, "What the
+ * CPU figure also measures"). Every replay must answer the actions the host saw, or the figure is
+ * refused: it then measures the same work, not a similar one.
  *
  * Prints one line: `P1W-json {"coldCpuMs", "warmCpuMs", "episodes", "emptyObjectHadRoom"}`. CPU is
  * measured as the host measures it (process.cpuUsage around each call), so it includes V8's

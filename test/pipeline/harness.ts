@@ -106,7 +106,8 @@ export async function startFactory(
   };
   const log: string[] = [];
   const host = await LocalHost.start({
-    appEntry: 'src/functions/index.ts',
+    // Without an extension: the TypeScript under tsx and jest, the compiled app under bench P1.
+    appEntry: join(__dirname, '../../src/functions/index'),
     env,
     clock,
     log: (line) => log.push(line),
