@@ -42,6 +42,8 @@ import {
   type VersionRefInput,
   type VerifyDecisionInput,
   type VmRefInput,
+  BUILD_DURATION_TAG,
+  BUILD_ID_TAG,
 } from '../domain/pipeline/activities';
 import { runPreflight } from './preflight';
 import { describeMatch, matchSignature, type SigningKeys } from '../domain/approvals/signing';
@@ -66,9 +68,7 @@ export interface PipelineDependencies {
   approvalSigningKey?: Buffer | SigningKeys;
 }
 
-/** Tag on ENG versions recording how long the build ran: past builds tune the polling. */
-export const BUILD_DURATION_TAG = 'imagefactory.buildDurationMs';
-export const BUILD_ID_TAG = 'imagefactory.buildId';
+export { BUILD_DURATION_TAG, BUILD_ID_TAG };
 
 const tail = (text: string, lines: number) => text.split('\n').slice(-lines).join('\n');
 

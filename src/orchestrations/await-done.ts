@@ -149,6 +149,11 @@ export interface AwaitOperationInput {
   /** Reads made by earlier generations (continueAsNew). */
   reads: number;
   /**
+   * The first read at once, with no timer: the read is the idempotent call that starts the operation
+   * (a test VM's teardown, 0.6.0 on); the delays after it are those after a start.
+   */
+  readFirst?: boolean;
+  /**
    * The activity that starts the operation, called under the retry policy before the first read
    * (from 0.5.0, where nothing can be left behind if a cancel wins the race while it runs: the
    * template delete, a test script), so starting and waiting cost the build one episode, not two.

@@ -35,8 +35,12 @@ export function* awaitAzureOperation(context: OrchestrationContext): Generator<T
     // Started (or still running): Azure's Retry-After first, then growing delays to the deadline.
     // Past the deadline (e.g. the app was down or redeployed meanwhile) it reads once more at once:
     // an operation that finished in the meantime is done, not timed out.
-    if (!overdue)
-      yield context.df.createTimer(new Date(now() + nextAwaitDelayMs(input.timing, reads, now())));
+    // With readFirst the first read is the start (at once), and the delays after it those after a start.
+    const startRead = input.readFirst === true && reads === 0;
+    if (!overdue && !startRead)
+      yield context.df.createTimer(
+        new Date(now() + nextAwaitDelayMs(input.timing, input.readFirst ? reads - 1 : reads, now())),
+      );
     const polled = yield* poll<unknown>(context, input.activity, input.activityInput);
     if (polled === undefined && !overdue) continue; // transient: the next read is the retry
     if (polled === undefined) last = 'the last read failed';

@@ -19,6 +19,11 @@ import type {
 } from '../../ports/azure';
 import type { PipelineDefinition } from './definition';
 
+/** Tag on ENG versions recording how long the build ran: past builds tune the polling. */
+export const BUILD_DURATION_TAG = 'imagefactory.buildDurationMs';
+/** Tag on every version a build made: compensation deletes only its own build's versions. */
+export const BUILD_ID_TAG = 'imagefactory.buildId';
+
 export const Activities = {
   preflight: 'preflight',
   loadBuildHistory: 'loadBuildHistory',

@@ -7,6 +7,7 @@
 import type { Task } from 'durable-functions';
 import {
   Activities,
+  BUILD_DURATION_TAG,
   type BuildInventoryInput,
   type BuildInventoryResult,
   type ClaimBuildSlotInput,
@@ -31,7 +32,7 @@ import {
   waitForReplication,
 } from './operations';
 import type { BuildRun } from './run';
-import { STEP_CALLS_BATCHED_SINCE } from './release-gates';
+import { ENG_VERSION_PATCHED_ONCE_SINCE, STEP_CALLS_BATCHED_SINCE } from './release-gates';
 import {
   type BuildWaitOutcome,
   WAIT_FOR_BUILD_ORCHESTRATION,
@@ -47,6 +48,8 @@ type PipelineSource = PipelineDefinition['source'];
 export interface EngVersion {
   ref: GalleryImageVersionRef;
   versionId: string;
+  /** Tags the version gets with its PATCH after the tests (0.6.0 on: the build duration). */
+  tagsAfterTests?: Record<string, string>;
 }
 
 export function* buildImage(run: BuildRun, preflight: PreflightResult): Generator<Task, EngVersion, unknown> {
@@ -54,13 +57,13 @@ export function* buildImage(run: BuildRun, preflight: PreflightResult): Generato
   const ref = versionRef(eng, definition.image.definition, run.imageVersion);
   run.setStage(eng.name, { state: 'running', startedAt: run.now() });
   const source = definition.source;
-  const versionId =
+  const built: Omit<EngVersion, 'ref'> =
     source.type === 'vhd'
-      ? yield* importVhd(run, ref, source)
+      ? { versionId: yield* importVhd(run, ref, source) }
       : yield* runImageBuilder(run, preflight, ref, source);
   yield* waitForReplication(run, eng, ref);
-  run.setStage(eng.name, { versionId });
-  return { ref, versionId };
+  run.setStage(eng.name, { versionId: built.versionId });
+  return { ref, ...built };
 }
 
 /** A VHD built elsewhere becomes the ENG version (copied into the gallery, then replicated). */
@@ -91,13 +94,16 @@ function* importVhd(
   return `${galleryImageId(eng, definition.image.definition)}/versions/${run.imageVersion}`;
 }
 
-/** Template → build slot → run → wait → output → template deleted; returns the ENG version id. */
+/**
+ * Template → build slot → run → wait → output → template deleted; returns the ENG version id, and
+ * from 0.6.0 the build-duration tag its PATCH after the tests carries.
+ */
 function* runImageBuilder(
   run: BuildRun,
   preflight: PreflightResult,
   engRef: GalleryImageVersionRef,
   source: Exclude<PipelineSource, { type: 'vhd' }>,
-): Generator<Task, string, unknown> {
+): Generator<Task, Omit<EngVersion, 'ref'>, unknown> {
   const { context, definition, eng, input } = run;
   const templateRef: ImageTemplateRef = {
     subscriptionId: eng.subscriptionId,
@@ -257,10 +263,12 @@ function* runImageBuilder(
   run.publish('build', `Image Builder finished; deleting image template ${templateRef.name}`, eng.name);
   yield* deleteTemplate(run, eng.credential, templateRef);
   run.created.template = undefined;
-  yield* updateVersion(run, eng.credential, engRef, {
-    tags: { 'imagefactory.buildDurationMs': String(buildDurationMs) },
-  });
-  return engVersionId;
+  const durationTag = { [BUILD_DURATION_TAG]: String(buildDurationMs) };
+  // From 0.6.0 the tag goes with the version's one PATCH after its tests (release-gates.ts).
+  if (sinceVersion(context, ENG_VERSION_PATCHED_ONCE_SINCE))
+    return { versionId: engVersionId, tagsAfterTests: durationTag };
+  yield* updateVersion(run, eng.credential, engRef, { tags: durationTag });
+  return { versionId: engVersionId };
 }
 
 /** Waits for a build slot of the ENG subscription and build region (see build-slots.ts). */

@@ -12,7 +12,7 @@ import type { PollTiming } from '../await-done';
 import { BuildStopped, callAzure } from './activity-calls';
 import type { BuildRun } from './run';
 import { sinceVersion } from '../../shared/orchestration-version';
-import { STEP_CALLS_BATCHED_SINCE } from './release-gates';
+import { STEP_CALLS_BATCHED_SINCE, WAITS_START_OPERATIONS_SINCE } from './release-gates';
 import {
   WAIT_FOR_REPLICATION_ORCHESTRATION,
   type ReplicationOutcome,
@@ -101,13 +101,17 @@ export function* updateVersion(
   ref: GalleryImageVersionRef,
   patch: Record<string, unknown>,
 ): Generator<Task, void, unknown> {
-  yield* run.call(Activities.updateImageVersion, { credential, ref, patch });
+  const start = { activity: Activities.updateImageVersion, input: { credential, ref, patch } };
+  // From 0.6.0 the wait sends the PATCH itself: a PATCH creates nothing a cancel could leave behind.
+  const startedByWait = sinceVersion(run.context, WAITS_START_OPERATIONS_SINCE);
+  if (!startedByWait) yield* run.call(start.activity, start.input);
   yield* run.untilDone(
     `update image version ${ref.version}`,
     Activities.getImageVersion,
     { credential, ref },
     'versionUpdated',
     LRO_WAITS.versionUpdate,
+    startedByWait ? { start } : {},
   );
 }
 
@@ -142,18 +146,22 @@ export function* deleteTestVm(
     credential: vm.credential,
     ref: { subscriptionId: vm.subscriptionId, resourceGroup: vm.resourceGroup, name: vm.name },
   };
-  // The first call stays in the build in every release: when a failed VM create still holds the NIC,
-  // Azure refuses its delete with the time to wait (NicReservedForAnotherVm), which run.call waits out.
-  const first = yield* run.call<TestVmTeardown>(Activities.deleteTestVm, teardown);
-  if (first.remaining.length === 0) return;
-  // The teardown activity starts only deletes not yet running, so it is also the read.
+  // The teardown activity starts only deletes not yet running, so it is also the read. From 0.6.0 the
+  // wait makes the first call too, at once (readFirst); before, the build made it and waited only
+  // when something remained. Either way a failed VM create's NIC that Azure still reserves
+  // (NicReservedForAnotherVm, with the time to wait) is waited out: by run.call, or by the wait.
+  const whollyInWait = sinceVersion(run.context, WAITS_START_OPERATIONS_SINCE);
+  if (!whollyInWait) {
+    const first = yield* run.call<TestVmTeardown>(Activities.deleteTestVm, teardown);
+    if (first.remaining.length === 0) return;
+  }
   yield* run.untilDone(
     `delete test VM ${vm.name}`,
     Activities.deleteTestVm,
     teardown,
     'testVmGone',
     LRO_WAITS.vmDelete,
-    { cancellable: false },
+    { cancellable: false, ...(whollyInWait ? { readFirst: true } : {}) },
   );
 }
 

@@ -16,3 +16,20 @@
  * from its own status (StageStatus.replicationWait).
  */
 export const STEP_CALLS_BATCHED_SINCE = '0.5.0';
+
+/**
+ * Factory 0.6.0 (issue 16, P1): the waits for Azure operations start the operation themselves where
+ * a cancel that wins the race cannot leave anything behind: an image version PATCH (it creates
+ * nothing; compensation deletes the version whatever the PATCH did) and the test VM teardown (never
+ * cancelled; its first read is the delete call, so Azure's "NIC reserved" refusal is waited out by
+ * the wait as any later read's is). One call and its wait are one episode of the build instead of two.
+ */
+export const WAITS_START_OPERATIONS_SINCE = '0.6.0';
+
+/**
+ * Factory 0.6.0 (issue 16, P1): the ENG version is patched once, after its tests: the build-duration
+ * tag past builds tune the polling with (BUILD_DURATION_TAG, read by loadBuildHistory) goes with the
+ * audit tags and the latest flag. A version whose tests fail is deleted by compensation either way,
+ * so the history still counts only tested versions; the build saves a ~3 min PATCH and its wait.
+ */
+export const ENG_VERSION_PATCHED_ONCE_SINCE = '0.6.0';

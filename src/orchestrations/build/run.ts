@@ -254,6 +254,8 @@ export class BuildRun {
       expected?: string;
       /** The activity that starts the operation, called by the wait itself (see AwaitOperationInput). */
       start?: AwaitOperationInput['start'];
+      /** The first read starts the operation, at once (see AwaitOperationInput). */
+      readFirst?: boolean;
     } = {},
   ): Generator<Task, { value: unknown } | { failure: ErrorInfo }, unknown> {
     const id = this.nextWaitId('operation');
@@ -270,6 +272,7 @@ export class BuildRun {
         timedOutCode: options.timedOutCode ?? 'OperationTimedOut',
         reads: 0,
         ...(options.start === undefined ? {} : { start: options.start }),
+        ...(options.readFirst ? { readFirst: true } : {}),
       } satisfies AwaitOperationInput,
       id,
     );
