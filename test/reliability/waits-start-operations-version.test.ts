@@ -11,8 +11,10 @@ import type { BuildCustomStatus } from '../../src/domain/build-status';
 import { Activities, BUILD_DURATION_TAG } from '../../src/domain/pipeline/activities';
 import {
   ENG_VERSION_PATCHED_ONCE_SINCE,
+  SHORT_REPLICATION_GENERATIONS_SINCE,
   WAITS_START_OPERATIONS_SINCE,
 } from '../../src/orchestrations/build/release-gates';
+import { EventType } from '../../src/local/host/history';
 import { AWAIT_OPERATION_ORCHESTRATION, type AwaitOperationInput } from '../../src/orchestrations/await-done';
 import { LRO_WAITS } from '../../src/orchestrations/build/operations';
 import { releaseBench, waitingFor } from './release-harness';
@@ -141,6 +143,43 @@ describe('operations started by their waits from 0.6.0: builds started before ke
     } finally {
       await now.host.stop();
     }
+  });
+
+  it('a replication wait of 0.6.0 continues as new every three reads, one of 0.5.0 every eight', async () => {
+    expect(SHORT_REPLICATION_GENERATIONS_SINCE).toBe('0.6.0');
+    /** Reads per generation of each replication wait, from the generations continue-as-new retired. */
+    const readsPerGeneration = async (version: string, buildId: string) => {
+      const host = await open(version);
+      const reads: number[] = [];
+      host.host.engine.onHistoryRetired((instanceId, history) => {
+        if (instanceId.startsWith(`${buildId}:replicate:`))
+          reads.push(
+            history.filter(
+              (e) =>
+                (e as HistoryEvent).EventType === EventType.TaskScheduled &&
+                (e as HistoryEvent).Name === Activities.getImageVersion,
+            ).length,
+          );
+      });
+      try {
+        await host.start(buildId);
+        await host.until([buildId], waitingFor('TEST'));
+        await host.decide(buildId, 'TEST', 'approved');
+        await host.until([buildId], waitingFor('PROD'));
+        expect(host.log.filter((l) => /non-?determin/i.test(l))).toEqual([]);
+        await host.decide(buildId, 'PROD', 'rejected');
+        await host.host.waitFor(buildId);
+      } finally {
+        await host.host.stop();
+      }
+      return reads;
+    };
+    const before = await readsPerGeneration('0.5.0', 'generations-old');
+    expect(before.length).toBeGreaterThan(0);
+    expect(before.every((n) => n === 8)).toBe(true);
+    const now = await readsPerGeneration('0.6.0', 'generations-new');
+    expect(now.length).toBeGreaterThan(before.length);
+    expect(now.every((n) => n === 3)).toBe(true);
   });
 
   it('a wait whose first read starts the operation reads at once, with no timer', async () => {

@@ -33,3 +33,10 @@ export const WAITS_START_OPERATIONS_SINCE = '0.6.0';
  * so the history still counts only tested versions; the build saves a ~3 min PATCH and its wait.
  */
 export const ENG_VERSION_PATCHED_ONCE_SINCE = '0.6.0';
+
+/**
+ * Factory 0.6.0 (issue 16, P1): a replication wait continues as new every three polls, as the other
+ * waits do since 0.2.0 (waits.ts, POLLS_PER_SHORT_GENERATION); it kept eight while a generation's end
+ * was a return to the build (before 0.5.0). Every episode replays its generation's polls.
+ */
+export const SHORT_REPLICATION_GENERATIONS_SINCE = '0.6.0';

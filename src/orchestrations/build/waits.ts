@@ -28,7 +28,7 @@ import {
 } from '../../domain/polling';
 import { sinceVersion } from '../../shared/orchestration-version';
 import { callAzure, failureOf, poll } from './activity-calls';
-import { STEP_CALLS_BATCHED_SINCE } from './release-gates';
+import { SHORT_REPLICATION_GENERATIONS_SINCE, STEP_CALLS_BATCHED_SINCE } from './release-gates';
 
 export const WAIT_FOR_BUILD_ORCHESTRATION = 'waitForImageBuild';
 export const WAIT_FOR_REPLICATION_ORCHESTRATION = 'waitForVersionReplication';
@@ -47,7 +47,7 @@ export const POLLS_PER_GENERATION = 8;
 export const SHORT_GENERATIONS_SINCE = '0.2.0';
 export const POLLS_PER_SHORT_GENERATION = 3;
 
-/** Polls per generation for this instance's version (sub-orchestrations inherit the build's). */
+/** Polls per generation for this instance's version (a sub-orchestration is stamped with the host's defaultVersion when created). */
 export function pollsPerGeneration(context: OrchestrationContext): number {
   return sinceVersion(context, SHORT_GENERATIONS_SINCE) ? POLLS_PER_SHORT_GENERATION : POLLS_PER_GENERATION;
 }
@@ -200,6 +200,9 @@ export function* waitForVersionReplication(
   const input = context.df.getInput<WaitForReplicationInput>();
   // From 0.5.0 a region's change is in this wait's status (the API shows it), not a return.
   const returnsOnChange = !sinceVersion(context, STEP_CALLS_BATCHED_SINCE);
+  const perGeneration = sinceVersion(context, SHORT_REPLICATION_GENERATIONS_SINCE)
+    ? POLLS_PER_SHORT_GENERATION
+    : POLLS_PER_GENERATION;
   let regions: ReplicationOutcome['regions'] = input.regions ?? [];
   for (let polls = input.polls; ; polls++) {
     const outcome = (state: ReplicationOutcome['state'], message: string): ReplicationOutcome => ({
@@ -208,10 +211,11 @@ export function* waitForVersionReplication(
       regions,
       polls,
     });
-    // Eight for every version. Before 0.5.0 a generation ends in the build itself (an episode of its
-    // long history, which then shows the regions); from 0.5.0 the API shows this wait's status, so a
-    // generation continues as new here and the build hears of the end only.
-    if (polls - input.polls >= POLLS_PER_GENERATION) {
+    // Before 0.5.0 a generation ends in the build itself (an episode of its long history, which then
+    // shows the regions); from 0.5.0 the API shows this wait's status, so a generation continues as
+    // new here and the build hears of the end only; from 0.6.0 a generation is three polls, as in
+    // the other waits (eight before: sized for returns to the build).
+    if (polls - input.polls >= perGeneration) {
       if (returnsOnChange) return outcome('InProgress', 'still replicating');
       context.df.continueAsNew({ ...input, polls, regions } satisfies WaitForReplicationInput);
       return outcome('InProgress', 'continued as new');
