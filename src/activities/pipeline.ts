@@ -68,8 +68,6 @@ export interface PipelineDependencies {
   approvalSigningKey?: Buffer | SigningKeys;
 }
 
-export { BUILD_DURATION_TAG, BUILD_ID_TAG };
-
 const tail = (text: string, lines: number) => text.split('\n').slice(-lines).join('\n');
 
 /**
