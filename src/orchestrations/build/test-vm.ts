@@ -41,7 +41,7 @@ export function* testInEng(run: BuildRun, eng: EngVersion): Generator<Task, void
   // The version's one PATCH after its tests from 0.6.0 (with the build duration, build-image.ts).
   yield* updateVersion(run, run.eng.credential, eng.ref, {
     excludeFromLatest: false,
-    tags: { ...run.auditTags(), ...eng.tagsAfterTests },
+    tags: run.auditTags(eng.tagsAfterTests),
   });
   run.setStage(run.eng.name, { state: 'done', endedAt: run.now() });
   run.result.versions.push({ stage: run.eng.name, id: eng.versionId });
