@@ -20,6 +20,7 @@ import Module from 'node:module';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { emptyObjectHasRoom } from './v8-probe';
+import { outOfProcState } from '../src/local/host/out-of-proc-state';
 
 interface Recorded {
   build: 'cold' | 'warm';
@@ -34,7 +35,6 @@ interface Registration {
 }
 
 const CORE_MODULE = '@azure/functions-core';
-const OUT_OF_PROC_MARKER = '$OutOfProcData$:';
 
 function main(): void {
   const file = process.argv[2];
@@ -113,15 +113,11 @@ async function replayAll(
   return cpu;
 }
 
-/**
- * An orchestrator that fails makes the library throw `"…$OutOfProcData$:" + state` (host README,
- * "Failures"); the host records that state's actions, so the replay compares the same.
- */
+/** A failed orchestrator's state, as the host reads it (src/local/host/out-of-proc-state.ts). */
 function thrownState(error: unknown): { actions?: unknown } {
-  const message = error instanceof Error ? error.message : String(error);
-  const marker = message.indexOf(OUT_OF_PROC_MARKER);
-  if (marker < 0) throw error;
-  return JSON.parse(message.slice(marker + OUT_OF_PROC_MARKER.length)) as { actions?: unknown };
+  const state = outOfProcState<{ actions?: unknown }>(error instanceof Error ? error.message : String(error));
+  if (state === undefined) throw error;
+  return state;
 }
 
 main();

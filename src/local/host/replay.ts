@@ -18,6 +18,7 @@ import {
 import type { InstanceRecord } from './store';
 import { orchestratorFailure, type FailureFields } from './failures';
 import { versionVerdict } from './versioning';
+import { outOfProcState } from './out-of-proc-state';
 import type { DurableEngine } from './engine';
 import { TERMINAL } from './contracts';
 import {
@@ -36,7 +37,6 @@ const replaySchema = require('durable-functions/lib/src/orchestrations/ReplaySch
   LatestReplaySchema?: number;
 };
 const UPPER_SCHEMA_VERSION = replaySchema.LatestReplaySchema ?? 3;
-const OUT_OF_PROC_MARKER = '$OutOfProcData$:';
 
 interface OrchestratorState {
   isDone: boolean;
@@ -58,11 +58,8 @@ function findDivergence(previous: string[], current: string[]): string | undefin
 }
 
 function parseOrchestratorFailure(error: Error): OrchestratorState {
-  const at = error.message.indexOf(OUT_OF_PROC_MARKER);
-  if (at >= 0) {
-    const state = JSON.parse(error.message.slice(at + OUT_OF_PROC_MARKER.length)) as OrchestratorState;
-    return { ...state, error: state.error ?? 'Orchestrator failed' };
-  }
+  const state = outOfProcState<OrchestratorState>(error.message);
+  if (state !== undefined) return { ...state, error: state.error ?? 'Orchestrator failed' };
   return { isDone: false, actions: [[]], output: undefined, error: error.message };
 }
 
