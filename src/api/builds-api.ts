@@ -331,6 +331,13 @@ export async function getBuild(
   };
 }
 
+/**
+ * The wait statuses whose last read is still the news: running, between generations, or ended but
+ * not yet heard by the build (from 0.7.0 the build hears at the end only, so until its next episode
+ * the stage holds no regions of its own). A failed or terminated wait's read is not shown.
+ */
+const WAIT_READ_SHOWN = new Set(['Running', 'ContinuedAsNew', 'Completed']);
+
 /** A stage whose version replicates shows the progress of its wait's last read (replicationWaits). */
 async function showLiveReplication(
   view: Record<string, unknown>,
@@ -342,7 +349,7 @@ async function showLiveReplication(
     const wait = await client.getStatus(instanceId);
     const regions = (wait?.customStatus as { regions?: unknown } | null | undefined)?.regions;
     const shown = stages.find((s) => s.name === stage);
-    if (shown !== undefined && wait?.runtimeStatus === 'Running' && Array.isArray(regions))
+    if (shown !== undefined && WAIT_READ_SHOWN.has(wait?.runtimeStatus ?? '') && Array.isArray(regions))
       shown.regions = regions as StageStatus['regions'];
   }
 }
