@@ -26,9 +26,19 @@ export function compareVersions(a: string | undefined | null, b: string | undefi
   return l < r ? -1 : l > r ? 1 : 0;
 }
 
-function systemVersion(text: string): number[] | undefined {
-  if (!/^\d+(\.\d+){1,3}$/.test(text)) return undefined;
-  return text.split('.').map(Number);
+/**
+ * Every replay of every orchestration asks again (a wait's loop asks per poll), for the handful of
+ * versions a host ever sees: each text is parsed once.
+ */
+const parsedVersions = new Map<string, readonly number[] | undefined>();
+const PARSED_VERSIONS_MAX = 256;
+
+function systemVersion(text: string): readonly number[] | undefined {
+  if (parsedVersions.has(text)) return parsedVersions.get(text);
+  const parsed = /^\d+(\.\d+){1,3}$/.test(text) ? Object.freeze(text.split('.').map(Number)) : undefined;
+  if (parsedVersions.size >= PARSED_VERSIONS_MAX) parsedVersions.clear();
+  parsedVersions.set(text, parsed);
+  return parsed;
 }
 
 /**
