@@ -48,8 +48,8 @@ export interface StageStatus {
   regions?: { name: string; state: string; progress: number }[];
   /**
    * While the stage's version replicates (factory 0.5.0 on): the instance of the wait that reads it.
-   * The wait publishes every read's per-region progress in its own status, the build only the first
-   * read's and the end's; GET /api/builds/{id} shows the wait's (and never this pointer).
+   * The wait publishes every read's per-region progress in its own status, the build only the end's
+   * (and the first read's, before 0.7.0); GET /api/builds/{id} shows the wait's (and never this pointer).
    */
   replicationWait?: string;
   approval?: {

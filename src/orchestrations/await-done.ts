@@ -8,6 +8,7 @@
  */
 import type { Task } from 'durable-functions';
 import { sinceVersion } from '../shared/orchestration-version';
+import type { Announcements } from './notify';
 
 /** What one read says: finished (with a value), failed (why), or still running (what it shows). */
 export type Verdict<R> = { done: R } | { failed: string } | { waiting: string };
@@ -159,6 +160,11 @@ export interface AwaitOperationInput {
    * template delete, a test script), so starting and waiting cost the build one episode, not two.
    */
   start?: { activity: string; input: unknown };
+  /**
+   * Build events the wait publishes itself (from 0.7.0): at its start, before `start`; when done,
+   * before it returns (see Announcements).
+   */
+  announce?: Announcements;
 }
 
 /** What the wait ended with: the judged value, or a failure (a read's refusal keeps its code). */

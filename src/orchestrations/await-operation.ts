@@ -1,6 +1,7 @@
 /**
  * The sub-orchestration behind the generic "wait until the resource says done" step: optionally
- * starts the operation (`start`, 0.5.0 on), then reads the resource with one read activity on
+ * starts the operation (`start`, 0.5.0 on) and publishes the build events it is told to
+ * (`announce`, 0.7.0 on), then reads the resource with one read activity on
  * durable timers (delays from await-done.ts), judges each read,
  * and ends with the value, a failure, or a timeout at the deadline. It continues as new every few
  * reads, so even a 90-minute test script keeps a short history, and the build's own history grows
@@ -10,12 +11,14 @@ import type { OrchestrationContext, Task } from 'durable-functions';
 import { JUDGES, nextAwaitDelayMs, type AwaitOperationInput, type AwaitOutcome } from './await-done';
 import { callAzure, failureOf, poll } from './build/activity-calls';
 import { pollsPerGeneration } from './build/waits';
+import { laterAnnouncements, notify } from './notify';
 
 export function* awaitAzureOperation(context: OrchestrationContext): Generator<Task, AwaitOutcome, unknown> {
   const input = context.df.getInput<AwaitOperationInput>();
   const now = () => context.df.currentUtcDateTime.getTime();
   const perGeneration = pollsPerGeneration(context);
-  const { start, ...waiting } = input;
+  const { start, announce, ...waiting } = input;
+  if (announce?.atStart !== undefined) yield* notify(context, announce.atStart);
   if (start !== undefined) {
     try {
       yield* callAzure<unknown>(context, start.activity, start.input);
@@ -27,8 +30,8 @@ export function* awaitAzureOperation(context: OrchestrationContext): Generator<T
   let last = 'not read yet';
   for (let reads = input.reads; ; reads++) {
     if (reads - input.reads >= perGeneration) {
-      // Without `start`: the next generation only reads.
-      context.df.continueAsNew({ ...waiting, reads });
+      // Without `start` (or an announcement of it): the next generation only reads.
+      context.df.continueAsNew({ ...waiting, ...laterAnnouncements(announce), reads });
       return { failed: { code: 'ContinuedAsNew', message: 'continued as new' } };
     }
     const overdue = now() >= input.timing.deadlineMs;
@@ -56,7 +59,10 @@ export function* awaitAzureOperation(context: OrchestrationContext): Generator<T
     }
     if (polled !== undefined) {
       const verdict = JUDGES[input.judge](polled.value);
-      if ('done' in verdict) return { done: verdict.done };
+      if ('done' in verdict) {
+        if (announce?.whenDone !== undefined) yield* notify(context, announce.whenDone);
+        return { done: verdict.done };
+      }
       if ('failed' in verdict)
         return { failed: { code: input.failedCode, message: `${input.what}: ${verdict.failed}` } };
       last = verdict.waiting;

@@ -130,20 +130,21 @@ describe('field-note pitfalls', () => {
     await factory.decide(id, 'TEST', 'approved');
     await factory.untilApprovalPending(id, 'PROD');
     await factory.decide(id, 'PROD', 'approved');
-    // While PROD replicates, the build's own status shows every PROD region's progress.
+    // While PROD replicates, the stage names its wait, whose status (the one the build page shows,
+    // src/api/builds-api.ts showLiveReplication) holds every PROD region's progress.
+    let regions: { name: string; state: string }[] | undefined;
     await factory.host.drive({
       until: async () => {
         const status = await factory.status(id);
-        return status.step === 'promote' && status.currentStage === 'PROD' && !!status.stages[2]?.regions;
+        const wait = status.stages[2]?.replicationWait;
+        if (status.step !== 'promote' || status.currentStage !== 'PROD' || wait === undefined) return false;
+        regions = ((await factory.host.getStatus(wait))?.customStatus as { regions?: typeof regions } | null)
+          ?.regions;
+        return regions !== undefined;
       },
     });
-    const replicating = await factory.status(id);
-    expect(replicating.stages[2]?.regions?.map((r) => r.name)).toEqual([
-      'westeurope',
-      'northeurope',
-      'swedencentral',
-    ]);
-    expect(replicating.stages[2]?.regions?.some((r) => r.state !== 'Completed')).toBe(true);
+    expect(regions?.map((r) => r.name)).toEqual(['westeurope', 'northeurope', 'swedencentral']);
+    expect(regions?.some((r) => r.state !== 'Completed')).toBe(true);
     await factory.host.raiseEvent(id, 'cancel', { reason: 'bad patch found', requestedBy: 'secops' });
     const final = await factory.host.waitFor(id);
     const status = final.customStatus as BuildCustomStatus;

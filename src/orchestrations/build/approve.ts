@@ -21,6 +21,8 @@ import type { PipelineStage } from '../../domain/pipeline/definition';
 import type { SecurityGateStatus } from '../../domain/build-status';
 import { BuildStopped } from './activity-calls';
 import type { BuildRun } from './run';
+import { EVENTS_BY_WAITS_SINCE } from './release-gates';
+import { sinceVersion } from '../../shared/orchestration-version';
 
 export function* approve(
   run: BuildRun,
@@ -142,7 +144,7 @@ export function* approve(
         ...(decision.comment ? { comment: decision.comment } : {}),
       },
     });
-    const decided = { stage: stage.name, approver: decision.approver, changeTicket: decision.changeTicket };
+    const decided = approvedFields(stage, decision);
     if (decision.decision !== 'approved') {
       run.setStage(stage.name, { state: 'rejected' });
       yield* run.event('rejected', {
@@ -156,9 +158,24 @@ export function* approve(
         stage: stage.name,
       });
     }
-    yield* run.event('approved', decided);
+    // From 0.7.0 a pre-staged stage's approval is announced by the replication wait that follows
+    // (promote.ts, approvedEvent): one episode of the build fewer.
+    if (!announcedByPromotion(run, stage)) yield* run.event('approved', decided);
     return decision;
   }
+}
+
+/** What an approved or rejected event says about the decision. */
+export function approvedFields(
+  stage: PipelineStage,
+  decision: ApprovalDecision,
+): { stage: string; approver: string; changeTicket: string } {
+  return { stage: stage.name, approver: decision.approver, changeTicket: decision.changeTicket };
+}
+
+/** Whether the promotion's first wait publishes this stage's 'approved' (EVENTS_BY_WAITS_SINCE). */
+export function announcedByPromotion(run: BuildRun, stage: PipelineStage): boolean {
+  return stage.preStage && sinceVersion(run.context, EVENTS_BY_WAITS_SINCE);
 }
 
 /** The gate's summary in one line for the approver, and the SBOM's link (additive, optional fields). */

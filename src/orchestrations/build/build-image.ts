@@ -2,7 +2,8 @@
  * Step 2, build: Azure VM Image Builder makes the ENG version (a fresh image template per run,
  * created, admitted by a build slot, run, waited for in a sub-orchestration, then deleted), or a VHD
  * built elsewhere is imported as the ENG version. Either way the step ends when the ENG version has
- * replicated to every ENG region. Every resource is recorded in `run.created` before it is created.
+ * replicated to every ENG region (from 0.7.0 the Image Builder wait's read after the run may have
+ * seen that already; else a replication wait reads until it has). Every resource is recorded in `run.created` before it is created.
  */
 import type { Task } from 'durable-functions';
 import {
@@ -32,7 +33,12 @@ import {
   waitForReplication,
 } from './operations';
 import type { BuildRun } from './run';
-import { ENG_VERSION_PATCHED_ONCE_SINCE, STEP_CALLS_BATCHED_SINCE } from './release-gates';
+import {
+  ENG_VERSION_PATCHED_ONCE_SINCE,
+  STEP_CALLS_BATCHED_SINCE,
+  WAITS_REPORT_AT_END_SINCE,
+} from './release-gates';
+import type { StageStatus } from '../../domain/build-status';
 import {
   type BuildWaitOutcome,
   WAIT_FOR_BUILD_ORCHESTRATION,
@@ -43,6 +49,9 @@ import {
 } from './waits';
 
 type PipelineSource = PipelineDefinition['source'];
+
+/** What making the ENG version gave: its id, and its regions when a read found it replicated. */
+type BuiltVersion = Omit<EngVersion, 'ref'> & { replicatedRegions?: StageStatus['regions'] };
 
 /** The ENG version the build made: its gallery reference and resource id. */
 export interface EngVersion {
@@ -57,11 +66,16 @@ export function* buildImage(run: BuildRun, preflight: PreflightResult): Generato
   const ref = versionRef(eng, definition.image.definition, run.imageVersion);
   run.setStage(eng.name, { state: 'running', startedAt: run.now() });
   const source = definition.source;
-  const built: Omit<EngVersion, 'ref'> =
+  const { replicatedRegions, ...built }: BuiltVersion =
     source.type === 'vhd'
       ? { versionId: yield* importVhd(run, ref, source) }
       : yield* runImageBuilder(run, preflight, ref, source);
-  yield* waitForReplication(run, eng, ref);
+  if (replicatedRegions === undefined) yield* waitForReplication(run, eng, ref);
+  else {
+    // From 0.7.0 the Image Builder wait read the version once the run succeeded: replicated already.
+    run.setStage(eng.name, { regions: replicatedRegions });
+    run.publish();
+  }
   run.setStage(eng.name, { versionId: built.versionId });
   return { ref, ...built };
 }
@@ -103,7 +117,7 @@ function* runImageBuilder(
   preflight: PreflightResult,
   engRef: GalleryImageVersionRef,
   source: Exclude<PipelineSource, { type: 'vhd' }>,
-): Generator<Task, Omit<EngVersion, 'ref'>, unknown> {
+): Generator<Task, BuiltVersion, unknown> {
   const { context, definition, eng, input } = run;
   const templateRef: ImageTemplateRef = {
     subscriptionId: eng.subscriptionId,
@@ -198,6 +212,7 @@ function* runImageBuilder(
       ...(history === undefined ? { historyOf: historyInput } : { history }),
       polls: 0,
       ...(waitDoesMore ? { runOutputName: 'eng' } : {}),
+      ...(sinceVersion(context, WAITS_REPORT_AT_END_SINCE) ? { outputVersion: engRef } : {}),
     } satisfies WaitForBuildInput,
     `${input.buildId}:build`,
   );
@@ -266,7 +281,11 @@ function* runImageBuilder(
   const durationTag = { [BUILD_DURATION_TAG]: String(buildDurationMs) };
   // From 0.6.0 the tag goes with the version's one PATCH after its tests (release-gates.ts).
   if (sinceVersion(context, ENG_VERSION_PATCHED_ONCE_SINCE))
-    return { versionId: engVersionId, tagsAfterTests: durationTag };
+    return {
+      versionId: engVersionId,
+      tagsAfterTests: durationTag,
+      ...(outcome.outputRegions === undefined ? {} : { replicatedRegions: outcome.outputRegions }),
+    };
   yield* updateVersion(run, eng.credential, engRef, { tags: durationTag });
   return { versionId: engVersionId };
 }

@@ -10,6 +10,7 @@ import type { PipelineStage } from '../../domain/pipeline/definition';
 import type { GalleryImageVersionRef, ImageTemplateRef, TargetRegion, VmRef } from '../../ports/azure';
 import type { PollTiming } from '../await-done';
 import { BuildStopped, callAzure } from './activity-calls';
+import { laterAnnouncements, type Announcements } from '../notify';
 import type { BuildRun } from './run';
 import { sinceVersion } from '../../shared/orchestration-version';
 import { STEP_CALLS_BATCHED_SINCE, WAITS_START_OPERATIONS_SINCE } from './release-gates';
@@ -100,6 +101,7 @@ export function* updateVersion(
   credential: string,
   ref: GalleryImageVersionRef,
   patch: Record<string, unknown>,
+  announce?: Announcements,
 ): Generator<Task, void, unknown> {
   const start = { activity: Activities.updateImageVersion, input: { credential, ref, patch } };
   // From 0.6.0 the wait sends the PATCH itself: a PATCH creates nothing a cancel could leave behind.
@@ -111,7 +113,7 @@ export function* updateVersion(
     { credential, ref },
     'versionUpdated',
     LRO_WAITS.versionUpdate,
-    startedByWait ? { start } : {},
+    { ...(startedByWait ? { start } : {}), ...(announce === undefined ? {} : { announce }) },
   );
 }
 
@@ -202,6 +204,7 @@ export function* waitForReplication(
   run: BuildRun,
   stage: PipelineStage,
   ref: GalleryImageVersionRef,
+  announce?: Announcements,
 ): Generator<Task, void, unknown> {
   const began = run.nowMs();
   // From 0.5.0 the wait comes back after its first read and at the end only; the API shows its own
@@ -219,6 +222,12 @@ export function* waitForReplication(
         startedMs: began,
         deadlineMs: began + REPLICATION_WITHIN_MS,
         ...progress,
+        // The start's event with the first wait only; the end's with each (one of them ends it).
+        ...(progress.regions !== undefined
+          ? laterAnnouncements(announce)
+          : announce === undefined
+            ? {}
+            : { announce }),
       } satisfies WaitForReplicationInput,
       waitId,
     );

@@ -13,6 +13,10 @@ import type { GalleryImageVersionRef } from '../../ports/azure';
 import { galleryImageId, targetRegions, updateVersion, versionRef, waitForReplication } from './operations';
 import type { BuildRun } from './run';
 import { runTests } from './test-vm';
+import { announcedByPromotion, approvedFields } from './approve';
+import { EVENTS_BY_WAITS_SINCE } from './release-gates';
+import { sinceVersion } from '../../shared/orchestration-version';
+import type { Announcements } from '../notify';
 
 /** A stage the version is latest in: where the next stage copies from. */
 export interface Promoted {
@@ -60,18 +64,30 @@ export function* promote(
     ? { 'imagefactory.approver': decision.approver, 'imagefactory.changeTicket': decision.changeTicket }
     : {};
   run.setStage(stage.name, { state: 'promoting' });
+  // From 0.7.0 the waits publish what their start or end makes true (EVENTS_BY_WAITS_SINCE): the
+  // approval of a pre-staged stage, and the promotion when no retest follows the last wait.
+  const byWaits = sinceVersion(run.context, EVENTS_BY_WAITS_SINCE);
+  const promoted = run.eventDraft('promoted', { stage: stage.name, versionId });
+  const whenDone: Announcements | undefined = byWaits && !stage.retest ? { whenDone: promoted } : undefined;
   if (stage.preStage) {
     run.publish('promote', `making the pre-staged ${run.imageVersion} latest in ${stage.name}`, stage.name);
-    yield* waitForReplication(run, stage, ref);
+    const approved: Announcements | undefined =
+      decision !== undefined && announcedByPromotion(run, stage)
+        ? { atStart: run.eventDraft('approved', approvedFields(stage, decision)) }
+        : undefined;
+    yield* waitForReplication(run, stage, ref, approved);
     // Approval only flips the flag: one call.
-    yield* updateVersion(run, stage.credential, ref, {
-      excludeFromLatest: false,
-      tags: run.auditTags(approvalTags),
-    });
+    yield* updateVersion(
+      run,
+      stage.credential,
+      ref,
+      { excludeFromLatest: false, tags: run.auditTags(approvalTags) },
+      whenDone,
+    );
   } else {
     run.publish('promote', `copying ${run.imageVersion} into ${stage.name}`, stage.name);
     yield* copy(run, promotion, stage.retest, approvalTags);
-    yield* waitForReplication(run, stage, ref);
+    yield* waitForReplication(run, stage, ref, whenDone);
   }
   if (stage.retest && stage.testResourceGroup && stage.testSubnetId) {
     run.setStage(stage.name, { state: 'testing' });
@@ -86,7 +102,7 @@ export function* promote(
   }
   run.setStage(stage.name, { state: 'done', endedAt: run.now(), versionId });
   run.result.versions.push({ stage: stage.name, id: versionId });
-  yield* run.event('promoted', { stage: stage.name, versionId });
+  if (whenDone === undefined) yield* run.event('promoted', { stage: stage.name, versionId });
   return { stage, versionId };
 }
 

@@ -40,3 +40,20 @@ export const ENG_VERSION_PATCHED_ONCE_SINCE = '0.6.0';
  * was a return to the build (before 0.5.0). Every episode replays its generation's polls.
  */
 export const SHORT_REPLICATION_GENERATIONS_SINCE = '0.6.0';
+
+/**
+ * Factory 0.7.0 (issue 16, P1): the build hears from a wait at its end only. A replication wait no
+ * longer comes back after its first read (the API has shown its own status meanwhile since 0.5.0),
+ * and the Image Builder wait reads the ENG version once the run has succeeded: Image Builder ends a
+ * run after its distribution has replicated, so the build needs a replication wait for ENG only when
+ * that read is not Completed.
+ */
+export const WAITS_REPORT_AT_END_SINCE = '0.7.0';
+
+/**
+ * Factory 0.7.0 (issue 16, P1): a build event that a wait's start or end makes true is published by
+ * that wait (`announce`): 'approved' by the replication wait that follows a pre-staged stage's
+ * approval, 'promoted' by the wait that ends the promotion. Its occurredAt is the wait's time; the
+ * build's own status follows within the next episode.
+ */
+export const EVENTS_BY_WAITS_SINCE = '0.7.0';

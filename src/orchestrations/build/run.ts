@@ -30,7 +30,7 @@ import {
   timingForRelease,
 } from '../await-done';
 import type { BuildEventInput, BuildEventKind } from '../../domain/notifications/events';
-import { notify } from '../notify';
+import { notify, type Announcements, type BuildEventDraft } from '../notify';
 import { ActivityRefused, BuildStopped, callAzure, errorInfo, type ErrorInfo } from './activity-calls';
 
 export interface BuildResult {
@@ -256,6 +256,8 @@ export class BuildRun {
       start?: AwaitOperationInput['start'];
       /** The first read starts the operation, at once (see AwaitOperationInput). */
       readFirst?: boolean;
+      /** Build events the wait publishes itself (0.7.0 on, see Announcements). */
+      announce?: Announcements;
     } = {},
   ): Generator<Task, { value: unknown } | { failure: ErrorInfo }, unknown> {
     const id = this.nextWaitId('operation');
@@ -273,6 +275,7 @@ export class BuildRun {
         reads: 0,
         ...(options.start === undefined ? {} : { start: options.start }),
         ...(options.readFirst ? { readFirst: true } : {}),
+        ...(options.announce === undefined ? {} : { announce: options.announce }),
       } satisfies AwaitOperationInput,
       id,
     );
@@ -298,13 +301,18 @@ export class BuildRun {
 
   /** Publishes a build event (docs/notifications.md); it never changes the outcome. */
   *event(kind: BuildEventKind, extra: Partial<BuildEventInput> = {}): Generator<Task, boolean, unknown> {
-    return yield* notify(this.context, {
+    return yield* notify(this.context, this.eventDraft(kind, extra));
+  }
+
+  /** A build event of this build, for a wait to publish (Announcements) or for event(). */
+  eventDraft(kind: BuildEventKind, extra: Partial<BuildEventInput> = {}): BuildEventDraft {
+    return {
       kind,
       buildId: this.input.buildId,
       pipeline: this.definition.name,
       imageVersion: this.imageVersion,
       ...extra,
-    });
+    };
   }
 
   /** The audit trail every version of this build carries in its tags. */

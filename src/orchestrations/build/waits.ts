@@ -4,7 +4,8 @@
  * stays short and the build's own history grows by one sub-orchestration per wait.
  * waitForImageBuild: the Image Builder run (adaptive delays, src/domain/polling; from 0.5.0 it also
  * loads the history those delays go by and reads the run's output, calls the build made itself
- * before); waitForVersionReplication: a version's per-region replication; waitForBuildSlot: a build
+ * before; from 0.7.0 it also reads the output version once, so a version the run left replicated
+ * needs no replication wait); waitForVersionReplication: a version's per-region replication; waitForBuildSlot: a build
  * slot of the subscription and region (build-slots.ts).
  */
 import type { OrchestrationContext, Task } from 'durable-functions';
@@ -28,7 +29,12 @@ import {
 } from '../../domain/polling';
 import { sinceVersion } from '../../shared/orchestration-version';
 import { callAzure, failureOf, poll } from './activity-calls';
-import { SHORT_REPLICATION_GENERATIONS_SINCE, STEP_CALLS_BATCHED_SINCE } from './release-gates';
+import {
+  SHORT_REPLICATION_GENERATIONS_SINCE,
+  STEP_CALLS_BATCHED_SINCE,
+  WAITS_REPORT_AT_END_SINCE,
+} from './release-gates';
+import { laterAnnouncements, notify, type Announcements } from '../notify';
 
 export const WAIT_FOR_BUILD_ORCHESTRATION = 'waitForImageBuild';
 export const WAIT_FOR_REPLICATION_ORCHESTRATION = 'waitForVersionReplication';
@@ -71,6 +77,8 @@ export interface WaitForBuildInput {
   historyOf?: HistoryInput;
   /** The run output whose artifact the wait reads once the run succeeded (0.5.0 on). */
   runOutputName?: string;
+  /** The version the run outputs, read once after the output (0.7.0 on): replicated already? */
+  outputVersion?: GalleryImageVersionRef;
   polls: number;
   subState?: { name: string; seenAtMs: number; notSeenAtMs?: number };
 }
@@ -79,6 +87,11 @@ export interface WaitForBuildInput {
 export type BuildWaitOutcome = Omit<BuildStatus, 'error'> & {
   /** The run output's artifact id (the ENG version), when `runOutputName` was given and the run succeeded. */
   outputVersionId?: string;
+  /**
+   * The output version's regions, when the read after the output (`outputVersion`) found it
+   * replicated to every one of them; absent otherwise (the build then waits for replication).
+   */
+  outputRegions?: ReplicationOutcome['regions'];
   error?: NonNullable<BuildStatus['error']> & {
     /** The activity that failed, when not getImageBuildStatus. */
     activity?: string;
@@ -148,7 +161,11 @@ export function* waitForImageBuild(
           ref: input.ref,
           runOutputName: input.runOutputName,
         } satisfies BuildOutputInput);
-        return { ...status, outputVersionId };
+        const outputRegions =
+          input.outputVersion === undefined
+            ? undefined
+            : yield* replicatedRegions(context, input.credential, input.outputVersion);
+        return { ...status, outputVersionId, ...(outputRegions === undefined ? {} : { outputRegions }) };
       } catch (error) {
         return { ...status, error: { ...failureOf(error), activity: Activities.getImageBuildOutput } };
       }
@@ -165,6 +182,25 @@ export function* waitForImageBuild(
   }
 }
 
+/**
+ * One read of a version: its regions when it has replicated to every one, else undefined (not yet,
+ * or the read failed: the build's replication wait then reads again on its own timers).
+ */
+function* replicatedRegions(
+  context: OrchestrationContext,
+  credential: string,
+  ref: GalleryImageVersionRef,
+): Generator<Task, ReplicationOutcome['regions'] | undefined, unknown> {
+  const polled = yield* poll<VersionInfo>(context, Activities.getImageVersion, { credential, ref });
+  if (polled === undefined || 'refused' in polled || polled.value === null) return undefined;
+  const info = polled.value;
+  if (!isReplicated(info)) return undefined;
+  return info.regions.map((r) => ({ name: r.name, state: r.state, progress: r.progress }));
+}
+
+const isReplicated = (info: NonNullable<VersionInfo>): boolean =>
+  info.provisioningState === 'Succeeded' && info.regions.every((r) => r.state === 'Completed');
+
 export interface WaitForReplicationInput {
   credential: string;
   ref: GalleryImageVersionRef;
@@ -174,6 +210,8 @@ export interface WaitForReplicationInput {
   polls: number;
   /** Regions as the parent last saw them; absent on the first call (then the first poll reports). */
   regions?: ReplicationOutcome['regions'];
+  /** Build events the wait publishes itself (0.7.0 on): at its start, and once replicated. */
+  announce?: Announcements;
 }
 
 export interface ReplicationOutcome {
@@ -192,7 +230,8 @@ const regionStates = (regions: ReplicationOutcome['regions']) =>
  * status. From 0.5.0 it returns to the parent after the first read and at the end only, continuing
  * as new every few polls (the API shows this wait's status in the stage meanwhile, and the build's
  * long history is replayed less); before, it also returned whenever a region changed state and at
- * the end of each generation.
+ * the end of each generation. From 0.7.0 it returns at the end only, and publishes the build events
+ * it is given (`announce`) itself.
  */
 export function* waitForVersionReplication(
   context: OrchestrationContext,
@@ -200,6 +239,10 @@ export function* waitForVersionReplication(
   const input = context.df.getInput<WaitForReplicationInput>();
   // From 0.5.0 a region's change is in this wait's status (the API shows it), not a return.
   const returnsOnChange = !sinceVersion(context, STEP_CALLS_BATCHED_SINCE);
+  // From 0.7.0 not after the first read either: the build hears the end only.
+  const returnsAfterFirstRead = !sinceVersion(context, WAITS_REPORT_AT_END_SINCE);
+  const { announce, ...waiting } = input;
+  if (announce?.atStart !== undefined) yield* notify(context, announce.atStart);
   const perGeneration = sinceVersion(context, SHORT_REPLICATION_GENERATIONS_SINCE)
     ? POLLS_PER_SHORT_GENERATION
     : POLLS_PER_GENERATION;
@@ -217,7 +260,12 @@ export function* waitForVersionReplication(
     // the other waits (eight before: sized for returns to the build).
     if (polls - input.polls >= perGeneration) {
       if (returnsOnChange) return outcome('InProgress', 'still replicating');
-      context.df.continueAsNew({ ...input, polls, regions } satisfies WaitForReplicationInput);
+      context.df.continueAsNew({
+        ...waiting,
+        ...laterAnnouncements(announce),
+        polls,
+        regions,
+      } satisfies WaitForReplicationInput);
       return outcome('InProgress', 'continued as new');
     }
     if (input.regions !== undefined || polls > input.polls) {
@@ -246,11 +294,16 @@ export function* waitForVersionReplication(
         'Failed',
         `${failedRegion?.name ?? 'the version'} failed: ${failedRegion?.details ?? info.provisioningState}`,
       );
-    if (info.provisioningState === 'Succeeded' && info.regions.every((r) => r.state === 'Completed'))
+    if (isReplicated(info)) {
+      if (announce?.whenDone !== undefined) yield* notify(context, announce.whenDone);
       return outcome('Completed', 'replicated to every region');
+    }
     if (context.df.currentUtcDateTime.getTime() > input.deadlineMs)
       return outcome('TimedOut', 'not replicated within 6 hours');
-    if (input.regions === undefined || (returnsOnChange && regionStates(regions) !== before))
+    if (
+      (input.regions === undefined && returnsAfterFirstRead) ||
+      (returnsOnChange && regionStates(regions) !== before)
+    )
       return outcome('InProgress', 'a region changed state');
   }
 }
