@@ -1,9 +1,10 @@
 /**
  * Issue 16, P1: from factory 0.7.0 the build hears from a wait at its end only (a replication wait no
  * longer comes back after its first read; the Image Builder wait reads the ENG version once the run
- * succeeded, so a version the run left replicated needs no replication wait), and a build event
- * that a wait's start or end makes true is published by that wait: the build orchestration, whose
- * every episode replays its whole history, has fewer episodes. A change of the sequence of actions,
+ * succeeded, so a version the run left replicated needs no replication wait), a build event that a
+ * wait's start or end makes true is published by that wait, and the image template's wait sends the
+ * template PUT itself, uncut by a cancel: the build orchestration, whose every episode replays its
+ * whole history, has fewer episodes. A change of the sequence of actions,
  * so behind sinceVersion('0.7.0'): a build started on 0.6.0 and caught in its Image Builder wait when
  * the host restarts on 0.7.0 (same SQLite file) keeps its calls, replays with no divergence and
  * finishes.
@@ -13,8 +14,11 @@ import { Activities } from '../../src/domain/pipeline/activities';
 import { PUBLISH_BUILD_EVENT_ACTIVITY } from '../../src/activities/notifications';
 import {
   EVENTS_BY_WAITS_SINCE,
+  TEMPLATE_CREATED_BY_ITS_WAIT_SINCE,
   WAITS_REPORT_AT_END_SINCE,
 } from '../../src/orchestrations/build/release-gates';
+import { CANCEL_EVENT } from '../../src/domain/build-status';
+import { leftovers } from '../pipeline/side-effects';
 import { WAIT_FOR_REPLICATION_ORCHESTRATION } from '../../src/orchestrations/build/waits';
 import type { BuildCustomStatus } from '../../src/domain/build-status';
 import { EventType } from '../../src/local/host/history';
@@ -84,6 +88,12 @@ describe('waits report at their end from 0.7.0: builds started before keep their
       engVersionReadsByImageBuilderWait: (await scheduled(`${id}:build`)).filter(
         (n) => n === Activities.getImageVersion,
       ).length,
+      templatePutsBy: {
+        build: (await scheduled(id)).filter((n) => n === Activities.createImageTemplate).length,
+        waits: (await Promise.all(children.map(scheduled)))
+          .flat()
+          .filter((n) => n === Activities.createImageTemplate).length,
+      },
       /** The events the topic received, by id (kind and stage), in order. */
       events: publishedEvents(bench.factory.sim, bench.factory.world.notificationsTopic.id)
         .filter((e) => (e.data as { buildId?: string }).buildId === id)
@@ -91,8 +101,12 @@ describe('waits report at their end from 0.7.0: builds started before keep their
     };
   };
 
-  it('a 0.6.0 build restarted mid Image Builder wait on 0.7.0 finishes; a 0.7.0 build publishes the same events in six episodes fewer', async () => {
-    expect([WAITS_REPORT_AT_END_SINCE, EVENTS_BY_WAITS_SINCE]).toEqual(['0.7.0', '0.7.0']);
+  it('a 0.6.0 build restarted mid Image Builder wait on 0.7.0 finishes; a 0.7.0 build publishes the same events in eight episodes fewer', async () => {
+    expect([WAITS_REPORT_AT_END_SINCE, EVENTS_BY_WAITS_SINCE, TEMPLATE_CREATED_BY_ITS_WAIT_SINCE]).toEqual([
+      '0.7.0',
+      '0.7.0',
+      '0.7.0',
+    ]);
     // A whole build on 0.6.0 (the reference), and one caught in its Image Builder wait by the upgrade.
     const before = await open('0.6.0');
     let reference: Awaited<ReturnType<typeof observe>>;
@@ -121,13 +135,16 @@ describe('waits report at their end from 0.7.0: builds started before keep their
       expect(reference.replicationWaits).toEqual({ ENG: 1, TEST: 2, PROD: 2 });
       expect(reference.publishedByWaits).toBe(0);
       expect(reference.engVersionReadsByImageBuilderWait).toBe(0);
+      expect(reference.templatePutsBy).toEqual({ build: 1, waits: 0 });
       // From 0.7.0: ENG replicated when the run ended (one read by the Image Builder wait), one
-      // return per stage, and the waits publish PROD's approval and both promotions.
+      // return per stage, the template's wait sends its PUT, and the waits publish started, PROD's
+      // approval and both promotions.
       expect(current.replicationWaits).toEqual({ ENG: 0, TEST: 1, PROD: 1 });
       expect(current.engVersionReadsByImageBuilderWait).toBe(1);
-      expect(current.publishedByWaits).toBe(3);
-      expect(current.publishedByBuild).toBe(reference.publishedByBuild - 3);
-      expect(current.episodes).toBe(reference.episodes - 6);
+      expect(current.templatePutsBy).toEqual({ build: 0, waits: 1 });
+      expect(current.publishedByWaits).toBe(4);
+      expect(current.publishedByBuild).toBe(reference.publishedByBuild - 4);
+      expect(current.episodes).toBe(reference.episodes - 8);
       // The same events, in the same order.
       expect(reference.events).toEqual([
         'started',
@@ -147,6 +164,53 @@ describe('waits report at their end from 0.7.0: builds started before keep their
       expect(restarted.publishedByBuild).toBe(reference.publishedByBuild);
       expect(restarted.replicationWaits).toEqual({ ENG: 1, TEST: 1, PROD: 1 });
       expect(restarted.engVersionReadsByImageBuilderWait).toBe(0);
+      expect(restarted.templatePutsBy).toEqual({ build: 1, waits: 0 });
+    } finally {
+      await now.host.stop();
+    }
+  });
+
+  it("a cancel while a 0.7.0 template's wait runs stops the build once the template is provisioned, and leaves nothing", async () => {
+    const now = await open('0.7.0');
+    try {
+      const id = 'at-end-cancel';
+      await now.start(id);
+      await now.until([id], (s) => s?.message?.startsWith('creating image template') === true);
+      const templateWait = `${id}:await:1`;
+      const template = /creating image template (\S+)/.exec((await now.custom(id))?.message ?? '')?.[1];
+      expect(template).toMatch(/^it-/);
+      expect((await now.host.getStatus(templateWait))?.runtimeStatus).toBe('Running');
+      await now.host.raiseEvent(id, CANCEL_EVENT, { reason: 'wrong recipe', requestedBy: 'test' });
+      const ended = await now.host.waitFor(id);
+      const status = ended.customStatus as BuildCustomStatus;
+      expect(status.outcome).toBe('canceled');
+      expect(status.failure).toMatchObject({ code: 'Canceled', step: 'build' });
+      // The wait ran to its end (the template provisioned) before compensation did anything.
+      expect(await now.host.getStatus(templateWait)).toMatchObject({
+        runtimeStatus: 'Completed',
+        output: { done: expect.anything() as unknown },
+      });
+      const history = ((await now.host.getStatus(id, { showHistory: true }))?.history ??
+        []) as HistoryEvent[];
+      const cancelledAt = history.findIndex((e) => e.EventType === 'EventRaised' && e.Name === CANCEL_EVENT);
+      const templateDoneAt = history.findIndex((e) => e.EventType === 'SubOrchestrationInstanceCompleted');
+      const compensationAt = history.findIndex(
+        (e, i) =>
+          i > cancelledAt &&
+          (e.EventType === 'TaskScheduled' || e.EventType === 'SubOrchestrationInstanceCreated'),
+      );
+      expect(cancelledAt).toBeGreaterThan(-1);
+      expect(templateDoneAt).toBeGreaterThan(-1);
+      expect(templateDoneAt).toBeLessThan(compensationAt);
+      // One template PUT, and compensation deleted it.
+      const puts = bench.factory.sim
+        .requests()
+        .filter(
+          (r) => r.method === 'PUT' && r.path.endsWith(`/imageTemplates/${template!}`) && r.status < 300,
+        );
+      expect(puts).toHaveLength(1);
+      expect(leftovers(bench.factory.sim).filter((r) => r.includes(template!))).toEqual([]);
+      expect(now.log.filter((l) => /non-?determin/i.test(l))).toEqual([]);
     } finally {
       await now.host.stop();
     }

@@ -35,9 +35,11 @@ import {
 import type { BuildRun } from './run';
 import {
   ENG_VERSION_PATCHED_ONCE_SINCE,
+  EVENTS_BY_WAITS_SINCE,
   STEP_CALLS_BATCHED_SINCE,
   WAITS_REPORT_AT_END_SINCE,
 } from './release-gates';
+import type { BuildEventDraft } from '../notify';
 import type { StageStatus } from '../../domain/build-status';
 import {
   type BuildWaitOutcome,
@@ -66,10 +68,13 @@ export function* buildImage(run: BuildRun, preflight: PreflightResult): Generato
   const ref = versionRef(eng, definition.image.definition, run.imageVersion);
   run.setStage(eng.name, { state: 'running', startedAt: run.now() });
   const source = definition.source;
+  // From 0.7.0 'started' (preflight passed) comes from here: the template's wait announces it.
+  const started = sinceVersion(run.context, EVENTS_BY_WAITS_SINCE) ? run.eventDraft('started') : undefined;
+  if (started !== undefined && source.type === 'vhd') yield* run.event('started');
   const { replicatedRegions, ...built }: BuiltVersion =
     source.type === 'vhd'
       ? { versionId: yield* importVhd(run, ref, source) }
-      : yield* runImageBuilder(run, preflight, ref, source);
+      : yield* runImageBuilder(run, preflight, ref, source, started);
   if (replicatedRegions === undefined) yield* waitForReplication(run, eng, ref);
   else {
     // From 0.7.0 the Image Builder wait read the version once the run succeeded: replicated already.
@@ -117,6 +122,7 @@ function* runImageBuilder(
   preflight: PreflightResult,
   engRef: GalleryImageVersionRef,
   source: Exclude<PipelineSource, { type: 'vhd' }>,
+  started: BuildEventDraft | undefined,
 ): Generator<Task, BuiltVersion, unknown> {
   const { context, definition, eng, input } = run;
   const templateRef: ImageTemplateRef = {
@@ -180,6 +186,7 @@ function* runImageBuilder(
       },
     },
     templateRef,
+    started === undefined ? undefined : { atStart: started },
   );
   // The template is this build's ticket for a build slot; it runs once the slot is granted.
   yield* waitForBuildSlot(run, templateRef, slotKey);

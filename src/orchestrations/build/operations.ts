@@ -13,7 +13,11 @@ import { BuildStopped, callAzure } from './activity-calls';
 import { laterAnnouncements, type Announcements } from '../notify';
 import type { BuildRun } from './run';
 import { sinceVersion } from '../../shared/orchestration-version';
-import { STEP_CALLS_BATCHED_SINCE, WAITS_START_OPERATIONS_SINCE } from './release-gates';
+import {
+  STEP_CALLS_BATCHED_SINCE,
+  TEMPLATE_CREATED_BY_ITS_WAIT_SINCE,
+  WAITS_START_OPERATIONS_SINCE,
+} from './release-gates';
 import {
   WAIT_FOR_REPLICATION_ORCHESTRATION,
   type ReplicationOutcome,
@@ -66,15 +70,21 @@ export function* createTemplate(
   run: BuildRun,
   spec: unknown,
   ref: ImageTemplateRef,
+  announce?: Announcements,
 ): Generator<Task, void, unknown> {
-  yield* run.call(Activities.createImageTemplate, { credential: run.eng.credential, spec });
+  const start = { activity: Activities.createImageTemplate, input: { credential: run.eng.credential, spec } };
+  // From 0.7.0 the wait sends the PUT and a cancel does not cut it short (release-gates.ts).
+  const byWait = sinceVersion(run.context, TEMPLATE_CREATED_BY_ITS_WAIT_SINCE);
+  if (!byWait) yield* run.call(start.activity, start.input);
   yield* run.untilDone(
     `provision image template ${ref.name}`,
     Activities.getImageTemplateProvisioning,
     { credential: run.eng.credential, ref },
     'templateProvisioned',
     LRO_WAITS.templateCreate,
+    byWait ? { cancellable: false, start, ...(announce === undefined ? {} : { announce }) } : {},
   );
+  if (byWait) run.stopIfCancelled();
 }
 
 export function* deleteTemplate(

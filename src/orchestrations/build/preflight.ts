@@ -10,7 +10,7 @@ import {
   type PreflightResult,
 } from '../../domain/pipeline/activities';
 import { sinceVersion } from '../../shared/orchestration-version';
-import { STEP_CALLS_BATCHED_SINCE } from './release-gates';
+import { EVENTS_BY_WAITS_SINCE, STEP_CALLS_BATCHED_SINCE } from './release-gates';
 import { AZURE_CALL_RETRY_OPTIONS, BuildStopped } from './activity-calls';
 import type { BuildRun } from './run';
 
@@ -39,7 +39,8 @@ export function* preflight(run: BuildRun): Generator<Task, PreflightResult, unkn
       hint: result.problems.map((p) => p.fix).join('\n'),
     });
   }
-  yield* run.event('started');
+  // From 0.7.0 the build step's first wait announces it (build-image.ts, EVENTS_BY_WAITS_SINCE).
+  if (!sinceVersion(context, EVENTS_BY_WAITS_SINCE)) yield* run.event('started');
   const definitions = definition.stages.map((stage) => ({
     credential: stage.credential,
     spec: {

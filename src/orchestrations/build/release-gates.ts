@@ -52,8 +52,16 @@ export const WAITS_REPORT_AT_END_SINCE = '0.7.0';
 
 /**
  * Factory 0.7.0 (issue 16, P1): a build event that a wait's start or end makes true is published by
- * that wait (`announce`): 'approved' by the replication wait that follows a pre-staged stage's
- * approval, 'promoted' by the wait that ends the promotion. Its occurredAt is the wait's time; the
- * build's own status follows within the next episode.
+ * that wait (`announce`): 'started' by the image template's wait (after the image definitions are
+ * ensured; a VHD import still publishes it itself), 'approved' by the replication wait that follows
+ * a pre-staged stage's approval, 'promoted' by the wait that ends the promotion. Its occurredAt is
+ * the wait's time; the build's own status follows within the next episode.
  */
 export const EVENTS_BY_WAITS_SINCE = '0.7.0';
+
+/**
+ * Factory 0.7.0 (issue 16, P1): the image template's wait sends the template PUT itself and runs to
+ * its end whatever a cancel says (so no template can appear after compensation looked); a cancel
+ * that arrives meanwhile stops the build once the template is provisioned, ~30 s later.
+ */
+export const TEMPLATE_CREATED_BY_ITS_WAIT_SINCE = '0.7.0';

@@ -172,10 +172,17 @@ export class BuildRun {
         throw this.stoppedBy(name, error, info);
       }
     }
-    // A cancel that arrived while a step ran (e.g. preflight) stops the build before the next step.
-    // Deterministic: replay applies the cancel event at the same place in the history.
-    if (!this.compensating && this.cancel.isCompleted) throw this.cancelled();
+    this.stopIfCancelled();
     return value;
+  }
+
+  /**
+   * A cancel that arrived while a step ran uncut (e.g. preflight, a template's wait) stops the build
+   * before the next step. Deterministic: replay applies the cancel event at the same place in the
+   * history.
+   */
+  stopIfCancelled(): void {
+    if (!this.compensating && this.cancel.isCompleted) throw this.cancelled();
   }
 
   /** Waits for `task` unless the build is cancelled first (then throws the cancel). */
