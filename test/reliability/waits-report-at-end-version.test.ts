@@ -3,7 +3,8 @@
  * longer comes back after its first read; the Image Builder wait reads the ENG version once the run
  * succeeded, so a version the run left replicated needs no replication wait), a build event that a
  * wait's start or end makes true is published by that wait, and the image template's wait sends the
- * template PUT itself, uncut by a cancel: the build orchestration, whose every episode replays its
+ * template PUT itself, uncut by a cancel, and a build slot free at the first ask starts the run in
+ * the same call: the build orchestration, whose every episode replays its
  * whole history, has fewer episodes. A change of the sequence of actions,
  * so behind sinceVersion('0.7.0'): a build started on 0.6.0 and caught in its Image Builder wait when
  * the host restarts on 0.7.0 (same SQLite file) keeps its calls, replays with no divergence and
@@ -14,11 +15,12 @@ import { Activities } from '../../src/domain/pipeline/activities';
 import { PUBLISH_BUILD_EVENT_ACTIVITY } from '../../src/activities/notifications';
 import {
   EVENTS_BY_WAITS_SINCE,
+  RUN_STARTED_WITH_ITS_SLOT_SINCE,
   TEMPLATE_CREATED_BY_ITS_WAIT_SINCE,
   WAITS_REPORT_AT_END_SINCE,
 } from '../../src/orchestrations/build/release-gates';
 import { CANCEL_EVENT } from '../../src/domain/build-status';
-import { leftovers } from '../pipeline/side-effects';
+import { leftovers, sideEffectsOf } from '../pipeline/side-effects';
 import { WAIT_FOR_REPLICATION_ORCHESTRATION } from '../../src/orchestrations/build/waits';
 import type { BuildCustomStatus } from '../../src/domain/build-status';
 import { EventType } from '../../src/local/host/history';
@@ -88,6 +90,14 @@ describe('waits report at their end from 0.7.0: builds started before keep their
       engVersionReadsByImageBuilderWait: (await scheduled(`${id}:build`)).filter(
         (n) => n === Activities.getImageVersion,
       ).length,
+      /** How the build asked for its build slot and started its run. */
+      slotAndStart: (await scheduled(id)).filter((n) =>
+        [
+          Activities.claimBuildSlot,
+          Activities.startImageBuild,
+          Activities.startImageBuildInFreeSlot,
+        ].includes(n as never),
+      ),
       templatePutsBy: {
         build: (await scheduled(id)).filter((n) => n === Activities.createImageTemplate).length,
         waits: (await Promise.all(children.map(scheduled)))
@@ -101,12 +111,13 @@ describe('waits report at their end from 0.7.0: builds started before keep their
     };
   };
 
-  it('a 0.6.0 build restarted mid Image Builder wait on 0.7.0 finishes; a 0.7.0 build publishes the same events in eight episodes fewer', async () => {
-    expect([WAITS_REPORT_AT_END_SINCE, EVENTS_BY_WAITS_SINCE, TEMPLATE_CREATED_BY_ITS_WAIT_SINCE]).toEqual([
-      '0.7.0',
-      '0.7.0',
-      '0.7.0',
-    ]);
+  it('a 0.6.0 build restarted mid Image Builder wait on 0.7.0 finishes; a 0.7.0 build publishes the same events in nine episodes fewer', async () => {
+    expect([
+      WAITS_REPORT_AT_END_SINCE,
+      EVENTS_BY_WAITS_SINCE,
+      TEMPLATE_CREATED_BY_ITS_WAIT_SINCE,
+      RUN_STARTED_WITH_ITS_SLOT_SINCE,
+    ]).toEqual(['0.7.0', '0.7.0', '0.7.0', '0.7.0']);
     // A whole build on 0.6.0 (the reference), and one caught in its Image Builder wait by the upgrade.
     const before = await open('0.6.0');
     let reference: Awaited<ReturnType<typeof observe>>;
@@ -136,15 +147,18 @@ describe('waits report at their end from 0.7.0: builds started before keep their
       expect(reference.publishedByWaits).toBe(0);
       expect(reference.engVersionReadsByImageBuilderWait).toBe(0);
       expect(reference.templatePutsBy).toEqual({ build: 1, waits: 0 });
+      expect(reference.slotAndStart).toEqual([Activities.claimBuildSlot, Activities.startImageBuild]);
       // From 0.7.0: ENG replicated when the run ended (one read by the Image Builder wait), one
       // return per stage, the template's wait sends its PUT, and the waits publish started, PROD's
       // approval and both promotions.
       expect(current.replicationWaits).toEqual({ ENG: 0, TEST: 1, PROD: 1 });
       expect(current.engVersionReadsByImageBuilderWait).toBe(1);
       expect(current.templatePutsBy).toEqual({ build: 0, waits: 1 });
+      // A free slot at the first ask: the run starts in the same call.
+      expect(current.slotAndStart).toEqual([Activities.startImageBuildInFreeSlot]);
       expect(current.publishedByWaits).toBe(4);
       expect(current.publishedByBuild).toBe(reference.publishedByBuild - 4);
-      expect(current.episodes).toBe(reference.episodes - 8);
+      expect(current.episodes).toBe(reference.episodes - 9);
       // The same events, in the same order.
       expect(reference.events).toEqual([
         'started',
@@ -165,6 +179,10 @@ describe('waits report at their end from 0.7.0: builds started before keep their
       expect(restarted.replicationWaits).toEqual({ ENG: 1, TEST: 1, PROD: 1 });
       expect(restarted.engVersionReadsByImageBuilderWait).toBe(0);
       expect(restarted.templatePutsBy).toEqual({ build: 1, waits: 0 });
+      expect(restarted.slotAndStart).toEqual(reference.slotAndStart);
+      // Each build started its run once.
+      for (const id of ['at-end-reference', 'at-end-restarted', 'at-end-new'])
+        expect(sideEffectsOf(bench.factory.sim, id).runs).toBe(1);
     } finally {
       await now.host.stop();
     }

@@ -51,6 +51,7 @@ export const Activities = {
   sendApprovalRequest: 'sendApprovalRequest',
   verifyApprovalDecision: 'verifyApprovalDecision',
   claimBuildSlot: 'claimBuildSlot',
+  startImageBuildInFreeSlot: 'startImageBuildInFreeSlot',
 } as const;
 
 /** Every Azure call names the credential profile it runs as. */

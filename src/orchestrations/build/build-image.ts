@@ -36,6 +36,7 @@ import type { BuildRun } from './run';
 import {
   ENG_VERSION_PATCHED_ONCE_SINCE,
   EVENTS_BY_WAITS_SINCE,
+  RUN_STARTED_WITH_ITS_SLOT_SINCE,
   STEP_CALLS_BATCHED_SINCE,
   WAITS_REPORT_AT_END_SINCE,
 } from './release-gates';
@@ -188,10 +189,13 @@ function* runImageBuilder(
     templateRef,
     started === undefined ? undefined : { atStart: started },
   );
-  // The template is this build's ticket for a build slot; it runs once the slot is granted.
-  yield* waitForBuildSlot(run, templateRef, slotKey);
-  run.publish('build', `starting Image Builder on ${templateRef.name}`, eng.name);
-  yield* run.call(Activities.startImageBuild, { credential: eng.credential, ref: templateRef });
+  // The template is this build's ticket for a build slot; it runs once the slot is granted (from
+  // 0.7.0 a slot free at the first ask starts the run in the same call).
+  const startedInSlot = yield* waitForBuildSlot(run, templateRef, slotKey);
+  if (!startedInSlot) {
+    run.publish('build', `starting Image Builder on ${templateRef.name}`, eng.name);
+    yield* run.call(Activities.startImageBuild, { credential: eng.credential, ref: templateRef });
+  }
   const historyInput: HistoryInput = {
     credential: eng.credential,
     image: {
@@ -297,12 +301,15 @@ function* runImageBuilder(
   return { versionId: engVersionId };
 }
 
-/** Waits for a build slot of the ENG subscription and build region (see build-slots.ts). */
+/**
+ * Waits for a build slot of the ENG subscription and build region (see build-slots.ts). True when
+ * the first ask found the slot free and started the run with it (0.7.0 on).
+ */
 function* waitForBuildSlot(
   run: BuildRun,
   templateRef: ImageTemplateRef,
   slotKey: string,
-): Generator<Task, void, unknown> {
+): Generator<Task, boolean, unknown> {
   const { context, definition, eng } = run;
   const claim: ClaimBuildSlotInput = {
     credential: eng.credential,
@@ -310,8 +317,14 @@ function* waitForBuildSlot(
     slotKey,
     templateName: templateRef.name,
   };
-  const slot = yield* run.call<SlotDecision>(Activities.claimBuildSlot, claim);
-  if (slot.granted) return;
+  const startsRun = sinceVersion(context, RUN_STARTED_WITH_ITS_SLOT_SINCE);
+  if (startsRun)
+    run.publish('build', `starting Image Builder on ${templateRef.name} when a build slot is free`, eng.name);
+  const slot = yield* run.call<SlotDecision>(
+    startsRun ? Activities.startImageBuildInFreeSlot : Activities.claimBuildSlot,
+    claim,
+  );
+  if (slot.granted) return startsRun;
   run.publish(
     'waitingForBuildSlot',
     `waiting for a build slot in ${definition.build.location} (subscription ${eng.subscriptionId}): ${slot.running + slot.ahead} build(s) ahead for ${slot.limit} slot(s)`,
@@ -341,4 +354,5 @@ function* waitForBuildSlot(
       step: 'waitingForBuildSlot',
       stage: eng.name,
     });
+  return false;
 }

@@ -65,3 +65,10 @@ export const EVENTS_BY_WAITS_SINCE = '0.7.0';
  * that arrives meanwhile stops the build once the template is provisioned, ~30 s later.
  */
 export const TEMPLATE_CREATED_BY_ITS_WAIT_SINCE = '0.7.0';
+
+/**
+ * Factory 0.7.0 (issue 16, P1): the build's first ask for a build slot starts the Image Builder run
+ * when the slot is free, in one activity (startImageBuildInFreeSlot: reads, then the one side
+ * effect); a build that has to queue still starts its run itself once its slot wait is granted.
+ */
+export const RUN_STARTED_WITH_ITS_SLOT_SINCE = '0.7.0';
