@@ -159,7 +159,7 @@ export function* approve(
       });
     }
     // From 0.7.0 a pre-staged stage's approval is announced by the replication wait that follows
-    // (promote.ts, approvedEvent): one episode of the build fewer.
+    // (promote.ts): one episode of the build fewer.
     if (!announcedByPromotion(run, stage)) yield* run.event('approved', decided);
     return decision;
   }
