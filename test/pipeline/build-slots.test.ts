@@ -8,6 +8,8 @@ import { decideBuildSlot, slotPollDelayMs } from '../../src/domain/pipeline/buil
 import { templateNameFor } from '../../src/domain/pipeline/recipe';
 import type { PipelineDefinition } from '../../src/domain/pipeline/definition';
 import { useFactory } from './harness';
+import { buildSlotKey } from '../../src/domain/pipeline/build-slots';
+import { Activities, type ClaimBuildSlotInput } from '../../src/domain/pipeline/activities';
 
 describe('build slot decisions (pure)', () => {
   const t = (name: string, running = false) => ({ name, running });
@@ -158,5 +160,41 @@ describe('build slots on the local host', () => {
       .filter((r) => /imagetemplates|virtualmachines|networkinterfaces|disks|versions/.test(r.type))
       .filter((r) => /^slot-(holder|queued)$/.test(r.tags['imagefactory.buildId'] ?? ''));
     expect(leftovers).toEqual([]);
+  });
+
+  it('asked again after its run started (an answer lost), the first ask grants the slot and starts nothing more', async () => {
+    const id = await arrive('slot-asked-twice');
+    await factory.host.drive({
+      until: async () => (await factory.status(id))?.message === 'Image Builder is building',
+    });
+    const put = factory.sim
+      .requests()
+      .find(
+        (r) =>
+          r.method === 'PUT' &&
+          /imageTemplates\/[^/]+$/.test(r.path) &&
+          (r.body as { tags?: Record<string, string> } | undefined)?.tags?.['imagefactory.buildId'] === id,
+      );
+    const templateName = put?.path.split('/').pop() ?? '';
+    expect(templateName).toMatch(/^it-/);
+    const runsOf = () =>
+      factory.sim
+        .requests()
+        .filter(
+          (r) =>
+            r.method === 'POST' && r.path.endsWith(`/imageTemplates/${templateName}/run`) && r.status < 300,
+        ).length;
+    expect(runsOf()).toBe(1);
+    const subscriptionId = factory.world.eng.subscriptionId;
+    const again = await factory.host.callActivity(Activities.startImageBuildInFreeSlot, {
+      credential: 'eng',
+      scope: { subscriptionId, resourceGroup: ubuntu.build.resourceGroup },
+      slotKey: buildSlotKey(subscriptionId, ubuntu.build.location),
+      templateName,
+    } satisfies ClaimBuildSlotInput);
+    expect(again).toMatchObject({ granted: true, ticketExists: true });
+    expect(runsOf()).toBe(1);
+    await factory.host.raiseEvent(id, 'cancel', { reason: 'done checking', requestedBy: 'test' });
+    await factory.host.waitFor(id);
   });
 });
