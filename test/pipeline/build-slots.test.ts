@@ -162,7 +162,7 @@ describe('build slots on the local host', () => {
     expect(leftovers).toEqual([]);
   });
 
-  it('asked again after its run started (an answer lost), the first ask grants the slot and starts nothing more', async () => {
+  it('asked again after its run started (an answer lost), the first ask keeps the slot, even behind a later ticket, and starts nothing more', async () => {
     const id = await arrive('slot-asked-twice');
     await factory.host.drive({
       until: async () => (await factory.status(id))?.message === 'Image Builder is building',
@@ -185,15 +185,37 @@ describe('build slots on the local host', () => {
             r.method === 'POST' && r.path.endsWith(`/imageTemplates/${templateName}/run`) && r.status < 300,
         ).length;
     expect(runsOf()).toBe(1);
+    // A ticket that sorts before this build's appears late (its create was slow to show): with one
+    // slot, a fresh claim would now queue this build behind it, though its run is going.
+    const templateWait =
+      (await factory.host.getStatus(`${id}:await:1`, { showHistory: true }))?.history ?? [];
+    const create = (templateWait as { EventType?: string; Name?: string; Input?: string }[]).find(
+      (e) => e.EventType === 'TaskScheduled' && e.Name === Activities.createImageTemplate,
+    );
+    const { credential, spec } = JSON.parse(create?.Input ?? '{}') as {
+      credential: string;
+      spec: { name: string };
+    };
+    const earlier = { ...spec, name: `it-000000000000-${templateName.slice(16)}`.slice(0, 64) };
+    expect(earlier.name < templateName).toBe(true);
+    await factory.host.callActivity(Activities.createImageTemplate, { credential, spec: earlier });
     const subscriptionId = factory.world.eng.subscriptionId;
-    const again = await factory.host.callActivity(Activities.startImageBuildInFreeSlot, {
+    const claim: ClaimBuildSlotInput = {
       credential: 'eng',
       scope: { subscriptionId, resourceGroup: ubuntu.build.resourceGroup },
       slotKey: buildSlotKey(subscriptionId, ubuntu.build.location),
       templateName,
-    } satisfies ClaimBuildSlotInput);
+    };
+    expect(await factory.host.callActivity(Activities.claimBuildSlot, claim)).toMatchObject({
+      granted: false,
+    });
+    const again = await factory.host.callActivity(Activities.startImageBuildInFreeSlot, claim);
     expect(again).toMatchObject({ granted: true, ticketExists: true });
     expect(runsOf()).toBe(1);
+    await factory.host.callActivity(Activities.deleteImageTemplate, {
+      credential,
+      ref: { subscriptionId, resourceGroup: ubuntu.build.resourceGroup, name: earlier.name },
+    });
     await factory.host.raiseEvent(id, 'cancel', { reason: 'done checking', requestedBy: 'test' });
     await factory.host.waitFor(id);
   });
