@@ -11,7 +11,6 @@ import {
   type TestScriptInput,
   type TestScriptResult,
 } from '../../domain/pipeline/activities';
-import type { AwaitOperationInput } from '../await-done';
 import { STEP_CALLS_BATCHED_SINCE } from './release-gates';
 import type { PipelineStage } from '../../domain/pipeline/definition';
 import { shortHash } from '../../domain/pipeline/versioning';
@@ -92,23 +91,21 @@ export function* runTests(
     for (const [index, script] of definition.test.scripts.entries()) {
       const runCommandName = `imagefactory-test-${index + 1}`;
       const timeoutSeconds = definition.test.timeoutMinutes * 60;
-      const start = startScript(run, {
-        credential: stage.credential,
-        ref: vmRef,
-        runCommandName,
-        script,
-        timeoutSeconds,
-      });
-      if (start.inBuild) yield* run.call(start.activity, start.input);
-      const ended = yield* run.untilDone(
-        `test '${script.name}' in ${stage.name} (timeout ${definition.test.timeoutMinutes} minutes)`,
-        Activities.getTestScriptResult,
-        { credential: stage.credential, ref: vmRef, runCommandName, scriptName: script.name },
-        'scriptEnded',
-        { ...LRO_WAITS.runCommand, withinMs: timeoutSeconds * 1000 + LRO_WAITS.runCommand.withinMs },
-        { failedCode: 'TestFailed', timedOutCode: 'TestFailed', ...start.byWait },
+      const outcome = yield* runScript<TestScriptResult>(
+        run,
+        { credential: stage.credential, ref: vmRef, runCommandName, script, timeoutSeconds },
+        {
+          what: `test '${script.name}' in ${stage.name} (timeout ${definition.test.timeoutMinutes} minutes)`,
+          activity: Activities.getTestScriptResult,
+          input: () => ({
+            credential: stage.credential,
+            ref: vmRef,
+            runCommandName,
+            scriptName: script.name,
+          }),
+          failedCode: 'TestFailed',
+        },
       );
-      const outcome = (ended as { value: TestScriptResult }).value;
       result.tests.push(outcome);
       // Also in the status, so a build page shows test output while it runs and after a failure.
       (run.status.tests ??= []).push({
@@ -154,35 +151,29 @@ function* securityGate(
   const script = securityGateScript(run.definition.image.osType === 'Windows' ? 'PowerShell' : 'Shell');
   const runCommandName = GATE_RUN_COMMAND_NAME;
   run.publish('test', `security gate: pending security updates and software inventory`, stage.name);
-  const start = startScript(run, {
-    credential: stage.credential,
-    ref: vmRef,
-    runCommandName,
-    script,
-    timeoutSeconds,
-  });
-  if (start.inBuild) yield* run.call(start.activity, start.input);
-  const ended = yield* run.untilDone(
-    `security gate in ${stage.name}`,
-    Activities.getSecurityGateResult,
+  const outcome = yield* runScript<NonNullable<SecurityGateProgress['result']>>(
+    run,
+    { credential: stage.credential, ref: vmRef, runCommandName, script, timeoutSeconds },
     {
-      credential: stage.credential,
-      ref: vmRef,
-      runCommandName,
-      scriptName: script.name,
-      thresholds,
-      subject: {
-        buildId: run.input.buildId,
-        imageVersion: run.imageVersion,
-        pipeline: run.definition.name,
-        timestamp: run.now(),
-      },
+      what: `security gate in ${stage.name}`,
+      activity: Activities.getSecurityGateResult,
+      // Built once the script has started (older builds start it in the build): the subject's time.
+      input: () => ({
+        credential: stage.credential,
+        ref: vmRef,
+        runCommandName,
+        scriptName: script.name,
+        thresholds,
+        subject: {
+          buildId: run.input.buildId,
+          imageVersion: run.imageVersion,
+          pipeline: run.definition.name,
+          timestamp: run.now(),
+        },
+      }),
+      failedCode: 'SecurityGateFailed',
     },
-    'scriptEnded',
-    { ...LRO_WAITS.runCommand, withinMs: timeoutSeconds * 1000 + LRO_WAITS.runCommand.withinMs },
-    { failedCode: 'SecurityGateFailed', timedOutCode: 'SecurityGateFailed', ...start.byWait },
   );
-  const outcome = (ended as { value: NonNullable<SecurityGateProgress['result']> }).value;
   if (outcome.summary === undefined) {
     throw new BuildStopped('failed', {
       code: 'SecurityGateUnreadable',
@@ -213,20 +204,31 @@ function* securityGate(
 }
 
 /**
- * Who starts a script's Run Command: from 0.5.0 the wait for its result does (a cancel that wins the
- * race while it starts finds a VM the teardown deletes with its Run Commands), older builds call it
- * in the build.
+ * Runs a script on the test VM with managed Run Command and waits for its end, up to its timeout
+ * plus Azure's Run Command allowance (LRO_WAITS.runCommand). From 0.5.0 the wait for its result
+ * starts it (a cancel that wins the race while it starts finds a VM the teardown deletes with its
+ * Run Commands); older builds start it in the build. A failed or timed-out wait stops the build
+ * with `failedCode`.
  */
-function startScript(
+function* runScript<T>(
   run: BuildRun,
-  input: TestScriptInput,
-): {
-  activity: string;
-  input: TestScriptInput;
-  inBuild: boolean;
-  byWait: Pick<AwaitOperationInput, 'start'>;
-} {
-  const inBuild = !sinceVersion(run.context, STEP_CALLS_BATCHED_SINCE);
+  start: TestScriptInput,
+  wait: { what: string; activity: string; input: () => unknown; failedCode: string },
+): Generator<Task, T, unknown> {
   const activity = Activities.startTestScript;
-  return { activity, input, inBuild, byWait: inBuild ? {} : { start: { activity, input } } };
+  const inBuild = !sinceVersion(run.context, STEP_CALLS_BATCHED_SINCE);
+  if (inBuild) yield* run.call(activity, start);
+  const ended = yield* run.untilDone(
+    wait.what,
+    wait.activity,
+    wait.input(),
+    'scriptEnded',
+    { ...LRO_WAITS.runCommand, withinMs: start.timeoutSeconds * 1000 + LRO_WAITS.runCommand.withinMs },
+    {
+      failedCode: wait.failedCode,
+      timedOutCode: wait.failedCode,
+      ...(inBuild ? {} : { start: { activity, input: start } }),
+    },
+  );
+  return (ended as { value: T }).value;
 }
