@@ -17,7 +17,7 @@ import {
   type JudgeName,
 } from '../../src/orchestrations/await-done';
 import { LRO_WAITS } from '../../src/orchestrations/build/operations';
-import { releaseBench, waitingFor } from './release-harness';
+import { releaseBench, waitingFor, divergences, buildingImage } from './release-harness';
 
 const APP = 'src/functions/index.ts';
 
@@ -29,17 +29,14 @@ describe('calls batched from 0.5.0: builds started before keep theirs', () => {
     expect(STEP_CALLS_BATCHED_SINCE).toBe('0.5.0');
     const before = await open('0.4.0');
     await before.start('batch-old');
-    await before.until(
-      ['batch-old'],
-      (s) => s?.step === 'build' && s.message === 'Image Builder is building',
-    );
+    await before.until(['batch-old'], buildingImage);
     await before.host.stop();
 
     const now = await open('0.5.0');
     try {
       await now.start('batch-new');
       await now.until(['batch-old', 'batch-new'], waitingFor('TEST'));
-      expect(now.log.filter((l) => /non-?determin/i.test(l))).toEqual([]);
+      expect(divergences(now)).toEqual([]);
       // The old build replayed its history on the new code and went on to the TEST approval.
       expect(await now.host.getStatus('batch-old')).toMatchObject({ runtimeStatus: 'Running' });
       expect((await now.custom('batch-old'))?.pendingApproval?.stage).toBe('TEST');
@@ -100,7 +97,7 @@ describe('calls batched from 0.5.0: builds started before keep theirs', () => {
         const ended = await now.host.waitFor(id);
         expect((ended.customStatus as BuildCustomStatus).failure).toMatchObject({ code: 'ApprovalRejected' });
       }
-      expect(now.log.filter((l) => /non-?determin/i.test(l))).toEqual([]);
+      expect(divergences(now)).toEqual([]);
     } finally {
       await now.host.stop();
     }

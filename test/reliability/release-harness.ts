@@ -32,6 +32,14 @@ const isRunning = (status: { runtimeStatus?: string } | undefined | null) =>
 export const waitingFor = (stage: string) => (status: BuildCustomStatus | null) =>
   status?.pendingApproval?.stage === stage;
 
+/** A done-test for `until`: the build is in its Image Builder wait (where the release tests restart). */
+export const buildingImage = (status: BuildCustomStatus | null) =>
+  status?.step === 'build' && status.message === 'Image Builder is building';
+
+/** What a host logged about a replay that diverged (non-determinism): a release test expects none. */
+export const divergences = (host: { log: string[] }) =>
+  host.log.filter((line) => /non-?determin/i.test(line));
+
 export interface ReleaseOptions {
   /** The app's entry (a frozen release under test/fixtures, or src/functions/index.ts). */
   appEntry: string;
