@@ -57,13 +57,16 @@ const requestFor = (buildId: string, deadlineInMs = 3_600_000): ApprovalRequest 
   deadline: new Date(Date.now() + deadlineInMs).toISOString(),
 });
 
-/** Starts the waiting build (unless `withBuild` is false) and sends its request as the factory does. */
-async function ask(request: ApprovalRequest, withBuild = true): Promise<void> {
+/**
+ * Starts the waiting build (unless `withBuild` is false) and sends its request as the factory does.
+ * The build ends as soon as it is decided unless `lingerMs` keeps it running for a second decision.
+ */
+async function ask(request: ApprovalRequest, withBuild = true, lingerMs = 0): Promise<void> {
   if (withBuild) {
     builds.push(request.buildId);
     await world.host.startNew('approvalFixture', {
       instanceId: request.buildId,
-      input: { request, waitMs: 3_600_000 },
+      input: { request, waitMs: 3_600_000, lingerMs },
     });
   }
   const sender = world.client.createSender('approval-requests');
@@ -250,7 +253,8 @@ test('a crash after the decision was sent, before the change was marked: the res
   const from = logs.length;
   const first = await bridge();
   const request = requestFor('b-resend');
-  await ask(request);
+  // Running a while after its decision, so that the copy below meets a decided build.
+  await ask(request, true, 3000);
   await until(() => changeFor(request) !== undefined && requestsSettled(), logs);
   const change = changeFor(request)!;
   sim.approve(change.number!, 'jane.doe');

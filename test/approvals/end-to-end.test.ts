@@ -32,7 +32,7 @@ test('the trigger listens on the queue named by %APPROVAL_DECISIONS_QUEUE%', () 
 
 test('forged, unsigned and mismatched decisions go to approval-rejects and change nothing; the valid one is taken', async () => {
   const request = requestFor('b-wait');
-  await waitingBuild(request);
+  await waitingBuild(request, 0);
   const refused = [
     ['bad-signature', await send(decisionFor(request, { decision: 'rejected' }), Buffer.alloc(32, 1))],
     ['unsigned', await send(decisionFor(request, { decision: 'rejected' }), null)],
@@ -102,7 +102,7 @@ test('a duplicate decision is refused; a decision for an unknown build has no pe
 
 test('npm run approve (scripts/approve.ts): finds the pending request, signs and sends it through Service Bus', async () => {
   const request = requestFor('b-script');
-  await waitingBuild(request);
+  await waitingBuild(request, 0);
   // The fixture app has no /api/builds route: the script falls back to the Durable status API.
   const { stdout, stderr, code } = await new Promise<{ stdout: string; stderr: string; code: number | null }>(
     (resolve) => {
