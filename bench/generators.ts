@@ -2,17 +2,10 @@
  * Seeded generators for the benchmarks: the same seed gives the same builds, hence the same figures.
  */
 
-/** mulberry32: a small, fast, seeded PRNG returning [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../src/local/azure-sim/util';
+
+/** The simulator's seeded PRNG (mulberry32), so a bench seed and a simulator seed mean the same. */
+export { seededRandom };
 
 /** Standard normal sample (Box–Muller). */
 export function normal(random: () => number): number {

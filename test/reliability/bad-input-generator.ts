@@ -6,17 +6,11 @@
  */
 import { toDecisionEvent, type RefusalReason } from '../../src/domain/approvals';
 import type { ApprovalDecision, ApprovalRequest } from '../../src/ports/approvals';
+import { seededRandom as seededNumbers } from '../../src/local/azure-sim/util';
 
-/** mulberry32: tiny, fast and good enough to pick cases; not for anything secret. */
+/** Picks from the simulator's seeded PRNG (mulberry32): good enough to pick cases; not for anything secret. */
 export function seededRandom(seed: number) {
-  let state = seed >>> 0;
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededNumbers(seed);
   const int = (below: number): number => Math.floor(next() * below);
   const pick = <T>(items: readonly T[]): T => {
     if (items.length === 0) throw new Error('pick from an empty list');
