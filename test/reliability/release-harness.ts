@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalHost } from '../../src/local/host';
+import type { SimulatorOptions } from '../../src/local/azure-sim/api';
 import { BUILD_ORCHESTRATION, type BuildCustomStatus } from '../../src/domain/build-status';
 import { definitionDigest, type BuildInput } from '../../src/domain/pipeline/admission';
 import type { PipelineDefinition } from '../../src/domain/pipeline/definition';
@@ -52,15 +53,16 @@ export interface ReleaseOptions {
 }
 
 /**
- * Registers beforeAll/afterAll for the describe block it is called in: the factory, and a temporary
- * folder for the shared SQLite file. `bench.factory` is there from beforeAll on.
+ * Registers beforeAll/afterAll for the describe block it is called in: the factory (its simulated
+ * Azure started with `simulator`), and a temporary folder for the shared SQLite file. `bench.factory`
+ * is there from beforeAll on.
  */
-export function releaseBench(prefix: string) {
+export function releaseBench(prefix: string, simulator: SimulatorOptions = {}) {
   const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
   const databasePath = join(dir, 'durable.sqlite');
   let started: Factory | undefined;
   beforeAll(async () => {
-    started = await startFactory();
+    started = await startFactory(simulator);
   });
   afterAll(async () => {
     await started?.stop();
