@@ -27,6 +27,12 @@ export interface PollTiming {
   backoff?: number;
   /** Absolute clock ms: no sleep ends after it; still not done at it = timed out. */
   deadlineMs: number;
+  /**
+   * The time the operation has from its start (the deadline was set that far from when the wait
+   * was asked for): a wait whose `start` returns after the deadline gives it this long from then.
+   * Absent in waits asked for before it existed: the time that was left when the wait began.
+   */
+  withinMs?: number;
 }
 
 export interface AwaitDoneOptions<T, R> extends PollTiming {

@@ -36,7 +36,7 @@ export function* awaitAzureOperation(context: OrchestrationContext): Generator<T
   // (the simulator's Run Command runs its script again on that PUT; test/reliability/late-start.test.ts).
   const lateStart =
     start !== undefined && now() >= timing.deadlineMs
-      ? { ...timing, deadlineMs: now() + (timing.deadlineMs - waitBegan) }
+      ? { ...timing, deadlineMs: now() + (timing.withinMs ?? timing.deadlineMs - waitBegan) }
       : undefined;
   let last = 'not read yet';
   for (let reads = input.reads; ; reads++) {

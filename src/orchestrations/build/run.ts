@@ -276,7 +276,7 @@ export class BuildRun {
         activity,
         activityInput,
         judge,
-        timing: { ...poll, deadlineMs: this.nowMs() + withinMs },
+        timing: { ...poll, deadlineMs: this.nowMs() + withinMs, withinMs },
         failedCode: options.failedCode ?? 'OperationFailed',
         timedOutCode: options.timedOutCode ?? 'OperationTimedOut',
         reads: 0,
