@@ -31,9 +31,9 @@ export function* awaitAzureOperation(context: OrchestrationContext): Generator<T
     }
   }
   // A start that returned only after the deadline gives the operation its time from then, once the
-  // read at once below has not found it done: the app was down while the start was in flight, and a
-  // start whose answer was lost runs again after the restart, which may start the operation again
-  // (the simulator's Run Command runs its script again on that PUT; test/reliability/late-start.test.ts).
+  // read at once below has not found it done: the app was down while the start was in flight, and
+  // a start whose answer was lost runs again after the restart, and starts the operation only then
+  // if its first run had not reached Azure (test/reliability/late-start.test.ts).
   const lateStart =
     start !== undefined && now() >= timing.deadlineMs
       ? { ...timing, deadlineMs: now() + (timing.withinMs ?? timing.deadlineMs - waitBegan) }

@@ -1,12 +1,12 @@
 /**
  * A wait that starts its operation (a test script's Run Command, from 0.5.0) where the start returns
- * only after the wait's deadline. How it happens: the host dies while the start is in flight, the
- * start runs again after the restart (its answer was lost), and when the host was down longer than
- * the wait, that start returns after the deadline; the simulator's Run Command then runs its script
- * again from that PUT. The crash suite met it on a loaded machine: the wait read once at once, found
- * the script Running and failed the build "not done by … (last seen: Running)". Here the virtual
- * clock jumps an hour while the first script's PUT is in flight, which makes that start late in the
- * same way. The operation now gets its time from the start.
+ * only after the wait's deadline. How it happens: the host dies while the start is in flight, before
+ * its PUT reached Azure; the start runs again after the restart (its answer was lost), and when the
+ * host was down longer than the wait, that start, and with it the script, begins after the deadline.
+ * The crash suite met it on a loaded machine: the wait read once at once, found the script Running
+ * and failed the build "not done by … (last seen: Running)". Here the virtual clock jumps an hour
+ * while the first script's PUT is in flight, which makes that start late in the same way. The
+ * operation now gets its time from the start.
  */
 import { CURRENT_VERSION, divergences, releaseBench, waitingFor } from './release-harness';
 
