@@ -72,4 +72,43 @@ describe("a replicating stage shows its wait's progress", () => {
     await factory.decide(id, 'PROD', 'rejected');
     await factory.host.waitFor(id);
   });
+
+  it('keeps showing the last read while the wait begins a new generation (continue-as-new clears its status)', async () => {
+    const { factory } = suite;
+    const id = await factory.start(
+      factory.pipelines.get('ubuntu-2204-base')!,
+      'live-replication-generations',
+    );
+    await factory.untilApprovalPending(id, 'TEST');
+    await factory.decide(id, 'TEST', 'approved');
+    // Until the TEST wait has continued as new and its new generation waits for its first read.
+    let waitId: string | undefined;
+    await factory.host.drive({
+      until: async () => {
+        const build = (await factory.host.getStatus(id))?.customStatus as BuildCustomStatus | null;
+        waitId = build?.stages.find((s) => s.name === 'TEST')?.replicationWait;
+        if (waitId === undefined) return false;
+        const wait = await factory.host.getStatus(waitId, { showHistory: true });
+        const history = (wait?.history ?? []) as { EventType: string; Input?: string }[];
+        const started = history.find((e) => e.EventType === 'ExecutionStarted');
+        const polls = (JSON.parse(started?.Input ?? '{}') as { polls?: number }).polls ?? 0;
+        return (
+          wait?.runtimeStatus === 'Running' &&
+          polls > 0 &&
+          !history.some((e) => e.EventType === 'TaskScheduled')
+        );
+      },
+    });
+    const wait = await factory.host.getStatus(waitId!);
+    expect(wait?.customStatus).toMatchObject({ stage: 'TEST', regions: expect.any(Array) });
+    const answer = await suite.call('GET', `/api/builds/${id}`);
+    const shown = (answer.json as { stages: Record<string, unknown>[] }).stages.find(
+      (s) => s.name === 'TEST',
+    );
+    expect(shown?.regions).toEqual((wait?.customStatus as { regions: unknown }).regions);
+    expect((shown?.regions as unknown[]).length).toBeGreaterThan(0);
+    await factory.untilApprovalPending(id, 'PROD');
+    await factory.decide(id, 'PROD', 'rejected');
+    await factory.host.waitFor(id);
+  });
 });

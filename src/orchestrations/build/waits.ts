@@ -247,6 +247,10 @@ export function* waitForVersionReplication(
     ? POLLS_PER_SHORT_GENERATION
     : POLLS_PER_GENERATION;
   let regions: ReplicationOutcome['regions'] = input.regions ?? [];
+  // A generation begins with no custom status (continue-as-new clears it, as Durable's backends
+  // do), and its first read comes only after a timer: until then the API would show the stage
+  // without its progress. The last read's regions stand until the next read.
+  if (regions.length > 0) context.df.setCustomStatus({ stage: input.stageName, regions });
   for (let polls = input.polls; ; polls++) {
     const outcome = (state: ReplicationOutcome['state'], message: string): ReplicationOutcome => ({
       state,
