@@ -17,30 +17,45 @@ describe("a replicating stage shows its wait's progress", () => {
   const states = (regions: { name: string; state: string }[] | undefined) =>
     (regions ?? []).map((r) => `${r.name}:${r.state}`).join(',');
 
-  it('GET /api/builds/{id} shows the regions as the wait last read them, while the build holds none yet', async () => {
+  /**
+   * Starts build `buildId`, approves TEST and drives until `reached` holds for the TEST stage's
+   * replication wait (the stage as the build's own status has it); the wait's instance id.
+   */
+  async function untilTestWait(
+    buildId: string,
+    reached: (waitId: string, stage: BuildCustomStatus['stages'][number]) => Promise<boolean>,
+  ): Promise<string> {
     const { factory } = suite;
-    const id = await factory.start(factory.pipelines.get('ubuntu-2204-base')!, 'live-replication');
+    const id = await factory.start(factory.pipelines.get('ubuntu-2204-base')!, buildId);
     await factory.untilApprovalPending(id, 'TEST');
     await factory.decide(id, 'TEST', 'approved');
-    // Until the wait has read a change the build has not heard of.
     let waitId: string | undefined;
     await factory.host.drive({
       until: async () => {
         const build = (await factory.host.getStatus(id))?.customStatus as BuildCustomStatus | null;
         const stage = build?.stages.find((s) => s.name === 'TEST');
         waitId = stage?.replicationWait;
-        if (waitId === undefined) return false;
-        const wait = (await factory.host.getStatus(waitId))?.customStatus as {
-          regions?: { name: string; state: string }[];
-        } | null;
-        return wait?.regions !== undefined && states(wait.regions) !== states(stage?.regions);
+        return stage !== undefined && waitId !== undefined && reached(waitId, stage);
       },
     });
+    return waitId!;
+  }
+
+  it('GET /api/builds/{id} shows the regions as the wait last read them, while the build holds none yet', async () => {
+    const { factory } = suite;
+    const id = 'live-replication';
+    // Until the wait has read a change the build has not heard of.
+    const waitId = await untilTestWait(id, async (waitId, stage) => {
+      const wait = (await factory.host.getStatus(waitId))?.customStatus as {
+        regions?: { name: string; state: string }[];
+      } | null;
+      return wait?.regions !== undefined && states(wait.regions) !== states(stage.regions);
+    });
     const build = (await factory.host.getStatus(id))?.customStatus as BuildCustomStatus;
-    const wait = (await factory.host.getStatus(waitId!))?.customStatus as {
+    const wait = (await factory.host.getStatus(waitId))?.customStatus as {
       regions: { name: string; state: string; progress: number }[];
     };
-    expect((await factory.host.getStatus(waitId!))?.runtimeStatus).toBe('Running');
+    expect((await factory.host.getStatus(waitId))?.runtimeStatus).toBe('Running');
 
     const answer = await suite.call('GET', `/api/builds/${id}`);
     expect(answer.status).toBe(200);
@@ -54,7 +69,7 @@ describe("a replicating stage shows its wait's progress", () => {
     // From 0.7.0 the build hears of replication at its end only: nothing in its own status yet.
     expect(build.stages.find((s) => s.name === 'TEST')?.regions).toBeUndefined();
     expect(answer.text).not.toContain('replicationWait');
-    expect(answer.text).not.toContain(waitId!);
+    expect(answer.text).not.toContain(waitId);
 
     // Once replicated the build has the end itself, and no wait is named.
     await factory.untilApprovalPending(id, 'PROD');
@@ -75,31 +90,20 @@ describe("a replicating stage shows its wait's progress", () => {
 
   it('keeps showing the last read while the wait begins a new generation (continue-as-new clears its status)', async () => {
     const { factory } = suite;
-    const id = await factory.start(
-      factory.pipelines.get('ubuntu-2204-base')!,
-      'live-replication-generations',
-    );
-    await factory.untilApprovalPending(id, 'TEST');
-    await factory.decide(id, 'TEST', 'approved');
+    const id = 'live-replication-generations';
     // Until the TEST wait has continued as new and its new generation waits for its first read.
-    let waitId: string | undefined;
-    await factory.host.drive({
-      until: async () => {
-        const build = (await factory.host.getStatus(id))?.customStatus as BuildCustomStatus | null;
-        waitId = build?.stages.find((s) => s.name === 'TEST')?.replicationWait;
-        if (waitId === undefined) return false;
-        const wait = await factory.host.getStatus(waitId, { showHistory: true });
-        const history = (wait?.history ?? []) as { EventType: string; Input?: string }[];
-        const started = history.find((e) => e.EventType === 'ExecutionStarted');
-        const polls = (JSON.parse(started?.Input ?? '{}') as { polls?: number }).polls ?? 0;
-        return (
-          wait?.runtimeStatus === 'Running' &&
-          polls > 0 &&
-          !history.some((e) => e.EventType === 'TaskScheduled')
-        );
-      },
+    const waitId = await untilTestWait(id, async (waitId) => {
+      const wait = await factory.host.getStatus(waitId, { showHistory: true });
+      const history = (wait?.history ?? []) as { EventType: string; Input?: string }[];
+      const started = history.find((e) => e.EventType === 'ExecutionStarted');
+      const polls = (JSON.parse(started?.Input ?? '{}') as { polls?: number }).polls ?? 0;
+      return (
+        wait?.runtimeStatus === 'Running' &&
+        polls > 0 &&
+        !history.some((e) => e.EventType === 'TaskScheduled')
+      );
     });
-    const wait = await factory.host.getStatus(waitId!);
+    const wait = await factory.host.getStatus(waitId);
     expect(wait?.customStatus).toMatchObject({ stage: 'TEST', regions: expect.any(Array) });
     const answer = await suite.call('GET', `/api/builds/${id}`);
     const shown = (answer.json as { stages: Record<string, unknown>[] }).stages.find(
