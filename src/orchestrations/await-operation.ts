@@ -3,8 +3,8 @@
  * starts the operation (`start`, 0.5.0 on) and publishes the build events it is told to
  * (`announce`, 0.7.0 on), then reads the resource with one read activity on
  * durable timers (delays from await-done.ts), judges each read,
- * and ends with the value, a failure, or a timeout at the deadline (measured from a start that
- * returned after it). It continues as new every few
+ * and ends with the value, a failure, or a timeout at the deadline (from 0.8.0 measured from the
+ * start's return; before, only from a start that returned after it). It continues as new every few
  * reads, so even a 90-minute test script keeps a short history, and the build's own history grows
  * by one sub-orchestration per wait.
  */
@@ -13,6 +13,8 @@ import { JUDGES, nextAwaitDelayMs, type AwaitOperationInput, type AwaitOutcome }
 import { callAzure, failureOf, poll } from './build/activity-calls';
 import { pollsPerGeneration } from './build/waits';
 import { laterAnnouncements, notify } from './notify';
+import { OPERATION_TIME_FROM_ITS_START_SINCE } from './build/release-gates';
+import { sinceVersion } from '../shared/orchestration-version';
 
 export function* awaitAzureOperation(context: OrchestrationContext): Generator<Task, AwaitOutcome, unknown> {
   const input = context.df.getInput<AwaitOperationInput>();
@@ -30,7 +32,15 @@ export function* awaitAzureOperation(context: OrchestrationContext): Generator<T
       return { failed: { ...failure, message: `${start.activity}: ${failure.message}` } };
     }
   }
-  // A start that returned only after the deadline gives the operation its time from then, once the
+  // From 0.8.0 the operation has its whole time from the start's return, however late that was
+  // (test/reliability/late-start.test.ts): the build asked for the wait with that much time.
+  if (
+    start !== undefined &&
+    timing.withinMs !== undefined &&
+    sinceVersion(context, OPERATION_TIME_FROM_ITS_START_SINCE)
+  )
+    timing = { ...timing, deadlineMs: Math.max(timing.deadlineMs, now() + timing.withinMs) };
+  // Before 0.8.0, a start that returned only after the deadline gives the operation its time from then, once the
   // read at once below has not found it done: the app was down while the start was in flight, and
   // a start whose answer was lost runs again after the restart, and starts the operation only then
   // if its first run had not reached Azure (test/reliability/late-start.test.ts).

@@ -72,3 +72,14 @@ export const TEMPLATE_CREATED_BY_ITS_WAIT_SINCE = '0.7.0';
  * effect); a build that has to queue still starts its run itself once its slot wait is granted.
  */
 export const RUN_STARTED_WITH_ITS_SLOT_SINCE = '0.7.0';
+
+/**
+ * Factory 0.8.0: a wait that starts its operation (a test script's Run Command, an image version
+ * PATCH, the image template PUT) gives the operation its whole time from the moment the start
+ * returned, not from when the build asked for the wait. A start that returned late (the app was
+ * down, redeployed or scaled in while it was in flight) no longer eats into the operation's time.
+ * The deadline moves, and with it the last timer's fire time: a change of the sequence of actions.
+ * (0.7.0 already did so for a start that returned after the deadline, where the older code ended
+ * the wait.)
+ */
+export const OPERATION_TIME_FROM_ITS_START_SINCE = '0.8.0';
