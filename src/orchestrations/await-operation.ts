@@ -40,10 +40,10 @@ export function* awaitAzureOperation(context: OrchestrationContext): Generator<T
     sinceVersion(context, OPERATION_TIME_FROM_ITS_START_SINCE)
   )
     timing = { ...timing, deadlineMs: Math.max(timing.deadlineMs, now() + timing.withinMs) };
-  // Before 0.8.0, a start that returned only after the deadline gives the operation its time from then, once the
-  // read at once below has not found it done: the app was down while the start was in flight, and
-  // a start whose answer was lost runs again after the restart, and starts the operation only then
-  // if its first run had not reached Azure (test/reliability/late-start.test.ts).
+  // Before 0.8.0, a start that returned only after the deadline gives the operation its time from
+  // then, once the read at once below has not found it done: the app was down while the start was
+  // in flight, and a start whose answer was lost runs again after the restart, and starts the
+  // operation only then if its first run had not reached Azure (test/reliability/late-start.test.ts).
   const lateStart =
     start !== undefined && now() >= timing.deadlineMs
       ? { ...timing, deadlineMs: now() + (timing.withinMs ?? timing.deadlineMs - waitBegan) }

@@ -14,11 +14,10 @@
  */
 import { OPERATION_TIME_FROM_ITS_START_SINCE } from '../../src/orchestrations/build/release-gates';
 import type { BuildCustomStatus } from '../../src/domain/build-status';
+import { LRO_WAITS } from '../../src/orchestrations/build-pipeline';
 import { CURRENT_VERSION, divergences, releaseBench, waitingFor } from './release-harness';
 
 const APP = 'src/functions/index.ts';
-/** A test script's wait has its timeout (15 minutes in the sample) + 15 minutes (LRO_WAITS.runCommand). */
-const SCRIPT_WAIT_MS = 30 * 60_000;
 /** Longer than a test script's wait. */
 const AFTER_THE_DEADLINE_MS = 60 * 60_000;
 /** Within the wait's time, leaving less than a script needs. */
@@ -46,6 +45,11 @@ describe('a test script whose start returns late', () => {
     }));
   });
 
+  /** A test script's wait: the script's timeout + Azure's Run Command allowance (test-vm.ts). */
+  const scriptWaitOfTheSample = () =>
+    bench.factory.pipelines.get('ubuntu-2204-base')!.test.timeoutMinutes * 60_000 +
+    LRO_WAITS.runCommand.withinMs;
+
   /** Starts a build on `version` whose first test script starts `lateBy` late; drives until `done`. */
   async function lateBuild(
     version: string,
@@ -67,6 +71,7 @@ describe('a test script whose start returns late', () => {
   }
 
   it('after its deadline: gets its time from the start, and the build goes on', async () => {
+    expect(AFTER_THE_DEADLINE_MS).toBeGreaterThan(scriptWaitOfTheSample());
     const status = await lateBuild(
       CURRENT_VERSION,
       'b-late-start',
@@ -79,7 +84,10 @@ describe('a test script whose start returns late', () => {
 
   it('before its deadline: from 0.8.0 gets its whole time from the start; a 0.7.0 build keeps the time that was left', async () => {
     expect(OPERATION_TIME_FROM_ITS_START_SINCE).toBe('0.8.0');
-    expect(SCRIPT_WAIT_MS - BEFORE_THE_DEADLINE_MS).toBeLessThan(SCRIPT_MS);
+    const scriptWaitMs = scriptWaitOfTheSample();
+    expect(BEFORE_THE_DEADLINE_MS).toBeLessThan(scriptWaitMs);
+    expect(scriptWaitMs - BEFORE_THE_DEADLINE_MS).toBeLessThan(SCRIPT_MS);
+    expect(SCRIPT_MS).toBeLessThan(scriptWaitMs);
     const older = await lateBuild('0.7.0', 'b-late-070', BEFORE_THE_DEADLINE_MS, () => false);
     expect(older?.customStatus).toMatchObject({
       factoryVersion: '0.7.0',
