@@ -55,6 +55,11 @@ export interface PipelineDependencies {
   approvals: ApprovalsPort;
   clock: Clock;
   log: (line: string) => void;
+  /**
+   * The longest pause between an activity's quick retries of a read (preflight's), as the adapters'
+   * quick retries pause: ARM_POLL_INTERVAL_MS, never more than PREFLIGHT_RETRY_PAUSE_MAX_MS.
+   */
+  quickRetryPauseMs: number;
   /** Image Builder runs at a time per subscription and region (BUILD_SLOTS_PER_SUBSCRIPTION_REGION). */
   buildSlotsPerSubscriptionRegion: number;
   /**
@@ -106,7 +111,8 @@ function pipelineActivityImplementations(deps: PipelineDependencies) {
   const { azure } = deps;
   const slots = { perSubscriptionRegion: deps.buildSlotsPerSubscriptionRegion, log: deps.log };
   const activities = {
-    [Activities.preflight]: (input: PreflightInput): Promise<PreflightResult> => runPreflight(azure, input),
+    [Activities.preflight]: (input: PreflightInput): Promise<PreflightResult> =>
+      runPreflight(azure, input, { maxPauseMs: deps.quickRetryPauseMs }),
 
     [Activities.loadBuildHistory]: async (input: HistoryInput): Promise<BuildHistory | null> => {
       const versions = await azure.galleries(input.credential).listVersions(input.image);

@@ -22,26 +22,42 @@ interface Requirement {
   role: string;
 }
 
+/** One read with preflight's quick retries. */
+type Read = <T>(call: () => Promise<T>) => Promise<T>;
+
+/** The longest pause between preflight's quick retries of a read, unless the caller sets a shorter one. */
+export const PREFLIGHT_RETRY_PAUSE_MAX_MS = 1000;
+
 /**
  * Preflight makes some twenty reads; retrying a transient failure here (briefly, a few times) keeps
  * one throttled read from failing the whole check. Longer waits are left to the orchestration.
+ * A pause is the read's Retry-After or a growing one, up to `maxPauseMs`.
  */
-async function read<T>(call: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call();
-    } catch (error) {
-      if (!isFactoryError(error) || !error.retryable || attempt >= 4) throw error;
-      const delay = Math.min(error.retryAfterMs ?? 100 * 2 ** attempt, 1000);
-      await new Promise((resolve) => setTimeout(resolve, delay));
+function quickRetries(maxPauseMs: number): Read {
+  return async function read<T>(call: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await call();
+      } catch (error) {
+        if (!isFactoryError(error) || !error.retryable || attempt >= 4) throw error;
+        const delay = Math.min(error.retryAfterMs ?? 100 * 2 ** attempt, maxPauseMs);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
     }
-  }
+  };
 }
 
 const grantCommand = (principalId: string, role: string, scope: string, principalType = 'ServicePrincipal') =>
   `az role assignment create --assignee-object-id ${principalId} --assignee-principal-type ${principalType} --role "${role}" --scope ${scope}`;
 
-export async function runPreflight(azure: AzurePorts, input: PreflightInput): Promise<PreflightResult> {
+export async function runPreflight(
+  azure: AzurePorts,
+  input: PreflightInput,
+  options: { maxPauseMs?: number } = {},
+): Promise<PreflightResult> {
+  const read = quickRetries(
+    Math.min(options.maxPauseMs ?? PREFLIGHT_RETRY_PAUSE_MAX_MS, PREFLIGHT_RETRY_PAUSE_MAX_MS),
+  );
   const { definition, buildId } = input;
   const problems: PreflightProblem[] = [];
   const eng = definition.stages[0];
@@ -160,6 +176,7 @@ export async function runPreflight(azure: AzurePorts, input: PreflightInput): Pr
       continue;
     }
     await check(
+      read,
       stageAccess,
       {
         principalId: principal.principalId,
@@ -176,7 +193,7 @@ export async function runPreflight(azure: AzurePorts, input: PreflightInput): Pr
       problems,
     );
   }
-  for (const requirement of requirements) await check(access, requirement, problems);
+  for (const requirement of requirements) await check(read, access, requirement, problems);
   // Resource providers registered in every subscription the build touches (preflight-providers.ts).
   await checkResourceProviders(azure, definition, problems, read);
 
@@ -297,6 +314,7 @@ export async function runPreflight(azure: AzurePorts, input: PreflightInput): Pr
   const prefix = definition.build.stagingResourceGroupPrefix;
   if (!vhdSource && prefix) {
     const problem = await stagingGroupProblem(
+      read,
       azure,
       eng.credential,
       stagingResourceGroupIdFor(eng.subscriptionId, prefix, templateName),
@@ -320,6 +338,7 @@ export async function runPreflight(azure: AzurePorts, input: PreflightInput): Pr
  * identity) is a leftover or a name clash that would fail the template.
  */
 async function stagingGroupProblem(
+  read: Read,
   azure: AzurePorts,
   credential: string,
   groupId: string,
@@ -361,6 +380,7 @@ async function stagingGroupProblem(
 }
 
 async function check(
+  read: Read,
   access: ReturnType<AzurePorts['access']>,
   requirement: Requirement,
   problems: PreflightProblem[],

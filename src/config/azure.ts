@@ -85,7 +85,10 @@ export const azureSettingsSchema = z.object({
   AZURE_AUTHORITY_HOST: z.url().default('https://login.microsoftonline.com'),
   /** Token scope for ARM; stays the public-cloud audience unless you run in a sovereign cloud. */
   ARM_TOKEN_SCOPE: z.string().min(1).default('https://management.azure.com/.default'),
-  /** How often the SDK polls short ARM long-running operations (ms); the simulator answers at once. */
+  /**
+   * How often the SDK polls short ARM long-running operations (ms; the simulator answers at once),
+   * and the pause of an activity's quick retries of a failed read (adapters, preflight).
+   */
   ARM_POLL_INTERVAL_MS: z.coerce.number().int().min(1).max(60_000).default(2000),
   /** PEM file whose certificate(s) the Azure clients trust (local simulator only); never process-wide. */
   AZURE_CA_CERT_FILE: z.string().min(1).optional(),

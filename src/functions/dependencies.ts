@@ -36,6 +36,7 @@ export function pipelineDependencies(
     azure: createAzurePorts(config, { env, updateIntervalInMs: config.ARM_POLL_INTERVAL_MS }),
     approvals: approvalsFactory ? approvalsFactory(config) : new RecordingApprovals(log),
     clock: systemClock,
+    quickRetryPauseMs: config.ARM_POLL_INTERVAL_MS,
     log,
     buildSlotsPerSubscriptionRegion: config.BUILD_SLOTS_PER_SUBSCRIPTION_REGION,
     ...(signingKeys === undefined ? {} : { approvalSigningKey: signingKeys }),

@@ -162,6 +162,7 @@ describe('key rotation', () => {
     azure: undefined as never,
     approvals: undefined as never,
     clock,
+    quickRetryPauseMs: 1,
     log: () => undefined,
     buildSlotsPerSubscriptionRegion: 1,
     approvalSigningKey: keys,

@@ -8,10 +8,13 @@
  * did not succeed); and no credential appears in logs, any instance's history or status, or the
  * API answers (secrets-scan.ts).
  *
- * The default run (one build of each kind, 9) takes about 15 s. FAULT_SUITE_PIPELINES=50 (2 shared
- * cores): 54 s in jest, all 50 builds as expected, secrets scan clean. Before idempotent calls got
- * quick in-activity retries (src/adapters/transient-retry.ts) the same run took 2 min 34 s and one
- * build in fifty failed: createTestVm met a fault on all 8 attempts (a dozen calls per attempt).
+ * The default run (one build of each kind, 9) takes about 8 s. FAULT_SUITE_PIPELINES=50 (2 shared
+ * cores): 31 s in jest, all 50 builds as expected, secrets scan clean. (Until 2026-12-07 preflight
+ * paused 1 s of real time on each throttled read whatever ARM_POLL_INTERVAL_MS said, and each pause
+ * held the virtual clock, so the whole world, still: 48 s and 54 s. test/adapters/preflight-retries.)
+ * Before idempotent calls got quick in-activity retries (src/adapters/transient-retry.ts) the same
+ * run took 2 min 34 s and one build in fifty failed: createTestVm met a fault on all 8 attempts (a
+ * dozen calls per attempt).
  */
 import type { PipelineDefinition } from '../../src/domain/pipeline/definition';
 import type { BuildCustomStatus } from '../../src/domain/build-status';
