@@ -18,7 +18,16 @@ export interface NotificationsAdapterOptions {
   log?: (line: string) => void;
   /** Wait between webhook attempts (default 2 s, doubling; Retry-After wins). Tests pass 0. */
   webhookRetryDelayMs?: number;
+  /** How long one delivery may keep trying, its requests and waits together (default 60 s). */
+  webhookRetryBudgetMs?: number;
 }
+
+/**
+ * A delivery is part of an activity the build (or a wait) waits for: a webhook that asks for a long
+ * Retry-After must not hold the build, nor outlive host.json's functionTimeout (10 minutes), after
+ * which the host kills the attempt and retries it. A wait that would pass this ends the delivery.
+ */
+export const WEBHOOK_RETRY_BUDGET_MS = 60_000;
 
 /** One line a human reads in the channel. */
 export function webhookText(event: BuildCloudEvent): string {
@@ -100,6 +109,8 @@ export class NotificationsAdapter implements NotificationsPort {
     const body = JSON.stringify({ text: webhookText(event) });
     const attempts = this.config.NOTIFICATIONS_WEBHOOK_ATTEMPTS;
     let delay = this.options.webhookRetryDelayMs ?? 2000;
+    const budgetMs = this.options.webhookRetryBudgetMs ?? WEBHOOK_RETRY_BUDGET_MS;
+    const began = Date.now();
     let last = '';
     for (let attempt = 1; attempt <= attempts; attempt += 1) {
       const outcome = await this.postOnce(url, body);
@@ -114,7 +125,12 @@ export class NotificationsAdapter implements NotificationsPort {
       );
       if (!retryable) break;
       if (attempt < attempts) {
-        await sleep(outcome.retryAfterMs ?? delay);
+        const pause = outcome.retryAfterMs ?? delay;
+        if (Date.now() - began + pause > budgetMs) {
+          last += `; waiting ${Math.ceil(pause / 1000)} s more${outcome.retryAfterMs === undefined ? '' : ' as it asked (Retry-After)'} would pass the ${Math.round(budgetMs / 1000)} s a delivery may take`;
+          break;
+        }
+        await sleep(pause);
         delay *= 2;
       }
     }

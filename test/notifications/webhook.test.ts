@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
 import { loadConfig } from '../../src/config';
-import { NotificationsAdapter } from '../../src/adapters/notifications';
+import { NotificationsAdapter, WEBHOOK_RETRY_BUDGET_MS } from '../../src/adapters/notifications';
 import { buildCloudEvent } from '../../src/domain/notifications/events';
 import { FactoryError } from '../../src/shared/errors';
 
@@ -29,7 +29,8 @@ describe('notifications: chat webhook', () => {
   let dir: string;
   let url: string;
   let caFile: string;
-  const answers: number[] = [];
+  /** What the webhook answers next: a status, or a status with Retry-After (seconds). */
+  const answers: (number | { status: number; retryAfterSeconds: number })[] = [];
   const bodies: string[] = [];
 
   beforeAll(async () => {
@@ -45,7 +46,9 @@ describe('notifications: chat webhook', () => {
       req.on('data', (chunk: Buffer) => (text += chunk.toString()));
       req.on('end', () => {
         bodies.push(text);
-        res.writeHead(req.url === SECRET_PATH ? (answers.shift() ?? 200) : 404);
+        const answer = req.url === SECRET_PATH ? (answers.shift() ?? 200) : 404;
+        if (typeof answer === 'number') res.writeHead(answer);
+        else res.writeHead(answer.status, { 'Retry-After': String(answer.retryAfterSeconds) });
         res.end();
       });
     });
@@ -108,6 +111,28 @@ describe('notifications: chat webhook', () => {
     expect(everything).not.toContain('s3cr3t');
     expect(everything).not.toContain(SECRET_PATH);
   });
+
+  it('ends a delivery at once when the Retry-After it is given would pass its budget', async () => {
+    // Before the budget, the activity slept out whatever the webhook asked for (an hour here), past
+    // functionTimeout, while the build waited for it.
+    const log: string[] = [];
+    bodies.length = 0;
+    answers.push({ status: 429, retryAfterSeconds: 3600 });
+    const refused = await adapter(log)
+      .publish(event)
+      .catch((error: unknown) => error as FactoryError);
+    expect(refused).toBeInstanceOf(FactoryError);
+    expect((refused as FactoryError).retryable).toBe(false);
+    expect((refused as FactoryError).message).toBe(
+      `The notifications webhook refused ${event.id}: HTTP 429; waiting 3600 s more as it asked (Retry-After) would pass the ${WEBHOOK_RETRY_BUDGET_MS / 1000} s a delivery may take`,
+    );
+    expect(bodies).toHaveLength(1);
+    expect(log).toEqual([`notifications: the webhook answered HTTP 429 to ${event.id} (attempt 1 of 4)`]);
+    // A Retry-After within the budget is waited out, as before.
+    answers.push({ status: 429, retryAfterSeconds: 0 }, 200);
+    expect(await adapter(log).publish(event)).toEqual(['webhook']);
+    expect(bodies).toHaveLength(3);
+  }, 10_000);
 
   it('refuses an http:// or malformed webhook URL and a bad topic endpoint without echoing them', () => {
     const refuse = (settings: Record<string, string>): string => {
