@@ -18,16 +18,18 @@ export interface NotificationsAdapterOptions {
   log?: (line: string) => void;
   /** Wait between webhook attempts (default 2 s, doubling; Retry-After wins). Tests pass 0. */
   webhookRetryDelayMs?: number;
-  /** How long one delivery may keep trying, its requests and waits together (default 60 s). */
-  webhookRetryBudgetMs?: number;
+  /** How long one delivery to a channel may take, its requests, retries and waits together (default 60 s). */
+  deliveryBudgetMs?: number;
 }
 
 /**
- * A delivery is part of an activity the build (or a wait) waits for: a webhook that asks for a long
- * Retry-After must not hold the build, nor outlive host.json's functionTimeout (10 minutes), after
- * which the host kills the attempt and retries it. A wait that would pass this ends the delivery.
+ * A delivery is part of an activity the build (or a wait) waits for: a channel that asks for a long
+ * Retry-After, or does not answer, must not hold the build, nor outlive host.json's functionTimeout
+ * (10 minutes), after which the host kills the attempt and retries it. A delivery that would take
+ * longer ends: the webhook's before a wait that would pass it, the topic's (the SDK's own retries,
+ * which honour any Retry-After, and no timeout of their own) when the time is up.
  */
-export const WEBHOOK_RETRY_BUDGET_MS = 60_000;
+export const DELIVERY_BUDGET_MS = 60_000;
 
 /** One line a human reads in the channel. */
 export function webhookText(event: BuildCloudEvent): string {
@@ -67,19 +69,29 @@ export class NotificationsAdapter implements NotificationsPort {
   async publish(event: BuildCloudEvent): Promise<string[]> {
     const channels: string[] = [];
     if (this.topic !== undefined) {
+      const budgetMs = this.options.deliveryBudgetMs ?? DELIVERY_BUDGET_MS;
       try {
-        await this.topic.send([
-          {
-            id: event.id,
-            source: event.source,
-            type: event.type,
-            subject: event.subject,
-            time: new Date(event.time),
-            datacontenttype: event.datacontenttype,
-            data: event.data,
-          },
-        ]);
+        await this.topic.send(
+          [
+            {
+              id: event.id,
+              source: event.source,
+              type: event.type,
+              subject: event.subject,
+              time: new Date(event.time),
+              datacontenttype: event.datacontenttype,
+              data: event.data,
+            },
+          ],
+          { abortSignal: AbortSignal.timeout(budgetMs) },
+        );
       } catch (error) {
+        if (error instanceof Error && error.name === 'AbortError')
+          throw new FactoryError(
+            'NotificationPublishFailed',
+            `Event Grid did not take ${event.type} ${event.id} within the ${Math.round(budgetMs / 1000)} s a delivery may take (the SDK's retries included)`,
+            { retryable: true, hint: 'See docs/notifications.md.', details: { channel: 'eventGrid' } },
+          );
         const status = (error as { statusCode?: number }).statusCode;
         const message = scrubSecrets(error instanceof Error ? error.message : String(error));
         throw new FactoryError(
@@ -109,7 +121,7 @@ export class NotificationsAdapter implements NotificationsPort {
     const body = JSON.stringify({ text: webhookText(event) });
     const attempts = this.config.NOTIFICATIONS_WEBHOOK_ATTEMPTS;
     let delay = this.options.webhookRetryDelayMs ?? 2000;
-    const budgetMs = this.options.webhookRetryBudgetMs ?? WEBHOOK_RETRY_BUDGET_MS;
+    const budgetMs = this.options.deliveryBudgetMs ?? DELIVERY_BUDGET_MS;
     const began = Date.now();
     let last = '';
     for (let attempt = 1; attempt <= attempts; attempt += 1) {

@@ -3,6 +3,7 @@
  * (identity-only, EventGrid Data Sender from infra/access.json), and the topic's refusals.
  */
 import { request } from 'node:https';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -114,6 +115,36 @@ describe('notifications: Event Grid topic (simulated data plane, real SDK client
     expect(gridSchema.status).toBe(400);
     expect(gridSchema.body.error?.message).toContain("configured for 'CloudEventSchemaV1_0' schema");
   });
+
+  it('a topic that does not answer ends the delivery when its time is up, as a retryable failure', async () => {
+    // Before the budget the SDK waited without end (it has no timeout of its own, and honours any
+    // Retry-After), and the build waited with it until functionTimeout killed the activity.
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket)); // never completes the TLS handshake
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const settings: Record<string, string> = {
+        TASK_HUB_NAME: 'Notifications',
+        ...settingsForWorld(env.sim, env.world, { caFile: join(dir, 'ca.pem') }),
+        NOTIFICATIONS_TOPIC_ENDPOINT: `https://127.0.0.1:${(silent.address() as AddressInfo).port}/silent/api/events`,
+      };
+      const silentTopic = new NotificationsAdapter(loadConfig(settings), {
+        env: settings,
+        deliveryBudgetMs: 1000,
+      });
+      const thrown = await silentTopic.publish(event('TEST')).catch((error: unknown) => error);
+      expect(isFactoryError(thrown, 'NotificationPublishFailed')).toBe(true);
+      expect(thrown).toMatchObject({
+        retryable: true,
+        message:
+          "Event Grid did not take ImageFactory.Build.Promoted build-eg/promoted/TEST within the 1 s a delivery may take (the SDK's retries included)",
+      });
+      expect(sockets.length).toBeGreaterThan(0);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  }, 10_000);
 
   it('without EventGrid Data Sender the publish fails with the role to grant, and is not retried', async () => {
     const grant = env.world.grants.find((g) => g.entry === 'factory-eventgrid-sender');

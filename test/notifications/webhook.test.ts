@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
 import { loadConfig } from '../../src/config';
-import { NotificationsAdapter, WEBHOOK_RETRY_BUDGET_MS } from '../../src/adapters/notifications';
+import { NotificationsAdapter, DELIVERY_BUDGET_MS } from '../../src/adapters/notifications';
 import { buildCloudEvent } from '../../src/domain/notifications/events';
 import { FactoryError } from '../../src/shared/errors';
 
@@ -124,7 +124,7 @@ describe('notifications: chat webhook', () => {
     expect(refused).toBeInstanceOf(FactoryError);
     expect((refused as FactoryError).retryable).toBe(false);
     expect((refused as FactoryError).message).toBe(
-      `The notifications webhook refused ${event.id}: HTTP 429; waiting 3600 s more as it asked (Retry-After) would pass the ${WEBHOOK_RETRY_BUDGET_MS / 1000} s a delivery may take`,
+      `The notifications webhook refused ${event.id}: HTTP 429; waiting 3600 s more as it asked (Retry-After) would pass the ${DELIVERY_BUDGET_MS / 1000} s a delivery may take`,
     );
     expect(bodies).toHaveLength(1);
     expect(log).toEqual([`notifications: the webhook answered HTTP 429 to ${event.id} (attempt 1 of 4)`]);
