@@ -35,7 +35,18 @@ export interface CredentialStoreOptions {
   env?: Record<string, string | undefined>;
   /** Base delay of the quick retries of idempotent calls (default 2000 ms, like the LRO polls). */
   transientRetryDelayMs?: number;
+  /** How long one ARM request may go unanswered (default ARM_REQUEST_TIMEOUT_MS). */
+  requestTimeoutMs?: number;
 }
+
+/**
+ * The SDK sets no timeout: a request whose connection died without closing (a network fault) would
+ * hold its activity until host.json's functionTimeout (10 minutes), after which the host runs the
+ * activity again. Two minutes is far beyond any answer ARM gives a read or a start (an operation
+ * that takes longer runs asynchronously behind a 201/202); the call then fails as a retryable
+ * ConnectionFault (AbortError), which the orchestration retries.
+ */
+export const ARM_REQUEST_TIMEOUT_MS = 120_000;
 
 /** Options shared by every SDK client (classic and modular clients accept both spellings). */
 export interface SdkClientOptions {
@@ -73,6 +84,7 @@ export class CredentialStore {
   private readonly cache = new Map<string, TokenCredential>();
   private readonly isPublicCloud: boolean;
   private readonly transientRetryDelayMs: number;
+  private readonly requestTimeoutMs: number;
 
   constructor(
     private readonly settings: Pick<
@@ -83,6 +95,7 @@ export class CredentialStore {
   ) {
     this.env = options.env ?? process.env;
     this.transientRetryDelayMs = options.transientRetryDelayMs ?? 2000;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? ARM_REQUEST_TIMEOUT_MS;
     this.isPublicCloud = PUBLIC_AUTHORITY_HOSTS.has(
       new URL(settings.AZURE_AUTHORITY_HOST).hostname.toLowerCase(),
     );
@@ -149,7 +162,18 @@ export class CredentialStore {
   clientOptions(name: CredentialName, auxiliaryTenantIds: string[] = []): SdkClientOptions {
     const profile = this.profile(name);
     const scopes = [this.settings.ARM_TOKEN_SCOPE];
+    const requestTimeoutMs = this.requestTimeoutMs;
     const additionalPolicies: SdkClientOptions['additionalPolicies'] = [
+      {
+        position: 'perRetry',
+        policy: {
+          name: 'imageFactoryArmRequestTimeout',
+          sendRequest(request, next) {
+            if (!(request.timeout > 0)) request.timeout = requestTimeoutMs;
+            return next(request);
+          },
+        },
+      },
       {
         position: 'perCall',
         // Paced like the long-running operation polls: a retried read is just an early poll.

@@ -29,6 +29,8 @@ export interface AzurePortsOptions {
   env?: Record<string, string | undefined>;
   /** Poll interval of the short LROs the adapters await (default 2000 ms). */
   updateIntervalInMs?: number;
+  /** How long one ARM request may go unanswered (default ARM_REQUEST_TIMEOUT_MS, 2 minutes). */
+  requestTimeoutMs?: number;
 }
 
 export function createAzurePorts(config: AppConfig, options: AzurePortsOptions = {}): AzurePorts {
@@ -37,6 +39,7 @@ export function createAzurePorts(config: AppConfig, options: AzurePortsOptions =
     store: new CredentialStore(config, {
       ...(options.env === undefined ? {} : { env: options.env }),
       transientRetryDelayMs: updateIntervalInMs,
+      ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
     }),
     updateIntervalInMs,
     log: options.log ?? ((): void => undefined),
