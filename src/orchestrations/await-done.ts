@@ -29,8 +29,9 @@ export interface PollTiming {
   deadlineMs: number;
   /**
    * The time the operation has from its start (the deadline was set that far from when the wait
-   * was asked for): a wait whose `start` returns after the deadline gives it this long from then.
-   * Absent in waits asked for before it existed: the time that was left when the wait began.
+   * was asked for): from 0.8.0 a wait with a `start` gives it this long from the start's return;
+   * before, only a start that returned after the deadline did. Absent in waits asked for before it
+   * existed: the time that was left when the wait began.
    */
   withinMs?: number;
 }
