@@ -140,6 +140,25 @@ function v8State(runs: P1Figures[]): string {
     : `the empty object's map had none of V8's 1,536 transitions left in ${full} of ${known} runs: objects the library builds property by property (the history it replays, moment's) each get a map of their own, which no inline cache shares, so the CPU figures above are higher than on a worker with room (docs/engineering-guide.md, "What the CPU figure also measures")`;
 }
 
+/**
+ * How fast this machine runs plain JavaScript now: a fixed loop (3·10⁷ Math.sqrt) in three fresh
+ * processes, the median in ms. P1's CPU figures scale with it (on this machine it took 60–533 ms on
+ * one day), so P1 is compared with its "before" figures only when the loop took about as long as it
+ * did when they were recorded (bench/figures.json, "P1 reference loop").
+ */
+function referenceLoopMs(): number {
+  // Inside a function: at the top level of `node -e` the variables live in the script's context
+  // and the loop takes twice as long. The sum is printed so that V8 cannot drop the loop as unused.
+  const loop =
+    '(() => { const t = process.hrtime.bigint(); let sum = 0; for (let i = 0; i < 3e7; i++) sum += Math.sqrt(i);' +
+    ' console.log(JSON.stringify({ ms: Number(process.hrtime.bigint() - t) / 1e6, sum })); })()';
+  const times = [0, 1, 2].map(
+    () =>
+      (JSON.parse(execFileSync(process.execPath, ['-e', loop], { encoding: 'utf8' })) as { ms: number }).ms,
+  );
+  return Math.round(median(times));
+}
+
 /** Fresh processes for the worker-like replay (each takes about two seconds). */
 const workerRuns = Math.max(1, Number(process.env.BENCH_P1_WORKER_RUNS ?? 5));
 
@@ -211,6 +230,9 @@ const wanted = (name: string): boolean => only === undefined || only.includes(na
 async function main(): Promise<void> {
   console.log(`bench seed=${seed}`);
   if (wanted('P1')) {
+    console.log(
+      `P1 reference loop: ${sideBySide('P1 reference loop', referenceLoopMs(), 'ms')} (this machine's speed now)`,
+    );
     runP1Bench();
     console.log(runP1WorkerReplay().join('\n'));
   }
