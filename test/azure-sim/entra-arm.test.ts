@@ -159,6 +159,32 @@ describe('azure-sim: Entra tokens and ARM basics', () => {
     expect(none).toEqual([]);
   });
 
+  test('the token and managed-identity endpoints take a connection fault only when the plan names them', async () => {
+    const { sim, world } = env;
+    const scope = 'https://management.azure.com/.default';
+    const withoutRetries = (): ClientSecretCredential =>
+      new ClientSecretCredential(world.eng.tenantId, world.factoryApp.appId, world.factoryApp.clientSecret, {
+        authorityHost: sim.authorityHost,
+        disableInstanceDiscovery: true,
+        tlsOptions: { ca: sim.ca },
+        retryOptions: { maxRetries: 0 },
+      });
+    try {
+      // A plan that names no operations faults ARM calls only.
+      sim.setFaults({ rate: 1, kinds: ['reset'] });
+      expect((await withoutRetries().getToken(scope))?.token).toMatch(/^ey/);
+      expect((await env.factoryCredential().getToken(scope))?.token).toMatch(/^ey/);
+      sim.setFaults({ rate: 1, kinds: ['reset'], operations: ['POST oauth2/token'] });
+      await expect(withoutRetries().getToken(scope)).rejects.toThrow();
+      expect((await env.factoryCredential().getToken(scope))?.token).toMatch(/^ey/);
+      sim.setFaults({ rate: 1, kinds: ['reset'], operations: ['GET managedIdentity/token'] });
+      await expect(env.factoryCredential().getToken(scope)).rejects.toThrow();
+      expect((await withoutRetries().getToken(scope))?.token).toMatch(/^ey/);
+    } finally {
+      sim.setFaults(undefined);
+    }
+  });
+
   test('expired token (virtual clock) → 401 ExpiredAuthenticationToken', async () => {
     const { world } = env;
     const cred = env.secretCredential(world.eng.tenantId);

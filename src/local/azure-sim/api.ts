@@ -13,7 +13,11 @@ export interface FaultPlan {
   /** Probability 0..1 that a matching ARM call fails. */
   rate: number;
   kinds: FaultKind[];
-  /** Operation keys (see AzureSimulator.callCounts) to restrict faults to; all ARM calls when absent. */
+  /**
+   * Operation keys (see AzureSimulator.callCounts) to restrict faults to; all ARM calls when absent.
+   * `POST oauth2/token`, `GET managedIdentity/token` and `GET blob` take only `slow` and `reset`, and
+   * only when listed here.
+   */
   operations?: string[];
   retryAfterSeconds?: number;
   slowMs?: number;

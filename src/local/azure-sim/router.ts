@@ -55,6 +55,8 @@ export async function dispatch(sim: Simulator, req: IncomingMessage, res: Server
       segments[1]?.toLowerCase() === 'v2.0' ||
       segments[1]?.toLowerCase() === 'discovery'
     ) {
+      const operation = req.method === 'POST' ? 'POST oauth2/token' : undefined;
+      if (operation !== undefined && (await transportFault(sim, req, operation))) return;
       return entraRequest(sim, req, res, segments, raw);
     }
     if (sim.dataPlanes.some((plane) => plane(sim, req, res, segments, raw))) return;
@@ -64,6 +66,7 @@ export async function dispatch(sim: Simulator, req: IncomingMessage, res: Server
       first !== undefined &&
       isStorageAccount(sim, first)
     ) {
+      if (await transportFault(sim, req, `${req.method ?? 'GET'} blob`)) return;
       return blobRequest(sim, req, res, url, segments);
     }
     await armRequest(sim, req, res, url, segments, raw);
@@ -370,6 +373,27 @@ function armHeaders(
   if (status < 300 && isObject(payload) && typeof payload.id === 'string' && method !== 'DELETE')
     out.ETag = `"${createHash('sha1').update(JSON.stringify(payload)).digest('hex').slice(0, 16)}"`;
   return out;
+}
+
+/**
+ * The faults a connection can have (`slow`: the answer held back; `reset`: the socket destroyed) for
+ * a call outside ARM (Entra's token endpoint, the managed-identity endpoint, the Blob data plane), and only when the plan names its
+ * operation: their error answers are not ARM's, and a plan without `operations` keeps the sequence of
+ * faults the ARM suites were written against. True when the connection was reset.
+ */
+export async function transportFault(
+  sim: Simulator,
+  req: IncomingMessage,
+  operation: string,
+): Promise<boolean> {
+  if (sim.faultPlan?.operations?.includes(operation) !== true) return false;
+  const fault = pickFault(sim, operation);
+  if (fault === 'reset') {
+    req.socket.destroy();
+    return true;
+  }
+  if (fault === 'slow') await new Promise((r) => setTimeout(r, sim.faultPlan?.slowMs ?? 50));
+  return false;
 }
 
 function pickFault(sim: Simulator, operation: string): string | undefined {

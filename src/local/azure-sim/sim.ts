@@ -36,7 +36,7 @@ import { certInfo } from './jwt';
 import { managedIdentityRequest } from './managed-identity';
 import { beginOperation, settleOperations, type AsyncOperation, type BeginOperationArgs } from './operations';
 import { BUILT_IN_ROLES, roleAllows, scopeCovers, type RoleAssignment, type RoleDefinition } from './rbac';
-import { dispatch, type DataPlane, type Route } from './router';
+import { dispatch, transportFault, type DataPlane, type Route } from './router';
 import {
   addGallery,
   addImageConsumer,
@@ -201,7 +201,11 @@ export class Simulator implements AzureSimulator {
     const addr = this.https.address() as AddressInfo;
     this.armEndpoint = `https://127.0.0.1:${addr.port}`;
     this.authorityHost = this.armEndpoint;
-    this.http = createHttpServer((req, res) => managedIdentityRequest(this, req, res));
+    this.http = createHttpServer((req, res) => {
+      void transportFault(this, req, 'GET managedIdentity/token').then((reset) => {
+        if (!reset) managedIdentityRequest(this, req, res);
+      });
+    });
     await new Promise<void>((resolve) => this.http?.listen(0, '127.0.0.1', resolve));
     const miAddr = this.http.address() as AddressInfo;
     this.managedIdentityEndpoint = {
