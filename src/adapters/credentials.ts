@@ -35,16 +35,18 @@ export interface CredentialStoreOptions {
   env?: Record<string, string | undefined>;
   /** Base delay of the quick retries of idempotent calls (default 2000 ms, like the LRO polls). */
   transientRetryDelayMs?: number;
-  /** How long one ARM request may go unanswered (default ARM_REQUEST_TIMEOUT_MS). */
+  /** How long one request to ARM or Blob storage may take (default ARM_REQUEST_TIMEOUT_MS). */
   requestTimeoutMs?: number;
 }
 
 /**
- * The SDK sets no timeout: a request whose connection died without closing (a network fault) would
- * hold its activity until host.json's functionTimeout (10 minutes), after which the host runs the
+ * The SDKs set no timeout: a request whose connection died without closing (a network fault) would
+ * hold its activity until host.json's functionTimeout (10 minutes), after which the host restarts the
+ * Node worker, ending every invocation it runs (Azure/azure-functions-host#8720), and runs the
  * activity again. Two minutes is far beyond any answer ARM gives a read or a start (an operation
  * that takes longer runs asynchronously behind a 201/202); the call then fails as a retryable
- * ConnectionFault (AbortError), which the orchestration retries.
+ * ConnectionFault (AbortError), which the orchestration retries. Storage requests (customization.log)
+ * take the same limit, body included (customizationLog.ts).
  */
 export const ARM_REQUEST_TIMEOUT_MS = 120_000;
 
@@ -84,7 +86,8 @@ export class CredentialStore {
   private readonly cache = new Map<string, TokenCredential>();
   private readonly isPublicCloud: boolean;
   private readonly transientRetryDelayMs: number;
-  private readonly requestTimeoutMs: number;
+  /** How long one request to Azure may take (ARM here; Blob in customizationLog.ts). */
+  readonly requestTimeoutMs: number;
 
   constructor(
     private readonly settings: Pick<

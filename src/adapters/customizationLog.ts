@@ -19,6 +19,39 @@ import { classifyAzureError } from './errors';
 const PACKER_LOGS = 'packerlogs';
 const STORAGE_API_VERSION = '2023-05-01';
 
+/**
+ * A v1 request policy that ends a storage request after `timeoutMs`, its body included. The storage
+ * SDK sets no client-side timeout (its `tryTimeoutInMs` only asks the server to give up, through the
+ * `timeout` query parameter), so a download whose connection died without closing held its activity
+ * until functionTimeout, and an out-of-process worker is restarted when a function times out, ending
+ * every invocation it runs (Azure/azure-functions-host#8720). An abort signal rather than
+ * `request.timeout`: the HTTP client clears that timer once the headers are in, while it aborts a
+ * streamed download's body on the signal until the body ends. A download is read in 4 MiB requests
+ * (`downloadToBuffer`), each with its own limit. The call fails as a retryable ConnectionFault.
+ */
+function timeoutPolicy(timeoutMs: number): RequestPolicyFactory {
+  return {
+    create: (next: RequestPolicy): RequestPolicy => ({
+      sendRequest: (request: WebResource) => {
+        const timeout = AbortSignal.timeout(timeoutMs);
+        const given = request.abortSignal;
+        request.abortSignal =
+          given === undefined ? timeout : AbortSignal.any([timeout, abortSignalOf(given)]);
+        return next.sendRequest(request);
+      },
+    }),
+  };
+}
+
+/** The SDK's AbortSignalLike as a DOM AbortSignal (which it is when Node's AbortController made it). */
+function abortSignalOf(like: NonNullable<WebResource['abortSignal']>): AbortSignal {
+  if (like instanceof AbortSignal) return like;
+  const controller = new AbortController();
+  if (like.aborted) controller.abort();
+  else like.addEventListener('abort', () => controller.abort(), { once: true });
+  return controller.signal;
+}
+
 /** A v1 request policy that makes storage requests trust the configured CA (per client, not process-wide). */
 function trustPolicy(agent: Agent): RequestPolicyFactory {
   return {
@@ -35,7 +68,9 @@ export function blobServiceClient(clients: ClientFactory, blobEndpoint: string):
   const pipeline = newPipeline(clients.runtime.store.credential(clients.credentialName), {
     retryOptions: { maxTries: 1 },
   });
-  const tls = clients.runtime.store.tlsOptions();
+  const store = clients.runtime.store;
+  pipeline.factories.unshift(timeoutPolicy(store.requestTimeoutMs));
+  const tls = store.tlsOptions();
   if (tls !== undefined) pipeline.factories.unshift(trustPolicy(new Agent({ ca: tls.ca, keepAlive: true })));
   return new BlobServiceClient(blobEndpoint, pipeline);
 }

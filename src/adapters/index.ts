@@ -29,7 +29,7 @@ export interface AzurePortsOptions {
   env?: Record<string, string | undefined>;
   /** Poll interval of the short LROs the adapters await (default 2000 ms). */
   updateIntervalInMs?: number;
-  /** How long one ARM request may go unanswered (default ARM_REQUEST_TIMEOUT_MS, 2 minutes). */
+  /** How long one request to ARM or Blob storage may take (default ARM_REQUEST_TIMEOUT_MS, 2 minutes). */
   requestTimeoutMs?: number;
 }
 

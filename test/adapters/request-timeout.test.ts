@@ -1,13 +1,22 @@
 /**
- * An ARM request that gets no answer (a connection that died without closing) fails after the
- * request timeout as a retryable ConnectionFault, through the real SDK against the simulator, instead
- * of holding its activity until host.json's functionTimeout. The simulator's `slow` fault holds the
- * answer back; the factory's timeout is set short here (production: ARM_REQUEST_TIMEOUT_MS).
+ * A request to Azure that gets no answer (a connection that died without closing) fails after the
+ * request timeout as a retryable ConnectionFault, through the real SDKs against the simulator,
+ * instead of holding its activity until host.json's functionTimeout: an ARM request, and a read of
+ * customization.log from the staging storage account. The simulator's `slow` fault holds the answer
+ * back; the factory's timeout is set short here (production: ARM_REQUEST_TIMEOUT_MS).
  */
 import { createAzurePorts } from '../../src/adapters';
-import { expectFactoryError, useHarness } from './helpers';
+import {
+  expectFactoryError,
+  imageDefinition,
+  provisionTemplate,
+  templateRef,
+  templateSpec,
+  useHarness,
+} from './helpers';
 
 const RESOURCE_GROUP_READ = 'GET Microsoft.Resources/resourceGroups';
+const BLOB_READ = 'GET blob';
 /** How long the simulator holds its answer back: longer than the timeout below. */
 const SLOW_MS = 800;
 const TIMEOUT_MS = 200;
@@ -38,5 +47,37 @@ describe('an ARM request without an answer', () => {
     // One request: the quick retries of an idempotent read do not retry an abort; the orchestration
     // retries the activity.
     expect((h.sim.callCounts()[RESOURCE_GROUP_READ] ?? 0) - before).toBe(1);
+  }, 20_000);
+
+  it('a customization.log read fails after the request timeout as a retryable connection fault', async () => {
+    const image = 'ubuntu-request-timeout';
+    await h.ports
+      .galleries('eng')
+      .ensureImageDefinition(
+        imageDefinition(h.world.eng, image, { publisher: 'Contoso', offer: 'timeout', sku: image }),
+      );
+    const ref = templateRef(h, 'it-log-timeout');
+    await provisionTemplate(h, 'eng', templateSpec(h, { name: ref.name, image, version: '0.1.0' }));
+    await h.ports.imageBuilder('eng').startRun(ref);
+    for (let reads = 0; reads < 20; reads++) {
+      h.clock.advanceBy(10 * 60_000);
+      if ((await h.ports.imageBuilder('eng').getTemplate(ref))?.lastRun?.runState !== 'Running') break;
+    }
+    const builder = createAzurePorts(h.config, {
+      env: h.env,
+      updateIntervalInMs: 5,
+      requestTimeoutMs: TIMEOUT_MS,
+    }).imageBuilder('eng');
+    expect(await builder.readCustomizationLog(ref, 3)).toContain('PACKER');
+    h.sim.setFaults({ rate: 1, kinds: ['slow'], slowMs: SLOW_MS, operations: [BLOB_READ] });
+    const before = h.sim.callCounts()[BLOB_READ] ?? 0;
+    const error = await expectFactoryError(() => builder.readCustomizationLog(ref, 3));
+    expect(error.code).toBe('ConnectionFault');
+    expect(error.retryable).toBe(true);
+    expect(error.message).toContain('AbortError');
+    // The first storage request was the one held back, and nothing after it was sent: the simulator
+    // counts a request once it has held it back.
+    await new Promise((resolve) => setTimeout(resolve, SLOW_MS));
+    expect((h.sim.callCounts()[BLOB_READ] ?? 0) - before).toBe(1);
   }, 20_000);
 });
