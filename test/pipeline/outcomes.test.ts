@@ -160,6 +160,42 @@ describe('build outcomes short of success', () => {
     expect(leftovers(factory)).toEqual([]);
   });
 
+  it('a failing customizer whose log cannot be read still fails BuildFailed, saying why the excerpt is missing', async () => {
+    const pipeline = {
+      ...ubuntu,
+      build: {
+        ...ubuntu.build,
+        customizers: ubuntu.build.customizers.map((c) => ({ ...c, name: `${c.name}-unread` })),
+      },
+    };
+    factory.sim.failCustomizer({
+      customizerName: 'baseline-unread',
+      logLines: ['E: Unable to locate package chrony-unread', 'Script exited with 100'],
+    });
+    // Every storage request's connection is reset: the log read fails after the host's retries.
+    factory.sim.setFaults({ rate: 1, kinds: ['reset'], operations: ['GET blob'] });
+    try {
+      const { runtimeStatus, status } = await finish(
+        factory,
+        await factory.start(pipeline, 'customizer-fails-log-unread'),
+      );
+      expect(runtimeStatus).toBe('Failed');
+      expect(status.failure).toMatchObject({
+        code: 'BuildFailed',
+        step: 'build',
+        runSubState: 'Customizing',
+      });
+      expect(status.failure?.message).toContain('Image Builder run Failed at Customizing');
+      expect(status.failure?.logExcerpt).toBeUndefined();
+      expect(status.failure?.hint).toMatch(
+        /^customization\.log could not be read \(ConnectionFault: readBuildLog: /,
+      );
+      expect(leftovers(factory)).toEqual([]);
+    } finally {
+      factory.sim.setFaults(undefined);
+    }
+  });
+
   it('a failing test stops before any promotion and tears the VM down', async () => {
     factory.sim.scriptRunCommand(({ script }) =>
       script.includes('auditd')

@@ -244,17 +244,15 @@ function* runImageBuilder(
     });
   const buildDurationMs = run.nowMs() - runStarted;
   if (outcome.runState !== 'Succeeded') {
-    const log = yield* run.call<string | null>(Activities.readBuildLog, {
-      credential: eng.credential,
-      ref: templateRef,
-    });
+    const log = yield* readLogExcerpt(run, eng.credential, templateRef);
     throw new BuildStopped('failed', {
       code: outcome.exists ? 'BuildFailed' : 'TemplateMissing',
       message: `Image Builder run ${outcome.runState ?? 'did not finish'}${outcome.runSubState ? ` at ${outcome.runSubState}` : ''}: ${outcome.message ?? outcome.provisioningError ?? 'no message'}`,
       step: 'build',
       stage: eng.name,
       ...(outcome.runSubState ? { runSubState: outcome.runSubState } : {}),
-      ...(log ? { logExcerpt: log } : {}),
+      ...('excerpt' in log ? { logExcerpt: log.excerpt } : {}),
+      ...('unreadable' in log ? { hint: `customization.log could not be read (${log.unreadable})` } : {}),
     });
   }
   const engVersionId =
@@ -355,4 +353,23 @@ function* waitForBuildSlot(
       stage: eng.name,
     });
   return false;
+}
+
+/**
+ * The tail of customization.log for a run that did not succeed. A log that cannot be read (no
+ * access to the staging account, storage unreachable after the retries) does not hide why the run
+ * failed: the build still fails BuildFailed, saying why the excerpt is missing. A cancel still stops.
+ */
+function* readLogExcerpt(
+  run: BuildRun,
+  credential: string,
+  ref: ImageTemplateRef,
+): Generator<Task, { excerpt: string } | { unreadable: string } | { none: true }, unknown> {
+  try {
+    const log = yield* run.call<string | null>(Activities.readBuildLog, { credential, ref });
+    return log ? { excerpt: log } : { none: true };
+  } catch (error) {
+    if (!(error instanceof BuildStopped) || error.outcome !== 'failed') throw error;
+    return { unreadable: `${error.failure.code}: ${error.failure.message}` };
+  }
 }
