@@ -231,7 +231,7 @@ async function main(): Promise<void> {
   console.log(`bench seed=${seed}`);
   if (wanted('P1')) {
     console.log(
-      `P1 reference loop: ${sideBySide('P1 reference loop', referenceLoopMs(), 'ms')} (this machine's speed now)`,
+      `P1 reference loop (this machine's speed now): ${sideBySide('P1 reference loop', referenceLoopMs(), 'ms')}`,
     );
     runP1Bench();
     console.log(runP1WorkerReplay().join('\n'));
