@@ -37,6 +37,8 @@ export interface CredentialStoreOptions {
   transientRetryDelayMs?: number;
   /** How long one request to ARM or Blob storage may take (default ARM_REQUEST_TIMEOUT_MS). */
   requestTimeoutMs?: number;
+  /** How long getting one token may take (default TOKEN_TIMEOUT_MS). */
+  tokenTimeoutMs?: number;
 }
 
 /**
@@ -69,16 +71,44 @@ class ClassifiedCredential implements TokenCredential {
   constructor(
     private readonly inner: TokenCredential,
     private readonly label: string,
+    private readonly timeoutMs: number,
   ) {}
 
   async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
+    const token = this.inner.getToken(scopes, options);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new Error(`no token within ${this.timeoutMs / 1000} s`);
+        error.name = 'TimeoutError';
+        reject(error);
+      }, this.timeoutMs);
+    });
+    // A token that comes (or fails) after the timeout is dropped, not an unhandled rejection.
+    token.catch(() => undefined);
     try {
-      return await this.inner.getToken(scopes, options);
+      return await Promise.race([token, timedOut]);
     } catch (error) {
       throw classifyAzureError(error, { operation: `get a token for credential ${this.label}` });
+    } finally {
+      clearTimeout(timer);
     }
   }
 }
+
+/**
+ * How long getting one token may take, the credential's own retries included. The token requests
+ * (Entra's token endpoint, the managed-identity endpoint) have no timeout, and the ARM request
+ * timeout does not cover them (the SDKs get the token before the request is sent), so a token
+ * request whose connection died would hold its activity until functionTimeout, as an unanswered
+ * ARM request did (ARM_REQUEST_TIMEOUT_MS). @azure/identity takes no per-request policy for a
+ * managed identity (it replaces `additionalPolicies` with its own retry policy), hence a limit on the
+ * whole call: it then fails as a retryable ConnectionFault (TimeoutError), and the request left
+ * behind is abandoned (it holds its socket until the connection closes). A minute is far beyond a token's answer and the SDK's own retries of a
+ * failing one (Entra's endpoint: three, backing off from 1 s; a managed identity: five, from 0.8 s
+ * doubling, about 25 s of waiting in all).
+ */
+export const TOKEN_TIMEOUT_MS = 60_000;
 
 export class CredentialStore {
   private readonly env: Record<string, string | undefined>;
@@ -88,6 +118,7 @@ export class CredentialStore {
   private readonly transientRetryDelayMs: number;
   /** How long one request to Azure may take (ARM here; Blob in customizationLog.ts). */
   readonly requestTimeoutMs: number;
+  private readonly tokenTimeoutMs: number;
 
   constructor(
     private readonly settings: Pick<
@@ -99,6 +130,7 @@ export class CredentialStore {
     this.env = options.env ?? process.env;
     this.transientRetryDelayMs = options.transientRetryDelayMs ?? 2000;
     this.requestTimeoutMs = options.requestTimeoutMs ?? ARM_REQUEST_TIMEOUT_MS;
+    this.tokenTimeoutMs = options.tokenTimeoutMs ?? TOKEN_TIMEOUT_MS;
     this.isPublicCloud = PUBLIC_AUTHORITY_HOSTS.has(
       new URL(settings.AZURE_AUTHORITY_HOST).hostname.toLowerCase(),
     );
@@ -155,6 +187,7 @@ export class CredentialStore {
       credential = new ClassifiedCredential(
         this.build(name, profile, tenant),
         tenant === profile.tenantId ? `"${name}"` : `"${name}" in tenant ${tenant}`,
+        this.tokenTimeoutMs,
       );
       this.cache.set(key, credential);
     }

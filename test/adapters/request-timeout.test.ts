@@ -1,11 +1,13 @@
 /**
  * A request to Azure that gets no answer (a connection that died without closing) fails after the
  * request timeout as a retryable ConnectionFault, through the real SDKs against the simulator,
- * instead of holding its activity until host.json's functionTimeout: an ARM request, and a read of
- * customization.log from the staging storage account. The simulator's `slow` fault holds the answer
- * back; the factory's timeout is set short here (production: ARM_REQUEST_TIMEOUT_MS).
+ * instead of holding its activity until host.json's functionTimeout: an ARM request, a read of
+ * customization.log from the staging storage account, and a token request (managed identity, Entra).
+ * The simulator's `slow` fault holds the answer back; the factory's timeouts are set short here
+ * (production: ARM_REQUEST_TIMEOUT_MS, TOKEN_TIMEOUT_MS).
  */
 import { createAzurePorts } from '../../src/adapters';
+import { CredentialStore } from '../../src/adapters/credentials';
 import {
   expectFactoryError,
   imageDefinition,
@@ -17,11 +19,13 @@ import {
 
 const RESOURCE_GROUP_READ = 'GET Microsoft.Resources/resourceGroups';
 const BLOB_READ = 'GET blob';
+/** A scope no other test asks a token for: MSAL keeps managed-identity tokens per process. */
+const UNCACHED_SCOPE = 'https://vault.azure.net/.default';
 /** How long the simulator holds its answer back: longer than the timeout below. */
 const SLOW_MS = 800;
 const TIMEOUT_MS = 200;
 
-describe('an ARM request without an answer', () => {
+describe('a request to Azure without an answer', () => {
   const h = useHarness();
   afterEach(async () => {
     h.sim.setFaults(undefined);
@@ -80,4 +84,27 @@ describe('an ARM request without an answer', () => {
     await new Promise((resolve) => setTimeout(resolve, SLOW_MS));
     expect((h.sim.callCounts()[BLOB_READ] ?? 0) - before).toBe(1);
   }, 20_000);
+
+  it.each([
+    ['eng', 'a managed identity', 'GET managedIdentity/token'],
+    ['engApp', 'a client secret', 'POST oauth2/token'],
+  ])(
+    'a token request without an answer (%s, %s) fails after the token timeout as a retryable connection fault',
+    async (credential, _kind, tokenRequest) => {
+      const store = new CredentialStore(h.config, { env: h.env, tokenTimeoutMs: TIMEOUT_MS });
+      h.sim.setFaults({ rate: 1, kinds: ['slow'], slowMs: SLOW_MS, operations: [tokenRequest] });
+      const before = h.sim.callCounts()[tokenRequest] ?? 0;
+      const error = await expectFactoryError(() => store.credential(credential).getToken(UNCACHED_SCOPE));
+      expect(error.code).toBe('ConnectionFault');
+      expect(error.retryable).toBe(true);
+      expect(error.message).toContain('TimeoutError');
+      expect(error.message).toContain(`"${credential}"`);
+      // The held-back request is answered later; the token it brings is dropped.
+      await new Promise((resolve) => setTimeout(resolve, SLOW_MS));
+      expect((h.sim.callCounts()[tokenRequest] ?? 0) - before).toBe(1);
+      h.sim.setFaults(undefined);
+      expect((await store.credential(credential).getToken(UNCACHED_SCOPE))?.token).toMatch(/^ey/);
+    },
+    20_000,
+  );
 });
