@@ -104,9 +104,9 @@ class ClassifiedCredential implements TokenCredential {
  * ARM request did (ARM_REQUEST_TIMEOUT_MS). @azure/identity takes no per-request policy for a
  * managed identity (it replaces `additionalPolicies` with its own retry policy), hence a limit on the
  * whole call: it then fails as a retryable ConnectionFault (TimeoutError), and the request left
- * behind is abandoned (it holds its socket until the connection closes). A minute is far beyond a token's answer and the SDK's own retries of a
- * failing one (Entra's endpoint: three, backing off from 1 s; a managed identity: five, from 0.8 s
- * doubling, about 25 s of waiting in all).
+ * behind is abandoned (it holds its socket until the connection closes). A minute is far beyond a
+ * token's answer and the SDK's own retries of a failing one (Entra's endpoint: three, backing off
+ * from 1 s; a managed identity: five, from 0.8 s doubling, about 25 s of waiting in all).
  */
 export const TOKEN_TIMEOUT_MS = 60_000;
 

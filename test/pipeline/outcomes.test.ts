@@ -128,19 +128,26 @@ describe('build outcomes short of success', () => {
     restore();
   });
 
-  it('a failing customizer: the run sub-state and the customization log are kept, the template deleted', async () => {
-    // Only this run's customizer fails (the simulator matches customizer names).
-    const pipeline = {
+  /**
+   * The Ubuntu pipeline with its customizers renamed `<name>-<suffix>`, whose `baseline` step fails;
+   * only this run's customizer fails (the simulator matches customizer names).
+   */
+  function withFailingBaseline(suffix: string): PipelineDefinition {
+    factory.sim.failCustomizer({
+      customizerName: `baseline-${suffix}`,
+      logLines: [`E: Unable to locate package chrony-${suffix}`, 'Script exited with 100'],
+    });
+    return {
       ...ubuntu,
       build: {
         ...ubuntu.build,
-        customizers: ubuntu.build.customizers.map((c) => ({ ...c, name: `${c.name}-broken` })),
+        customizers: ubuntu.build.customizers.map((c) => ({ ...c, name: `${c.name}-${suffix}` })),
       },
     };
-    factory.sim.failCustomizer({
-      customizerName: 'baseline-broken',
-      logLines: ['E: Unable to locate package chrony-broken', 'Script exited with 100'],
-    });
+  }
+
+  it('a failing customizer: the run sub-state and the customization log are kept, the template deleted', async () => {
+    const pipeline = withFailingBaseline('broken');
     const from = factory.sim.requests().length;
     const { runtimeStatus, status } = await finish(
       factory,
@@ -161,17 +168,7 @@ describe('build outcomes short of success', () => {
   });
 
   it('a failing customizer whose log cannot be read still fails BuildFailed, saying why the excerpt is missing', async () => {
-    const pipeline = {
-      ...ubuntu,
-      build: {
-        ...ubuntu.build,
-        customizers: ubuntu.build.customizers.map((c) => ({ ...c, name: `${c.name}-unread` })),
-      },
-    };
-    factory.sim.failCustomizer({
-      customizerName: 'baseline-unread',
-      logLines: ['E: Unable to locate package chrony-unread', 'Script exited with 100'],
-    });
+    const pipeline = withFailingBaseline('unread');
     // Every storage request's connection is reset: the log read fails after the host's retries.
     factory.sim.setFaults({ rate: 1, kinds: ['reset'], operations: ['GET blob'] });
     try {

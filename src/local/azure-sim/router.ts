@@ -377,9 +377,10 @@ function armHeaders(
 
 /**
  * The faults a connection can have (`slow`: the answer held back; `reset`: the socket destroyed) for
- * a call outside ARM (Entra's token endpoint, the managed-identity endpoint, the Blob data plane), and only when the plan names its
- * operation: their error answers are not ARM's, and a plan without `operations` keeps the sequence of
- * faults the ARM suites were written against. True when the connection was reset.
+ * a call outside ARM (Entra's token endpoint, the managed-identity endpoint, the Blob data plane),
+ * and only when the plan names its operation: their error answers are not ARM's, and a plan without
+ * `operations` keeps the sequence of faults the ARM suites were written against. True when the
+ * connection was reset.
  */
 export async function transportFault(
   sim: Simulator,
