@@ -390,6 +390,7 @@ export async function transportFault(
   if (sim.faultPlan?.operations?.includes(operation) !== true) return false;
   const fault = pickFault(sim, operation);
   if (fault === 'reset') {
+    sim.count(operation);
     req.socket.destroy();
     return true;
   }
