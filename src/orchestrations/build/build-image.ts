@@ -38,6 +38,7 @@ import {
   EVENTS_BY_WAITS_SINCE,
   RUN_STARTED_WITH_ITS_SLOT_SINCE,
   STEP_CALLS_BATCHED_SINCE,
+  UNREADABLE_INVENTORY_IS_UNAVAILABLE_SINCE,
   WAITS_REPORT_AT_END_SINCE,
 } from './release-gates';
 import type { BuildEventDraft } from '../notify';
@@ -264,7 +265,7 @@ function* runImageBuilder(
     }));
   if (withInventory) {
     // Before the template goes: its staging group (with the log) is deleted with it.
-    const inventory = yield* run.call<BuildInventoryResult>(Activities.readBuildInventory, {
+    const inventory = yield* readInventory(run, {
       credential: eng.credential,
       ref: templateRef,
       osType: definition.image.osType,
@@ -274,7 +275,7 @@ function* runImageBuilder(
         pipeline: definition.name,
         timestamp: run.now(),
       },
-    } satisfies BuildInventoryInput);
+    });
     // Only the count in the status: the SBOM stays in the activity's recorded result.
     run.publish(
       'build',
@@ -371,5 +372,24 @@ function* readLogExcerpt(
   } catch (error) {
     if (!(error instanceof BuildStopped) || error.outcome !== 'failed') throw error;
     return { unreadable: `${error.failure.code}: ${error.failure.message}` };
+  }
+}
+
+/**
+ * The build inventory from customization.log. From 0.9.0 a log that stays unreachable through the
+ * host's retries makes the inventory unavailable, as a refused read does (the activity returns that
+ * itself), instead of failing the build (UNREADABLE_INVENTORY_IS_UNAVAILABLE_SINCE).
+ */
+function* readInventory(
+  run: BuildRun,
+  activityInput: BuildInventoryInput,
+): Generator<Task, BuildInventoryResult, unknown> {
+  if (!sinceVersion(run.context, UNREADABLE_INVENTORY_IS_UNAVAILABLE_SINCE))
+    return yield* run.call<BuildInventoryResult>(Activities.readBuildInventory, activityInput);
+  try {
+    return yield* run.call<BuildInventoryResult>(Activities.readBuildInventory, activityInput);
+  } catch (error) {
+    if (!(error instanceof BuildStopped) || error.outcome !== 'failed') throw error;
+    return { unavailable: `customization.log could not be read: ${error.failure.code}` };
   }
 }

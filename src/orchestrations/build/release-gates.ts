@@ -83,3 +83,12 @@ export const RUN_STARTED_WITH_ITS_SLOT_SINCE = '0.7.0';
  * the wait.)
  */
 export const OPERATION_TIME_FROM_ITS_START_SINCE = '0.8.0';
+
+/**
+ * Factory 0.9.0: a build inventory that cannot be read because storage stayed unreachable through
+ * the host's retries (ConnectionFault after eight attempts, about four minutes) is unavailable, as a
+ * refused read has been since 0.4.0: the security gate's list becomes the SBOM and the build goes
+ * on. Older builds failed there, hours of building lost to a log read; their next actions were the
+ * compensation's, so the new path is a change of the sequence of actions.
+ */
+export const UNREADABLE_INVENTORY_IS_UNAVAILABLE_SINCE = '0.9.0';
