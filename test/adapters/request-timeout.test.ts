@@ -7,6 +7,7 @@
  * (production: ARM_REQUEST_TIMEOUT_MS, TOKEN_TIMEOUT_MS).
  */
 import { createAzurePorts } from '../../src/adapters';
+import type { ImageTemplateRef } from '../../src/ports/azure';
 import { CredentialStore } from '../../src/adapters/credentials';
 import {
   expectFactoryError,
@@ -53,37 +54,53 @@ describe('a request to Azure without an answer', () => {
     expect((h.sim.callCounts()[RESOURCE_GROUP_READ] ?? 0) - before).toBe(1);
   }, 20_000);
 
-  it('a customization.log read fails after the request timeout as a retryable connection fault', async () => {
-    const image = 'ubuntu-request-timeout';
-    await h.ports
-      .galleries('eng')
-      .ensureImageDefinition(
-        imageDefinition(h.world.eng, image, { publisher: 'Contoso', offer: 'timeout', sku: image }),
-      );
-    const ref = templateRef(h, 'it-log-timeout');
-    await provisionTemplate(h, 'eng', templateSpec(h, { name: ref.name, image, version: '0.1.0' }));
-    await h.ports.imageBuilder('eng').startRun(ref);
-    for (let reads = 0; reads < 20; reads++) {
-      h.clock.advanceBy(10 * 60_000);
-      if ((await h.ports.imageBuilder('eng').getTemplate(ref))?.lastRun?.runState !== 'Running') break;
-    }
-    const builder = createAzurePorts(h.config, {
-      env: h.env,
-      updateIntervalInMs: 5,
-      requestTimeoutMs: TIMEOUT_MS,
-    }).imageBuilder('eng');
-    expect(await builder.readCustomizationLog(ref, 3)).toContain('PACKER');
-    h.sim.setFaults({ rate: 1, kinds: ['slow'], slowMs: SLOW_MS, operations: [BLOB_READ] });
-    const before = h.sim.callCounts()[BLOB_READ] ?? 0;
-    const error = await expectFactoryError(() => builder.readCustomizationLog(ref, 3));
-    expect(error.code).toBe('ConnectionFault');
-    expect(error.retryable).toBe(true);
-    expect(error.message).toContain('AbortError');
-    // The first storage request was the one held back, and nothing after it was sent: the simulator
-    // counts a request once it has held it back.
-    await new Promise((resolve) => setTimeout(resolve, SLOW_MS));
-    expect((h.sim.callCounts()[BLOB_READ] ?? 0) - before).toBe(1);
-  }, 20_000);
+  /** An image template whose run has ended, so its customization.log can be read (made once). */
+  let finishedTemplate: Promise<ImageTemplateRef> | undefined;
+  const templateWithLog = (): Promise<ImageTemplateRef> =>
+    (finishedTemplate ??= (async () => {
+      const image = 'ubuntu-request-timeout';
+      await h.ports
+        .galleries('eng')
+        .ensureImageDefinition(
+          imageDefinition(h.world.eng, image, { publisher: 'Contoso', offer: 'timeout', sku: image }),
+        );
+      const ref = templateRef(h, 'it-log-timeout');
+      await provisionTemplate(h, 'eng', templateSpec(h, { name: ref.name, image, version: '0.1.0' }));
+      await h.ports.imageBuilder('eng').startRun(ref);
+      for (let reads = 0; reads < 20; reads++) {
+        h.clock.advanceBy(10 * 60_000);
+        if ((await h.ports.imageBuilder('eng').getTemplate(ref))?.lastRun?.runState !== 'Running') break;
+      }
+      return ref;
+    })());
+
+  it.each([
+    ['slow', 'held back'],
+    ['stall', 'stopped after its headers and half its body'],
+  ] as const)(
+    'a customization.log read whose answer is %s (%s) fails after the request timeout as a retryable connection fault',
+    async (fault, _description) => {
+      const ref = await templateWithLog();
+      const builder = createAzurePorts(h.config, {
+        env: h.env,
+        updateIntervalInMs: 5,
+        requestTimeoutMs: TIMEOUT_MS,
+      }).imageBuilder('eng');
+      expect(await builder.readCustomizationLog(ref, 3)).toContain('PACKER');
+      h.sim.setFaults({ rate: 1, kinds: [fault], slowMs: SLOW_MS, operations: [BLOB_READ] });
+      const before = h.sim.callCounts()[BLOB_READ] ?? 0;
+      const error = await expectFactoryError(() => builder.readCustomizationLog(ref, 3));
+      expect(error.code).toBe('ConnectionFault');
+      expect(error.retryable).toBe(true);
+      // A stalled answer never ends on its own: only the factory's timeout ends the call.
+      expect(error.message).toContain('AbortError');
+      // The first storage request was the one faulted, and nothing after it was sent (a held-back
+      // request is counted once the simulator has held it back).
+      if (fault === 'slow') await new Promise((resolve) => setTimeout(resolve, SLOW_MS));
+      expect((h.sim.callCounts()[BLOB_READ] ?? 0) - before).toBe(1);
+    },
+    20_000,
+  );
 
   it.each([
     ['eng', 'a managed identity', 'GET managedIdentity/token'],

@@ -7,7 +7,11 @@ import type { SecurityFindings } from './providers/security-gate-vm';
 import type { Clock } from '../../shared/clock';
 import type { LroKind, LroTiming } from './lro';
 
-export type FaultKind = '429' | '500' | '503' | 'reset' | 'slow';
+/**
+ * `reset`: the socket is destroyed before an answer; `slow`: the answer is held back `slowMs`;
+ * `stall`: the status, headers and half the body go out, then nothing until the client gives up.
+ */
+export type FaultKind = '429' | '500' | '503' | 'reset' | 'slow' | 'stall';
 
 export interface FaultPlan {
   /** Probability 0..1 that a matching ARM call fails. */
@@ -15,8 +19,8 @@ export interface FaultPlan {
   kinds: FaultKind[];
   /**
    * Operation keys (see AzureSimulator.callCounts) to restrict faults to; all ARM calls when absent.
-   * `POST oauth2/token`, `GET managedIdentity/token` and `GET blob` take only `slow` and `reset`, and
-   * only when listed here.
+   * `POST oauth2/token`, `GET managedIdentity/token` and `GET blob` take only `slow`, `reset` and
+   * `stall`, and only when listed here.
    */
   operations?: string[];
   retryAfterSeconds?: number;

@@ -28,6 +28,15 @@ export class BlobStore extends Map<string, string> {
   }
 }
 
+/**
+ * The operation key of a Blob request (callCounts, fault plans): `GET blob/list` for List Blobs (a
+ * container's `comp=list`), `<METHOD> blob` for a blob.
+ */
+export function blobOperation(req: IncomingMessage, url: URL, seg: string[]): string {
+  const listing = seg.length <= 2 && url.searchParams.get('comp') === 'list';
+  return listing ? 'GET blob/list' : `${req.method ?? 'GET'} blob`;
+}
+
 export function blobRequest(
   sim: Simulator,
   req: IncomingMessage,
@@ -35,7 +44,7 @@ export function blobRequest(
   url: URL,
   seg: string[],
 ): void {
-  sim.count(`${req.method ?? 'GET'} blob`);
+  sim.count(blobOperation(req, url, seg));
   const [account = '', container = '', ...rest] = seg;
   const blobName = rest.join('/');
   const accountRes = [...sim.resources.values()].find(
@@ -150,7 +159,6 @@ function listBlobs(
   prefix: string,
   storageError: (status: number, code: string, message: string) => void,
 ): void {
-  sim.count('GET blob/list');
   const base = `${account}/${container}/`.toLowerCase();
   const keys = [...sim.blobs.keys()].filter((k) => k.startsWith(base));
   if (keys.length === 0)

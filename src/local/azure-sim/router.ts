@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SimRequestRecord } from './api';
 import { apiVersionsFor } from './api-versions';
 import { authenticate, auxiliaryClaims } from './arm-auth';
-import { blobRequest } from './blob';
+import { blobOperation, blobRequest } from './blob';
 import { reportArmExchange } from './contract';
 import { entraRequest } from './entra';
 import { operationRequest } from './operations';
@@ -56,7 +56,7 @@ export async function dispatch(sim: Simulator, req: IncomingMessage, res: Server
       segments[1]?.toLowerCase() === 'discovery'
     ) {
       const operation = req.method === 'POST' ? 'POST oauth2/token' : undefined;
-      if (operation !== undefined && (await transportFault(sim, req, operation))) return;
+      if (operation !== undefined && (await transportFault(sim, req, res, operation))) return;
       return entraRequest(sim, req, res, segments, raw);
     }
     if (sim.dataPlanes.some((plane) => plane(sim, req, res, segments, raw))) return;
@@ -66,7 +66,7 @@ export async function dispatch(sim: Simulator, req: IncomingMessage, res: Server
       first !== undefined &&
       isStorageAccount(sim, first)
     ) {
-      if (await transportFault(sim, req, `${req.method ?? 'GET'} blob`)) return;
+      if (await transportFault(sim, req, res, blobOperation(req, url, segments))) return;
       return blobRequest(sim, req, res, url, segments);
     }
     await armRequest(sim, req, res, url, segments, raw);
@@ -230,6 +230,7 @@ async function armRequest(
     return;
   }
   if (fault === 'slow') await new Promise((r) => setTimeout(r, sim.faultPlan?.slowMs ?? 50));
+  if (fault === 'stall') stallAfterHeaders(res);
   if (fault === '429')
     return send(
       429,
@@ -376,7 +377,8 @@ function armHeaders(
 }
 
 /**
- * The faults a connection can have (`slow`: the answer held back; `reset`: the socket destroyed) for
+ * The faults a connection can have (`slow`: the answer held back; `reset`: the socket destroyed;
+ * `stall`: the answer stops partway for good) for
  * a call outside ARM (Entra's token endpoint, the managed-identity endpoint, the Blob data plane),
  * and only when the plan names its operation: their error answers are not ARM's, and a plan without
  * `operations` keeps the sequence of faults the ARM suites were written against. True when the
@@ -385,6 +387,7 @@ function armHeaders(
 export async function transportFault(
   sim: Simulator,
   req: IncomingMessage,
+  res: ServerResponse,
   operation: string,
 ): Promise<boolean> {
   if (sim.faultPlan?.operations?.includes(operation) !== true) return false;
@@ -395,7 +398,22 @@ export async function transportFault(
     return true;
   }
   if (fault === 'slow') await new Promise((r) => setTimeout(r, sim.faultPlan?.slowMs ?? 50));
+  if (fault === 'stall') stallAfterHeaders(res);
   return false;
+}
+
+/**
+ * The `stall` fault: the answer's status, headers and first half of its body go out, then nothing,
+ * until the client gives up or the simulator stops (a connection that died mid-body without
+ * closing). Only a client-side limit that covers the body ends the call.
+ */
+function stallAfterHeaders(res: ServerResponse): void {
+  res.end = ((chunk?: unknown) => {
+    const body =
+      typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.isBuffer(chunk) ? chunk : Buffer.alloc(0);
+    res.write(body.subarray(0, Math.floor(body.length / 2)));
+    return res;
+  }) as ServerResponse['end'];
 }
 
 function pickFault(sim: Simulator, operation: string): string | undefined {

@@ -202,7 +202,7 @@ export class Simulator implements AzureSimulator {
     this.armEndpoint = `https://127.0.0.1:${addr.port}`;
     this.authorityHost = this.armEndpoint;
     this.http = createHttpServer((req, res) => {
-      void transportFault(this, req, 'GET managedIdentity/token').then((reset) => {
+      void transportFault(this, req, res, 'GET managedIdentity/token').then((reset) => {
         if (!reset) managedIdentityRequest(this, req, res);
       });
     });
