@@ -5,8 +5,6 @@
  * and without the readBuildInventory call, with no divergence, and finishes; a build started on
  * 0.4.0 gets both. Same app both times; only the version decides.
  */
-import { rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { BuildCustomStatus } from '../../src/domain/build-status';
 import { INVENTORY_CUSTOMIZER_NAME } from '../../src/domain/pipeline/build-inventory';
 import { releaseBench, waitingFor, divergences } from './release-harness';
@@ -15,12 +13,6 @@ const APP = 'src/functions/index.ts';
 
 describe('build inventory: builds started before 0.4.0 keep their steps', () => {
   const bench = releaseBench('build-inventory-version');
-
-  const base = () => bench.factory.pipelines.get('ubuntu-2204-base')!;
-  const gated = () => ({
-    ...base(),
-    test: { ...base().test, securityGate: { maxCritical: 0, maxImportant: 0, maxTotal: 5 } },
-  });
 
   const open = (version: string) =>
     bench.open({ appEntry: APP, version, reason: 'build inventory version test' });
@@ -37,11 +29,10 @@ describe('build inventory: builds started before 0.4.0 keep their steps', () => 
       ).length;
 
   it('replays a 0.3.0 build at its TEST approval without the inventory; a 0.4.0 build reads it', async () => {
-    rmSync(join(bench.factory.env.PIPELINES_DIR!, 'ubuntu-2204-base.yaml'), { force: true });
-    writeFileSync(join(bench.factory.env.PIPELINES_DIR!, 'ubuntu-2204-base.json'), JSON.stringify(gated()));
+    const gated = bench.serveGatedSample();
 
     const before = await open('0.3.0');
-    await before.start('inventory-old', gated());
+    await before.start('inventory-old', gated);
     await before.until(['inventory-old'], waitingFor('TEST'));
     expect((await before.custom('inventory-old'))?.securityGate).toMatchObject({ passed: true });
     expect(templatesWithInventory()).toBe(0);
@@ -49,7 +40,7 @@ describe('build inventory: builds started before 0.4.0 keep their steps', () => 
 
     const now = await open('0.4.0');
     try {
-      await now.start('inventory-new', gated());
+      await now.start('inventory-new', gated);
       await now.until(['inventory-new'], waitingFor('TEST'));
       expect(templatesWithInventory()).toBe(1);
       const fresh = await now.custom('inventory-new');

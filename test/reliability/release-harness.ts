@@ -6,7 +6,7 @@
  * lifecycle, the shared database, starting builds by name + digest, driving until builds wait, and
  * the approval decisions; what each suite checks stays in the suite.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalHost } from '../../src/local/host';
@@ -72,6 +72,21 @@ export function releaseBench(prefix: string, simulator: SimulatorOptions = {}) {
     get factory(): Factory {
       if (started === undefined) throw new Error('the factory starts in beforeAll');
       return started;
+    },
+    /**
+     * Serves the sample pipeline with a security gate (in the factory's own copy of pipelines/) and
+     * returns that definition: for builds that run the gate or read their build inventory.
+     */
+    serveGatedSample(): PipelineDefinition {
+      const sample = bench.factory.pipelines.get('ubuntu-2204-base')!;
+      const gated = {
+        ...sample,
+        test: { ...sample.test, securityGate: { maxCritical: 0, maxImportant: 0, maxTotal: 5 } },
+      };
+      const served = bench.factory.env.PIPELINES_DIR!;
+      rmSync(join(served, 'ubuntu-2204-base.yaml'), { force: true });
+      writeFileSync(join(served, 'ubuntu-2204-base.json'), JSON.stringify(gated));
+      return gated;
     },
     /** A host of `appEntry` on the shared database; stop it before the next release opens. */
     async open(options: ReleaseOptions) {

@@ -5,8 +5,6 @@
  * gate. Same app both times (the gate's branch is the only difference between the versions); the
  * pipeline sets test.securityGate, so only the version decides.
  */
-import { rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { BuildCustomStatus } from '../../src/domain/build-status';
 import { GATE_RUN_COMMAND_NAME } from '../../src/domain/pipeline/security-gate';
 import { releaseBench, waitingFor, divergences } from './release-harness';
@@ -15,12 +13,6 @@ const APP = 'src/functions/index.ts';
 
 describe('security gate: builds started before 0.3.0 keep their steps', () => {
   const bench = releaseBench('security-gate-version');
-
-  const base = () => bench.factory.pipelines.get('ubuntu-2204-base')!;
-  const gated = () => ({
-    ...base(),
-    test: { ...base().test, securityGate: { maxCritical: 0, maxImportant: 0, maxTotal: 5 } },
-  });
 
   const open = (version: string) =>
     bench.open({ appEntry: APP, version, reason: 'security gate version test' });
@@ -31,12 +23,10 @@ describe('security gate: builds started before 0.3.0 keep their steps', () => {
       .filter((r) => r.method === 'PUT' && r.path.endsWith(`/runCommands/${GATE_RUN_COMMAND_NAME}`)).length;
 
   it('replays a 0.2.0 build at its TEST approval without the gate; a 0.3.0 build runs it', async () => {
-    // The served definition has the gate (the factory's own copy of pipelines/).
-    rmSync(join(bench.factory.env.PIPELINES_DIR!, 'ubuntu-2204-base.yaml'), { force: true });
-    writeFileSync(join(bench.factory.env.PIPELINES_DIR!, 'ubuntu-2204-base.json'), JSON.stringify(gated()));
+    const gated = bench.serveGatedSample();
 
     const before = await open('0.2.0');
-    await before.start('gate-old', gated());
+    await before.start('gate-old', gated);
     await before.until(['gate-old'], waitingFor('TEST'));
     expect((await before.custom('gate-old'))?.securityGate).toBeUndefined();
     expect(gateRuns()).toBe(0);
@@ -44,7 +34,7 @@ describe('security gate: builds started before 0.3.0 keep their steps', () => {
 
     const now = await open('0.3.0');
     try {
-      await now.start('gate-new', gated());
+      await now.start('gate-new', gated);
       await now.until(['gate-new'], waitingFor('TEST'));
       expect((await now.custom('gate-new'))?.securityGate).toMatchObject({ passed: true });
       expect(gateRuns()).toBe(1);

@@ -5,9 +5,8 @@
  * from 0.9.0 (UNREADABLE_INVENTORY_IS_UNAVAILABLE_SINCE) the inventory is unavailable, as a refused
  * read has been since 0.4.0, and the build goes on to its tests and its TEST approval.
  */
-import { rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { BuildCustomStatus } from '../../src/domain/build-status';
+import type { PipelineDefinition } from '../../src/domain/pipeline/definition';
 import { AZURE_CALL_RETRY } from '../../src/domain/pipeline/activities';
 import { UNREADABLE_INVENTORY_IS_UNAVAILABLE_SINCE } from '../../src/orchestrations/build/release-gates';
 import { compareVersions } from '../../src/shared/orchestration-version';
@@ -19,23 +18,18 @@ const BLOB_READ = 'GET blob';
 describe('a build inventory that storage never answers for', () => {
   const bench = releaseBench('unreadable-inventory');
 
-  const base = () => bench.factory.pipelines.get('ubuntu-2204-base')!;
-  const gated = () => ({
-    ...base(),
-    test: { ...base().test, securityGate: { maxCritical: 0, maxImportant: 0, maxTotal: 5 } },
-  });
-
   /** Starts a gated build on `version` with every storage connection reset; drives until `done`. */
   async function buildWithoutStorage(
     version: string,
     id: string,
+    pipeline: PipelineDefinition,
     done: (status: BuildCustomStatus | null) => boolean,
   ) {
     const release = await bench.open({ appEntry: APP, version, reason: 'unreadable inventory test' });
     bench.factory.sim.setFaults({ rate: 1, kinds: ['reset'], operations: [BLOB_READ] });
     const readsBefore = bench.factory.sim.callCounts()[BLOB_READ] ?? 0;
     try {
-      await release.start(id, gated());
+      await release.start(id, pipeline);
       await release.until([id], done);
       expect(divergences(release)).toEqual([]);
       return {
@@ -53,17 +47,16 @@ describe('a build inventory that storage never answers for', () => {
     expect(
       compareVersions(CURRENT_VERSION, UNREADABLE_INVENTORY_IS_UNAVAILABLE_SINCE),
     ).toBeGreaterThanOrEqual(0);
-    rmSync(join(bench.factory.env.PIPELINES_DIR!, 'ubuntu-2204-base.yaml'), { force: true });
-    writeFileSync(join(bench.factory.env.PIPELINES_DIR!, 'ubuntu-2204-base.json'), JSON.stringify(gated()));
+    const gated = bench.serveGatedSample();
 
-    const older = await buildWithoutStorage('0.8.0', 'inventory-080', (s) => s?.outcome === 'failed');
+    const older = await buildWithoutStorage('0.8.0', 'inventory-080', gated, (s) => s?.outcome === 'failed');
     expect(older.status).toMatchObject({ factoryVersion: '0.8.0', outcome: 'failed' });
     expect(older.status?.failure).toMatchObject({ code: 'ConnectionFault', step: 'build' });
     expect(older.status?.failure?.message).toContain('readBuildInventory');
     // Every attempt the host made reached storage and was reset.
     expect(older.blobReads).toBe(AZURE_CALL_RETRY.maxNumberOfAttempts);
 
-    const current = await buildWithoutStorage(CURRENT_VERSION, 'inventory-now', waitingFor('TEST'));
+    const current = await buildWithoutStorage(CURRENT_VERSION, 'inventory-now', gated, waitingFor('TEST'));
     expect(current.status).toMatchObject({ factoryVersion: CURRENT_VERSION, outcome: 'running' });
     expect(JSON.stringify(current.status)).toContain(
       'software inventory not in customization.log (customization.log could not be read: ConnectionFault)',
