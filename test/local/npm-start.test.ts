@@ -3,7 +3,8 @@
  * operator CLI in a real terminal (util-linux `script`) against it: the banner says the cadence
  * timer is off and when it would fire, no build starts by itself, and a refused approval decision
  * prints one line with its reason (and `rejects` shows it). The factory's settings file and data
- * directory are temporary (LOCAL_SETTINGS_FILE, LOCAL_DATA_DIR); the process is stopped by its id.
+ * directory are temporary (LOCAL_SETTINGS_FILE, LOCAL_DATA_DIR). Last, a SIGTERM to npm alone (as
+ * `timeout` or a process manager sends it) stops everything npm start started.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -43,14 +44,15 @@ beforeAll(async () => {
     ServiceBusConnection: sample.ServiceBusConnection!.replace(':5672', ':0'),
   };
   writeFileSync(path.join(dir, 'local.settings.json'), JSON.stringify({ Values: settings }));
-  factory = spawn(TSX, ['scripts/start.ts'], {
+  factory = spawn('npm', ['start', '--silent'], {
     cwd: root,
     env: {
       ...process.env,
       LOCAL_SETTINGS_FILE: path.join(dir, 'local.settings.json'),
       LOCAL_DATA_DIR: path.join(dir, 'data'),
     },
-    // Its own process group, so the stop below reaches tsx's child too.
+    // Its own process group: the last test checks that the group empties, and afterAll stops
+    // whatever is left of it.
     detached: true,
   });
   factory.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -61,11 +63,22 @@ beforeAll(async () => {
   serviceBus = settings.ServiceBusConnection.replace(':0;', `:${port};`);
 }, 90_000);
 
+/** Whether any process of npm start's process group is still running. */
+const groupAlive = (): boolean => {
+  try {
+    process.kill(-factory.pid!, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 afterAll(async () => {
-  if (factory?.pid !== undefined && factory.exitCode === null) {
-    const exited = new Promise((resolve) => factory.once('exit', resolve));
+  if (factory?.pid !== undefined && groupAlive()) {
     process.kill(-factory.pid, 'SIGTERM');
-    await exited;
+    await until(() => !groupAlive(), 'npm start to stop', 20_000).catch(() =>
+      process.kill(-factory.pid!, 'SIGKILL'),
+    );
   }
   rmSync(dir, { recursive: true, force: true });
 });
@@ -140,3 +153,12 @@ test('a refused decision prints one line with its reason; no cadence build start
   ]);
   await cli(['cancel', id, '--reason', 'test over']);
 }, 120_000);
+
+test('a SIGTERM to npm alone stops everything npm start started', async () => {
+  const exited = new Promise((resolve) => factory.once('exit', resolve));
+  factory.kill('SIGTERM');
+  await exited;
+  // npm runs the script through `sh -c`, which does not pass the signal on: without `exec` in the
+  // script, tsx and the factory went on running, holding their ports.
+  await until(() => !groupAlive(), 'the factory to stop after npm did', 20_000);
+}, 30_000);
