@@ -366,13 +366,9 @@ function* readLogExcerpt(
   credential: string,
   ref: ImageTemplateRef,
 ): Generator<Task, { excerpt: string } | { unreadable: string } | { none: true }, unknown> {
-  try {
-    const log = yield* run.call<string | null>(Activities.readBuildLog, { credential, ref });
-    return log ? { excerpt: log } : { none: true };
-  } catch (error) {
-    if (!(error instanceof BuildStopped) || error.outcome !== 'failed') throw error;
-    return { unreadable: `${error.failure.code}: ${error.failure.message}` };
-  }
+  const read = yield* run.callOrFailure<string | null>(Activities.readBuildLog, { credential, ref });
+  if ('failure' in read) return { unreadable: `${read.failure.code}: ${read.failure.message}` };
+  return read.value ? { excerpt: read.value } : { none: true };
 }
 
 /**
@@ -386,10 +382,7 @@ function* readInventory(
 ): Generator<Task, BuildInventoryResult, unknown> {
   if (!sinceVersion(run.context, UNREADABLE_INVENTORY_IS_UNAVAILABLE_SINCE))
     return yield* run.call<BuildInventoryResult>(Activities.readBuildInventory, activityInput);
-  try {
-    return yield* run.call<BuildInventoryResult>(Activities.readBuildInventory, activityInput);
-  } catch (error) {
-    if (!(error instanceof BuildStopped) || error.outcome !== 'failed') throw error;
-    return { unavailable: `customization.log could not be read: ${error.failure.code}` };
-  }
+  const read = yield* run.callOrFailure<BuildInventoryResult>(Activities.readBuildInventory, activityInput);
+  if ('failure' in read) return { unavailable: `customization.log could not be read: ${read.failure.code}` };
+  return read.value;
 }

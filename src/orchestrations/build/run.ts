@@ -177,6 +177,23 @@ export class BuildRun {
   }
 
   /**
+   * Calls an activity as `call` does, for a step that can go on without its result: an activity
+   * that fails after its retries comes back as the failure it would have stopped the build with. A
+   * cancel still stops the build.
+   */
+  *callOrFailure<T>(
+    name: string,
+    activityInput: unknown,
+  ): Generator<Task, { value: T } | { failure: BuildFailure }, unknown> {
+    try {
+      return { value: yield* this.call<T>(name, activityInput) };
+    } catch (error) {
+      if (!(error instanceof BuildStopped) || error.outcome !== 'failed') throw error;
+      return { failure: error.failure };
+    }
+  }
+
+  /**
    * A cancel that arrived while a step ran uncut (e.g. preflight, a template's wait) stops the build
    * before the next step. Deterministic: replay applies the cancel event at the same place in the
    * history.
